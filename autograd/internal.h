@@ -1,0 +1,49 @@
+/* internal.h: what the op families and the rest of the library share, not for users.
+ *
+ * An op family (ops/<family>.c) uses three calls:
+ *   tgi_check(t, "tg_add", n, in)     -> 0 if an input is NULL (message kept or recorded)
+ *   tgi_fail(t, "fmt", ...)           -> records the first message, returns NULL
+ *   tgi_record(t, &op, rows, cols, n, in) -> a new node, its forward already run
+ * and tgi_node when the op must set arguments (iarg, arg, saved) before its forward runs.
+ */
+#ifndef TG_INTERNAL_H
+#define TG_INTERNAL_H
+
+#include "autograd/tape.h"
+
+#include <stddef.h>
+
+/* Printf-style format and arguments for a shape, e.g. tgi_fail(t, "a is " TGI_SHAPE, TGI_DIMS(a)). */
+#define TGI_SHAPE "(%zu x %zu)"
+#define TGI_DIMS(x) (x)->rows, (x)->cols
+
+/* Arena memory, 64-byte aligned, valid until the next reset. NULL (with a message naming who)
+ * when out of memory. The memory is not zeroed. */
+void *tgi_alloc(tg_tape *t, size_t bytes, const char *who);
+
+/* Record the first error message on the tape (later ones are dropped). Returns NULL so an op
+ * can `return tgi_fail(...)`. */
+tg_tensor *tgi_fail(tg_tape *t, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* 1 when all n inputs are non-NULL. Otherwise 0, and when no error is recorded yet, records
+ * "<name>: input <i> is NULL". */
+int tgi_check(tg_tape *t, const char *name, size_t n, tg_tensor *const *in);
+
+/* A new node of the given shape with inputs in[0..n-1], appended to the tape, with a zeroed
+ * gradient when recording is on and some input has one. Its value is NOT computed. NULL when
+ * out of memory. */
+tg_tensor *tgi_node(tg_tape *t, const tg_op *op, size_t rows, size_t cols, size_t n,
+                    tg_tensor *const *in);
+
+/* The recorded nodes (count in *n) and the tape's "backward already ran" flag: backward.c. */
+tg_tensor **tgi_tape_nodes(tg_tape *t, size_t *n, int **backward_ran);
+
+/* tgi_node followed by op->forward. */
+tg_tensor *tgi_record(tg_tape *t, const tg_op *op, size_t rows, size_t cols, size_t n,
+                      tg_tensor *const *in);
+
+#endif

@@ -1,0 +1,275 @@
+/* tape.c: the arena, the list of recorded nodes, and the sticky error.
+ *
+ * The arena is a chain of chunks. Allocation bumps an offset in the current chunk and moves on
+ * to the next chunk of the chain when it does not fit; only when no chunk is left does it call
+ * malloc. Reset rewinds to the first chunk and keeps the chain, so a window that records the
+ * same sequence of shapes as the one before finds every chunk it needs already there.
+ *
+ * Invariant: nodes[i]->index == i for every recorded node, and inputs precede their users.
+ * Read next: backward.c.
+ */
+#include "autograd/internal.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ALIGN = 64, FIRST_CHUNK = 1 << 16, ERR_LEN = 512 };
+
+typedef struct chunk {
+    struct chunk *next;
+    size_t size, used; /* bytes of data[], bytes handed out */
+    _Alignas(ALIGN) unsigned char data[];
+} chunk;
+
+struct tg_tape {
+    chunk *first, *cur;   /* the chain, and where allocation happens now */
+    tg_tensor **nodes;    /* recorded nodes, in order; heap array grown by doubling */
+    size_t n_nodes, cap_nodes;
+    size_t heap_allocs;   /* malloc/realloc calls made, for tg_tape_get_stats */
+    int grad_enabled;     /* record gradient buffers (not no_grad) */
+    int training;         /* dropout active */
+    int backward_ran;     /* node gradients are dirty: the next backward clears them */
+    int has_error;
+    char error[ERR_LEN];  /* first message since reset */
+};
+
+static chunk *chunk_new(tg_tape *t, size_t size)
+{
+    chunk *c = malloc(sizeof *c + size);
+    if (!c) return NULL;
+    t->heap_allocs++;
+    c->next = NULL;
+    c->size = size;
+    c->used = 0;
+    return c;
+}
+
+void *tgi_alloc(tg_tape *t, size_t bytes, const char *who)
+{
+    size_t need = (bytes + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    if (need < bytes) return tgi_fail(t, "%s: allocation of %zu bytes overflows", who, bytes);
+    for (chunk *c = t->cur; c; c = c->next) {
+        if (c->size - c->used >= need) {
+            void *p = c->data + c->used;
+            c->used += need;
+            t->cur = c;
+            return p;
+        }
+        if (c->next) c->next->used = 0; /* entering a chunk from an earlier window */
+    }
+    /* Nothing left in the chain: append a chunk at least twice the last one. */
+    chunk *last = t->cur;
+    while (last->next) last = last->next;
+    size_t size = last->size * 2 > need ? last->size * 2 : need;
+    chunk *c = chunk_new(t, size);
+    if (!c) return tgi_fail(t, "%s: out of memory (asked for %zu bytes)", who, bytes);
+    last->next = c;
+    t->cur = c;
+    c->used = need;
+    return c->data;
+}
+
+tg_tape *tg_tape_new(void)
+{
+    tg_tape *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->heap_allocs = 1;
+    t->first = t->cur = chunk_new(t, FIRST_CHUNK);
+    if (!t->first) {
+        free(t);
+        return NULL;
+    }
+    t->grad_enabled = 1;
+    t->training = 1;
+    return t;
+}
+
+void tg_tape_free(tg_tape *t)
+{
+    if (!t) return;
+    for (chunk *c = t->first, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    free(t->nodes);
+    free(t);
+}
+
+void tg_tape_reset(tg_tape *t)
+{
+    t->first->used = 0;
+    t->cur = t->first;
+    t->n_nodes = 0;
+    t->backward_ran = 0;
+    tg_tape_clear_error(t);
+}
+
+tg_tensor *tgi_fail(tg_tape *t, const char *fmt, ...)
+{
+    if (t->has_error) return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->error, sizeof t->error, fmt, ap);
+    va_end(ap);
+    t->has_error = 1;
+    return NULL;
+}
+
+int tgi_check(tg_tape *t, const char *name, size_t n, tg_tensor *const *in)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!in[i]) {
+            tgi_fail(t, "%s: input %zu is NULL", name, i + 1);
+            return 0;
+        }
+    return 1;
+}
+
+static int push_node(tg_tape *t, tg_tensor *y)
+{
+    if (t->n_nodes == t->cap_nodes) {
+        size_t cap = t->cap_nodes ? 2 * t->cap_nodes : 1024;
+        tg_tensor **nodes = realloc(t->nodes, cap * sizeof *nodes);
+        if (!nodes) return 0;
+        t->heap_allocs++;
+        t->nodes = nodes;
+        t->cap_nodes = cap;
+    }
+    y->index = t->n_nodes;
+    t->nodes[t->n_nodes++] = y;
+    return 1;
+}
+
+/* A tensor struct, its input array and its value (and gradient) in one arena allocation. */
+static tg_tensor *new_tensor(tg_tape *t, const char *who, size_t rows, size_t cols, size_t n_in,
+                             int with_grad)
+{
+    size_t n = rows * cols;
+    if (cols != 0 && n / cols != rows) return tgi_fail(t, "%s: shape (%zu x %zu) overflows", who, rows, cols);
+    size_t head = (sizeof(tg_tensor) + n_in * sizeof(tg_tensor *) + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    size_t nval = with_grad ? 2 * n : n;
+    if (nval / 2 > SIZE_MAX / sizeof(tg_real) - head)
+        return tgi_fail(t, "%s: shape (%zu x %zu) is too large", who, rows, cols);
+    unsigned char *p = tgi_alloc(t, head + nval * sizeof(tg_real), who);
+    if (!p) return NULL;
+    tg_tensor *y = (tg_tensor *)p;
+    memset(y, 0, sizeof *y);
+    y->rows = rows;
+    y->cols = cols;
+    y->in = (tg_tensor **)(p + sizeof *y);
+    y->val = (tg_real *)(p + head);
+    if (with_grad) {
+        y->grad = y->val + n;
+        memset(y->grad, 0, n * sizeof *y->grad);
+    }
+    return y;
+}
+
+tg_tensor *tgi_node(tg_tape *t, const tg_op *op, size_t rows, size_t cols, size_t n,
+                    tg_tensor *const *in)
+{
+    int with_grad = 0;
+    for (size_t i = 0; i < n; i++) with_grad |= in[i]->grad != NULL;
+    tg_tensor *y = new_tensor(t, op->name, rows, cols, n, with_grad && t->grad_enabled);
+    if (!y) return NULL;
+    y->op = op;
+    y->n_in = n;
+    memcpy(y->in, in, n * sizeof *in);
+    if (!push_node(t, y)) return tgi_fail(t, "%s: out of memory growing the node list", op->name);
+    return y;
+}
+
+tg_tensor *tgi_record(tg_tape *t, const tg_op *op, size_t rows, size_t cols, size_t n,
+                      tg_tensor *const *in)
+{
+    tg_tensor *y = tgi_node(t, op, rows, cols, n, in);
+    if (y) op->forward(y);
+    return y;
+}
+
+tg_tensor *tg_leaf(tg_tape *t, size_t rows, size_t cols, const tg_real *data, int requires_grad)
+{
+    tg_tensor *x = new_tensor(t, "tg_leaf", rows, cols, 0, requires_grad && t->grad_enabled);
+    if (!x) return NULL;
+    if (data)
+        memcpy(x->val, data, tg_numel(x) * sizeof *data);
+    else
+        memset(x->val, 0, tg_numel(x) * sizeof *x->val);
+    return x;
+}
+
+tg_tensor *tg_input(tg_tape *t, size_t rows, size_t cols, const tg_real *data)
+{
+    return tg_leaf(t, rows, cols, data, 0);
+}
+
+tg_tensor *tg_detach(tg_tape *t, tg_tensor *x)
+{
+    if (!tgi_check(t, "tg_detach", 1, &x)) return NULL;
+    return tg_leaf(t, x->rows, x->cols, x->val, 0);
+}
+
+int tg_tape_set_grad(tg_tape *t, int enabled)
+{
+    int old = t->grad_enabled;
+    t->grad_enabled = enabled != 0;
+    return old;
+}
+
+int tg_tape_set_training(tg_tape *t, int training)
+{
+    int old = t->training;
+    t->training = training != 0;
+    return old;
+}
+
+int tg_tape_training(const tg_tape *t)
+{
+    return t->training;
+}
+
+const char *tg_tape_error(const tg_tape *t)
+{
+    return t->has_error ? t->error : NULL;
+}
+
+void tg_tape_clear_error(tg_tape *t)
+{
+    t->has_error = 0;
+    t->error[0] = '\0';
+}
+
+size_t tg_tape_size(const tg_tape *t)
+{
+    return t->n_nodes;
+}
+
+tg_tensor *tg_tape_node(const tg_tape *t, size_t i)
+{
+    return i < t->n_nodes ? t->nodes[i] : NULL;
+}
+
+void tg_tape_get_stats(const tg_tape *t, tg_tape_stats *s)
+{
+    s->nodes = t->n_nodes;
+    s->bytes_used = 0;
+    s->bytes_reserved = 0;
+    int before_cur = 1;
+    for (const chunk *c = t->first; c; c = c->next) {
+        s->bytes_reserved += c->size;
+        if (before_cur) s->bytes_used += c->used;
+        if (c == t->cur) before_cur = 0;
+    }
+    s->heap_allocs = t->heap_allocs;
+}
+
+/* backward.c needs the node list and the dirty flag; it is the only other reader. */
+tg_tensor **tgi_tape_nodes(tg_tape *t, size_t *n, int **backward_ran)
+{
+    *n = t->n_nodes;
+    *backward_ran = &t->backward_ran;
+    return t->nodes;
+}

@@ -1,0 +1,14 @@
+/* tapegrad.h: the whole public API. Include this, link tapegrad (or tapegrad-f64 with
+ * -DTG_DOUBLE; pkg-config sets both). Read docs/tour.md for a reading order. */
+#ifndef TAPEGRAD_H
+#define TAPEGRAD_H
+
+#include "autograd/tensor.h"
+#include "autograd/tape.h"
+#include "autograd/rng.h"
+#include "autograd/gradcheck.h"
+
+#include "ops/binary.h"
+#include "ops/reduce.h"
+
+#endif

@@ -1,0 +1,61 @@
+/* tensor.c: leaves that live outside any tape, and the status strings.
+ *
+ * Tape nodes are made by tape.c; this file only makes the leaves a user owns.
+ */
+#include "autograd/tensor.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *tg_strerror(int code)
+{
+    switch (code) {
+    case TG_OK: return "success";
+    case TG_ENOMEM: return "out of memory";
+    case TG_ESHAPE: return "shapes do not fit";
+    case TG_ERANGE: return "index out of range";
+    case TG_ENULL: return "NULL argument";
+    case TG_EINVAL: return "invalid argument";
+    case TG_EIO: return "input/output error";
+    case TG_EFORMAT: return "bad or damaged file format";
+    case TG_ECPU: return "not supported by this CPU";
+    default: return "unknown error code";
+    }
+}
+
+void tg_tensor_init(tg_tensor *x, size_t rows, size_t cols, tg_real *val, tg_real *grad)
+{
+    memset(x, 0, sizeof *x);
+    x->rows = rows;
+    x->cols = cols;
+    x->val = val;
+    x->grad = grad;
+}
+
+tg_tensor *tg_tensor_new(size_t rows, size_t cols, int requires_grad)
+{
+    size_t n = rows * cols;
+    if (cols != 0 && n / cols != rows) return NULL;
+    size_t nbuf = requires_grad ? 2 * n : n;
+    tg_tensor *x = malloc(sizeof *x);
+    tg_real *buf = calloc(nbuf ? nbuf : 1, sizeof *buf);
+    if (!x || !buf) {
+        free(x);
+        free(buf);
+        return NULL;
+    }
+    tg_tensor_init(x, rows, cols, buf, requires_grad ? buf + n : NULL);
+    return x;
+}
+
+void tg_tensor_free(tg_tensor *x)
+{
+    if (!x) return;
+    free(x->val); /* val and grad are one block */
+    free(x);
+}
+
+void tg_tensor_zero_grad(tg_tensor *x)
+{
+    if (x->grad) memset(x->grad, 0, tg_numel(x) * sizeof *x->grad);
+}

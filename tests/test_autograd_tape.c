@@ -1,0 +1,236 @@
+/* test_autograd_tape.c: recording, the arena, backward's contract, sticky errors. */
+#include "testutil.h"
+
+/* y = sum(x ⊙ x + x): one recording of a few nodes on a (rows x cols) parameter. */
+static tg_tensor *square_plus(tg_tape *t, tg_tensor *x)
+{
+    return tg_sum(t, tg_add(t, tg_mul(t, x, x), x));
+}
+
+static void test_fan_out_accumulates_every_use(void **state)
+{
+    (void)state;
+    tg_rng r;
+    tg_rng_seed(&r, 1);
+    tg_tensor *x = rand_leaf(3, 4, &r, -1, 1);
+    tg_tape *t = tg_tape_new();
+    assert_int_equal(tg_backward(t, square_plus(t, x)), TG_OK);
+    for (size_t i = 0; i < tg_numel(x); i++) /* x is used three times: d/dx = 2x + 1 */
+        assert_true(fabs(x->grad[i] - (2 * x->val[i] + 1)) < VAL_TOL * 10);
+    tg_tape_free(t);
+    tg_tensor_free(x);
+}
+
+static void test_parameter_gradients_accumulate_until_zeroed(void **state)
+{
+    (void)state;
+    tg_tensor *x = tg_tensor_new(1, 1, 1);
+    x->val[0] = 3;
+    tg_tape *t = tg_tape_new();
+    for (int k = 1; k <= 3; k++) {
+        tg_tape_reset(t);
+        assert_int_equal(tg_backward(t, square_plus(t, x)), TG_OK);
+        assert_true(fabs(x->grad[0] - 7.0 * k) < 1e-5);
+    }
+    tg_tensor_zero_grad(x);
+    assert_true(x->grad[0] == 0);
+    tg_tape_free(t);
+    tg_tensor_free(x);
+}
+
+static void test_second_backward_on_one_recording_clears_node_gradients(void **state)
+{
+    (void)state;
+    tg_tensor *x = tg_tensor_new(1, 1, 1);
+    x->val[0] = 2;
+    tg_tape *t = tg_tape_new();
+    tg_tensor *sq = tg_mul(t, x, x);
+    tg_tensor *loss = tg_sum(t, sq);
+    assert_int_equal(tg_backward(t, loss), TG_OK);
+    assert_int_equal(tg_backward(t, loss), TG_OK);
+    assert_true(sq->grad[0] == 1);         /* node: as after one backward */
+    assert_true(fabs(x->grad[0] - 8) < 1e-6); /* leaf: two contributions of 2x */
+    tg_tape_free(t);
+    tg_tensor_free(x);
+}
+
+static void test_reset_and_reuse_1000_times_allocates_nothing_after_first_window(void **state)
+{
+    (void)state;
+    tg_rng r;
+    tg_rng_seed(&r, 2);
+    tg_tensor *x = rand_leaf(32, 64, &r, -1, 1);
+    tg_tape *t = tg_tape_new();
+    tg_tape_stats first, now;
+    for (int cycle = 0; cycle < 1001; cycle++) {
+        tg_tape_reset(t);
+        tg_tensor *h = x;
+        for (int k = 0; k < 40; k++) h = tg_add(t, tg_mul(t, h, x), x); /* > 1 chunk */
+        assert_int_equal(tg_backward(t, tg_mean(t, h)), TG_OK);
+        if (cycle == 0) tg_tape_get_stats(t, &first);
+    }
+    tg_tape_get_stats(t, &now);
+    assert_true(first.bytes_reserved > 65536); /* the window really spans several chunks */
+    assert_int_equal(now.heap_allocs, first.heap_allocs);
+    assert_int_equal(now.bytes_reserved, first.bytes_reserved);
+    assert_int_equal(now.bytes_used, first.bytes_used);
+    assert_int_equal(now.nodes, 81);
+    tg_tape_free(t);
+    tg_tensor_free(x);
+}
+
+static void test_reset_rewinds_nodes_and_error(void **state)
+{
+    (void)state;
+    tg_tape *t = tg_tape_new();
+    tg_tensor *a = tg_input(t, 2, 3, NULL), *b = tg_input(t, 3, 2, NULL);
+    assert_null(tg_add(t, a, b));
+    assert_non_null(tg_tape_error(t));
+    tg_tape_reset(t);
+    assert_null(tg_tape_error(t));
+    assert_int_equal(tg_tape_size(t), 0);
+    tg_tape_free(t);
+}
+
+static void test_backward_rejects_a_loss_that_is_not_1x1(void **state)
+{
+    (void)state;
+    tg_tensor *x = tg_tensor_new(2, 3, 1);
+    tg_tape *t = tg_tape_new();
+    assert_int_equal(tg_backward(t, tg_mul(t, x, x)), TG_ESHAPE);
+    assert_error_has(t, "tg_backward", "(1 x 1)", "(2 x 3)", NULL);
+    assert_true(x->grad[0] == 0);
+    tg_tape_free(t);
+    tg_tensor_free(x);
+}
+
+static void test_backward_rejects_null_loss_and_keeps_the_first_error(void **state)
+{
+    (void)state;
+    tg_tape *t = tg_tape_new();
+    tg_tensor *a = tg_input(t, 2, 3, NULL), *b = tg_input(t, 4, 3, NULL);
+    tg_tensor *bad = tg_sum(t, tg_mul(t, tg_add(t, a, b), a));
+    assert_null(bad);
+    assert_int_equal(tg_backward(t, bad), TG_ENULL);
+    assert_error_has(t, "tg_add", "(2 x 3)", "(4 x 3)", NULL);
+    tg_tape_free(t);
+}
+
+static void test_backward_rejects_a_loss_without_gradient(void **state)
+{
+    (void)state;
+    tg_tape *t = tg_tape_new();
+    tg_tensor *c = tg_input(t, 1, 1, NULL);
+    assert_int_equal(tg_backward(t, tg_mul(t, c, c)), TG_EINVAL);
+    assert_error_has(t, "tg_backward", "no gradient", NULL);
+    tg_tape_free(t);
+}
+
+static void test_backward_rejects_a_loss_from_another_tape(void **state)
+{
+    (void)state;
+    tg_tensor *x = tg_tensor_new(1, 1, 1);
+    tg_tape *t = tg_tape_new(), *u = tg_tape_new();
+    tg_tensor *loss = tg_mul(t, x, x);
+    tg_mul(u, x, x);
+    assert_int_equal(tg_backward(u, loss), TG_EINVAL);
+    assert_error_has(u, "tg_backward", "not recorded on this tape", NULL);
+    tg_tape_free(t);
+    tg_tape_free(u);
+    tg_tensor_free(x);
+}
+
+static void test_null_input_names_the_op_and_the_position(void **state)
+{
+    (void)state;
+    tg_tape *t = tg_tape_new();
+    tg_tensor *a = tg_input(t, 1, 1, NULL);
+    assert_null(tg_mul(t, a, NULL));
+    assert_error_has(t, "tg_mul: input 2 is NULL", NULL);
+    tg_tape_free(t);
+}
+
+static void test_no_grad_recording_makes_no_gradient_buffers(void **state)
+{
+    (void)state;
+    tg_tensor *x = tg_tensor_new(2, 2, 1);
+    tg_tape *t = tg_tape_new();
+    assert_int_equal(tg_tape_set_grad(t, 0), 1);
+    tg_tensor *y = tg_mul(t, x, x);
+    assert_null(y->grad);
+    assert_int_equal(tg_tape_set_grad(t, 1), 0);
+    assert_non_null(tg_mul(t, x, x)->grad);
+    tg_tape_free(t);
+    tg_tensor_free(x);
+}
+
+static void test_detach_stops_the_gradient(void **state)
+{
+    (void)state;
+    tg_tensor *x = tg_tensor_new(1, 1, 1);
+    x->val[0] = 3;
+    tg_tape *t = tg_tape_new();
+    tg_tensor *sq = tg_detach(t, tg_mul(t, x, x)); /* a constant 9 */
+    assert_null(sq->grad);
+    assert_int_equal(tg_backward(t, tg_mul(t, sq, x)), TG_OK);
+    assert_true(fabs(x->grad[0] - 9) < 1e-6);
+    tg_tape_free(t);
+    tg_tensor_free(x);
+}
+
+static void test_input_copies_its_data(void **state)
+{
+    (void)state;
+    tg_real data[6] = {1, 2, 3, 4, 5, 6};
+    tg_tape *t = tg_tape_new();
+    tg_tensor *x = tg_input(t, 2, 3, data);
+    data[0] = 100;
+    assert_true(x->val[0] == 1 && x->val[5] == 6);
+    assert_null(x->grad);
+    assert_null(x->op);
+    tg_tape_free(t);
+}
+
+static void test_nodes_are_listed_in_recording_order(void **state)
+{
+    (void)state;
+    tg_tensor *x = tg_tensor_new(1, 2, 1);
+    tg_tape *t = tg_tape_new();
+    tg_tensor *a = tg_mul(t, x, x), *b = tg_add(t, a, x), *c = tg_sum(t, b);
+    assert_int_equal(tg_tape_size(t), 3);
+    assert_ptr_equal(tg_tape_node(t, 0), a);
+    assert_ptr_equal(tg_tape_node(t, 2), c);
+    assert_null(tg_tape_node(t, 3));
+    assert_string_equal(b->op->name, "tg_add");
+    assert_ptr_equal(b->in[0], a);
+    tg_tape_free(t);
+    tg_tensor_free(x);
+}
+
+static void test_strerror_names_every_code(void **state)
+{
+    (void)state;
+    for (int c = TG_OK; c <= TG_ECPU; c++) assert_string_not_equal(tg_strerror(c), tg_strerror(-1));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fan_out_accumulates_every_use),
+        cmocka_unit_test(test_parameter_gradients_accumulate_until_zeroed),
+        cmocka_unit_test(test_second_backward_on_one_recording_clears_node_gradients),
+        cmocka_unit_test(test_reset_and_reuse_1000_times_allocates_nothing_after_first_window),
+        cmocka_unit_test(test_reset_rewinds_nodes_and_error),
+        cmocka_unit_test(test_backward_rejects_a_loss_that_is_not_1x1),
+        cmocka_unit_test(test_backward_rejects_null_loss_and_keeps_the_first_error),
+        cmocka_unit_test(test_backward_rejects_a_loss_without_gradient),
+        cmocka_unit_test(test_backward_rejects_a_loss_from_another_tape),
+        cmocka_unit_test(test_null_input_names_the_op_and_the_position),
+        cmocka_unit_test(test_no_grad_recording_makes_no_gradient_buffers),
+        cmocka_unit_test(test_detach_stops_the_gradient),
+        cmocka_unit_test(test_input_copies_its_data),
+        cmocka_unit_test(test_nodes_are_listed_in_recording_order),
+        cmocka_unit_test(test_strerror_names_every_code),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,165 @@
+/* test_ops_binary.c: add, sub, mul against a naive reference and finite differences, on equal
+ * shapes and with the (1 x N) row on either side. */
+#include "testutil.h"
+
+typedef tg_tensor *(*binop)(tg_tape *, tg_tensor *, tg_tensor *);
+
+static double apply(char op, double a, double b)
+{
+    return op == '+' ? a + b : op == '-' ? a - b : a * b;
+}
+
+static const struct {
+    size_t ar, br, cols;
+} shapes[] = {{1, 1, 1}, {1, 1, 7}, {5, 5, 3}, {1, 4, 6}, {4, 1, 6}, {3, 3, 1}, {1, 6, 1}};
+
+static void check_forward(binop f, char op)
+{
+    tg_rng r;
+    tg_rng_seed(&r, 7);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        tg_tensor *a = rand_leaf(shapes[s].ar, shapes[s].cols, &r, -2, 2);
+        tg_tensor *b = rand_leaf(shapes[s].br, shapes[s].cols, &r, -2, 2);
+        tg_tape *t = tg_tape_new();
+        tg_tensor *y = f(t, a, b);
+        assert_non_null(y);
+        size_t rows = shapes[s].ar > shapes[s].br ? shapes[s].ar : shapes[s].br;
+        assert_int_equal(y->rows, rows);
+        assert_int_equal(y->cols, shapes[s].cols);
+        for (size_t i = 0; i < rows; i++)
+            for (size_t j = 0; j < y->cols; j++) {
+                double av = a->val[(a->rows == 1 ? 0 : i) * a->cols + j];
+                double bv = b->val[(b->rows == 1 ? 0 : i) * b->cols + j];
+                tg_real want = (tg_real)apply(op, av, bv);
+                assert_close(&y->val[i * y->cols + j], &want, 1, VAL_TOL);
+            }
+        tg_tape_free(t);
+        tg_tensor_free(a);
+        tg_tensor_free(b);
+    }
+}
+
+typedef struct {
+    binop f;
+    tg_tensor *a, *b, *w;
+} ctx;
+
+/* loss = sum(f(a, b) ⊙ w): a weighted sum, so every output element gets its own gradient. */
+static tg_tensor *weighted(tg_tape *t, void *p)
+{
+    ctx *c = p;
+    return tg_sum(t, tg_mul(t, c->f(t, c->a, c->b), c->w));
+}
+
+static void check_gradients(binop f)
+{
+    tg_rng r;
+    tg_rng_seed(&r, 11);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        size_t rows = shapes[s].ar > shapes[s].br ? shapes[s].ar : shapes[s].br;
+        ctx c = {f, rand_leaf(shapes[s].ar, shapes[s].cols, &r, -2, 2),
+                 rand_leaf(shapes[s].br, shapes[s].cols, &r, -2, 2),
+                 rand_leaf(rows, shapes[s].cols, &r, -1, 1)};
+        tg_tensor *xs[] = {c.a, c.b};
+        assert_gradcheck(weighted, &c, xs, 2);
+        tg_tensor_free(c.a);
+        tg_tensor_free(c.b);
+        tg_tensor_free(c.w);
+    }
+}
+
+static void test_add_forward_matches_reference(void **s)
+{
+    (void)s;
+    check_forward(tg_add, '+');
+}
+
+static void test_sub_forward_matches_reference(void **s)
+{
+    (void)s;
+    check_forward(tg_sub, '-');
+}
+
+static void test_mul_forward_matches_reference(void **s)
+{
+    (void)s;
+    check_forward(tg_mul, '*');
+}
+
+static void test_add_backward_matches_finite_differences(void **s)
+{
+    (void)s;
+    check_gradients(tg_add);
+}
+
+static void test_sub_backward_matches_finite_differences(void **s)
+{
+    (void)s;
+    check_gradients(tg_sub);
+}
+
+static void test_mul_backward_matches_finite_differences(void **s)
+{
+    (void)s;
+    check_gradients(tg_mul);
+}
+
+static void test_mul_of_a_tensor_with_itself_doubles_the_gradient(void **s)
+{
+    (void)s;
+    tg_tensor *x = tg_tensor_new(1, 3, 1);
+    for (int i = 0; i < 3; i++) x->val[i] = (tg_real)(i + 1);
+    tg_tape *t = tg_tape_new();
+    assert_int_equal(tg_backward(t, tg_sum(t, tg_mul(t, x, x))), TG_OK);
+    for (int i = 0; i < 3; i++) assert_true(fabs(x->grad[i] - 2 * (i + 1)) < 1e-6);
+    tg_tape_free(t);
+    tg_tensor_free(x);
+}
+
+static void test_binary_ops_reject_shapes_that_do_not_broadcast(void **s)
+{
+    (void)s;
+    const binop fs[] = {tg_add, tg_sub, tg_mul};
+    const char *names[] = {"tg_add", "tg_sub", "tg_mul"};
+    const size_t bad[][4] = {{2, 3, 3, 3}, {2, 3, 2, 4}, {1, 3, 1, 4}, {2, 1, 3, 1}};
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            tg_tape *t = tg_tape_new();
+            tg_tensor *a = tg_input(t, bad[i][0], bad[i][1], NULL);
+            tg_tensor *b = tg_input(t, bad[i][2], bad[i][3], NULL);
+            assert_null(fs[k](t, a, b));
+            char sa[64], sb[64];
+            snprintf(sa, sizeof sa, "a is (%zu x %zu)", bad[i][0], bad[i][1]);
+            snprintf(sb, sizeof sb, "b is (%zu x %zu)", bad[i][2], bad[i][3]);
+            assert_error_has(t, names[k], "broadcast", sa, sb, NULL);
+            tg_tape_free(t);
+        }
+}
+
+static void test_binary_ops_pass_null_through_and_keep_the_first_error(void **s)
+{
+    (void)s;
+    tg_tape *t = tg_tape_new();
+    tg_tensor *a = tg_input(t, 2, 2, NULL), *b = tg_input(t, 3, 3, NULL);
+    tg_tensor *bad = tg_mul(t, a, b);
+    assert_null(tg_add(t, bad, a));
+    assert_null(tg_sub(t, a, bad));
+    assert_error_has(t, "tg_mul", "(2 x 2)", "(3 x 3)", NULL);
+    tg_tape_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_add_forward_matches_reference),
+        cmocka_unit_test(test_sub_forward_matches_reference),
+        cmocka_unit_test(test_mul_forward_matches_reference),
+        cmocka_unit_test(test_add_backward_matches_finite_differences),
+        cmocka_unit_test(test_sub_backward_matches_finite_differences),
+        cmocka_unit_test(test_mul_backward_matches_finite_differences),
+        cmocka_unit_test(test_mul_of_a_tensor_with_itself_doubles_the_gradient),
+        cmocka_unit_test(test_binary_ops_reject_shapes_that_do_not_broadcast),
+        cmocka_unit_test(test_binary_ops_pass_null_through_and_keep_the_first_error),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
