@@ -1,0 +1,55 @@
+/* params.h: the parameter store: every trainable tensor of a model in one flat block.
+ *
+ * Values live in one contiguous array and gradients in another of the same layout, so zeroing,
+ * clipping and optimizers are flat loops over tg_params_values / tg_params_grads, and an
+ * optimizer's state (momentum, Adam's moments) is one more array of the same length.
+ * Parameters outlive tapes: a tape records with them as leaves, and their gradients accumulate
+ * across backward calls until tg_params_zero_grad.
+ *
+ *   INVALIDATION RULE: tg_params_add may move the blocks; the tg_tensor pointers it returned
+ *   stay valid (the store re-points them), but raw pointers into values or gradients taken
+ *   before an add do not. Add every parameter first, then train.
+ */
+#ifndef TG_PARAMS_H
+#define TG_PARAMS_H
+
+#include "autograd/rng.h"
+#include "autograd/tensor.h"
+
+#include <stddef.h>
+
+typedef struct tg_params tg_params;
+
+tg_params *tg_params_new(void);
+void tg_params_free(tg_params *ps); /* frees every parameter it made; NULL is allowed */
+
+/* A new (rows x cols) parameter of zeros with a zeroed gradient, named `name` (copied; names
+ * must be unique, at most 63 bytes). Returns NULL when out of memory, on a duplicate name or a
+ * zero-size shape; tg_params_error then says which. The store owns the tensor. */
+tg_tensor *tg_params_add(tg_params *ps, const char *name, size_t rows, size_t cols);
+
+/* The message of the last failed tg_params_add, or NULL. */
+const char *tg_params_error(const tg_params *ps);
+
+size_t tg_params_count(const tg_params *ps);     /* number of parameters */
+size_t tg_params_numel(const tg_params *ps);     /* total number of scalars */
+tg_tensor *tg_params_get(const tg_params *ps, size_t i);          /* i-th, in order of adding */
+tg_tensor *tg_params_find(const tg_params *ps, const char *name); /* NULL if absent */
+const char *tg_params_name(const tg_params *ps, size_t i);
+
+/* The flat blocks (tg_params_numel long); parameter i occupies a contiguous range of each. */
+tg_real *tg_params_values(tg_params *ps);
+tg_real *tg_params_grads(tg_params *ps);
+
+void tg_params_zero_grad(tg_params *ps);
+
+/* Initialisers of one tensor's values (the gradient is untouched). */
+void tg_init_uniform(tg_tensor *w, double lo, double hi, tg_rng *rng); /* U(lo, hi) */
+void tg_init_normal(tg_tensor *w, double mean, double std, tg_rng *rng);
+/* Glorot/Xavier uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out)); fan_in = cols, fan_out =
+ * rows, as for PyTorch's (out x in) weight layout. */
+void tg_init_xavier(tg_tensor *w, tg_rng *rng);
+/* Every parameter of the store U(-k, k): PyTorch's RNN default uses k = 1/sqrt(hidden). */
+void tg_params_init_uniform(tg_params *ps, double k, tg_rng *rng);
+
+#endif

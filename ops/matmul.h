@@ -1,0 +1,38 @@
+/* matmul.h: matrix products through BLIS, with either operand read transposed in place.
+ *
+ * y = op(a) · op(b), op(x) = x or xᵀ by flags. Nothing is copied to transpose: BLIS reads the
+ * stored matrix with swapped strides. Backward products accumulate into the gradients with
+ * beta = 1. Which BLIS kernels run is chosen once (see tg_blis_config).
+ */
+#ifndef TG_MATMUL_H
+#define TG_MATMUL_H
+
+#include "autograd/tape.h"
+
+#include <stddef.h>
+
+enum {
+    TG_TRANS_A = 1, /* use aᵀ */
+    TG_TRANS_B = 2, /* use bᵀ */
+};
+
+/* op(a) is (m x k), op(b) is (k x n), y is (m x n). Mismatched inner dimensions record
+ * "tg_matmul: inner dimensions differ: a is (.. x ..), b is (.. x ..)" (with the flags). */
+tg_tensor *tg_matmul(tg_tape *t, tg_tensor *a, tg_tensor *b, int flags);
+
+/* One line describing the BLIS in use: version, threading, the CPU configuration BLIS
+ * detected, the kernels chosen and why, the thread count. Static storage; never NULL. */
+const char *tg_blis_config(void);
+
+/* Choose the BLIS kernel set by configuration name ("auto", or a name BLIS registers such as
+ * "zen3", "haswell", "skx", "generic"). "auto" keeps BLIS's choice unless BLIS did not
+ * recognise the CPU, in which case the best set this CPU can run is used. Returns TG_OK,
+ * TG_EINVAL for an unknown or unregistered name, TG_ECPU when this CPU lacks the instructions
+ * (the choice is then unchanged). The environment variable TG_BLIS_ARCH sets the first choice. */
+int tg_blis_select(const char *name);
+
+/* Threads BLIS may use for one product (>= 1); 0 restores BLIS's default (BLIS_NUM_THREADS /
+ * OMP_NUM_THREADS, else 1). */
+void tg_set_num_threads(int n);
+
+#endif
