@@ -1,0 +1,99 @@
+/* loss.c: softmax cross-entropy from logits and integer targets.
+ *
+ * Forward, per row i of the (n x V) logits z, with m = max_j z[i][j]:
+ *     lse_i = m + log sum_j exp(z[i][j] - m),   p[i][j] = exp(z[i][j] - lse_i),
+ *     loss  = (1/n) sum_i (lse_i - z[i][t_i]).
+ * Subtracting the row maximum keeps every exp() in (0, 1], so logits of any size give finite
+ * results; sums run in double. Forward keeps p (n x V, tg_real) followed by a copy of the
+ * targets in one arena block at y->saved: backward needs nothing else.
+ * Dimension letters: n rows, V classes.
+ */
+#include "ops/loss.h"
+
+#include "autograd/internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* The probabilities and the targets, laid out one after the other in y->saved. */
+static tg_real *probs(const tg_tensor *y)
+{
+    return y->saved;
+}
+
+static const int32_t *targets_of(const tg_tensor *y)
+{
+    const tg_tensor *z = y->in[0];
+    return (const int32_t *)(probs(y) + z->rows * z->cols);
+}
+
+/* Row i's -log p[target], filling p's row on the way. */
+static double row_xent(const tg_real *z, tg_real *p, size_t V, int32_t target)
+{
+    double m = z[0];
+    for (size_t j = 1; j < V; j++) m = z[j] > m ? z[j] : m;
+    double s = 0;
+    for (size_t j = 0; j < V; j++) s += exp((double)z[j] - m);
+    double lse = m + log(s);
+    for (size_t j = 0; j < V; j++) p[j] = (tg_real)exp((double)z[j] - lse);
+    return lse - (double)z[target];
+}
+
+static void xent_forward(tg_tensor *y)
+{
+    const tg_tensor *z = y->in[0];
+    const int32_t *tgt = targets_of(y);
+    size_t n = z->rows, V = z->cols;
+    double total = 0;
+    for (size_t i = 0; i < n; i++) total += row_xent(&z->val[i * V], &probs(y)[i * V], V, tgt[i]);
+    y->val[0] = (tg_real)(total / (double)n);
+}
+
+static void xent_backward(tg_tensor *y) /* dz[i][j] += dloss * (p[i][j] - [j == t_i]) / n */
+{
+    tg_tensor *z = y->in[0];
+    const int32_t *tgt = targets_of(y);
+    const tg_real *p = probs(y);
+    size_t n = z->rows, V = z->cols;
+    if (!z->grad) return;
+    double g = (double)y->grad[0] / (double)n;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < V; j++) z->grad[i * V + j] += (tg_real)(g * p[i * V + j]);
+        z->grad[i * V + (size_t)tgt[i]] -= (tg_real)g;
+    }
+}
+
+static const tg_op xent_op = {"tg_softmax_xent", xent_forward, xent_backward};
+
+/* NULL after recording the error when shapes or targets do not fit, else the logits. */
+static tg_tensor *check(tg_tape *t, tg_tensor *z, const int32_t *targets, size_t n)
+{
+    if (!tgi_check(t, "tg_softmax_xent", 1, &z)) return NULL;
+    if (n == 0)
+        return tgi_fail(t, "tg_softmax_xent: n is 0 (logits are " TGI_SHAPE ")", TGI_DIMS(z));
+    if (z->rows != n)
+        return tgi_fail(t, "tg_softmax_xent: logits " TGI_SHAPE " have %zu rows, expected n = %zu",
+                        TGI_DIMS(z), z->rows, n);
+    if (!targets) return tgi_fail(t, "tg_softmax_xent: targets is NULL (n = %zu)", n);
+    for (size_t i = 0; i < n; i++)
+        if (targets[i] < 0 || (size_t)targets[i] >= z->cols)
+            return tgi_fail(t,
+                            "tg_softmax_xent: target %ld at position %zu is out of range for "
+                            "V = %zu classes (logits " TGI_SHAPE ")",
+                            (long)targets[i], i, z->cols, TGI_DIMS(z));
+    return z;
+}
+
+tg_tensor *tg_softmax_xent(tg_tape *t, tg_tensor *logits, const int32_t *targets, size_t n)
+{
+    if (!check(t, logits, targets, n)) return NULL;
+    size_t nV = n * logits->cols; /* fits: it is the logits' own element count */
+    tg_real *p = tgi_alloc(t, nV * sizeof *p + n * sizeof *targets, "tg_softmax_xent");
+    if (!p) return NULL;
+    memcpy(p + nV, targets, n * sizeof *targets);
+    tg_tensor *y = tgi_node(t, &xent_op, 1, 1, 1, &logits);
+    if (!y) return NULL;
+    y->saved = p;
+    xent_op.forward(y);
+    return y;
+}
