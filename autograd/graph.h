@@ -15,7 +15,8 @@ enum {
 };
 
 /* The recording as a Graphviz digraph: ops as nodes, leaves as boxes, shapes on the edges.
- * Writes to f; returns TG_OK or TG_EIO. */
+ * Writes to f; returns TG_OK, TG_EIO, or TG_ENOMEM when the list of leaves cannot grow (the
+ * output is then cut short). */
 int tg_tape_dot(const tg_tape *t, FILE *f, int flags);
 
 #endif

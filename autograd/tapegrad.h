@@ -7,8 +7,12 @@
 #include "autograd/tape.h"
 #include "autograd/rng.h"
 #include "autograd/gradcheck.h"
+#include "autograd/graph.h"
 
 #include "ops/binary.h"
 #include "ops/reduce.h"
+#include "ops/embedding.h"
+#include "ops/loss.h"
+#include "ops/dropout.h"
 
 #endif
