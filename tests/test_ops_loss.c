@@ -1,0 +1,183 @@
+/* test_ops_loss.c: tg_softmax_xent against a direct -log(exp(z_t) / sum exp(z)) in double,
+ * against finite differences, on huge logits, and every error it reports. */
+#include "testutil.h"
+
+static const struct {
+    size_t n, V;
+    int32_t targets[5];
+} cases[] = {
+    {1, 1, {0}},             /* 1 x 1: the loss is 0 */
+    {1, 6, {4}},             /* 1 x V */
+    {3, 5, {0, 4, 2}},       /* non-square, n > 1 */
+    {5, 2, {1, 0, 1, 1, 0}}, /* more rows than classes */
+    {4, 4, {3, 3, 0, 1}},    /* square, a repeated target */
+};
+enum { N_CASES = sizeof cases / sizeof cases[0] };
+
+/* The textbook formula, with no max subtraction: fine for logits of moderate size. */
+static double reference(const tg_tensor *z, const int32_t *targets)
+{
+    double total = 0;
+    for (size_t i = 0; i < z->rows; i++) {
+        double s = 0;
+        for (size_t j = 0; j < z->cols; j++) s += exp((double)z->val[i * z->cols + j]);
+        total += -log(exp((double)z->val[i * z->cols + (size_t)targets[i]]) / s);
+    }
+    return total / (double)z->rows;
+}
+
+static void test_softmax_xent_forward_matches_the_direct_formula(void **s)
+{
+    (void)s;
+    tg_rng r;
+    tg_rng_seed(&r, 13);
+    for (size_t c = 0; c < N_CASES; c++) {
+        tg_tensor *z = rand_leaf(cases[c].n, cases[c].V, &r, -3, 3);
+        tg_tape *t = tg_tape_new();
+        tg_tensor *y = tg_softmax_xent(t, z, cases[c].targets, cases[c].n);
+        assert_non_null(y);
+        assert_int_equal(y->rows, 1);
+        assert_int_equal(y->cols, 1);
+        tg_real want = (tg_real)reference(z, cases[c].targets);
+        assert_close(y->val, &want, 1, VAL_TOL);
+        tg_tape_free(t);
+        tg_tensor_free(z);
+    }
+}
+
+static void test_softmax_xent_keeps_probabilities_that_sum_to_one_per_row(void **s)
+{
+    (void)s;
+    tg_rng r;
+    tg_rng_seed(&r, 17);
+    tg_tensor *z = rand_leaf(3, 5, &r, -3, 3);
+    const int32_t targets[] = {1, 2, 3};
+    tg_tape *t = tg_tape_new();
+    tg_tensor *y = tg_softmax_xent(t, z, targets, 3);
+    assert_non_null(y);
+    const tg_real *p = y->saved;
+    for (size_t i = 0; i < 3; i++) {
+        double sum = 0;
+        for (size_t j = 0; j < 5; j++) sum += p[i * 5 + j];
+        tg_real got = (tg_real)sum, one = 1;
+        assert_close(&got, &one, 1, VAL_TOL);
+    }
+    tg_tape_free(t);
+    tg_tensor_free(z);
+}
+
+static void test_softmax_xent_is_finite_and_right_for_logits_of_ten_thousand(void **s)
+{
+    (void)s;
+    tg_tensor *z = tg_tensor_new(2, 3, 1);
+    const tg_real v[] = {1e4, -1e4, 0, -1e4, 1e4, 1e4};
+    memcpy(z->val, v, sizeof v);
+    const int32_t targets[] = {1, 0}; /* the worst class of each row */
+    tg_tape *t = tg_tape_new();
+    tg_tensor *y = tg_softmax_xent(t, z, targets, 2);
+    assert_non_null(y);
+    assert_true(isfinite(y->val[0]));
+    /* row 0: lse = 1e4, loss 2e4; row 1: lse = 1e4 + log 2, loss 2e4 + log 2. */
+    tg_real want = (tg_real)((2e4 + 2e4 + log(2.0)) / 2);
+    assert_close(y->val, &want, 1, VAL_TOL);
+    assert_int_equal(tg_backward(t, y), TG_OK);
+    for (size_t i = 0; i < 6; i++) assert_true(isfinite(z->grad[i]));
+    tg_tape_free(t);
+    tg_tensor_free(z);
+}
+
+typedef struct {
+    tg_tensor *z, *w;
+    const int32_t *targets;
+    size_t n;
+} ctx;
+
+/* loss = xent(z) * w, with w (1 x 1) not 1, so backward must use dloss. */
+static tg_tensor *scaled(tg_tape *t, void *p)
+{
+    ctx *c = p;
+    return tg_mul(t, tg_softmax_xent(t, c->z, c->targets, c->n), c->w);
+}
+
+static void test_softmax_xent_backward_matches_finite_differences(void **s)
+{
+    (void)s;
+    tg_rng r;
+    tg_rng_seed(&r, 19);
+    for (size_t c = 0; c < N_CASES; c++) {
+        ctx x = {rand_leaf(cases[c].n, cases[c].V, &r, -3, 3), rand_leaf(1, 1, &r, 0.5, 2),
+                 cases[c].targets, cases[c].n};
+        assert_gradcheck(scaled, &x, &x.z, 1);
+        tg_tensor_free(x.z);
+        tg_tensor_free(x.w);
+    }
+}
+
+static void test_softmax_xent_rejects_logits_with_a_row_count_other_than_n(void **s)
+{
+    (void)s;
+    const int32_t targets[] = {0, 1};
+    tg_tape *t = tg_tape_new();
+    tg_tensor *z = tg_input(t, 3, 5, NULL);
+    assert_null(tg_softmax_xent(t, z, targets, 2));
+    assert_error_has(t, "tg_softmax_xent", "(3 x 5)", "n = 2", NULL);
+    tg_tape_free(t);
+}
+
+static void test_softmax_xent_rejects_a_target_past_the_last_class(void **s)
+{
+    (void)s;
+    const int32_t targets[] = {0, 5};
+    tg_tape *t = tg_tape_new();
+    tg_tensor *z = tg_input(t, 2, 5, NULL);
+    assert_null(tg_softmax_xent(t, z, targets, 2));
+    assert_error_has(t, "tg_softmax_xent", "target 5", "position 1", "V = 5", NULL);
+    tg_tape_free(t);
+}
+
+static void test_softmax_xent_rejects_a_negative_target(void **s)
+{
+    (void)s;
+    const int32_t targets[] = {-3};
+    tg_tape *t = tg_tape_new();
+    tg_tensor *z = tg_input(t, 1, 4, NULL);
+    assert_null(tg_softmax_xent(t, z, targets, 1));
+    assert_error_has(t, "tg_softmax_xent", "target -3", "position 0", "V = 4", NULL);
+    tg_tape_free(t);
+}
+
+static void test_softmax_xent_rejects_zero_rows(void **s)
+{
+    (void)s;
+    tg_tape *t = tg_tape_new();
+    tg_tensor *z = tg_input(t, 0, 4, NULL);
+    assert_null(tg_softmax_xent(t, z, NULL, 0));
+    assert_error_has(t, "tg_softmax_xent", "n is 0", "(0 x 4)", NULL);
+    tg_tape_free(t);
+}
+
+static void test_softmax_xent_of_null_logits_returns_null_and_says_so(void **s)
+{
+    (void)s;
+    const int32_t targets[] = {0};
+    tg_tape *t = tg_tape_new();
+    assert_null(tg_softmax_xent(t, NULL, targets, 1));
+    assert_error_has(t, "tg_softmax_xent", "NULL", NULL);
+    tg_tape_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_softmax_xent_forward_matches_the_direct_formula),
+        cmocka_unit_test(test_softmax_xent_keeps_probabilities_that_sum_to_one_per_row),
+        cmocka_unit_test(test_softmax_xent_is_finite_and_right_for_logits_of_ten_thousand),
+        cmocka_unit_test(test_softmax_xent_backward_matches_finite_differences),
+        cmocka_unit_test(test_softmax_xent_rejects_logits_with_a_row_count_other_than_n),
+        cmocka_unit_test(test_softmax_xent_rejects_a_target_past_the_last_class),
+        cmocka_unit_test(test_softmax_xent_rejects_a_negative_target),
+        cmocka_unit_test(test_softmax_xent_rejects_zero_rows),
+        cmocka_unit_test(test_softmax_xent_of_null_logits_returns_null_and_says_so),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
