@@ -1,0 +1,180 @@
+/* params.c: the parameter store: two flat blocks (values, gradients) and a table of named views.
+ *
+ * Invariant: parameter i's tensor points at values + off[i] and grads + off[i], the parameters
+ * are laid out in the order they were added without gaps, and `numel` is the sum of their
+ * sizes. The tensors themselves are separate heap structs, so their addresses never change;
+ * only their val/grad pointers are re-pointed when tg_params_add grows the blocks.
+ *
+ * Read next: nn/layers.c and nn/cells.c (who adds parameters), the optimizers (who loop over
+ * the flat blocks).
+ */
+#include "nn/params.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_MAX_LEN 63
+
+typedef struct entry {
+    char name[NAME_MAX_LEN + 1]; /* copied at add */
+    size_t off;                  /* where the parameter starts in both blocks */
+    tg_tensor *x;                /* owned: a view into the blocks */
+} entry;
+
+struct tg_params {
+    entry *e;        /* n entries, capacity cap; owned */
+    size_t n, cap;
+    size_t numel;    /* scalars in use in each block */
+    tg_real *val;    /* numel values; owned */
+    tg_real *grad;   /* numel gradients; owned */
+    char err[160];   /* message of the last failed add; empty when none */
+};
+
+tg_params *tg_params_new(void)
+{
+    return calloc(1, sizeof(tg_params));
+}
+
+void tg_params_free(tg_params *ps)
+{
+    if (!ps) return;
+    for (size_t i = 0; i < ps->n; i++) free(ps->e[i].x);
+    free(ps->e);
+    free(ps->val);
+    free(ps->grad);
+    free(ps);
+}
+
+static tg_tensor *fail(tg_params *ps, const char *name, size_t rows, size_t cols, const char *why)
+{
+    snprintf(ps->err, sizeof ps->err, "tg_params_add: %.*s \"%.*s\" (%zu x %zu)", 40, why,
+             NAME_MAX_LEN + 8, name ? name : "(null)", rows, cols);
+    return NULL;
+}
+
+static void repoint(tg_params *ps)
+{
+    for (size_t i = 0; i < ps->n; i++) {
+        ps->e[i].x->val = ps->val + ps->e[i].off;
+        ps->e[i].x->grad = ps->grad + ps->e[i].off;
+    }
+}
+
+/* Grow both blocks to hold total scalars; the new gradient tail is zeroed. 0 on failure, with
+ * the blocks (possibly moved) still valid for the old size. */
+static int grow(tg_params *ps, size_t total)
+{
+    if (total > SIZE_MAX / sizeof(tg_real)) return 0;
+    tg_real *v = realloc(ps->val, total * sizeof *v);
+    if (v) ps->val = v;
+    tg_real *g = v ? realloc(ps->grad, total * sizeof *g) : NULL;
+    if (g) ps->grad = g;
+    repoint(ps);
+    return g != NULL;
+}
+
+tg_tensor *tg_params_add(tg_params *ps, const char *name, size_t rows, size_t cols)
+{
+    if (!name) return fail(ps, name, rows, cols, "NULL name for");
+    if (strlen(name) > NAME_MAX_LEN) return fail(ps, name, rows, cols, "name longer than 63 bytes:");
+    if (tg_params_find(ps, name)) return fail(ps, name, rows, cols, "duplicate name");
+    if (rows == 0 || cols == 0) return fail(ps, name, rows, cols, "zero-size shape for");
+    size_t n = rows * cols;
+    if (n / cols != rows || n > SIZE_MAX - ps->numel) return fail(ps, name, rows, cols, "too large:");
+    if (ps->n == ps->cap) {
+        size_t cap = ps->cap ? 2 * ps->cap : 16;
+        entry *e = realloc(ps->e, cap * sizeof *e);
+        if (!e) return fail(ps, name, rows, cols, "out of memory adding");
+        ps->e = e;
+        ps->cap = cap;
+    }
+    tg_tensor *x = malloc(sizeof *x);
+    if (!x || !grow(ps, ps->numel + n)) {
+        free(x);
+        return fail(ps, name, rows, cols, "out of memory adding");
+    }
+    entry *e = &ps->e[ps->n++];
+    memcpy(e->name, name, strlen(name) + 1);
+    e->off = ps->numel;
+    e->x = x;
+    tg_tensor_init(x, rows, cols, ps->val + e->off, ps->grad + e->off);
+    x->name = e->name;
+    memset(x->val, 0, n * sizeof *x->val);
+    memset(x->grad, 0, n * sizeof *x->grad);
+    ps->numel += n;
+    ps->err[0] = '\0';
+    return x;
+}
+
+const char *tg_params_error(const tg_params *ps)
+{
+    return ps->err[0] ? ps->err : NULL;
+}
+
+size_t tg_params_count(const tg_params *ps)
+{
+    return ps->n;
+}
+
+size_t tg_params_numel(const tg_params *ps)
+{
+    return ps->numel;
+}
+
+tg_tensor *tg_params_get(const tg_params *ps, size_t i)
+{
+    return i < ps->n ? ps->e[i].x : NULL;
+}
+
+tg_tensor *tg_params_find(const tg_params *ps, const char *name)
+{
+    for (size_t i = 0; name && i < ps->n; i++)
+        if (strcmp(ps->e[i].name, name) == 0) return ps->e[i].x;
+    return NULL;
+}
+
+const char *tg_params_name(const tg_params *ps, size_t i)
+{
+    return i < ps->n ? ps->e[i].name : NULL;
+}
+
+tg_real *tg_params_values(tg_params *ps)
+{
+    return ps->val;
+}
+
+tg_real *tg_params_grads(tg_params *ps)
+{
+    return ps->grad;
+}
+
+void tg_params_zero_grad(tg_params *ps)
+{
+    if (ps->numel) memset(ps->grad, 0, ps->numel * sizeof *ps->grad);
+}
+
+void tg_init_uniform(tg_tensor *w, double lo, double hi, tg_rng *rng)
+{
+    size_t n = tg_numel(w);
+    for (size_t i = 0; i < n; i++) w->val[i] = (tg_real)(lo + (hi - lo) * tg_rng_uniform(rng));
+}
+
+void tg_init_normal(tg_tensor *w, double mean, double std, tg_rng *rng)
+{
+    size_t n = tg_numel(w);
+    for (size_t i = 0; i < n; i++) w->val[i] = (tg_real)(mean + std * tg_rng_normal(rng));
+}
+
+void tg_init_xavier(tg_tensor *w, tg_rng *rng)
+{
+    double a = sqrt(6.0 / (double)(w->cols + w->rows)); /* fan_in = cols, fan_out = rows */
+    tg_init_uniform(w, -a, a, rng);
+}
+
+void tg_params_init_uniform(tg_params *ps, double k, tg_rng *rng)
+{
+    for (size_t i = 0; i < ps->n; i++) tg_init_uniform(ps->e[i].x, -k, k, rng);
+}

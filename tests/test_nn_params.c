@@ -1,0 +1,158 @@
+/* test_nn_params.c: the parameter store: contiguous layout across growth, lookup by name,
+ * rejected adds with their messages, zeroing, and the initialisers' ranges. */
+#include "testutil.h"
+
+#include "nn/params.h"
+
+static void test_params_are_contiguous_in_order_of_adding_after_growth(void **s)
+{
+    (void)s;
+    tg_params *ps = tg_params_new();
+    assert_non_null(ps);
+    tg_tensor *xs[40];
+    char name[16];
+    size_t total = 0;
+    for (size_t i = 0; i < 40; i++) {
+        snprintf(name, sizeof name, "p%zu", i);
+        xs[i] = tg_params_add(ps, name, i % 3 + 1, i % 5 + 2);
+        assert_non_null(xs[i]);
+        for (size_t k = 0; k < tg_numel(xs[i]); k++) xs[i]->val[k] = (tg_real)i;
+        total += tg_numel(xs[i]);
+    }
+    assert_int_equal(tg_params_count(ps), 40);
+    assert_int_equal(tg_params_numel(ps), total);
+    tg_real *v = tg_params_values(ps), *g = tg_params_grads(ps);
+    size_t off = 0;
+    for (size_t i = 0; i < 40; i++) {
+        assert_ptr_equal(tg_params_get(ps, i), xs[i]);
+        assert_ptr_equal(xs[i]->val, v + off);
+        assert_ptr_equal(xs[i]->grad, g + off);
+        for (size_t k = 0; k < tg_numel(xs[i]); k++) {
+            assert_true(v[off + k] == (tg_real)i); /* values survived every move */
+            assert_true(g[off + k] == 0);
+        }
+        off += tg_numel(xs[i]);
+    }
+    assert_null(tg_params_get(ps, 40));
+    tg_params_free(ps);
+}
+
+static void test_params_are_found_by_name(void **s)
+{
+    (void)s;
+    tg_params *ps = tg_params_new();
+    char buf[64] = "decoder.weight";
+    tg_tensor *w = tg_params_add(ps, buf, 5, 4);
+    tg_tensor *b = tg_params_add(ps, "decoder.bias", 1, 5);
+    buf[0] = 'X'; /* the store copied the name */
+    assert_ptr_equal(tg_params_find(ps, "decoder.weight"), w);
+    assert_ptr_equal(tg_params_find(ps, "decoder.bias"), b);
+    assert_null(tg_params_find(ps, "decoder"));
+    assert_string_equal(tg_params_name(ps, 0), "decoder.weight");
+    assert_string_equal(tg_params_name(ps, 1), "decoder.bias");
+    assert_null(tg_params_name(ps, 2));
+    assert_null(tg_params_error(ps));
+    tg_params_free(ps);
+}
+
+static void assert_params_error_has(const tg_params *ps, const char *a, const char *b,
+                                    const char *c)
+{
+    const char *msg = tg_params_error(ps);
+    if (!msg) fail_msg("expected an error, found none");
+    const char *want[] = {a, b, c};
+    for (int i = 0; i < 3; i++)
+        if (!strstr(msg, want[i])) fail_msg("error \"%s\" does not mention \"%s\"", msg, want[i]);
+}
+
+static void test_params_add_rejects_a_duplicate_name(void **s)
+{
+    (void)s;
+    tg_params *ps = tg_params_new();
+    assert_non_null(tg_params_add(ps, "encoder.weight", 10, 4));
+    assert_null(tg_params_add(ps, "encoder.weight", 3, 2));
+    assert_params_error_has(ps, "duplicate", "\"encoder.weight\"", "(3 x 2)");
+    assert_int_equal(tg_params_count(ps), 1);
+    assert_int_equal(tg_params_numel(ps), 40);
+    tg_params_free(ps);
+}
+
+static void test_params_add_rejects_a_name_longer_than_63_bytes(void **s)
+{
+    (void)s;
+    tg_params *ps = tg_params_new();
+    char name[65];
+    memset(name, 'a', 64);
+    name[64] = '\0';
+    assert_null(tg_params_add(ps, name, 2, 2));
+    assert_params_error_has(ps, "longer than 63", "aaaa", "(2 x 2)");
+    name[63] = '\0';
+    assert_non_null(tg_params_add(ps, name, 2, 2));
+    assert_null(tg_params_error(ps)); /* a successful add clears the message */
+    tg_params_free(ps);
+}
+
+static void test_params_add_rejects_a_zero_size_shape(void **s)
+{
+    (void)s;
+    tg_params *ps = tg_params_new();
+    assert_null(tg_params_add(ps, "b", 0, 5));
+    assert_params_error_has(ps, "zero-size", "\"b\"", "(0 x 5)");
+    assert_null(tg_params_add(ps, "w", 3, 0));
+    assert_params_error_has(ps, "zero-size", "\"w\"", "(3 x 0)");
+    assert_int_equal(tg_params_count(ps), 0);
+    tg_params_free(ps);
+}
+
+static void test_params_zero_grad_clears_every_gradient(void **s)
+{
+    (void)s;
+    tg_params *ps = tg_params_new();
+    tg_tensor *w = tg_params_add(ps, "w", 2, 3);
+    tg_tensor *b = tg_params_add(ps, "b", 1, 3);
+    tg_tape *t = tg_tape_new();
+    assert_int_equal(tg_backward(t, tg_sum(t, tg_add(t, w, b))), TG_OK);
+    assert_true(b->grad[0] == 2 && w->grad[5] == 1);
+    tg_params_zero_grad(ps);
+    for (size_t i = 0; i < tg_params_numel(ps); i++) assert_true(tg_params_grads(ps)[i] == 0);
+    tg_tape_free(t);
+    tg_params_free(ps);
+}
+
+static void test_initialisers_stay_in_their_ranges(void **s)
+{
+    (void)s;
+    tg_rng r;
+    tg_rng_seed(&r, 3);
+    tg_params *ps = tg_params_new();
+    tg_tensor *w = tg_params_add(ps, "w", 40, 60);
+    tg_init_xavier(w, &r);
+    double a = sqrt(6.0 / 100.0), mean = 0;
+    for (size_t i = 0; i < tg_numel(w); i++) {
+        assert_true(fabs(w->val[i]) <= a);
+        mean += w->val[i];
+    }
+    assert_true(fabs(mean / (double)tg_numel(w)) < 0.02);
+    tg_params_init_uniform(ps, 0.1, &r);
+    for (size_t i = 0; i < tg_numel(w); i++) assert_true(fabs(w->val[i]) <= 0.1);
+    tg_init_normal(w, 5.0, 0.5, &r);
+    mean = 0;
+    for (size_t i = 0; i < tg_numel(w); i++) mean += w->val[i];
+    assert_true(fabs(mean / (double)tg_numel(w) - 5.0) < 0.05);
+    for (size_t i = 0; i < tg_numel(w); i++) assert_true(w->grad[i] == 0);
+    tg_params_free(ps);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_params_are_contiguous_in_order_of_adding_after_growth),
+        cmocka_unit_test(test_params_are_found_by_name),
+        cmocka_unit_test(test_params_add_rejects_a_duplicate_name),
+        cmocka_unit_test(test_params_add_rejects_a_name_longer_than_63_bytes),
+        cmocka_unit_test(test_params_add_rejects_a_zero_size_shape),
+        cmocka_unit_test(test_params_zero_grad_clears_every_gradient),
+        cmocka_unit_test(test_initialisers_stay_in_their_ranges),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
