@@ -11,6 +11,8 @@
 
 #include "ops/binary.h"
 #include "ops/reduce.h"
+#include "ops/unary.h"
+#include "ops/shape.h"
 #include "ops/embedding.h"
 #include "ops/loss.h"
 #include "ops/dropout.h"
