@@ -55,7 +55,7 @@ static size_t count(const char *s, const char *what)
 
 static void assert_has(const char *s, const char *what)
 {
-    if (!strstr(s, what)) fail_msg("output does not contain \"%s\":\n%s", what, s);
+    if (!s || !strstr(s, what)) fail_msg("output does not contain \"%s\":\n%s", what, s ? s : "");
 }
 
 static void test_print_shows_each_op_its_inputs_and_its_shape(void **s)
