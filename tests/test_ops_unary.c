@@ -186,6 +186,26 @@ static void test_sigmoid_stays_finite_and_saturates_at_large_inputs(void **s)
     tg_tensor_free(x);
 }
 
+/* The float build computes tanh through exp in double: check its cut-offs relative to libm. */
+static void test_tanh_keeps_relative_precision_at_tiny_and_huge_inputs(void **s)
+{
+    (void)s;
+    const tg_real xs[] = {-1000, -10.5f, -9.9f, -1e-5f, 1e-9f, 0, 2.4e-4f, 2.5e-4f, 3e-3f, 12};
+    enum { N = sizeof xs / sizeof xs[0] };
+    tg_tensor *x = tg_tensor_new(1, N, 0);
+    memcpy(x->val, xs, sizeof xs);
+    tg_tape *t = tg_tape_new();
+    tg_tensor *y = tg_tanh(t, x);
+    assert_non_null(y);
+    for (int i = 0; i < N; i++) {
+        double want = tanh((double)xs[i]);
+        if (!(fabs(y->val[i] - want) <= 2 * VAL_TOL * fabs(want)))
+            fail_msg("tanh(%.9g) = %.9g, want %.9g", (double)xs[i], (double)y->val[i], want);
+    }
+    tg_tape_free(t);
+    tg_tensor_free(x);
+}
+
 static void test_relu_passes_gradient_only_where_the_input_is_positive(void **s)
 {
     (void)s;
@@ -264,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_scale_backward_matches_finite_differences),
         cmocka_unit_test(test_one_minus_backward_matches_finite_differences),
         cmocka_unit_test(test_sigmoid_stays_finite_and_saturates_at_large_inputs),
+        cmocka_unit_test(test_tanh_keeps_relative_precision_at_tiny_and_huge_inputs),
         cmocka_unit_test(test_relu_passes_gradient_only_where_the_input_is_positive),
         cmocka_unit_test(test_scale_keeps_its_factor_in_arg),
         cmocka_unit_test(test_unary_backward_adds_to_the_gradient_already_there),
