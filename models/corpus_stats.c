@@ -20,10 +20,14 @@ static void print_chars(const lm_charvocab *cv)
     for (size_t i = 0; i < cv->size; i++) {
         uint32_t c = cv->chars[i];
         char b[5] = {0};
-        if (c == '\n') printf("\\n");
-        else if (c == '\\') printf("\\\\");
-        else if (c < 0x20 || c == 0x7F) printf("\\x%02X", (unsigned)c);
-        else if (lm_utf8_put(c, b)) printf("%s", b);
+        if (c == '\n')
+            printf("\\n");
+        else if (c == '\\')
+            printf("\\\\");
+        else if (c < 0x20 || c == 0x7F)
+            printf("\\x%02X", (unsigned)c);
+        else if (lm_utf8_put(c, b))
+            printf("%s", b);
     }
     printf("\n");
 }
@@ -61,8 +65,8 @@ static void word_stats(const char *label, const lm_wordvocab *wv, const char *pa
     }
     int32_t eos_id = lm_wordvocab_id(wv, LM_EOS);
     for (size_t i = 0; i < n; i++) eos += ids[i] == eos_id;
-    printf("  %-21s %zu words + %zu <eos> = %zu tokens, %zu mapped to <unk>\n", label, n - eos,
-           eos, n, unk);
+    printf("  %-21s %zu words + %zu <eos> = %zu tokens, %zu mapped to <unk>\n", label, n - eos, eos,
+           n, unk);
     free(ids);
 }
 
@@ -92,8 +96,10 @@ int main(int argc, char **argv)
             printf("  distinct tokens       %zu\n", own.size);
             if (a > 1) word_stats("with TRAIN's vocab", &train, argv[a], data, len);
         }
-        if (a == 1) train = own;
-        else lm_wordvocab_deinit(&own);
+        if (a == 1)
+            train = own;
+        else
+            lm_wordvocab_deinit(&own);
         free(data);
     }
     lm_wordvocab_deinit(&train);

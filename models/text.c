@@ -86,8 +86,10 @@ static size_t decode_one(const unsigned char *s, size_t len, size_t i, uint32_t 
     }
     for (size_t k = 1; k < need; k++) {
         if (i + k >= len) {
-            snprintf(why, whysz, "the %zu-byte sequence starting with 0x%02X is cut short by the "
-                     "end of the input", need, b);
+            snprintf(why, whysz,
+                     "the %zu-byte sequence starting with 0x%02X is cut short by the "
+                     "end of the input",
+                     need, b);
             return 0;
         }
         unsigned c = s[i + k];
@@ -95,8 +97,10 @@ static size_t decode_one(const unsigned char *s, size_t len, size_t i, uint32_t 
             if (k == 1)
                 snprintf(why, whysz, "byte 0x%02X is not followed by a continuation byte", b);
             else
-                snprintf(why, whysz, "byte %zu of the %zu-byte sequence starting with 0x%02X is "
-                         "0x%02X, not a continuation byte", k + 1, need, b, c);
+                snprintf(why, whysz,
+                         "byte %zu of the %zu-byte sequence starting with 0x%02X is "
+                         "0x%02X, not a continuation byte",
+                         k + 1, need, b, c);
             return 0;
         }
         v = v << 6 | (c & 0x3F); /* six payload bits per continuation byte */
@@ -149,8 +153,9 @@ int lm_utf8_decode(const char *name, const char *s, size_t len, uint32_t **cps, 
     *n = 0;
     /* At most one code point per byte; +1 so an empty input still gets a real allocation. */
     uint32_t *out = len < SIZE_MAX / sizeof *out ? malloc((len + 1) * sizeof *out) : NULL;
-    if (!out) return lm_fail(TG_ENOMEM, err, errsz, "%s: out of memory decoding UTF-8",
-                             name ? name : "input");
+    if (!out)
+        return lm_fail(TG_ENOMEM, err, errsz, "%s: out of memory decoding UTF-8",
+                       name ? name : "input");
     size_t count = 0;
     int rc = walk(name, s, len, out, &count, err, errsz);
     if (rc != TG_OK) {
@@ -189,8 +194,7 @@ size_t lm_utf8_put(uint32_t cp, char out[4])
     return 0;
 }
 
-int lm_utf8_encode(const uint32_t *cps, size_t n, char **out, size_t *len, char *err,
-                   size_t errsz)
+int lm_utf8_encode(const uint32_t *cps, size_t n, char **out, size_t *len, char *err, size_t errsz)
 {
     *out = NULL;
     if (len) *len = 0;
@@ -201,8 +205,10 @@ int lm_utf8_encode(const uint32_t *cps, size_t n, char **out, size_t *len, char 
         size_t k = lm_utf8_put(cps[i], buf + m);
         if (k == 0) {
             free(buf);
-            return lm_fail(TG_ERANGE, err, errsz, "code point %zu (0x%X) cannot be encoded: it "
-                           "is a surrogate or past U+10FFFF", i, (unsigned)cps[i]);
+            return lm_fail(TG_ERANGE, err, errsz,
+                           "code point %zu (0x%X) cannot be encoded: it "
+                           "is a surrogate or past U+10FFFF",
+                           i, (unsigned)cps[i]);
         }
         m += k;
     }

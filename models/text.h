@@ -50,8 +50,7 @@ size_t lm_utf8_put(uint32_t cp, char out[4]);
 /* Encode cps[0..n) into a NUL-terminated string *out of *len bytes (len may be NULL). Returns
  * TG_OK, TG_ERANGE (a surrogate or a value past U+10FFFF; the message gives its index) or
  * TG_ENOMEM. A U+0000 is encoded as a 0 byte, so the string then ends early for C. */
-int lm_utf8_encode(const uint32_t *cps, size_t n, char **out, size_t *len, char *err,
-                   size_t errsz);
+int lm_utf8_encode(const uint32_t *cps, size_t n, char **out, size_t *len, char *err, size_t errsz);
 
 /* lm_read_file then lm_utf8_decode, with `path` in the messages. */
 int lm_read_utf8(const char *path, uint32_t **cps, size_t *n, char *err, size_t errsz);

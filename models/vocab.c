@@ -78,8 +78,9 @@ int lm_charvocab_encode(const lm_charvocab *v, const char *name, const uint32_t 
             char utf8[5] = {0};
             lm_utf8_put(text[i] >= 0x20 && text[i] != 0x7F ? text[i] : '?', utf8);
             free(out);
-            return lm_fail(TG_ERANGE, err, errsz, "%s: character %zu, U+%04X '%s', is not in the "
-                           "vocabulary", name ? name : "input", i, (unsigned)text[i], utf8);
+            return lm_fail(TG_ERANGE, err, errsz,
+                           "%s: character %zu, U+%04X '%s', is not in the vocabulary",
+                           name ? name : "input", i, (unsigned)text[i], utf8);
         }
     }
     *ids = out;
@@ -90,8 +91,8 @@ int lm_charvocab_to_string(const lm_charvocab *v, char **out, char *err, size_t 
 {
     *out = NULL;
     if (v->size > 0 && v->chars[0] == 0) /* sorted: U+0000 can only come first */
-        return lm_fail(TG_EINVAL, err, errsz, "the character vocabulary holds U+0000, which a "
-                       "string cannot carry");
+        return lm_fail(TG_EINVAL, err, errsz,
+                       "the character vocabulary holds U+0000, which a string cannot carry");
     return lm_utf8_encode(v->chars, v->size, out, NULL, err, errsz);
 }
 
@@ -103,9 +104,10 @@ int lm_charvocab_from_string(lm_charvocab *v, const char *s, char *err, size_t e
     int bad = v->size == 0 ? lm_fail(TG_EFORMAT, err, errsz, "%s: empty string", what) : TG_OK;
     for (size_t i = 1; i < v->size && bad == TG_OK; i++)
         if (v->chars[i] <= v->chars[i - 1])
-            bad = lm_fail(TG_EFORMAT, err, errsz, "%s: character %zu (U+%04X) does not come after "
-                          "U+%04X; the string is damaged", what, i, (unsigned)v->chars[i],
-                          (unsigned)v->chars[i - 1]);
+            bad = lm_fail(TG_EFORMAT, err, errsz,
+                          "%s: character %zu (U+%04X) does not come after "
+                          "U+%04X; the string is damaged",
+                          what, i, (unsigned)v->chars[i], (unsigned)v->chars[i - 1]);
     if (bad != TG_OK) lm_charvocab_deinit(v);
     return bad;
 }
@@ -162,6 +164,17 @@ static void scan_init(scanner *sc, const char *s, size_t len)
     sc->line = 1;
 }
 
+/* Words are C strings: a word text must be valid UTF-8 without NUL bytes. */
+static int check_text(const char *name, const char *text, size_t len, char *err, size_t errsz)
+{
+    const char *nul = memchr(text, '\0', len);
+    if (nul)
+        return lm_fail(TG_EFORMAT, err, errsz,
+                       "%s: NUL byte at byte %zu; a word text cannot hold one", name,
+                       (size_t)(nul - text));
+    return lm_utf8_check(name, text, len, err, errsz);
+}
+
 /* ---- words: the table ---- */
 
 static uint64_t fnv1a(const char *w, size_t n)
@@ -177,7 +190,7 @@ static size_t find_slot(const lm_wordvocab *v, const char *w, size_t n)
     size_t mask = v->nslots - 1;
     for (size_t i = (size_t)fnv1a(w, n) & mask;; i = (i + 1) & mask) {
         int32_t id = v->slots[i];
-        if (id < 0 || (memcmp(v->words[id], w, n) == 0 && v->words[id][n] == '\0')) return i;
+        if (id < 0 || (strlen(v->words[id]) == n && memcmp(v->words[id], w, n) == 0)) return i;
     }
 }
 
@@ -229,8 +242,7 @@ static int add_word(lm_wordvocab *v, const char *w, size_t n, size_t *cap)
         v->counts = counts;
         *cap = c;
     }
-    if ((v->size + 1) * 2 >= v->nslots && table_rebuild(v, v->size + 1) != TG_OK)
-        return TG_ENOMEM;
+    if ((v->size + 1) * 2 >= v->nslots && table_rebuild(v, v->size + 1) != TG_OK) return TG_ENOMEM;
     char *copy = malloc(n + 1);
     if (!copy) return TG_ENOMEM;
     memcpy(copy, w, n);
@@ -268,12 +280,12 @@ static int sort_by_count(lm_wordvocab *v)
 
 /* ---- words: the public calls ---- */
 
-int lm_wordvocab_build(lm_wordvocab *v, const char *name, const char *text, size_t len,
-                       char *err, size_t errsz)
+int lm_wordvocab_build(lm_wordvocab *v, const char *name, const char *text, size_t len, char *err,
+                       size_t errsz)
 {
     memset(v, 0, sizeof *v);
     name = name ? name : "input";
-    int rc = lm_utf8_check(name, text, len, err, errsz);
+    int rc = check_text(name, text, len, err, errsz);
     if (rc != TG_OK) return rc;
     scanner sc;
     scan_init(&sc, text, len);
@@ -290,8 +302,8 @@ int lm_wordvocab_build(lm_wordvocab *v, const char *name, const char *text, size
     if (rc == TG_OK) return TG_OK;
     lm_wordvocab_deinit(v);
     if (rc == TG_EFORMAT) return lm_fail(rc, err, errsz, "%s: no words", name);
-    if (rc == TG_ERANGE) return lm_fail(rc, err, errsz, "%s: more than %ld distinct words", name,
-                                        (long)INT32_MAX);
+    if (rc == TG_ERANGE)
+        return lm_fail(rc, err, errsz, "%s: more than %ld distinct words", name, (long)INT32_MAX);
     return lm_fail(rc, err, errsz, "%s: out of memory building the word vocabulary", name);
 }
 
@@ -301,7 +313,7 @@ int lm_wordvocab_encode(const lm_wordvocab *v, const char *name, const char *tex
     *ids = NULL;
     *n = 0;
     name = name ? name : "input";
-    int rc = lm_utf8_check(name, text, len, err, errsz);
+    int rc = check_text(name, text, len, err, errsz);
     if (rc != TG_OK) return rc;
     scanner sc;
     const char *w;
@@ -316,9 +328,9 @@ int lm_wordvocab_encode(const lm_wordvocab *v, const char *name, const char *tex
         if (unk < 0) {
             free(out);
             int shown = wn > 60 ? 60 : (int)wn;
-            return lm_fail(TG_ERANGE, err, errsz, "%s:%zu: word \"%.*s%s\" is not in the "
-                           "vocabulary, which has no %s", name, sc.tok_line, shown, w,
-                           (size_t)shown < wn ? "..." : "", LM_UNK);
+            return lm_fail(TG_ERANGE, err, errsz,
+                           "%s:%zu: word \"%.*s%s\" is not in the vocabulary, which has no %s",
+                           name, sc.tok_line, shown, w, (size_t)shown < wn ? "..." : "", LM_UNK);
         }
         out[i] = unk;
         unk_count++;
@@ -334,8 +346,10 @@ int lm_wordvocab_to_string(const lm_wordvocab *v, char **out, char *err, size_t 
     size_t total = 1;
     for (size_t i = 0; i < v->size; i++) {
         size_t k = strlen(v->words[i]) + 1;
-        if (total > SIZE_MAX - k) total = SIZE_MAX; /* saturate; malloc will refuse it */
-        else total += k;
+        if (total > SIZE_MAX - k)
+            total = SIZE_MAX; /* saturate; malloc will refuse it */
+        else
+            total += k;
     }
     char *s = *out = malloc(total);
     if (!s) return lm_fail(TG_ENOMEM, err, errsz, "out of memory writing the word vocabulary");
@@ -372,8 +386,8 @@ int lm_wordvocab_from_string(lm_wordvocab *v, const char *s, char *err, size_t e
     int rc = lm_utf8_check(what, s, len, err, errsz);
     if (rc == TG_OK && len == 0) rc = lm_fail(TG_EFORMAT, err, errsz, "%s: no words", what);
     if (rc == TG_OK && s[len - 1] != '\n')
-        rc = lm_fail(TG_EFORMAT, err, errsz, "%s: the last word has no '\\n' after it: the string "
-                     "is cut short", what);
+        rc = lm_fail(TG_EFORMAT, err, errsz,
+                     "%s: the last word has no '\\n' after it: the string is cut short", what);
     for (const char *p = s; rc == TG_OK && *p; line++) {
         const char *nl = strchr(p, '\n');
         size_t n = (size_t)(nl - p);

@@ -61,17 +61,17 @@ int lm_charvocab_from_string(lm_charvocab *v, const char *s, char *err, size_t e
 void lm_charvocab_deinit(lm_charvocab *v);
 
 typedef struct lm_wordvocab {
-    char **words;   /* the V words in id order, each its own NUL-terminated allocation; owned */
+    char **words;     /* the V words in id order, each its own NUL-terminated allocation; owned */
     uint64_t *counts; /* occurrences of each word in the training text; 0 after from_string */
-    size_t size;    /* V */
-    int32_t *slots; /* open-addressing hash table of ids, -1 for empty; owned */
-    size_t nslots;  /* a power of two, more than twice V */
+    size_t size;      /* V */
+    int32_t *slots;   /* open-addressing hash table of ids, -1 for empty; owned */
+    size_t nslots;    /* a power of two, more than twice V */
 } lm_wordvocab;
 
 /* The vocabulary of text[0..len), named `name` in messages. Returns TG_OK, TG_EFORMAT (invalid
  * UTF-8, or no words at all), TG_ERANGE (more than INT32_MAX words) or TG_ENOMEM. */
-int lm_wordvocab_build(lm_wordvocab *v, const char *name, const char *text, size_t len,
-                       char *err, size_t errsz);
+int lm_wordvocab_build(lm_wordvocab *v, const char *name, const char *text, size_t len, char *err,
+                       size_t errsz);
 
 /* The id of the word w[0..n) (not necessarily NUL-terminated), or -1 when absent. */
 int32_t lm_wordvocab_lookup(const lm_wordvocab *v, const char *w, size_t n);

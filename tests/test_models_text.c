@@ -18,7 +18,8 @@ static void assert_decodes(const char *s, size_t len, const uint32_t *want, size
     if (rc != TG_OK) fail_msg("decode failed: %s", err);
     assert_int_equal(got, n);
     for (size_t i = 0; i < n; i++)
-        if (cps[i] != want[i]) fail_msg("code point %zu: got U+%04X, want U+%04X", i, cps[i], want[i]);
+        if (cps[i] != want[i])
+            fail_msg("code point %zu: got U+%04X, want U+%04X", i, cps[i], want[i]);
     free(cps);
 }
 
@@ -59,21 +60,23 @@ static void test_decode_keeps_nul_and_control_characters(void **st)
 {
     (void)st;
     const uint32_t want[] = {'a', 0, '\n', '\t', 0x01, 'b'};
-    assert_decodes("a\0\n\t\x01" "b", 6, want, 6);
+    assert_decodes("a\0\n\t\001b", 6, want, 6);
     assert_decodes("", 0, want, 0);
 }
 
 static void test_decode_rejects_a_continuation_byte_without_lead(void **st)
 {
     (void)st;
-    assert_rejects("ab\x80", 3, "t.txt: invalid UTF-8 at byte 2 (byte 0x80 is a continuation byte "
+    assert_rejects("ab\x80", 3,
+                   "t.txt: invalid UTF-8 at byte 2 (byte 0x80 is a continuation byte "
                    "with no lead byte before it)");
 }
 
 static void test_decode_rejects_bytes_that_never_appear(void **st)
 {
     (void)st;
-    assert_rejects("abc\xFF", 4, "t.txt: invalid UTF-8 at byte 3 (byte 0xFF never appears in UTF-8)");
+    assert_rejects("abc\xFF", 4,
+                   "t.txt: invalid UTF-8 at byte 3 (byte 0xFF never appears in UTF-8)");
     assert_rejects("\xF8\x88\x80\x80\x80", 5,
                    "t.txt: invalid UTF-8 at byte 0 (byte 0xF8 never appears in UTF-8)");
 }
@@ -81,49 +84,58 @@ static void test_decode_rejects_bytes_that_never_appear(void **st)
 static void test_decode_rejects_a_bad_continuation_byte(void **st)
 {
     (void)st;
-    assert_rejects("x\xC3(", 3, "t.txt: invalid UTF-8 at byte 1 (byte 0xC3 is not followed by a "
+    assert_rejects("x\xC3(", 3,
+                   "t.txt: invalid UTF-8 at byte 1 (byte 0xC3 is not followed by a "
                    "continuation byte)");
-    assert_rejects("xy\xE2\x82" "A", 5, "t.txt: invalid UTF-8 at byte 2 (byte 3 of the 3-byte "
+    assert_rejects("xy\xE2\x82\x41", 5,
+                   "t.txt: invalid UTF-8 at byte 2 (byte 3 of the 3-byte "
                    "sequence starting with 0xE2 is 0x41, not a continuation byte)");
-    assert_rejects("\xC3\xA9\xF0\x9F\x98\xC3\xA9", 7, "t.txt: invalid UTF-8 at byte 2 (byte 4 of "
+    assert_rejects("\xC3\xA9\xF0\x9F\x98\xC3\xA9", 7,
+                   "t.txt: invalid UTF-8 at byte 2 (byte 4 of "
                    "the 4-byte sequence starting with 0xF0 is 0xC3, not a continuation byte)");
 }
 
 static void test_decode_rejects_a_sequence_cut_short(void **st)
 {
     (void)st;
-    assert_rejects("ab\xF0\x9F\x98", 5, "t.txt: invalid UTF-8 at byte 2 (the 4-byte sequence "
+    assert_rejects("ab\xF0\x9F\x98", 5,
+                   "t.txt: invalid UTF-8 at byte 2 (the 4-byte sequence "
                    "starting with 0xF0 is cut short by the end of the input)");
-    assert_rejects("\xC3", 1, "t.txt: invalid UTF-8 at byte 0 (the 2-byte sequence starting with "
+    assert_rejects("\xC3", 1,
+                   "t.txt: invalid UTF-8 at byte 0 (the 2-byte sequence starting with "
                    "0xC3 is cut short by the end of the input)");
 }
 
 static void test_decode_rejects_overlong_encodings(void **st)
 {
     (void)st;
-    assert_rejects("\xC0\xAF", 2, "t.txt: invalid UTF-8 at byte 0 (overlong encoding of U+002F in "
-                   "2 bytes)");
-    assert_rejects("a\xE0\x80\xAF", 4, "t.txt: invalid UTF-8 at byte 1 (overlong encoding of "
-                   "U+002F in 3 bytes)");
-    assert_rejects("ab\xF0\x82\x82\xAC", 6, "t.txt: invalid UTF-8 at byte 2 (overlong encoding of "
-                   "U+20AC in 4 bytes)");
+    assert_rejects("\xC0\xAF", 2,
+                   "t.txt: invalid UTF-8 at byte 0 (overlong encoding of U+002F in 2 bytes)");
+    assert_rejects("a\xE0\x80\xAF", 4,
+                   "t.txt: invalid UTF-8 at byte 1 (overlong encoding of U+002F in 3 bytes)");
+    assert_rejects("ab\xF0\x82\x82\xAC", 6,
+                   "t.txt: invalid UTF-8 at byte 2 (overlong encoding of U+20AC in 4 bytes)");
 }
 
 static void test_decode_rejects_surrogates(void **st)
 {
     (void)st;
-    assert_rejects("\xC3\xA9\xED\xA0\x80", 5, "t.txt: invalid UTF-8 at byte 2 (U+D800 is a "
+    assert_rejects("\xC3\xA9\xED\xA0\x80", 5,
+                   "t.txt: invalid UTF-8 at byte 2 (U+D800 is a "
                    "UTF-16 surrogate, not a character)");
-    assert_rejects("\xED\xBF\xBF", 3, "t.txt: invalid UTF-8 at byte 0 (U+DFFF is a UTF-16 "
+    assert_rejects("\xED\xBF\xBF", 3,
+                   "t.txt: invalid UTF-8 at byte 0 (U+DFFF is a UTF-16 "
                    "surrogate, not a character)");
 }
 
 static void test_decode_rejects_values_past_10ffff(void **st)
 {
     (void)st;
-    assert_rejects("a\xF4\x90\x80\x80", 5, "t.txt: invalid UTF-8 at byte 1 (0x110000 is past the "
+    assert_rejects("a\xF4\x90\x80\x80", 5,
+                   "t.txt: invalid UTF-8 at byte 1 (0x110000 is past the "
                    "last code point U+10FFFF)");
-    assert_rejects("\xF5\x80\x80\x80", 4, "t.txt: invalid UTF-8 at byte 0 (0x140000 is past the "
+    assert_rejects("\xF5\x80\x80\x80", 4,
+                   "t.txt: invalid UTF-8 at byte 0 (0x140000 is past the "
                    "last code point U+10FFFF)");
 }
 
@@ -150,7 +162,7 @@ static void test_encode_rejects_surrogates_and_large_values(void **st)
     assert_int_equal(lm_utf8_encode(bad, 2, &s, NULL, err, sizeof err), TG_ERANGE);
     assert_null(s);
     assert_string_equal(err, "code point 1 (0xDC00) cannot be encoded: it is a surrogate or past "
-                        "U+10FFFF");
+                             "U+10FFFF");
     assert_int_equal(lm_utf8_put(0x110000, four), 0);
     assert_int_equal(lm_utf8_put(0xD800, four), 0);
 }
@@ -197,8 +209,9 @@ static void test_read_utf8_names_the_file_and_offset(void **st)
     uint32_t *cps;
     size_t n;
     assert_int_equal(lm_read_utf8(path, &cps, &n, err, sizeof err), TG_EFORMAT);
-    snprintf(want, sizeof want, "%s: invalid UTF-8 at byte 6 (byte 0xC3 is not followed by a "
-             "continuation byte)", path);
+    snprintf(want, sizeof want,
+             "%s: invalid UTF-8 at byte 6 (byte 0xC3 is not followed by a continuation byte)",
+             path);
     assert_string_equal(err, want);
     unlink(path);
 }

@@ -73,7 +73,7 @@ static void test_char_vocab_encode_names_an_unknown_character(void **st)
 static void test_char_vocab_string_round_trips_control_and_far_characters(void **st)
 {
     (void)st;
-    const char text[] = "\x01\t\n\x1F z\x7F" "\xC3\xA9\xED\x95\x9C\xF0\x9F\x98\x80\xF4\x8F\xBF\xBF";
+    const char text[] = "\x01\t\n\x1F z\x7F\xC3\xA9\xED\x95\x9C\xF0\x9F\x98\x80\xF4\x8F\xBF\xBF";
     lm_charvocab v = char_vocab_of(text), w;
     char err[LM_ERRSZ], *s;
     assert_int_equal(lm_charvocab_to_string(&v, &s, err, sizeof err), TG_OK);
@@ -105,16 +105,16 @@ static void test_char_vocab_from_string_rejects_damaged_strings(void **st)
     (void)st;
     lm_charvocab v;
     char err[LM_ERRSZ];
-    assert_int_equal(lm_charvocab_from_string(&v, "abd" "c", err, sizeof err), TG_EFORMAT);
+    assert_int_equal(lm_charvocab_from_string(&v, "abdc", err, sizeof err), TG_EFORMAT);
     assert_string_equal(err, "character vocabulary: character 3 (U+0063) does not come after "
-                        "U+0064; the string is damaged");
+                             "U+0064; the string is damaged");
     assert_null(v.chars);
     assert_int_equal(lm_charvocab_from_string(&v, "aab", err, sizeof err), TG_EFORMAT);
     assert_int_equal(lm_charvocab_from_string(&v, "", err, sizeof err), TG_EFORMAT);
     assert_string_equal(err, "character vocabulary: empty string");
     assert_int_equal(lm_charvocab_from_string(&v, "ab\xC3", err, sizeof err), TG_EFORMAT);
     assert_string_equal(err, "character vocabulary: invalid UTF-8 at byte 2 (the 2-byte sequence "
-                        "starting with 0xC3 is cut short by the end of the input)");
+                             "starting with 0xC3 is cut short by the end of the input)");
 }
 
 static void test_char_vocab_build_rejects_bad_input(void **st)
@@ -170,7 +170,8 @@ static void test_word_vocab_encodes_with_eos_and_unk(void **st)
     size_t n, unk;
     char err[LM_ERRSZ];
     assert_int_equal(lm_wordvocab_encode(&v, "valid.txt", other, sizeof other - 1, &ids, &n, &unk,
-                                         err, sizeof err), TG_OK);
+                                         err, sizeof err),
+                     TG_OK);
     assert_int_equal(n, 7);
     assert_int_equal(unk, 2);
     assert_memory_equal(ids, want, sizeof want);
@@ -187,10 +188,11 @@ static void test_word_vocab_names_file_line_and_word_when_no_unk(void **st)
     size_t n;
     char err[LM_ERRSZ];
     assert_int_equal(lm_wordvocab_encode(&v, "valid.txt", other, sizeof other - 1, &ids, &n, NULL,
-                                         err, sizeof err), TG_ERANGE);
+                                         err, sizeof err),
+                     TG_ERANGE);
     assert_null(ids);
     assert_string_equal(err, "valid.txt:2: word \"zebra\" is not in the vocabulary, which has no "
-                        "<unk>");
+                             "<unk>");
     lm_wordvocab_deinit(&v);
 }
 
@@ -238,7 +240,7 @@ static void test_word_vocab_from_string_rejects_damaged_strings(void **st)
     assert_string_equal(err, "word vocabulary:2: word holds whitespace");
     assert_int_equal(lm_wordvocab_from_string(&v, "a\nb", err, sizeof err), TG_EFORMAT);
     assert_string_equal(err, "word vocabulary: the last word has no '\\n' after it: the string is "
-                        "cut short");
+                             "cut short");
     assert_int_equal(lm_wordvocab_from_string(&v, "", err, sizeof err), TG_EFORMAT);
     assert_string_equal(err, "word vocabulary: no words");
 }
@@ -248,13 +250,16 @@ static void test_word_vocab_build_rejects_bad_text(void **st)
     (void)st;
     lm_wordvocab v;
     char err[LM_ERRSZ];
-    assert_int_equal(lm_wordvocab_build(&v, "train.txt", "a b\nc \xC3\xA9\xC0\xAF\n", 11, err,
-                                        sizeof err), TG_EFORMAT);
+    assert_int_equal(
+        lm_wordvocab_build(&v, "train.txt", "a b\nc \xC3\xA9\xC0\xAF\n", 11, err, sizeof err),
+        TG_EFORMAT);
     assert_string_equal(err, "train.txt: invalid UTF-8 at byte 8 (overlong encoding of U+002F in "
-                        "2 bytes)");
-    assert_int_equal(lm_wordvocab_build(&v, "train.txt", "  \t ", 4, err, sizeof err),
-                     TG_EFORMAT);
+                             "2 bytes)");
+    assert_int_equal(lm_wordvocab_build(&v, "train.txt", "  \t ", 4, err, sizeof err), TG_EFORMAT);
     assert_string_equal(err, "train.txt: no words");
+    assert_int_equal(lm_wordvocab_build(&v, "train.txt", "ab\nc\0d\n", 7, err, sizeof err),
+                     TG_EFORMAT);
+    assert_string_equal(err, "train.txt: NUL byte at byte 4; a word text cannot hold one");
     assert_int_equal(v.size, 0);
     lm_wordvocab_deinit(&v);
 }
@@ -262,10 +267,10 @@ static void test_word_vocab_build_rejects_bad_text(void **st)
 static void test_word_vocab_grows_its_table_past_many_words(void **st)
 {
     (void)st;
+    static char text[5000 * 8];
     size_t n = 5000, len = 0;
-    char *text = malloc(n * 8);
-    assert_non_null(text);
-    for (size_t i = 0; i < n; i++) len += (size_t)sprintf(text + len, "w%zu%c", i, i % 10 ? ' ' : '\n');
+    for (size_t i = 0; i < n; i++) /* ten words a line */
+        len += (size_t)snprintf(&text[len], sizeof text - len, "w%zu%c", i, " \n"[i % 10 == 9]);
     lm_wordvocab v;
     char err[LM_ERRSZ];
     assert_int_equal(lm_wordvocab_build(&v, "big", text, len, err, sizeof err), TG_OK);
@@ -273,7 +278,6 @@ static void test_word_vocab_grows_its_table_past_many_words(void **st)
     assert_true(v.nslots > 2 * v.size);
     for (int32_t id = 0; (size_t)id < v.size; id++)
         assert_int_equal(lm_wordvocab_id(&v, lm_wordvocab_word(&v, id)), id);
-    free(text);
     lm_wordvocab_deinit(&v);
 }
 
