@@ -101,8 +101,8 @@ static tg_tensor *slice(tg_tape *t, const tg_op *op, tg_tensor *x, size_t start,
         return tgi_fail(t, "%s: %s [%zu, %zu) out of range for x " TGI_SHAPE, op->name,
                         along_cols ? "columns" : "rows", start, end, TGI_DIMS(x));
     }
-    tg_tensor *y = along_cols ? tgi_node(t, op, x->rows, len, 1, &x)
-                              : tgi_node(t, op, len, x->cols, 1, &x);
+    tg_tensor *y =
+        along_cols ? tgi_node(t, op, x->rows, len, 1, &x) : tgi_node(t, op, len, x->cols, 1, &x);
     if (!y) return NULL;
     y->iarg = start;
     op->forward(y);

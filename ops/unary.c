@@ -13,10 +13,10 @@
 #include <math.h>
 
 #ifdef TG_DOUBLE
-#define EXP exp
+#define EXP  exp
 #define TANH tanh
 #else
-#define EXP expf
+#define EXP  expf
 #define TANH tanh_float
 
 /* glibc's tanhf goes through its slow expm1f (a third of bench_tape_overhead's time). Its fast

@@ -42,8 +42,8 @@ static void check_slice_forward(const slice_case *cs, size_t n, int cols)
 
 typedef struct {
     const slice_case *c;
-    int cols;           /* slice columns, else rows */
-    size_t n;           /* pieces, for the concatenations */
+    int cols; /* slice columns, else rows */
+    size_t n; /* pieces, for the concatenations */
     tg_tensor *xs[4], *w;
 } ctx;
 
