@@ -1,0 +1,242 @@
+/* optim.c: SGD (with momentum), Adagrad and Adam as flat loops over the parameter store.
+ *
+ * Invariant: the optimizer owns one block of n_state * numel tg_real (state array i starts at
+ * state + i·numel), allocated in tg_optim_new; a step allocates nothing. Each update is one
+ * loop whose body is the PyTorch formula written in optim.h, in double.
+ *
+ * Read next: clip.c (the global-norm clipping that precedes a step).
+ */
+#include "nn/optim.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct tg_optim {
+    tg_optim_config cfg; /* hyperparameters; cfg.lr changes with the schedule */
+    tg_params *ps;       /* the store updated; borrowed */
+    size_t numel;        /* tg_params_numel(ps) when made */
+    size_t n_state;      /* number of state arrays: 0, 1 or 2 */
+    tg_real *state;      /* n_state * numel values, zeroed at creation; owned */
+    uint64_t steps;      /* completed steps (Adam's t) */
+};
+
+tg_optim_config tg_sgd_config(double lr, double momentum)
+{
+    return (tg_optim_config){.kind = TG_OPTIM_SGD, .lr = lr, .momentum = momentum};
+}
+
+tg_optim_config tg_adagrad_config(double lr)
+{
+    return (tg_optim_config){.kind = TG_OPTIM_ADAGRAD, .lr = lr, .eps = 1e-10};
+}
+
+tg_optim_config tg_adam_config(double lr)
+{
+    return (tg_optim_config){
+        .kind = TG_OPTIM_ADAM, .lr = lr, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+}
+
+static int fail(int code, char *err, size_t errsz, const char *fmt, ...)
+{
+    if (err && errsz > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errsz, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+/* 0 <= x < hi, false for NaN. */
+static int in_range(double x, double hi)
+{
+    return x >= 0 && x < hi;
+}
+
+/* The name of the first hyperparameter out of its range, or NULL when all are valid. */
+static const char *bad_field(const tg_optim_config *c)
+{
+    if (!in_range(c->lr, INFINITY)) return "lr";
+    if (!in_range(c->weight_decay, INFINITY)) return "weight_decay";
+    if (c->kind == TG_OPTIM_SGD && !in_range(c->momentum, 1)) return "momentum";
+    if (c->kind == TG_OPTIM_ADAM && !in_range(c->beta1, 1)) return "beta1";
+    if (c->kind == TG_OPTIM_ADAM && !in_range(c->beta2, 1)) return "beta2";
+    if (c->kind != TG_OPTIM_SGD && !in_range(c->eps, INFINITY)) return "eps";
+    return NULL;
+}
+
+static size_t state_count(const tg_optim_config *c)
+{
+    switch (c->kind) {
+    case TG_OPTIM_SGD:
+        return c->momentum > 0 ? 1 : 0;
+    case TG_OPTIM_ADAGRAD:
+        return 1;
+    case TG_OPTIM_ADAM:
+        return 2;
+    }
+    return 0;
+}
+
+int tg_optim_new(tg_optim **out, tg_params *ps, const tg_optim_config *cfg, char *err, size_t errsz)
+{
+    if (out) *out = NULL;
+    if (!out || !ps || !cfg)
+        return fail(TG_ENULL, err, errsz, "tg_optim_new: %s is NULL",
+                    !out  ? "out"
+                    : !ps ? "the parameter store"
+                          : "cfg");
+    if (cfg->kind != TG_OPTIM_SGD && cfg->kind != TG_OPTIM_ADAGRAD && cfg->kind != TG_OPTIM_ADAM)
+        return fail(TG_EINVAL, err, errsz, "tg_optim_new: unknown kind %d", (int)cfg->kind);
+    const char *bad = bad_field(cfg);
+    if (bad) return fail(TG_EINVAL, err, errsz, "tg_optim_new: %s is out of range", bad);
+    size_t numel = tg_params_numel(ps), n_state = state_count(cfg);
+    if (numel == 0) return fail(TG_EINVAL, err, errsz, "tg_optim_new: the store is empty");
+    tg_optim *o = calloc(1, sizeof *o);
+    if (n_state > 0 && o && numel <= SIZE_MAX / sizeof(tg_real) / n_state)
+        o->state = calloc(n_state * numel, sizeof(tg_real));
+    if (!o || (n_state > 0 && !o->state)) {
+        free(o);
+        return fail(TG_ENOMEM, err, errsz, "tg_optim_new: out of memory for %zu x %zu values",
+                    n_state, numel);
+    }
+    o->cfg = *cfg;
+    o->ps = ps;
+    o->numel = numel;
+    o->n_state = n_state;
+    *out = o;
+    return TG_OK;
+}
+
+void tg_optim_free(tg_optim *o)
+{
+    if (!o) return;
+    free(o->state);
+    free(o);
+}
+
+static void sgd(const tg_optim_config *c, tg_real *p, const tg_real *dp, tg_real *v, size_t n)
+{
+    double lr = c->lr, wd = c->weight_decay, mu = c->momentum;
+    for (size_t i = 0; i < n; i++) {
+        double g = (double)dp[i] + wd * (double)p[i]; // g = grad + wd·p
+        if (v) {
+            v[i] = (tg_real)(mu * (double)v[i] + g); // v = μ·v + g
+            g = (double)v[i];
+        }
+        p[i] = (tg_real)((double)p[i] - lr * g); // p -= lr·v
+    }
+}
+
+static void adagrad(const tg_optim_config *c, tg_real *p, const tg_real *dp, tg_real *s, size_t n)
+{
+    double lr = c->lr, wd = c->weight_decay, eps = c->eps;
+    for (size_t i = 0; i < n; i++) {
+        double g = (double)dp[i] + wd * (double)p[i];                         // g = grad + wd·p
+        s[i] = (tg_real)((double)s[i] + g * g);                               // s += g²
+        p[i] = (tg_real)((double)p[i] - lr * g / (sqrt((double)s[i]) + eps)); // p -= lr·g/(√s+ε)
+    }
+}
+
+static void adam(const tg_optim_config *c, uint64_t t, tg_real *p, const tg_real *dp, tg_real *m,
+                 tg_real *v, size_t n)
+{
+    double b1 = c->beta1, b2 = c->beta2, wd = c->weight_decay, eps = c->eps;
+    double step_size = c->lr / (1 - pow(b1, (double)t)); // lr / (1 − β1^t)
+    double sqrt_bc2 = sqrt(1 - pow(b2, (double)t));      // sqrt(1 − β2^t)
+    for (size_t i = 0; i < n; i++) {
+        double g = (double)dp[i] + wd * (double)p[i];           // g = grad + wd·p
+        m[i] = (tg_real)(b1 * (double)m[i] + (1 - b1) * g);     // m = β1·m + (1 − β1)·g
+        v[i] = (tg_real)(b2 * (double)v[i] + (1 - b2) * g * g); // v = β2·v + (1 − β2)·g²
+        double denom = sqrt((double)v[i]) / sqrt_bc2 + eps;     // sqrt(v̂) + eps
+        p[i] = (tg_real)((double)p[i] - step_size * (double)m[i] / denom); // p -= lr·m̂ / denom
+    }
+}
+
+int tg_optim_step(tg_optim *o)
+{
+    assert(o);
+    if (tg_params_numel(o->ps) != o->numel) return TG_ESHAPE;
+    tg_real *p = tg_params_values(o->ps), *s = o->state;
+    const tg_real *dp = tg_params_grads(o->ps);
+    size_t n = o->numel;
+    o->steps++;
+    switch (o->cfg.kind) {
+    case TG_OPTIM_SGD:
+        sgd(&o->cfg, p, dp, s, n);
+        break;
+    case TG_OPTIM_ADAGRAD:
+        adagrad(&o->cfg, p, dp, s, n);
+        break;
+    case TG_OPTIM_ADAM:
+        adam(&o->cfg, o->steps, p, dp, s, s + n, n);
+        break;
+    }
+    return TG_OK;
+}
+
+double tg_optim_lr(const tg_optim *o)
+{
+    return o->cfg.lr;
+}
+
+void tg_optim_set_lr(tg_optim *o, double lr)
+{
+    o->cfg.lr = lr;
+}
+
+const tg_optim_config *tg_optim_get_config(const tg_optim *o)
+{
+    return &o->cfg;
+}
+
+uint64_t tg_optim_steps(const tg_optim *o)
+{
+    return o->steps;
+}
+
+void tg_optim_set_steps(tg_optim *o, uint64_t steps)
+{
+    o->steps = steps;
+}
+
+size_t tg_optim_numel(const tg_optim *o)
+{
+    return o->numel;
+}
+
+size_t tg_optim_state_count(const tg_optim *o)
+{
+    return o->n_state;
+}
+
+tg_real *tg_optim_state(tg_optim *o, size_t i)
+{
+    return i < o->n_state ? o->state + i * o->numel : NULL;
+}
+
+const char *tg_optim_state_name(const tg_optim *o, size_t i)
+{
+    static const char *const sgd_names[] = {"momentum_buffer"};
+    static const char *const adagrad_names[] = {"sum"};
+    static const char *const adam_names[] = {"exp_avg", "exp_avg_sq"};
+    if (i >= o->n_state) return NULL;
+    switch (o->cfg.kind) {
+    case TG_OPTIM_SGD:
+        return sgd_names[i];
+    case TG_OPTIM_ADAGRAD:
+        return adagrad_names[i];
+    case TG_OPTIM_ADAM:
+        return adam_names[i];
+    }
+    return NULL;
+}
+
+double tg_lr_step_decay(double lr0, double factor, size_t k, size_t epoch)
+{
+    return epoch > k ? lr0 * pow(factor, (double)(epoch - k)) : lr0; // lr0·factor^max(0, e − k)
+}

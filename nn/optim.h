@@ -1,0 +1,91 @@
+/* optim.h: optimizers that update a parameter store in place, and a step-decay schedule.
+ *
+ * An optimizer is a flat loop over tg_params_values / tg_params_grads: element i of the store
+ * is updated from its gradient and from element i of each of the optimizer's state arrays
+ * (momentum, Adagrad's sum, Adam's two moments), all tg_params_numel long and allocated once by
+ * tg_optim_new. The updates follow PyTorch's torch.optim (SGD, Adagrad, Adam) exactly, so a
+ * run can be checked against it:
+ *
+ *   every kind   g = grad + wd·p                          (weight_decay wd: L2, as PyTorch)
+ *   SGD          v = μ·v + g;  p -= lr·v                   (no state when momentum μ == 0:
+ *                                                           p -= lr·g)
+ *   Adagrad      s += g²;  p -= lr·g / (sqrt(s) + eps)
+ *   Adam         t += 1;  m = β1·m + (1 − β1)·g;  v = β2·v + (1 − β2)·g²
+ *                p -= (lr / (1 − β1^t)) · m / (sqrt(v) / sqrt(1 − β2^t) + eps)
+ *
+ * Arithmetic is in double; state is stored as tg_real. The step count and the state arrays are
+ * readable and writable (tg_optim_state, tg_optim_set_steps), so a checkpoint can save them
+ * and a resumed run continues bit for bit.
+ *
+ *   INVALIDATION RULE: the optimizer borrows the store; it must outlive the optimizer, and no
+ *   parameter may be added to it afterwards (tg_optim_step then fails with TG_ESHAPE).
+ *
+ * Read next: clip.h (what runs just before a step), batcher.h (where the data comes from).
+ */
+#ifndef TG_OPTIM_H
+#define TG_OPTIM_H
+
+#include "autograd/tensor.h"
+#include "nn/params.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum tg_optim_kind {
+    TG_OPTIM_SGD,
+    TG_OPTIM_ADAGRAD,
+    TG_OPTIM_ADAM,
+} tg_optim_kind;
+
+/* Hyperparameters. Start from tg_sgd_config / tg_adagrad_config / tg_adam_config (PyTorch's
+ * defaults) and change fields as needed. */
+typedef struct tg_optim_config {
+    tg_optim_kind kind;
+    double lr;           /* learning rate, >= 0 */
+    double weight_decay; /* L2 coefficient added to the gradient, >= 0 (0: none) */
+    double momentum;     /* SGD only: μ in [0, 1) (0: plain SGD, no state) */
+    double beta1, beta2; /* Adam only: decay of the first and second moments, in [0, 1) */
+    double eps;          /* Adagrad and Adam: added to the denominator, >= 0 */
+} tg_optim_config;
+
+tg_optim_config tg_sgd_config(double lr, double momentum);
+tg_optim_config tg_adagrad_config(double lr); /* eps 1e-10 */
+tg_optim_config tg_adam_config(double lr);    /* β1 0.9, β2 0.999, eps 1e-8 */
+
+typedef struct tg_optim tg_optim;
+
+/* A new optimizer for the store ps (borrowed) with zeroed state and a step count of 0. Returns
+ * TG_OK and sets *out; TG_ENULL (ps, cfg or out is NULL), TG_EINVAL (a hyperparameter out of
+ * its range, or an empty store) or TG_ENOMEM, with a message in err[0..errsz) when err is not
+ * NULL. On failure *out is NULL (when out is not NULL) and nothing is allocated. */
+int tg_optim_new(tg_optim **out, tg_params *ps, const tg_optim_config *cfg, char *err,
+                 size_t errsz);
+void tg_optim_free(tg_optim *o); /* NULL is allowed */
+
+/* One update of every parameter from its current gradient (gradients are read, not zeroed).
+ * Returns TG_OK, or TG_ESHAPE when the store no longer has the size the optimizer was made for
+ * (nothing is changed then). Allocates nothing. */
+int tg_optim_step(tg_optim *o);
+
+/* The learning rate used by the next steps (a schedule sets it once per epoch). */
+double tg_optim_lr(const tg_optim *o);
+void tg_optim_set_lr(tg_optim *o, double lr);
+const tg_optim_config *tg_optim_get_config(const tg_optim *o);
+
+/* Checkpoint access. The number of completed steps (Adam's t), and the state arrays: SGD has
+ * one ("momentum_buffer") when μ > 0, else none; Adagrad one ("sum"); Adam two ("exp_avg",
+ * "exp_avg_sq"), PyTorch's names. Each array is tg_optim_numel long, owned by the optimizer,
+ * and may be written to restore a saved state; it stays valid until tg_optim_free. */
+uint64_t tg_optim_steps(const tg_optim *o);
+void tg_optim_set_steps(tg_optim *o, uint64_t steps);
+size_t tg_optim_numel(const tg_optim *o);
+size_t tg_optim_state_count(const tg_optim *o);
+tg_real *tg_optim_state(tg_optim *o, size_t i);               /* NULL when i >= count */
+const char *tg_optim_state_name(const tg_optim *o, size_t i); /* NULL when i >= count */
+
+/* Step decay: lr0 · factor^max(0, epoch − k), with epochs counted from 1. Zaremba et al.'s
+ * small PTB model is (1.0, 0.5, 4): lr 1 for epochs 1–4, then halved each epoch; the medium
+ * one is (1.0, 0.8, 6). */
+double tg_lr_step_decay(double lr0, double factor, size_t k, size_t epoch);
+
+#endif

@@ -1,0 +1,310 @@
+/* test_nn_optim.c: SGD, momentum, weight decay, Adagrad and Adam against the PyTorch update
+ * formulas written out per scalar for three steps; state access for checkpoints; rejected
+ * hyperparameters with their messages; the step-decay schedule. */
+#include "testutil.h"
+
+#include "nn/optim.h"
+
+#define NP    3 /* scalars in the test store */
+#define STEPS 3 /* steps checked */
+
+static const double P0[NP] = {1.0, -2.0, 0.5};
+static const double G[STEPS][NP] = {{0.5, -1.0, 2.0}, {0.25, 0.5, -1.0}, {-0.5, 1.5, 0.0}};
+
+/* A store with one (1 x 3) parameter holding P0. */
+static tg_params *store(void)
+{
+    tg_params *ps = tg_params_new();
+    assert_non_null(ps);
+    tg_tensor *w = tg_params_add(ps, "w", 1, NP);
+    assert_non_null(w);
+    for (size_t i = 0; i < NP; i++) w->val[i] = (tg_real)P0[i];
+    return ps;
+}
+
+static void set_grads(tg_params *ps, const double *g)
+{
+    for (size_t i = 0; i < NP; i++) tg_params_grads(ps)[i] = (tg_real)g[i];
+}
+
+static tg_optim *make(tg_params *ps, tg_optim_config cfg)
+{
+    tg_optim *o = NULL;
+    char err[256] = "";
+    int rc = tg_optim_new(&o, ps, &cfg, err, sizeof err);
+    if (rc != TG_OK) fail_msg("tg_optim_new: %s: %s", tg_strerror(rc), err);
+    return o;
+}
+
+/* Run STEPS steps with gradients G and compare with want[step][i] after each. */
+static void check_steps(tg_params *ps, tg_optim *o, double want[STEPS][NP])
+{
+    for (size_t k = 0; k < STEPS; k++) {
+        set_grads(ps, G[k]);
+        assert_int_equal(tg_optim_step(o), TG_OK);
+        tg_real w[NP];
+        for (size_t i = 0; i < NP; i++) w[i] = (tg_real)want[k][i];
+        assert_close(tg_params_values(ps), w, NP, VAL_TOL);
+    }
+    assert_int_equal(tg_optim_steps(o), STEPS);
+}
+
+static void test_sgd_subtracts_lr_times_gradient(void **s)
+{
+    (void)s;
+    tg_params *ps = store();
+    tg_optim *o = make(ps, tg_sgd_config(0.1, 0));
+    double want[STEPS][NP], p[NP];
+    memcpy(p, P0, sizeof p);
+    for (size_t k = 0; k < STEPS; k++)
+        for (size_t i = 0; i < NP; i++) want[k][i] = p[i] -= 0.1 * G[k][i]; // p -= lr·g
+    assert_true(fabs(want[0][0] - 0.95) < 1e-15); /* 1 − 0.1·0.5 by hand */
+    check_steps(ps, o, want);
+    assert_int_equal(tg_optim_state_count(o), 0);
+    assert_null(tg_optim_state(o, 0));
+    tg_optim_free(o);
+    tg_params_free(ps);
+}
+
+static void test_sgd_momentum_and_weight_decay_follow_pytorch(void **s)
+{
+    (void)s;
+    tg_params *ps = store();
+    tg_optim_config cfg = tg_sgd_config(0.1, 0.9);
+    cfg.weight_decay = 0.01;
+    tg_optim *o = make(ps, cfg);
+    double want[STEPS][NP], p[NP], v[NP] = {0};
+    memcpy(p, P0, sizeof p);
+    for (size_t k = 0; k < STEPS; k++)
+        for (size_t i = 0; i < NP; i++) {
+            double g = G[k][i] + 0.01 * p[i]; // g += wd·p
+            v[i] = 0.9 * v[i] + g;            // v = μ·v + g
+            want[k][i] = p[i] -= 0.1 * v[i];  // p -= lr·v
+        }
+    /* By hand, scalar 0: v1 = 0.51, p1 = 0.949; v2 = 0.9·0.51 + 0.25 + 0.00949 = 0.71849. */
+    assert_true(fabs(want[0][0] - 0.949) < 1e-12);
+    assert_true(fabs(want[1][0] - (0.949 - 0.071849)) < 1e-12);
+    check_steps(ps, o, want);
+    assert_int_equal(tg_optim_state_count(o), 1);
+    assert_string_equal(tg_optim_state_name(o, 0), "momentum_buffer");
+    tg_real vr[NP];
+    for (size_t i = 0; i < NP; i++) vr[i] = (tg_real)v[i];
+    assert_close(tg_optim_state(o, 0), vr, NP, VAL_TOL);
+    tg_optim_free(o);
+    tg_params_free(ps);
+}
+
+static void test_adagrad_divides_by_root_of_summed_squares(void **s)
+{
+    (void)s;
+    tg_params *ps = store();
+    tg_optim *o = make(ps, tg_adagrad_config(0.1));
+    double want[STEPS][NP], p[NP], sum[NP] = {0}, eps = 1e-10;
+    memcpy(p, P0, sizeof p);
+    for (size_t k = 0; k < STEPS; k++)
+        for (size_t i = 0; i < NP; i++) {
+            sum[i] += G[k][i] * G[k][i];                               // s += g²
+            want[k][i] = p[i] -= 0.1 * G[k][i] / (sqrt(sum[i]) + eps); // p -= lr·g/(√s + ε)
+        }
+    /* The first step is lr·sign(g): g / sqrt(g²). */
+    for (size_t i = 0; i < NP; i++)
+        assert_true(fabs(want[0][i] - (P0[i] - 0.1 * (G[0][i] > 0 ? 1 : -1))) < 1e-9);
+    check_steps(ps, o, want);
+    assert_string_equal(tg_optim_state_name(o, 0), "sum");
+    tg_real sr[NP];
+    for (size_t i = 0; i < NP; i++) sr[i] = (tg_real)sum[i];
+    assert_close(tg_optim_state(o, 0), sr, NP, VAL_TOL);
+    tg_optim_free(o);
+    tg_params_free(ps);
+}
+
+/* Adam's expected values, from the formulas, with weight decay wd. */
+static void adam_reference(double lr, double wd, double want[STEPS][NP], double m[NP], double v[NP])
+{
+    double b1 = 0.9, b2 = 0.999, eps = 1e-8, p[NP];
+    memcpy(p, P0, sizeof p);
+    for (size_t i = 0; i < NP; i++) m[i] = v[i] = 0;
+    for (size_t k = 0; k < STEPS; k++) {
+        double t = (double)(k + 1);
+        for (size_t i = 0; i < NP; i++) {
+            double g = G[k][i] + wd * p[i];        // g += wd·p
+            m[i] = b1 * m[i] + (1 - b1) * g;       // m = β1·m + (1 − β1)·g
+            v[i] = b2 * v[i] + (1 - b2) * g * g;   // v = β2·v + (1 − β2)·g²
+            double mhat = m[i] / (1 - pow(b1, t)); // bias corrections
+            double vhat = v[i] / (1 - pow(b2, t));
+            want[k][i] = p[i] -= lr * mhat / (sqrt(vhat) + eps);
+        }
+    }
+}
+
+static void test_adam_matches_formulas_with_bias_correction(void **s)
+{
+    (void)s;
+    tg_params *ps = store();
+    tg_optim *o = make(ps, tg_adam_config(0.01));
+    const tg_optim_config *c = tg_optim_get_config(o);
+    assert_true(c->beta1 == 0.9 && c->beta2 == 0.999 && c->eps == 1e-8);
+    double want[STEPS][NP], m[NP], v[NP];
+    adam_reference(0.01, 0, want, m, v);
+    /* Step 1, bias-corrected: m̂ = g, v̂ = g², so the update is lr·g/(|g| + eps) ≈ lr·sign(g). */
+    for (size_t i = 0; i < NP; i++) {
+        double g = G[0][i];
+        assert_true(fabs(want[0][i] - (P0[i] - 0.01 * g / (fabs(g) + 1e-8))) < 1e-12);
+        assert_true(fabs(want[0][i] - (P0[i] - 0.01 * (g > 0 ? 1 : -1))) < 1e-9);
+    }
+    check_steps(ps, o, want);
+    assert_int_equal(tg_optim_state_count(o), 2);
+    assert_string_equal(tg_optim_state_name(o, 0), "exp_avg");
+    assert_string_equal(tg_optim_state_name(o, 1), "exp_avg_sq");
+    assert_null(tg_optim_state_name(o, 2));
+    tg_real mr[NP], vr[NP];
+    for (size_t i = 0; i < NP; i++) mr[i] = (tg_real)m[i], vr[i] = (tg_real)v[i];
+    assert_close(tg_optim_state(o, 0), mr, NP, VAL_TOL);
+    assert_close(tg_optim_state(o, 1), vr, NP, VAL_TOL);
+    tg_optim_free(o);
+    tg_params_free(ps);
+}
+
+static void test_adam_weight_decay_is_added_to_the_gradient(void **s)
+{
+    (void)s;
+    tg_params *ps = store();
+    tg_optim_config cfg = tg_adam_config(0.05);
+    cfg.weight_decay = 0.1;
+    tg_optim *o = make(ps, cfg);
+    double want[STEPS][NP], m[NP], v[NP];
+    adam_reference(0.05, 0.1, want, m, v);
+    check_steps(ps, o, want);
+    tg_optim_free(o);
+    tg_params_free(ps);
+}
+
+/* A checkpoint round trip: copy values, state and step count into a fresh store and optimizer;
+ * both then take the same steps and stay bit-identical. */
+static void test_restored_state_continues_exactly(void **s)
+{
+    (void)s;
+    tg_optim_config cfgs[] = {tg_sgd_config(0.1, 0.9), tg_adagrad_config(0.1),
+                              tg_adam_config(0.01)};
+    for (size_t c = 0; c < 3; c++) {
+        tg_params *a = store(), *b = store();
+        tg_optim *oa = make(a, cfgs[c]), *ob = make(b, cfgs[c]);
+        set_grads(a, G[0]);
+        tg_optim_step(oa);
+        set_grads(a, G[1]);
+        tg_optim_step(oa);
+        assert_int_equal(tg_optim_numel(oa), NP);
+        memcpy(tg_params_values(b), tg_params_values(a), NP * sizeof(tg_real));
+        for (size_t i = 0; i < tg_optim_state_count(oa); i++)
+            memcpy(tg_optim_state(ob, i), tg_optim_state(oa, i), NP * sizeof(tg_real));
+        tg_optim_set_steps(ob, tg_optim_steps(oa));
+        set_grads(a, G[2]);
+        set_grads(b, G[2]);
+        tg_optim_step(oa);
+        tg_optim_step(ob);
+        assert_memory_equal(tg_params_values(a), tg_params_values(b), NP * sizeof(tg_real));
+        tg_optim_free(oa);
+        tg_optim_free(ob);
+        tg_params_free(a);
+        tg_params_free(b);
+    }
+}
+
+static void test_set_lr_changes_the_next_step(void **s)
+{
+    (void)s;
+    tg_params *ps = store();
+    tg_optim *o = make(ps, tg_sgd_config(0.1, 0));
+    tg_optim_set_lr(o, 0.5);
+    assert_true(tg_optim_lr(o) == 0.5);
+    set_grads(ps, G[0]);
+    tg_optim_step(o);
+    tg_real want = (tg_real)(P0[0] - 0.5 * G[0][0]);
+    assert_close(tg_params_values(ps), &want, 1, VAL_TOL);
+    tg_optim_free(o);
+    tg_params_free(ps);
+}
+
+static void expect_rejected(tg_params *ps, tg_optim_config cfg, int code, const char *part)
+{
+    static int dummy;
+    tg_optim *o = (tg_optim *)&dummy; /* not NULL, so the test sees it cleared */
+    char err[256] = "";
+    assert_int_equal(tg_optim_new(&o, ps, &cfg, err, sizeof err), code);
+    assert_null(o);
+    if (!strstr(err, part)) fail_msg("message \"%s\" does not mention \"%s\"", err, part);
+    assert_non_null(strstr(err, "tg_optim_new"));
+}
+
+static void test_optim_new_rejects_bad_hyperparameters_with_a_message(void **s)
+{
+    (void)s;
+    tg_params *ps = store();
+    expect_rejected(ps, tg_sgd_config(-0.1, 0), TG_EINVAL, "lr");
+    expect_rejected(ps, tg_sgd_config(NAN, 0), TG_EINVAL, "lr");
+    expect_rejected(ps, tg_sgd_config(0.1, 1.0), TG_EINVAL, "momentum");
+    tg_optim_config c = tg_adam_config(0.01);
+    c.beta1 = 1.0;
+    expect_rejected(ps, c, TG_EINVAL, "beta1");
+    c = tg_adam_config(0.01);
+    c.beta2 = -0.5;
+    expect_rejected(ps, c, TG_EINVAL, "beta2");
+    c = tg_adagrad_config(0.01);
+    c.eps = -1;
+    expect_rejected(ps, c, TG_EINVAL, "eps");
+    c.eps = 0;
+    c.weight_decay = -1;
+    expect_rejected(ps, c, TG_EINVAL, "weight_decay");
+    c = tg_sgd_config(0.1, 0);
+    c.kind = (tg_optim_kind)7;
+    expect_rejected(ps, c, TG_EINVAL, "kind 7");
+    tg_params *empty = tg_params_new();
+    expect_rejected(empty, tg_sgd_config(0.1, 0), TG_EINVAL, "empty");
+    expect_rejected(NULL, tg_sgd_config(0.1, 0), TG_ENULL, "store is NULL");
+    tg_params_free(empty);
+    tg_params_free(ps);
+}
+
+static void test_step_fails_when_the_store_grew(void **s)
+{
+    (void)s;
+    tg_params *ps = store();
+    tg_optim *o = make(ps, tg_adam_config(0.01));
+    assert_non_null(tg_params_add(ps, "late", 2, 2));
+    tg_real before[NP + 4];
+    memcpy(before, tg_params_values(ps), sizeof before);
+    assert_int_equal(tg_optim_step(o), TG_ESHAPE);
+    assert_memory_equal(tg_params_values(ps), before, sizeof before);
+    assert_int_equal(tg_optim_steps(o), 0);
+    tg_optim_free(o);
+    tg_params_free(ps);
+}
+
+static void test_step_decay_follows_zaremba_schedules(void **s)
+{
+    (void)s;
+    for (size_t e = 1; e <= 4; e++) assert_true(tg_lr_step_decay(1.0, 0.5, 4, e) == 1.0);
+    assert_true(tg_lr_step_decay(1.0, 0.5, 4, 5) == 0.5);
+    assert_true(tg_lr_step_decay(1.0, 0.5, 4, 7) == 0.125);
+    assert_true(tg_lr_step_decay(1.0, 0.8, 6, 6) == 1.0);
+    assert_true(fabs(tg_lr_step_decay(1.0, 0.8, 6, 8) - 0.64) < 1e-15);
+    assert_true(tg_lr_step_decay(2.0, 0.5, 0, 0) == 2.0);
+    assert_true(tg_lr_step_decay(2.0, 0.5, 0, 1) == 1.0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sgd_subtracts_lr_times_gradient),
+        cmocka_unit_test(test_sgd_momentum_and_weight_decay_follow_pytorch),
+        cmocka_unit_test(test_adagrad_divides_by_root_of_summed_squares),
+        cmocka_unit_test(test_adam_matches_formulas_with_bias_correction),
+        cmocka_unit_test(test_adam_weight_decay_is_added_to_the_gradient),
+        cmocka_unit_test(test_restored_state_continues_exactly),
+        cmocka_unit_test(test_set_lr_changes_the_next_step),
+        cmocka_unit_test(test_optim_new_rejects_bad_hyperparameters_with_a_message),
+        cmocka_unit_test(test_step_fails_when_the_store_grew),
+        cmocka_unit_test(test_step_decay_follows_zaremba_schedules),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
