@@ -1,0 +1,104 @@
+/* test_nn_clip.c: the global gradient norm over several parameters, clipping above the
+ * threshold, no change below it, the returned pre-clip norm, and the non-finite cases. */
+#include "testutil.h"
+
+#include "nn/clip.h"
+
+/* Two parameters, gradients (3, 4) and (12): global norm 13. */
+static tg_params *store(void)
+{
+    tg_params *ps = tg_params_new();
+    assert_non_null(ps);
+    tg_tensor *a = tg_params_add(ps, "a", 1, 2), *b = tg_params_add(ps, "b", 1, 1);
+    assert_non_null(a);
+    assert_non_null(b);
+    a->grad[0] = 3;
+    a->grad[1] = 4;
+    b->grad[0] = 12;
+    return ps;
+}
+
+static void test_grad_norm_spans_every_parameter(void **s)
+{
+    (void)s;
+    tg_params *ps = store();
+    assert_true(tg_grad_norm(ps) == 13.0);
+    tg_params_free(ps);
+    tg_params *empty = tg_params_new();
+    assert_true(tg_grad_norm(empty) == 0.0);
+    tg_params_free(empty);
+}
+
+static void test_clip_scales_to_max_norm_and_returns_the_norm_before(void **s)
+{
+    (void)s;
+    tg_params *ps = store();
+    double before = tg_clip_grad_norm(ps, 6.5);
+    assert_true(before == 13.0);
+    double after = tg_grad_norm(ps);
+    assert_true(fabs(after - 6.5) <= 1e-6 * 6.5);
+    tg_real want[3] = {1.5, 2, 6}; /* every gradient halved: the direction is kept */
+    assert_close(tg_params_grads(ps), want, 3, VAL_TOL);
+    tg_params_free(ps);
+}
+
+static void test_clip_scales_a_large_random_store_to_max_norm(void **s)
+{
+    (void)s;
+    tg_params *ps = tg_params_new();
+    tg_rng r;
+    tg_rng_seed(&r, 3);
+    for (size_t i = 0; i < 4; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "p%zu", i);
+        tg_tensor *w = tg_params_add(ps, name, 100 + i, 37);
+        assert_non_null(w);
+    }
+    fill_uniform(tg_params_grads(ps), tg_params_numel(ps), &r, -3, 3);
+    double before = tg_grad_norm(ps);
+    assert_true(before > 5);
+    assert_true(tg_clip_grad_norm(ps, 5.0) == before);
+    assert_true(fabs(tg_grad_norm(ps) - 5.0) <= 1e-6 * 5.0);
+    tg_params_free(ps);
+}
+
+static void test_clip_leaves_gradients_below_max_norm_unchanged(void **s)
+{
+    (void)s;
+    tg_params *ps = store();
+    tg_real before[3];
+    memcpy(before, tg_params_grads(ps), sizeof before);
+    assert_true(tg_clip_grad_norm(ps, 13.0) == 13.0);
+    assert_true(tg_clip_grad_norm(ps, 100.0) == 13.0);
+    assert_memory_equal(tg_params_grads(ps), before, sizeof before);
+    tg_params_free(ps);
+}
+
+static void test_clip_leaves_non_finite_gradients_and_bad_max_norm_alone(void **s)
+{
+    (void)s;
+    tg_params *ps = store();
+    tg_params_grads(ps)[2] = (tg_real)INFINITY;
+    tg_real before[3];
+    memcpy(before, tg_params_grads(ps), sizeof before);
+    assert_true(isinf(tg_clip_grad_norm(ps, 1.0)));
+    assert_memory_equal(tg_params_grads(ps), before, sizeof before);
+    tg_params_grads(ps)[2] = 12;
+    memcpy(before, tg_params_grads(ps), sizeof before);
+    assert_true(isnan(tg_clip_grad_norm(ps, -1.0)));
+    assert_true(isnan(tg_clip_grad_norm(ps, NAN)));
+    assert_memory_equal(tg_params_grads(ps), before, sizeof before);
+    tg_params_free(ps);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grad_norm_spans_every_parameter),
+        cmocka_unit_test(test_clip_scales_to_max_norm_and_returns_the_norm_before),
+        cmocka_unit_test(test_clip_scales_a_large_random_store_to_max_norm),
+        cmocka_unit_test(test_clip_leaves_gradients_below_max_norm_unchanged),
+        cmocka_unit_test(test_clip_leaves_non_finite_gradients_and_bad_max_norm_alone),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
