@@ -16,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { ALIGN = 64, FIRST_CHUNK = 1 << 16, ERR_LEN = 512 };
+enum { ALIGN = 64, SMALL_ALIGN = 16, FIRST_CHUNK = 1 << 16, ERR_LEN = 512 };
+#define MAX_GROWTH ((size_t)16 << 20) /* chunks double up to 16 MiB, then grow by that */
 
 typedef struct chunk {
     struct chunk *next;
@@ -47,29 +48,36 @@ static chunk *chunk_new(tg_tape *t, size_t size)
     return c;
 }
 
-void *tgi_alloc(tg_tape *t, size_t bytes, const char *who)
+/* Bump-allocate `bytes` aligned to `align` (a power of two, at most ALIGN). */
+static void *arena_alloc(tg_tape *t, size_t bytes, size_t align, const char *who)
 {
-    size_t need = (bytes + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    size_t need = (bytes + align - 1) & ~(align - 1);
     if (need < bytes) return tgi_fail(t, "%s: allocation of %zu bytes overflows", who, bytes);
     for (chunk *c = t->cur; c; c = c->next) {
-        if (c->size - c->used >= need) {
-            void *p = c->data + c->used;
-            c->used += need;
+        size_t at = (c->used + align - 1) & ~(align - 1);
+        if (at <= c->size && c->size - at >= need) {
+            c->used = at + need;
             t->cur = c;
-            return p;
+            return c->data + at;
         }
         if (c->next) c->next->used = 0; /* entering a chunk from an earlier window */
     }
-    /* Nothing left in the chain: append a chunk at least twice the last one. */
+    /* Nothing left in the chain: append a chunk twice the last one (capped), or as needed. */
     chunk *last = t->cur;
     while (last->next) last = last->next;
-    size_t size = last->size * 2 > need ? last->size * 2 : need;
+    size_t size = last->size < MAX_GROWTH ? 2 * last->size : MAX_GROWTH;
+    if (size < need) size = need;
     chunk *c = chunk_new(t, size);
     if (!c) return tgi_fail(t, "%s: out of memory (asked for %zu bytes)", who, bytes);
     last->next = c;
     t->cur = c;
     c->used = need;
     return c->data;
+}
+
+void *tgi_alloc(tg_tape *t, size_t bytes, const char *who)
+{
+    return arena_alloc(t, bytes, ALIGN, who);
 }
 
 tg_tape *tg_tape_new(void)
@@ -143,22 +151,25 @@ static int push_node(tg_tape *t, tg_tensor *y)
     return 1;
 }
 
-/* A tensor struct, its input array and its value (and gradient) in one arena allocation. */
+/* A tensor struct, its input array and its value (and gradient) in one arena allocation. Values
+ * of more than a cache line start on a cache line; small ones (a (1 x 1) loss, a scalar chain)
+ * only 16-byte aligned, so tiny nodes stay small. */
 static tg_tensor *new_tensor(tg_tape *t, const char *who, size_t rows, size_t cols, size_t n_in,
                              int with_grad)
 {
     size_t n = rows * cols;
-    if (cols != 0 && n / cols != rows) return tgi_fail(t, "%s: shape (%zu x %zu) overflows", who, rows, cols);
-    size_t head = (sizeof(tg_tensor) + n_in * sizeof(tg_tensor *) + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    if (cols != 0 && n / cols != rows)
+        return tgi_fail(t, "%s: shape (%zu x %zu) overflows", who, rows, cols);
     size_t nval = with_grad ? 2 * n : n;
-    if (nval / 2 > SIZE_MAX / sizeof(tg_real) - head)
+    if (n > SIZE_MAX / 4 / sizeof(tg_real) || n_in > SIZE_MAX / 4 / sizeof(tg_tensor *))
         return tgi_fail(t, "%s: shape (%zu x %zu) is too large", who, rows, cols);
-    unsigned char *p = tgi_alloc(t, head + nval * sizeof(tg_real), who);
+    size_t bytes = nval * sizeof(tg_real);
+    size_t align = n * sizeof(tg_real) > ALIGN ? ALIGN : SMALL_ALIGN;
+    size_t head = (sizeof(tg_tensor) + n_in * sizeof(tg_tensor *) + align - 1) & ~(align - 1);
+    unsigned char *p = arena_alloc(t, head + bytes, align, who);
     if (!p) return NULL;
     tg_tensor *y = (tg_tensor *)p;
-    memset(y, 0, sizeof *y);
-    y->rows = rows;
-    y->cols = cols;
+    *y = (tg_tensor){.rows = rows, .cols = cols};
     y->in = (tg_tensor **)(p + sizeof *y);
     y->val = (tg_real *)(p + head);
     if (with_grad) {
