@@ -17,4 +17,8 @@
 #include "ops/loss.h"
 #include "ops/dropout.h"
 
+#include "nn/optim.h"
+#include "nn/clip.h"
+#include "nn/batcher.h"
+
 #endif
