@@ -46,4 +46,10 @@ tg_tensor **tgi_tape_nodes(tg_tape *t, size_t *n, int **backward_ran);
 tg_tensor *tgi_record(tg_tape *t, const tg_op *op, size_t rows, size_t cols, size_t n,
                       tg_tensor *const *in);
 
+/* BLIS, as ops/blis.c set it up: the context (a cntx_t *) every bli_?gemm_ex call passes, NULL
+ * for BLIS's default, and the thread count from tg_set_num_threads (0: BLIS's default). The
+ * first call initialises BLIS and chooses the kernels. */
+void *tgi_blis_context(void);
+int tgi_blis_threads(void);
+
 #endif
