@@ -11,6 +11,7 @@
 
 #include "ops/binary.h"
 #include "ops/reduce.h"
+#include "ops/matmul.h"
 #include "ops/unary.h"
 #include "ops/shape.h"
 #include "ops/embedding.h"
