@@ -1,0 +1,296 @@
+/* test_ops_matmul.c: tg_matmul against a naive triple loop (on every BLIS kernel set this CPU
+ * can run) and against finite differences, for all four transpose combinations; backward
+ * accumulation; the error messages; and the kernel choice (tg_blis_select, tg_blis_config). */
+#include "testutil.h"
+
+static const int all_flags[] = {0, TG_TRANS_A, TG_TRANS_B, TG_TRANS_A | TG_TRANS_B};
+
+/* y = op(a)·op(b) with op(a) (m x k), op(b) (k x n). */
+static const struct {
+    size_t m, k, n;
+} shapes[] = {{1, 1, 1}, {1, 7, 1}, {1, 3, 6}, {6, 3, 1}, {5, 3, 7},
+              {7, 1, 4}, {4, 9, 4}, {67, 45, 83}};
+
+/* Element (i, p) of op(x), where op(x) has `cols` columns and x is stored transposed when t. */
+static double at(const tg_tensor *x, int t, size_t i, size_t p)
+{
+    return t ? x->val[p * x->cols + i] : x->val[i * x->cols + p];
+}
+
+/* Index in the stored x of element (i, p) of op(x). */
+static size_t idx(const tg_tensor *x, int t, size_t i, size_t p)
+{
+    return t ? p * x->cols + i : i * x->cols + p;
+}
+
+static tg_tensor *operand(size_t r, size_t c, int t, tg_rng *rng)
+{
+    return t ? rand_leaf(c, r, rng, -1, 1) : rand_leaf(r, c, rng, -1, 1);
+}
+
+/* Checks y against the naive sum; the bound is relative to sum |terms| (rounding of k terms). */
+static void check_product(const tg_tensor *y, const tg_tensor *a, const tg_tensor *b, int flags,
+                          size_t k)
+{
+    int ta = (flags & TG_TRANS_A) != 0, tb = (flags & TG_TRANS_B) != 0;
+    for (size_t i = 0; i < y->rows; i++)
+        for (size_t j = 0; j < y->cols; j++) {
+            double want = 0, mag = 0;
+            for (size_t p = 0; p < k; p++) {
+                want += at(a, ta, i, p) * at(b, tb, p, j);
+                mag += fabs(at(a, ta, i, p) * at(b, tb, p, j));
+            }
+            double got = y->val[i * y->cols + j];
+            if (!(fabs(got - want) <= VAL_TOL * fmax(1.0, mag)))
+                fail_msg("flags %d, (%zu x %zu x %zu): y[%zu][%zu] = %.17g, want %.17g", flags,
+                         y->rows, k, y->cols, i, j, got, want);
+        }
+}
+
+static void check_forward_all_shapes(void)
+{
+    tg_rng r;
+    tg_rng_seed(&r, 5);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (size_t f = 0; f < 4; f++) {
+            int fl = all_flags[f];
+            size_t m = shapes[s].m, k = shapes[s].k, n = shapes[s].n;
+            tg_tensor *a = operand(m, k, (fl & TG_TRANS_A) != 0, &r);
+            tg_tensor *b = operand(k, n, (fl & TG_TRANS_B) != 0, &r);
+            tg_tape *t = tg_tape_new();
+            tg_tensor *y = tg_matmul(t, a, b, fl);
+            assert_non_null(y);
+            assert_int_equal(y->rows, m);
+            assert_int_equal(y->cols, n);
+            check_product(y, a, b, fl, k);
+            tg_tape_free(t);
+            tg_tensor_free(a);
+            tg_tensor_free(b);
+        }
+}
+
+static void test_matmul_forward_matches_naive_loop_on_every_kernel_set(void **s)
+{
+    (void)s;
+    const char *names[] = {"auto", "skx", "zen3", "zen2", "zen", "haswell", "sandybridge",
+                           "generic"};
+    int ran_auto = 0, ran_other = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        int rc = tg_blis_select(names[i]);
+        if (rc == TG_ECPU || rc == TG_EINVAL) continue;
+        assert_int_equal(rc, TG_OK);
+        if (i > 0) {
+            char want[32];
+            snprintf(want, sizeof want, "kernels %s ", names[i]);
+            if (!strstr(tg_blis_config(), want)) fail_msg("%s: %s", names[i], tg_blis_config());
+        }
+        check_forward_all_shapes();
+        ran_auto |= i == 0;
+        ran_other += i > 0;
+    }
+    assert_int_equal(tg_blis_select("auto"), TG_OK);
+    assert_true(ran_auto);
+#if defined(__x86_64__)
+    /* A static BLIS on x86-64 lets tapegrad choose: at least generic and one more must run. */
+    if (strstr(tg_blis_config(), ", static)")) assert_true(ran_other >= 1);
+#endif
+}
+
+static void test_matmul_handles_empty_dimensions(void **s)
+{
+    (void)s;
+    const size_t cases[][3] = {{0, 3, 4}, {3, 0, 4}, {3, 4, 0}, {0, 0, 0}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (size_t f = 0; f < 4; f++) {
+            size_t m = cases[c][0], k = cases[c][1], n = cases[c][2];
+            int fl = all_flags[f];
+            tg_rng r;
+            tg_rng_seed(&r, 3);
+            tg_tensor *a = operand(m, k, (fl & TG_TRANS_A) != 0, &r);
+            tg_tensor *b = operand(k, n, (fl & TG_TRANS_B) != 0, &r);
+            tg_tape *t = tg_tape_new();
+            tg_tensor *y = tg_matmul(t, a, b, fl);
+            assert_non_null(y);
+            assert_int_equal(y->rows, m);
+            assert_int_equal(y->cols, n);
+            for (size_t i = 0; i < m * n; i++) assert_true(y->val[i] == 0); /* k == 0: zeros */
+            for (size_t i = 0; i < m * n; i++) y->grad[i] = 1;
+            y->op->backward(y); /* empty products leave the gradients at zero */
+            for (size_t i = 0; i < tg_numel(a); i++) assert_true(a->grad[i] == 0);
+            for (size_t i = 0; i < tg_numel(b); i++) assert_true(b->grad[i] == 0);
+            tg_tape_free(t);
+            tg_tensor_free(a);
+            tg_tensor_free(b);
+        }
+}
+
+typedef struct {
+    tg_tensor *a, *b, *w;
+    int flags;
+} ctx;
+
+/* loss = sum(matmul(a, b, flags) ⊙ w): each output element gets its own gradient w. */
+static tg_tensor *weighted(tg_tape *t, void *p)
+{
+    ctx *c = p;
+    return tg_sum(t, tg_mul(t, tg_matmul(t, c->a, c->b, c->flags), c->w));
+}
+
+static void test_matmul_backward_matches_finite_differences(void **s)
+{
+    (void)s;
+    const size_t sizes[][3] = {{3, 4, 5}, {1, 3, 2}, {4, 1, 3}, {6, 5, 1}};
+    tg_rng r;
+    tg_rng_seed(&r, 17);
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++)
+        for (size_t f = 0; f < 4; f++) {
+            size_t m = sizes[z][0], k = sizes[z][1], n = sizes[z][2];
+            int fl = all_flags[f];
+            int ta = (fl & TG_TRANS_A) != 0, tb = (fl & TG_TRANS_B) != 0;
+            ctx c = {operand(m, k, ta, &r), operand(k, n, tb, &r), rand_leaf(m, n, &r, -1, 1), fl};
+            tg_tensor *xs[] = {c.a, c.b};
+            assert_gradcheck(weighted, &c, xs, 2);
+            tg_tensor_free(c.a);
+            tg_tensor_free(c.b);
+            tg_tensor_free(c.w);
+        }
+}
+
+static void test_matmul_of_a_tensor_with_its_own_transpose_matches_finite_differences(void **s)
+{
+    (void)s;
+    tg_rng r;
+    tg_rng_seed(&r, 23);
+    tg_tensor *x = rand_leaf(4, 3, &r, -1, 1);
+    ctx c = {x, x, rand_leaf(4, 4, &r, -1, 1), TG_TRANS_B}; /* x·xᵀ: two gradients into x */
+    assert_gradcheck(weighted, &c, &x, 1);
+    ctx d = {x, x, rand_leaf(3, 3, &r, -1, 1), TG_TRANS_A}; /* xᵀ·x */
+    assert_gradcheck(weighted, &d, &x, 1);
+    tg_tensor_free(x);
+    tg_tensor_free(c.w);
+    tg_tensor_free(d.w);
+}
+
+static void test_matmul_backward_adds_to_gradients_already_there(void **s)
+{
+    (void)s;
+    const double g0 = 0.5;
+    const size_t m = 5, k = 3, n = 7;
+    tg_rng r;
+    tg_rng_seed(&r, 29);
+    for (size_t f = 0; f < 4; f++) {
+        int fl = all_flags[f], ta = (fl & TG_TRANS_A) != 0, tb = (fl & TG_TRANS_B) != 0;
+        ctx c = {operand(m, k, ta, &r), operand(k, n, tb, &r), rand_leaf(m, n, &r, -1, 1), fl};
+        for (size_t i = 0; i < m * k; i++) c.a->grad[i] = (tg_real)g0;
+        for (size_t i = 0; i < k * n; i++) c.b->grad[i] = (tg_real)g0;
+        tg_tape *t = tg_tape_new();
+        assert_int_equal(tg_backward(t, weighted(t, &c)), TG_OK);
+        /* dy = w, so d op(a) = w·op(b)ᵀ and d op(b) = op(a)ᵀ·w, on top of g0. */
+        for (size_t i = 0; i < m; i++)
+            for (size_t p = 0; p < k; p++) {
+                double want = g0;
+                for (size_t j = 0; j < n; j++) want += c.w->val[i * n + j] * at(c.b, tb, p, j);
+                tg_real w = (tg_real)want;
+                assert_close(&c.a->grad[idx(c.a, ta, i, p)], &w, 1, VAL_TOL * 10);
+            }
+        for (size_t p = 0; p < k; p++)
+            for (size_t j = 0; j < n; j++) {
+                double want = g0;
+                for (size_t i = 0; i < m; i++) want += at(c.a, ta, i, p) * c.w->val[i * n + j];
+                tg_real w = (tg_real)want;
+                assert_close(&c.b->grad[idx(c.b, tb, p, j)], &w, 1, VAL_TOL * 10);
+            }
+        tg_tape_free(t);
+        tg_tensor_free(c.a);
+        tg_tensor_free(c.b);
+        tg_tensor_free(c.w);
+    }
+}
+
+static void test_matmul_rejects_inner_dimensions_that_differ(void **s)
+{
+    (void)s;
+    /* stored shapes of a and b; each pair fits under some other flags, never under its own */
+    const struct {
+        size_t ar, ac, br, bc;
+        int flags;
+        const char *flag_name;
+    } bad[] = {
+        {32, 165, 400, 165, 0, NULL},
+        {165, 32, 400, 165, TG_TRANS_A, "TG_TRANS_A"},
+        {32, 165, 165, 400, TG_TRANS_B, "TG_TRANS_B"},
+        {165, 32, 32, 400, TG_TRANS_A | TG_TRANS_B, "TG_TRANS_A | TG_TRANS_B"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tg_tape *t = tg_tape_new();
+        tg_tensor *a = tg_input(t, bad[i].ar, bad[i].ac, NULL);
+        tg_tensor *b = tg_input(t, bad[i].br, bad[i].bc, NULL);
+        assert_null(tg_matmul(t, a, b, bad[i].flags));
+        char sa[64], sb[64];
+        snprintf(sa, sizeof sa, "a is (%zu x %zu)", bad[i].ar, bad[i].ac);
+        snprintf(sb, sizeof sb, "b is (%zu x %zu)", bad[i].br, bad[i].bc);
+        assert_error_has(t, "tg_matmul", "inner dimensions differ", sa, sb, NULL);
+        if (bad[i].flag_name) assert_error_has(t, bad[i].flag_name, NULL);
+        else assert_null(strstr(tg_tape_error(t), "TG_TRANS"));
+        tg_tape_free(t);
+    }
+    tg_tape *t = tg_tape_new();
+    tg_tensor *a = tg_input(t, 2, 2, NULL);
+    assert_null(tg_matmul(t, a, a, 4));
+    assert_error_has(t, "tg_matmul", "unknown flags", NULL);
+    tg_tape_free(t);
+}
+
+static void test_matmul_passes_null_through_and_keeps_the_first_error(void **s)
+{
+    (void)s;
+    tg_tape *t = tg_tape_new();
+    tg_tensor *a = tg_input(t, 2, 3, NULL), *b = tg_input(t, 4, 5, NULL);
+    tg_tensor *bad = tg_matmul(t, a, b, 0);
+    assert_null(bad);
+    assert_null(tg_matmul(t, bad, a, 0));
+    assert_null(tg_matmul(t, a, bad, TG_TRANS_B));
+    assert_error_has(t, "tg_matmul", "(2 x 3)", "(4 x 5)", NULL);
+    tg_tape_free(t);
+}
+
+static void test_blis_select_rejects_unknown_and_unchecked_kernel_sets(void **s)
+{
+    (void)s;
+    char before[320];
+    snprintf(before, sizeof before, "%s", tg_blis_config());
+    assert_int_equal(tg_blis_select("nonsense"), TG_EINVAL);
+    assert_int_equal(tg_blis_select("bulldozer"), TG_EINVAL); /* registered, but not checked */
+    assert_int_equal(tg_blis_select(NULL), TG_EINVAL);
+    assert_string_equal(tg_blis_config(), before); /* the choice is unchanged */
+    assert_int_equal(tg_blis_select("auto"), TG_OK);
+}
+
+static void test_blis_config_names_blis_the_kernels_and_the_threads(void **s)
+{
+    (void)s;
+    const char *c = tg_blis_config();
+    assert_non_null(strstr(c, "BLIS"));
+    assert_non_null(strstr(c, "kernels"));
+    assert_non_null(strstr(c, "threads"));
+    tg_set_num_threads(2);
+    assert_non_null(strstr(tg_blis_config(), "threads 2"));
+    tg_set_num_threads(0);
+    assert_non_null(strstr(tg_blis_config(), "threads 1")); /* the tests set BLIS_NUM_THREADS=1 */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_matmul_forward_matches_naive_loop_on_every_kernel_set),
+        cmocka_unit_test(test_matmul_handles_empty_dimensions),
+        cmocka_unit_test(test_matmul_backward_matches_finite_differences),
+        cmocka_unit_test(test_matmul_of_a_tensor_with_its_own_transpose_matches_finite_differences),
+        cmocka_unit_test(test_matmul_backward_adds_to_gradients_already_there),
+        cmocka_unit_test(test_matmul_rejects_inner_dimensions_that_differ),
+        cmocka_unit_test(test_matmul_passes_null_through_and_keeps_the_first_error),
+        cmocka_unit_test(test_blis_select_rejects_unknown_and_unchecked_kernel_sets),
+        cmocka_unit_test(test_blis_config_names_blis_the_kernels_and_the_threads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
