@@ -25,12 +25,12 @@ typedef struct entry {
 } entry;
 
 struct tg_params {
-    entry *e;        /* n entries, capacity cap; owned */
+    entry *e; /* n entries, capacity cap; owned */
     size_t n, cap;
-    size_t numel;    /* scalars in use in each block */
-    tg_real *val;    /* numel values; owned */
-    tg_real *grad;   /* numel gradients; owned */
-    char err[160];   /* message of the last failed add; empty when none */
+    size_t numel;  /* scalars in use in each block */
+    tg_real *val;  /* numel values; owned */
+    tg_real *grad; /* numel gradients; owned */
+    char err[160]; /* message of the last failed add; empty when none */
 };
 
 tg_params *tg_params_new(void)
@@ -79,11 +79,13 @@ static int grow(tg_params *ps, size_t total)
 tg_tensor *tg_params_add(tg_params *ps, const char *name, size_t rows, size_t cols)
 {
     if (!name) return fail(ps, name, rows, cols, "NULL name for");
-    if (strlen(name) > NAME_MAX_LEN) return fail(ps, name, rows, cols, "name longer than 63 bytes:");
+    if (strlen(name) > NAME_MAX_LEN)
+        return fail(ps, name, rows, cols, "name longer than 63 bytes:");
     if (tg_params_find(ps, name)) return fail(ps, name, rows, cols, "duplicate name");
     if (rows == 0 || cols == 0) return fail(ps, name, rows, cols, "zero-size shape for");
     size_t n = rows * cols;
-    if (n / cols != rows || n > SIZE_MAX - ps->numel) return fail(ps, name, rows, cols, "too large:");
+    if (n / cols != rows || n > SIZE_MAX - ps->numel)
+        return fail(ps, name, rows, cols, "too large:");
     if (ps->n == ps->cap) {
         size_t cap = ps->cap ? 2 * ps->cap : 16;
         entry *e = realloc(ps->e, cap * sizeof *e);
