@@ -21,5 +21,6 @@
 #include "nn/optim.h"
 #include "nn/clip.h"
 #include "nn/batcher.h"
+#include "nn/checkpoint.h"
 
 #endif
