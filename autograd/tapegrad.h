@@ -18,6 +18,10 @@
 #include "ops/loss.h"
 #include "ops/dropout.h"
 
+#include "nn/params.h"
+#include "nn/layers.h"
+#include "nn/cells.h"
+#include "nn/rnn.h"
 #include "nn/optim.h"
 #include "nn/clip.h"
 #include "nn/batcher.h"
