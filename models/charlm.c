@@ -1,0 +1,314 @@
+/* charlm.c: tg_charlm, a character-level language model.
+ *
+ *   tg_charlm train [FILE] [options]    train on a UTF-8 text (default: the King James Bible)
+ *   tg_charlm sample CKPT [options]     generate text from a checkpoint
+ *
+ * The vocabulary is the set of Unicode code points of the file, so any language works. The last
+ * --val-frac of the text is held out for validation.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "models/cli.h"
+#include "models/lm.h"
+#include "models/text.h"
+#include "models/vocab.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#ifndef LM_KJV_SCRIPT
+#define LM_KJV_SCRIPT "models/kjv_corpus.sh"
+#endif
+#ifndef LM_KJV_CACHE
+#define LM_KJV_CACHE "kjv.txt"
+#endif
+
+static void die(const char *fmt, const char *msg)
+{
+    fprintf(stderr, "tg_charlm: ");
+    fprintf(stderr, fmt, msg);
+    fprintf(stderr, "\n");
+    exit(1);
+}
+
+/* The default corpus: the KJV text, extracted once from Debian's bible-kjv into a cache file. */
+static const char *default_corpus(void)
+{
+    struct stat st;
+    if (stat(LM_KJV_CACHE, &st) == 0) return LM_KJV_CACHE;
+    printf("no corpus given: extracting the King James Bible (bible-kjv) to %s\n", LM_KJV_CACHE);
+    fflush(stdout);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "bash '%s' '%s'", LM_KJV_SCRIPT, LM_KJV_CACHE);
+    if (system(cmd) != 0)
+        die("%s", "could not make the default corpus; give a text file: tg_charlm train FILE");
+    return LM_KJV_CACHE;
+}
+
+/* Print n generated characters after priming with `prime`. */
+static void print_sample(lm_model *m, const lm_charvocab *v, const uint32_t *prime, size_t np,
+                         size_t n, double temp, size_t top_k, tg_rng *rng, FILE *out)
+{
+    char err[512], buf[4];
+    lm_sampler s;
+    if (lm_sampler_init(&s, m, err, sizeof err) != TG_OK) die("%s", err);
+    int32_t id = 0;
+    for (size_t i = 0; i < np; i++) {
+        id = lm_charvocab_id(v, prime[i]);
+        if (id < 0) continue; /* a priming character the model never saw */
+        if (lm_sampler_feed(&s, id, err, sizeof err) != TG_OK) die("%s", err);
+        fwrite(buf, 1, lm_utf8_put(prime[i], buf), out);
+    }
+    if (np == 0 && lm_sampler_feed(&s, id, err, sizeof err) != TG_OK) die("%s", err);
+    for (size_t i = 0; i < n; i++) {
+        id = lm_sampler_draw(&s, temp, top_k, rng);
+        fwrite(buf, 1, lm_utf8_put(lm_charvocab_char(v, id), buf), out);
+        if (lm_sampler_feed(&s, id, err, sizeof err) != TG_OK) die("%s", err);
+    }
+    fputc('\n', out);
+    lm_sampler_deinit(&s);
+}
+
+typedef struct train_opts {
+    const char *cell, *optim, *save, *resume, *prime;
+    size_t layers, hidden, embed, T, B, epochs, steps, eval_every, sample_every, sample_len,
+        threads, max_chars;
+    double dropout, lr, clip, val_frac, temperature, time_limit, init, decay, forget_bias;
+    size_t decay_after, top_k;
+    uint64_t seed;
+} train_opts;
+
+static void usage_train(const lm_opt *o, size_t n)
+{
+    printf("usage: tg_charlm train [FILE] [options]\n\n"
+           "Train a character-level language model on FILE (UTF-8 text; default: the King James\n"
+           "Bible from Debian's bible-kjv). Prints progress, validation loss in bits per\n"
+           "character, and samples as it learns.\n\noptions:\n");
+    lm_print_options(stdout, o, n);
+}
+
+static lm_config config_from(const train_opts *o, size_t V)
+{
+    lm_config c = lm_default_config();
+    int cell = lm_cell_parse(o->cell);
+    if (cell < 0) die("unknown --cell '%s' (lstm, gru, rnn, rnn-relu)", o->cell);
+    c.cell = (tg_cell_kind)cell;
+    c.V = V;
+    c.H = o->hidden;
+    c.E = o->embed ? o->embed : o->hidden;
+    c.L = o->layers;
+    c.T = o->T;
+    c.B = o->B;
+    c.dropout = o->dropout;
+    c.clip = o->clip;
+    c.init = o->init;
+    c.forget_bias = o->forget_bias;
+    c.lr_decay = o->decay;
+    c.decay_after = o->decay_after;
+    c.seed = o->seed;
+    if (strcmp(o->optim, "adam") == 0) c.optim = tg_adam_config(o->lr);
+    else if (strcmp(o->optim, "sgd") == 0) c.optim = tg_sgd_config(o->lr, 0);
+    else if (strcmp(o->optim, "adagrad") == 0) c.optim = tg_adagrad_config(o->lr);
+    else die("unknown --optim '%s' (adam, sgd, adagrad)", o->optim);
+    return c;
+}
+
+/* Validation bits per character, printed, and the checkpoint saved when asked. */
+static void checkpoint(lm_model *m, lm_trainer *tr, const int32_t *val, size_t nval,
+                       const train_opts *o, const char *vocab)
+{
+    char err[512];
+    double nll = NAN;
+    if (nval > 2 * o->B) {
+        size_t B = nval / 64 > o->B ? o->B : (nval / 64 ? nval / 64 : 1);
+        if (lm_evaluate(m, val, nval, B, o->T, &nll, err, sizeof err) != TG_OK) die("%s", err);
+        printf("epoch %zu step %llu: validation loss %.4f nats, %.4f bits per character\n",
+               lm_trainer_epoch(tr), (unsigned long long)tr->step, nll, nll / log(2.0));
+    }
+    if (o->save && lm_save(o->save, m, tr, "char", vocab, err, sizeof err) != TG_OK)
+        die("%s", err);
+}
+
+static int train(int argc, char **argv)
+{
+    train_opts o = {.cell = "lstm", .optim = "adam", .layers = 2, .hidden = 256, .T = 64,
+                    .B = 32, .epochs = 1, .eval_every = 200, .sample_every = 200,
+                    .sample_len = 300, .lr = 2e-3, .clip = 5, .val_frac = 0.1,
+                    .temperature = 0.8, .decay = 1, .seed = 1, .prime = ""};
+    const lm_opt opts[] = {
+        {"cell", 's', &o.cell, "lstm, gru, rnn (tanh) or rnn-relu"},
+        {"layers", 'z', &o.layers, "recurrent layers"},
+        {"hidden", 'z', &o.hidden, "hidden units per layer"},
+        {"embed", 'z', &o.embed, "embedding width (0: same as --hidden)"},
+        {"seq", 'z', &o.T, "time steps per window (truncated BPTT length)"},
+        {"batch", 'z', &o.B, "rows per minibatch"},
+        {"dropout", 'd', &o.dropout, "dropout rate (embeddings, between layers, output)"},
+        {"optim", 's', &o.optim, "adam, sgd or adagrad"},
+        {"lr", 'd', &o.lr, "learning rate"},
+        {"lr-decay", 'd', &o.decay, "multiply the learning rate by this each epoch after"},
+        {"decay-after", 'z', &o.decay_after, "... this many epochs"},
+        {"clip", 'd', &o.clip, "clip the global gradient norm to this (0: off)"},
+        {"init", 'd', &o.init, "initialise every weight U(-x, x) (0: PyTorch defaults)"},
+        {"forget-bias", 'd', &o.forget_bias, "LSTM forget-gate bias at start"},
+        {"epochs", 'z', &o.epochs, "passes over the training text"},
+        {"steps", 'z', &o.steps, "stop after this many windows (0: run the epochs)"},
+        {"time-limit", 'd', &o.time_limit, "stop after this many seconds (0: no limit)"},
+        {"max-chars", 'z', &o.max_chars, "use only the first N characters (0: all)"},
+        {"val-frac", 'd', &o.val_frac, "held-out fraction at the end of the text"},
+        {"eval-every", 'z', &o.eval_every, "validate (and save) every N windows"},
+        {"sample-every", 'z', &o.sample_every, "print a sample every N windows (0: never)"},
+        {"sample-len", 'z', &o.sample_len, "characters per sample"},
+        {"temperature", 'd', &o.temperature, "sampling temperature"},
+        {"top-k", 'z', &o.top_k, "sample only among the k likeliest characters (0: all)"},
+        {"prime", 's', &o.prime, "text to start samples with"},
+        {"save", 's', &o.save, "checkpoint path (safetensors), written at every validation"},
+        {"resume", 's', &o.resume, "continue training from this checkpoint"},
+        {"threads", 'z', &o.threads, "BLIS threads (0: BLIS's default)"},
+        {"seed", 'u', &o.seed, "random seed"},
+    };
+    size_t nopt = sizeof opts / sizeof opts[0], npos;
+    char *pos[1], err[1024];
+    int help;
+    if (lm_parse(argc, argv, opts, nopt, pos, 1, &npos, &help, err, sizeof err) != 0)
+        die("%s", err);
+    if (help) return usage_train(opts, nopt), 0;
+    if (!(o.val_frac >= 0 && o.val_frac < 1)) die("%s", "--val-frac must be in [0, 1)");
+    if (o.threads) tg_set_num_threads((int)o.threads);
+
+    const char *path = npos ? pos[0] : default_corpus();
+    uint32_t *text;
+    size_t n;
+    if (lm_read_utf8(path, &text, &n, err, sizeof err) != TG_OK) die("%s", err);
+    if (o.max_chars && o.max_chars < n) n = o.max_chars;
+
+    lm_model m;
+    lm_charvocab v;
+    char *vocab = NULL;
+    if (o.resume) {
+        if (lm_load(o.resume, &m, "char", &vocab, err, sizeof err) != TG_OK) die("%s", err);
+        if (lm_charvocab_from_string(&v, vocab, err, sizeof err) != TG_OK) die("%s", err);
+    } else {
+        if (lm_charvocab_build(&v, text, n, err, sizeof err) != TG_OK) die("%s", err);
+        if (lm_charvocab_to_string(&v, &vocab, err, sizeof err) != TG_OK) die("%s", err);
+        lm_config c = config_from(&o, v.size);
+        if (lm_model_init(&m, &c, err, sizeof err) != TG_OK) die("%s", err);
+    }
+    int32_t *ids;
+    if (lm_charvocab_encode(&v, path, text, n, &ids, err, sizeof err) != TG_OK) die("%s", err);
+    size_t nval = (size_t)((double)n * o.val_frac), ntrain = n - nval;
+
+    lm_trainer tr;
+    if (lm_trainer_init(&tr, &m, ids, ntrain, err, sizeof err) != TG_OK) die("%s", err);
+    if (o.resume && lm_load_training(o.resume, &tr, err, sizeof err) != TG_OK) die("%s", err);
+    const lm_config *c = &m.cfg;
+    printf("%s: %zu characters (%zu train, %zu validation), vocabulary %zu\n", path, n, ntrain,
+           nval, v.size);
+    printf("model: %s, %zu layer(s) of %zu, embedding %zu, %zu parameters; T %zu, B %zu\n",
+           lm_cell_name(c->cell), c->L, c->H, c->E, tg_params_numel(m.ps), c->T, c->B);
+    printf("%s\n", tg_blis_config());
+
+    size_t per_epoch = tg_batcher_windows(&tr.batch);
+    size_t total = o.steps ? o.steps : per_epoch * o.epochs;
+    tg_rng srng;
+    tg_rng_seed(&srng, o.seed + 1);
+    uint32_t *prime;
+    size_t np;
+    if (lm_utf8_decode("--prime", o.prime, strlen(o.prime), &prime, &np, err, sizeof err) != TG_OK)
+        die("%s", err);
+    lm_progress p;
+    lm_progress_init(&p);
+    size_t tokens = 0;
+    while (tr.step < total && lm_trainer_epoch(&tr) <= o.epochs) {
+        double loss;
+        long Tw = lm_train_window(&tr, &loss, err, sizeof err);
+        if (Tw < 0) die("%s", err);
+        if (Tw == 0) continue; /* next epoch */
+        tokens += (size_t)Tw * c->B;
+        lm_progress_show(&p, (size_t)tr.step, total, loss, "bpc", loss / log(2.0), tokens, 10);
+        int out_of_time = o.time_limit > 0 && lm_now() - p.t0 > o.time_limit;
+        if (o.eval_every && tr.step % o.eval_every == 0) {
+            lm_progress_break(&p);
+            checkpoint(&m, &tr, ids + ntrain, nval, &o, vocab);
+        }
+        if (o.sample_every && tr.step % o.sample_every == 0) {
+            printf("---- sample after %llu windows:\n", (unsigned long long)tr.step);
+            print_sample(&m, &v, prime, np, o.sample_len, o.temperature, o.top_k, &srng, stdout);
+            printf("----\n");
+        }
+        if (out_of_time) {
+            lm_progress_break(&p);
+            printf("time limit of %.0f s reached\n", o.time_limit);
+            break;
+        }
+    }
+    lm_progress_break(&p);
+    checkpoint(&m, &tr, ids + ntrain, nval, &o, vocab);
+    printf("---- final sample:\n");
+    print_sample(&m, &v, prime, np, o.sample_len, o.temperature, o.top_k, &srng, stdout);
+    printf("trained %llu windows (%zu tokens) in %.1f s: %.0f tokens/s\n",
+           (unsigned long long)tr.step, tokens, lm_now() - p.t0, tokens / (lm_now() - p.t0));
+    lm_trainer_deinit(&tr);
+    lm_model_deinit(&m);
+    lm_charvocab_deinit(&v);
+    free(vocab);
+    free(ids);
+    free(text);
+    free(prime);
+    return 0;
+}
+
+static int sample(int argc, char **argv)
+{
+    const char *prime = "";
+    size_t len = 500, top_k = 0;
+    double temperature = 0.8;
+    uint64_t seed = 1;
+    const lm_opt opts[] = {
+        {"len", 'z', &len, "characters to generate"},
+        {"temperature", 'd', &temperature, "softmax temperature (0: always the likeliest)"},
+        {"top-k", 'z', &top_k, "sample only among the k likeliest characters (0: all)"},
+        {"prime", 's', &prime, "text to start from"},
+        {"seed", 'u', &seed, "random seed"},
+    };
+    size_t nopt = sizeof opts / sizeof opts[0], npos;
+    char *pos[1], err[1024];
+    int help;
+    if (lm_parse(argc, argv, opts, nopt, pos, 1, &npos, &help, err, sizeof err) != 0)
+        die("%s", err);
+    if (help || npos != 1) {
+        printf("usage: tg_charlm sample CKPT [options]\n\nGenerate text from a checkpoint "
+               "written by tg_charlm train --save.\n\noptions:\n");
+        lm_print_options(stdout, opts, nopt);
+        return help ? 0 : 2;
+    }
+    lm_model m;
+    lm_charvocab v;
+    char *vocab;
+    uint32_t *p;
+    size_t np;
+    if (lm_load(pos[0], &m, "char", &vocab, err, sizeof err) != TG_OK) die("%s", err);
+    if (lm_charvocab_from_string(&v, vocab, err, sizeof err) != TG_OK) die("%s", err);
+    if (lm_utf8_decode("--prime", prime, strlen(prime), &p, &np, err, sizeof err) != TG_OK)
+        die("%s", err);
+    tg_rng rng;
+    tg_rng_seed(&rng, seed);
+    print_sample(&m, &v, p, np, len, temperature, top_k, &rng, stdout);
+    lm_model_deinit(&m);
+    lm_charvocab_deinit(&v);
+    free(vocab);
+    free(p);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "train") == 0) return train(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "sample") == 0) return sample(argc - 2, argv + 2);
+    fprintf(argc >= 2 && strcmp(argv[1], "--help") ? stderr : stdout,
+            "usage: tg_charlm train [FILE] [options]   train (default corpus: the KJV Bible)\n"
+            "       tg_charlm sample CKPT [options]    generate text from a checkpoint\n"
+            "Run a command with --help for its options.\n");
+    return argc >= 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
+}

@@ -1,0 +1,131 @@
+/* cli.c: option parsing and progress display for the programs in models/. */
+#define _POSIX_C_SOURCE 200809L
+#include "models/cli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int set_value(const lm_opt *o, const char *v)
+{
+    char *end;
+    errno = 0;
+    if (o->kind == 's') {
+        *(const char **)o->dst = v;
+        return 1;
+    }
+    if (o->kind == 'd') {
+        *(double *)o->dst = strtod(v, &end);
+    } else {
+        if (*v == '-') return 0;
+        unsigned long long x = strtoull(v, &end, 10);
+        if (o->kind == 'z') *(size_t *)o->dst = (size_t)x;
+        if (o->kind == 'u') *(uint64_t *)o->dst = (uint64_t)x;
+    }
+    return !errno && end != v && *end == '\0';
+}
+
+int lm_parse(int argc, char **argv, const lm_opt *opts, size_t n, char **pos, size_t max_pos,
+             size_t *npos, int *help, char *err, size_t errsz)
+{
+    *npos = 0;
+    *help = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            *help = 1;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            if (*npos == max_pos) return snprintf(err, errsz, "unexpected argument '%s'", a), -1;
+            pos[(*npos)++] = argv[i];
+            continue;
+        }
+        size_t k = 0;
+        while (k < n && strcmp(a + 2, opts[k].name) != 0) k++;
+        if (k == n) return snprintf(err, errsz, "unknown option '%s' (see --help)", a), -1;
+        if (opts[k].kind == 'f') {
+            *(int *)opts[k].dst = 1;
+            continue;
+        }
+        if (i + 1 == argc) return snprintf(err, errsz, "option '%s' needs a value", a), -1;
+        if (!set_value(&opts[k], argv[++i]))
+            return snprintf(err, errsz, "option '%s': '%s' is not a valid %s", a, argv[i],
+                            opts[k].kind == 'd' ? "number" : "non-negative whole number"),
+                   -1;
+    }
+    return 0;
+}
+
+void lm_print_options(FILE *f, const lm_opt *opts, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        const lm_opt *o = &opts[k];
+        char arg[40] = "", def[64] = "";
+        if (o->kind != 'f') snprintf(arg, sizeof arg, " %s", o->kind == 's' ? "TEXT" : "N");
+        if (o->kind == 'z') snprintf(def, sizeof def, " (default %zu)", *(size_t *)o->dst);
+        if (o->kind == 'u') snprintf(def, sizeof def, " (default %" PRIu64 ")", *(uint64_t *)o->dst);
+        if (o->kind == 'd') snprintf(def, sizeof def, " (default %g)", *(double *)o->dst);
+        if (o->kind == 's' && *(const char **)o->dst)
+            snprintf(def, sizeof def, " (default %s)", *(const char **)o->dst);
+        char head[64];
+        snprintf(head, sizeof head, "--%s%s", o->name, arg);
+        fprintf(f, "  %-22s %s%s\n", head, o->help, def);
+    }
+}
+
+double lm_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void lm_progress_init(lm_progress *p)
+{
+    p->tty = isatty(STDOUT_FILENO);
+    p->t0 = p->last = lm_now();
+    p->tokens = 0;
+}
+
+static void format_time(double s, char *out, size_t n)
+{
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(out, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
+}
+
+void lm_progress_show(lm_progress *p, size_t step, size_t total, double loss, const char *unit,
+                      double unit_value, size_t tokens, double every)
+{
+    double now = lm_now(), dt = now - p->t0;
+    p->tokens = tokens;
+    double rate = dt > 0 ? (double)tokens / dt : 0;
+    char eta[32] = "?", bar[32];
+    if (total && step) format_time(dt * (double)(total - step) / (double)step, eta, sizeof eta);
+    if (p->tty) {
+        static double last_draw;
+        if (now - last_draw < 0.1 && step != total) return;
+        last_draw = now;
+        size_t fill = total ? 20 * step / total : 0;
+        for (size_t i = 0; i < 20; i++) bar[i] = i < fill ? '#' : '.';
+        bar[20] = '\0';
+        printf("\r[%s] step %zu/%zu  loss %.4f  %s %.4f  %.0f tok/s  ETA %s   ", bar, step, total,
+               loss, unit, unit_value, rate, eta);
+        fflush(stdout);
+    } else if (now - p->last >= every || step == total) {
+        p->last = now;
+        printf("step %zu/%zu  loss %.4f  %s %.4f  %.0f tok/s  elapsed %.0fs  ETA %s\n", step, total,
+               loss, unit, unit_value, rate, dt, eta);
+        fflush(stdout);
+    }
+}
+
+void lm_progress_break(lm_progress *p)
+{
+    if (p->tty) printf("\n");
+}

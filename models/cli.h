@@ -1,0 +1,44 @@
+/* cli.h: what the language-model programs share: a table of --options with their help, and a
+ * progress line (a bar with ETA on a terminal, plain log lines otherwise). */
+#ifndef LM_CLI_H
+#define LM_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* One --name option: kind 'z' (size_t), 'u' (uint64_t), 'd' (double), 's' (string), 'f' (a
+ * flag: int set to 1, takes no value). dst points at the variable to set. */
+typedef struct lm_opt {
+    const char *name;
+    char kind;
+    void *dst;
+    const char *help;
+} lm_opt;
+
+/* Parse argv[0..argc) against opts; arguments not starting with "--" are positional and go to
+ * pos[0..max_pos) (their count in *npos). Returns 0, or -1 with a message in err (unknown
+ * option, missing or malformed value, too many positionals). "--help" sets *help. */
+int lm_parse(int argc, char **argv, const lm_opt *opts, size_t n, char **pos, size_t max_pos,
+             size_t *npos, int *help, char *err, size_t errsz);
+
+/* "  --name VALUE   help (default: current value)" for every option. */
+void lm_print_options(FILE *f, const lm_opt *opts, size_t n);
+
+typedef struct lm_progress {
+    int tty;        /* stdout is a terminal: redraw one line */
+    double t0;      /* start time, seconds */
+    double last;    /* time of the last plain log line */
+    size_t tokens;  /* tokens trained since t0 */
+} lm_progress;
+
+double lm_now(void); /* monotonic seconds */
+void lm_progress_init(lm_progress *p);
+/* Report `step` of `total` (0: unknown) with the last loss and its name/value pair (e.g. "bpc",
+ * loss/ln 2). Redraws at most ~10 times a second on a terminal; a plain line every `every`
+ * seconds otherwise. */
+void lm_progress_show(lm_progress *p, size_t step, size_t total, double loss, const char *unit,
+                      double unit_value, size_t tokens, double every);
+/* End a redrawn line before printing anything else. */
+void lm_progress_break(lm_progress *p);
+
+#endif

@@ -1,0 +1,333 @@
+/* lm.c: the language model's forward pass, its training loop, evaluation and sampling.
+ *
+ * Read lm.h first for the shape of a window. Checkpoints are in lm_ckpt.c.
+ */
+#include "models/lm.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(int code, char *err, size_t errsz, const char *fmt, ...)
+{
+    if (err && errsz) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errsz, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+lm_config lm_default_config(void)
+{
+    lm_config c = {0};
+    c.cell = TG_LSTM;
+    c.L = 1;
+    c.optim = tg_sgd_config(1.0, 0.0);
+    c.clip = 5.0;
+    c.lr_decay = 1.0;
+    c.seed = 1;
+    return c;
+}
+
+static const char *const cell_names[] = {
+    [TG_RNN_TANH] = "rnn", [TG_RNN_RELU] = "rnn-relu", [TG_LSTM] = "lstm", [TG_GRU] = "gru"};
+
+const char *lm_cell_name(tg_cell_kind kind)
+{
+    return (unsigned)kind < 4 ? cell_names[kind] : "?";
+}
+
+int lm_cell_parse(const char *name)
+{
+    for (int k = 0; k < 4; k++)
+        if (strcmp(name, cell_names[k]) == 0) return k;
+    return -1;
+}
+
+/* ---- The model ------------------------------------------------------------------------ */
+
+static int check_config(const lm_config *c, char *err, size_t errsz)
+{
+    if (!c->V || !c->E || !c->H || !c->L || !c->T || !c->B)
+        return fail(TG_EINVAL, err, errsz,
+                    "every size must be at least 1: V %zu, E %zu, H %zu, layers %zu, T %zu, B %zu",
+                    c->V, c->E, c->H, c->L, c->T, c->B);
+    if (c->tied && c->E != c->H)
+        return fail(TG_EINVAL, err, errsz,
+                    "weight tying needs the embedding width to equal the hidden size (E %zu, H %zu)",
+                    c->E, c->H);
+    if (!(c->dropout >= 0 && c->dropout < 1))
+        return fail(TG_EINVAL, err, errsz, "dropout must be in [0, 1), got %g", c->dropout);
+    if (!(c->clip >= 0) || !(c->lr_decay > 0) || !(c->init >= 0))
+        return fail(TG_EINVAL, err, errsz, "clip and init must be >= 0 and lr decay > 0");
+    return TG_OK;
+}
+
+static int add_layers(lm_model *m, char *err, size_t errsz)
+{
+    const lm_config *c = &m->cfg;
+    int rc = tg_embed_init(&m->emb, m->ps, "encoder", c->V, c->E, &m->rng);
+    if (rc == TG_OK)
+        rc = tg_rnn_init(&m->rnn, m->ps, "rnn.", c->cell, c->E, c->H, c->L, c->dropout, &m->rng);
+    if (rc == TG_OK)
+        rc = c->tied ? tg_linear_init_tied(&m->dec, m->ps, "decoder", &m->emb, 1)
+                     : tg_linear_init(&m->dec, m->ps, "decoder", c->H, c->V, 1, &m->rng);
+    if (rc != TG_OK) {
+        const char *why = tg_params_error(m->ps);
+        return fail(rc, err, errsz, "cannot build the model: %s", why ? why : tg_strerror(rc));
+    }
+    if (c->init > 0) tg_params_init_uniform(m->ps, c->init, &m->rng);
+    if (c->cell == TG_LSTM && c->forget_bias != 0)
+        for (size_t k = 0; k < c->L; k++) tg_lstm_set_forget_bias(&m->rnn.cells[k], c->forget_bias);
+    return TG_OK;
+}
+
+int lm_model_init(lm_model *m, const lm_config *cfg, char *err, size_t errsz)
+{
+    memset(m, 0, sizeof *m);
+    int rc = check_config(cfg, err, errsz);
+    if (rc != TG_OK) return rc;
+    m->cfg = *cfg;
+    tg_rng_seed(&m->rng, cfg->seed);
+    m->ps = tg_params_new();
+    m->s = calloc(cfg->L, sizeof *m->s);
+    if (!m->ps || !m->s) {
+        lm_model_deinit(m);
+        return fail(TG_ENOMEM, err, errsz, "out of memory building the model");
+    }
+    rc = add_layers(m, err, errsz);
+    if (rc != TG_OK) lm_model_deinit(m);
+    return rc;
+}
+
+void lm_model_deinit(lm_model *m)
+{
+    tg_rnn_deinit(&m->rnn);
+    tg_params_free(m->ps);
+    free(m->s);
+    free(m->xs);
+    free(m->ys);
+    memset(m, 0, sizeof *m);
+}
+
+/* Per-step pointer arrays for windows of up to Tw steps; grows only, so a training loop stops
+ * allocating after its first window. */
+static int reserve_steps(lm_model *m, size_t Tw)
+{
+    if (Tw <= m->steps_cap) return 1;
+    tg_tensor **xs = realloc(m->xs, Tw * sizeof *xs);
+    if (xs) m->xs = xs;
+    tg_tensor **ys = realloc(m->ys, Tw * sizeof *ys);
+    if (ys) m->ys = ys;
+    if (!xs || !ys) return 0;
+    m->steps_cap = Tw;
+    return 1;
+}
+
+tg_tensor *lm_window_logits(tg_tape *t, lm_model *m, tg_rnn_carry *carry, const int32_t *x,
+                            size_t Tw)
+{
+    size_t B = carry->B;
+    double p = m->cfg.dropout;
+    if (!reserve_steps(m, Tw)) return NULL;
+    if (tg_rnn_carry_load(t, carry, m->s) != TG_OK) return NULL;
+    tg_tensor *e = tg_dropout(t, tg_embed_forward(t, &m->emb, x, Tw * B), p, &m->rng);
+    for (size_t k = 0; k < Tw; k++) m->xs[k] = tg_slice_rows(t, e, k * B, B);
+    if (!tg_rnn_forward(t, &m->rnn, Tw, m->xs, m->s, m->ys, &m->rng)) return NULL;
+    tg_tensor *h = tg_dropout(t, tg_concat_rows(t, Tw, m->ys), p, &m->rng); /* (Tw·B x H) */
+    tg_tensor *logits = tg_linear_forward(t, &m->dec, h);
+    if (logits && tg_rnn_carry_store(carry, m->s) != TG_OK) return NULL;
+    return logits;
+}
+
+tg_tensor *lm_window_loss(tg_tape *t, lm_model *m, tg_rnn_carry *carry, const int32_t *x,
+                          const int32_t *y, size_t Tw)
+{
+    return tg_softmax_xent(t, lm_window_logits(t, m, carry, x, Tw), y, Tw * carry->B);
+}
+
+/* ---- Training ------------------------------------------------------------------------- */
+
+static double scheduled_lr(const lm_trainer *tr)
+{
+    const lm_config *c = &tr->m->cfg;
+    return tg_lr_step_decay(c->optim.lr, c->lr_decay, c->decay_after, lm_trainer_epoch(tr));
+}
+
+int lm_trainer_init(lm_trainer *tr, lm_model *m, const int32_t *tok, size_t N, char *err,
+                    size_t errsz)
+{
+    memset(tr, 0, sizeof *tr);
+    tr->m = m;
+    const lm_config *c = &m->cfg;
+    int rc = tg_batcher_init(&tr->batch, tok, N, c->B, c->T, err, errsz);
+    if (rc != TG_OK) return rc;
+    rc = tg_optim_new(&tr->opt, m->ps, &c->optim, err, errsz);
+    if (rc != TG_OK) return rc;
+    tr->tape = tg_tape_new();
+    tr->x = malloc(c->T * c->B * sizeof *tr->x);
+    tr->y = malloc(c->T * c->B * sizeof *tr->y);
+    rc = tg_rnn_carry_init(&tr->carry, &m->rnn, c->B);
+    if (!tr->tape || !tr->x || !tr->y || rc != TG_OK) {
+        lm_trainer_deinit(tr);
+        return fail(TG_ENOMEM, err, errsz, "out of memory setting up training");
+    }
+    tg_optim_set_lr(tr->opt, scheduled_lr(tr));
+    return TG_OK;
+}
+
+void lm_trainer_deinit(lm_trainer *tr)
+{
+    tg_tape_free(tr->tape);
+    tg_optim_free(tr->opt);
+    tg_rnn_carry_deinit(&tr->carry);
+    free(tr->x);
+    free(tr->y);
+    memset(tr, 0, sizeof *tr);
+}
+
+size_t lm_trainer_epoch(const lm_trainer *tr)
+{
+    return tr->batch.epoch + 1;
+}
+
+double lm_trainer_progress(const lm_trainer *tr)
+{
+    return tr->batch.L > 1 ? (double)tr->batch.offset / (double)(tr->batch.L - 1) : 0;
+}
+
+long lm_train_window(lm_trainer *tr, double *loss, char *err, size_t errsz)
+{
+    lm_model *m = tr->m;
+    size_t Tw = tg_batcher_next(&tr->batch, tr->x, tr->y);
+    if (Tw == 0) { /* epoch over: a new pass starts from zero state */
+        tg_rnn_carry_zero(&tr->carry);
+        tg_optim_set_lr(tr->opt, scheduled_lr(tr));
+        return 0;
+    }
+    tg_tape_reset(tr->tape);
+    tg_tensor *L = lm_window_loss(tr->tape, m, &tr->carry, tr->x, tr->y, Tw);
+    int rc = L ? tg_backward(tr->tape, L) : TG_EINVAL;
+    if (rc != TG_OK) {
+        const char *why = tg_tape_error(tr->tape);
+        return fail(-1, err, errsz, "training step %llu: %s", (unsigned long long)tr->step + 1,
+                    why ? why : tg_strerror(rc));
+    }
+    *loss = L->val[0];
+    tr->last_norm = m->cfg.clip > 0 ? tg_clip_grad_norm(m->ps, m->cfg.clip) : tg_grad_norm(m->ps);
+    tg_optim_step(tr->opt);
+    tg_params_zero_grad(m->ps);
+    tr->step++;
+    return (long)Tw;
+}
+
+/* ---- Evaluation ----------------------------------------------------------------------- */
+
+int lm_evaluate(lm_model *m, const int32_t *tok, size_t N, size_t B, size_t T, double *nll,
+                char *err, size_t errsz)
+{
+    tg_batcher batch;
+    int rc = tg_batcher_init(&batch, tok, N, B, T, err, errsz);
+    if (rc != TG_OK) return rc;
+    tg_rnn_carry carry;
+    tg_tape *t = tg_tape_new();
+    int32_t *x = malloc(T * B * sizeof *x), *y = malloc(T * B * sizeof *y);
+    rc = tg_rnn_carry_init(&carry, &m->rnn, B);
+    if (!t || !x || !y || rc != TG_OK) rc = fail(TG_ENOMEM, err, errsz, "out of memory evaluating");
+    if (t) {
+        tg_tape_set_training(t, 0);
+        tg_tape_set_grad(t, 0);
+    }
+    double total = 0;
+    size_t count = 0, Tw;
+    while (rc == TG_OK && (Tw = tg_batcher_next(&batch, x, y)) > 0) {
+        tg_tape_reset(t);
+        tg_tensor *L = lm_window_loss(t, m, &carry, x, y, Tw);
+        if (!L) {
+            rc = fail(TG_EINVAL, err, errsz, "evaluation: %s", tg_tape_error(t));
+            break;
+        }
+        total += (double)L->val[0] * (double)(Tw * B);
+        count += Tw * B;
+    }
+    *nll = count ? total / (double)count : NAN;
+    tg_rnn_carry_deinit(&carry);
+    tg_tape_free(t);
+    free(x);
+    free(y);
+    return rc;
+}
+
+/* ---- Sampling ------------------------------------------------------------------------- */
+
+int lm_sampler_init(lm_sampler *s, lm_model *m, char *err, size_t errsz)
+{
+    memset(s, 0, sizeof *s);
+    s->m = m;
+    s->tape = tg_tape_new();
+    s->logits = calloc(m->cfg.V, sizeof *s->logits);
+    int rc = tg_rnn_carry_init(&s->carry, &m->rnn, 1);
+    if (!s->tape || !s->logits || rc != TG_OK) {
+        lm_sampler_deinit(s);
+        return fail(TG_ENOMEM, err, errsz, "out of memory setting up sampling");
+    }
+    tg_tape_set_training(s->tape, 0);
+    tg_tape_set_grad(s->tape, 0);
+    return TG_OK;
+}
+
+void lm_sampler_deinit(lm_sampler *s)
+{
+    tg_tape_free(s->tape);
+    tg_rnn_carry_deinit(&s->carry);
+    free(s->logits);
+    memset(s, 0, sizeof *s);
+}
+
+int lm_sampler_feed(lm_sampler *s, int32_t id, char *err, size_t errsz)
+{
+    tg_tape_reset(s->tape);
+    tg_tensor *z = lm_window_logits(s->tape, s->m, &s->carry, &id, 1);
+    if (!z) return fail(TG_EINVAL, err, errsz, "sampling: %s", tg_tape_error(s->tape));
+    memcpy(s->logits, z->val, s->m->cfg.V * sizeof *s->logits);
+    return TG_OK;
+}
+
+/* The k-th largest of z[0..V) (k >= 1): the cut-off of top-k sampling. */
+static double kth_largest(const tg_real *z, size_t V, size_t k)
+{
+    double cut = INFINITY;
+    for (size_t round = 0; round < k; round++) { /* k passes: fine for the small k people use */
+        double best = -INFINITY;
+        for (size_t i = 0; i < V; i++)
+            if (z[i] < cut && z[i] > best) best = z[i];
+        if (best == -INFINITY) break;
+        cut = best;
+    }
+    return cut;
+}
+
+int32_t lm_sampler_draw(const lm_sampler *s, double temperature, size_t top_k, tg_rng *rng)
+{
+    size_t V = s->m->cfg.V;
+    const tg_real *z = s->logits;
+    size_t best = 0;
+    for (size_t i = 1; i < V; i++)
+        if (z[i] > z[best]) best = i;
+    if (temperature <= 0) return (int32_t)best;
+    double cut = top_k > 0 && top_k < V ? kth_largest(z, V, top_k) : -INFINITY;
+    double sum = 0;
+    for (size_t i = 0; i < V; i++)
+        if (z[i] >= cut) sum += exp((z[i] - z[best]) / temperature);
+    double u = tg_rng_uniform(rng) * sum;
+    for (size_t i = 0; i < V; i++) {
+        if (z[i] < cut) continue;
+        u -= exp((z[i] - z[best]) / temperature);
+        if (u < 0) return (int32_t)i;
+    }
+    return (int32_t)best; /* rounding left a sliver: the most likely token */
+}

@@ -1,0 +1,247 @@
+/* lm_ckpt.c: a language model's checkpoint: parameters, configuration, vocabulary, and the
+ * whole training state, so that a resumed run continues bit for bit.
+ *
+ * Layout (safetensors, see nn/checkpoint.h):
+ *   model.<param>            every parameter (model.encoder.weight, model.rnn.weight_ih_l0, ...)
+ *   train.optim.<state>      the optimizer's arrays (momentum_buffer, exp_avg, ...)
+ *   train.counters           U64 [window steps, optimizer steps, batcher epoch, batcher offset]
+ *   train.rng                U64 [4]: the dropout generator
+ *   train.carry_h, _c        the carried state, (L·B x H)
+ *   train.lr                 F64 [1]
+ *   train.stream             U64 [length, FNV-1a checksum] of the training token stream
+ *   metadata                 tapegrad.kind, tapegrad.vocab, config.<field> for every lm_config field
+ */
+#define _POSIX_C_SOURCE 200809L /* strdup */
+#include "models/lm.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(int code, char *err, size_t errsz, const char *fmt, ...)
+{
+    if (err && errsz) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errsz, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+static const char *const optim_names[] = {"sgd", "adagrad", "adam"};
+
+/* Every numeric lm_config field, stored as metadata "config.<name>" -> its value as text.
+ * Kinds: 'z' size_t, 'i' int, 'u' uint64_t, 'd' double. Writing and reading share this table. */
+typedef struct cfg_field {
+    const char *key;
+    char kind;
+    size_t off;
+} cfg_field;
+
+#define F(key, kind, member) {"config." key, kind, offsetof(lm_config, member)}
+static const cfg_field fields[] = {
+    F("V", 'z', V),          F("E", 'z', E),
+    F("H", 'z', H),          F("L", 'z', L),
+    F("T", 'z', T),          F("B", 'z', B),
+    F("tied", 'i', tied),    F("decay_after", 'z', decay_after),
+    F("seed", 'u', seed),    F("dropout", 'd', dropout),
+    F("init", 'd', init),    F("forget_bias", 'd', forget_bias),
+    F("clip", 'd', clip),    F("lr_decay", 'd', lr_decay),
+    F("lr", 'd', optim.lr),  F("momentum", 'd', optim.momentum),
+    F("beta1", 'd', optim.beta1), F("beta2", 'd', optim.beta2),
+    F("eps", 'd', optim.eps), F("weight_decay", 'd', optim.weight_decay),
+};
+#undef F
+enum { N_FIELDS = sizeof fields / sizeof fields[0] };
+
+static void format_field(const lm_config *c, const cfg_field *f, char *out, size_t n)
+{
+    const char *p = (const char *)c + f->off;
+    if (f->kind == 'z') snprintf(out, n, "%zu", *(const size_t *)p);
+    if (f->kind == 'i') snprintf(out, n, "%d", *(const int *)p);
+    if (f->kind == 'u') snprintf(out, n, "%" PRIu64, *(const uint64_t *)p);
+    if (f->kind == 'd') snprintf(out, n, "%.17g", *(const double *)p);
+}
+
+/* Parse text into the field; 0 when it is not a whole number (or number) of that kind. */
+static int parse_field(lm_config *c, const cfg_field *f, const char *s)
+{
+    char *p = (char *)c + f->off, *end;
+    errno = 0;
+    if (f->kind == 'd') {
+        *(double *)p = strtod(s, &end);
+    } else {
+        if (*s == '-') return 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (f->kind == 'z') *(size_t *)p = (size_t)v;
+        if (f->kind == 'i') *(int *)p = (int)v;
+        if (f->kind == 'u') *(uint64_t *)p = (uint64_t)v;
+    }
+    return !errno && end != s && !*end;
+}
+
+/* ---- Saving ----------------------------------------------------------------------------- */
+
+static int add_u64(tg_ckpt_writer *w, const char *name, const uint64_t *v, size_t n)
+{
+    return tg_ckpt_writer_add(w, name, TG_DT_U64, 1, &n, v);
+}
+
+static int add_training(tg_ckpt_writer *w, const lm_trainer *tr)
+{
+    const lm_model *m = tr->m;
+    int rc = TG_OK;
+    char name[96];
+    for (size_t i = 0; rc == TG_OK && i < tg_optim_state_count(tr->opt); i++) {
+        size_t n = tg_optim_numel(tr->opt);
+        snprintf(name, sizeof name, "train.optim.%s", tg_optim_state_name(tr->opt, i));
+        rc = tg_ckpt_writer_add(w, name, TG_DT_REAL, 1, &n, tg_optim_state((tg_optim *)tr->opt, i));
+    }
+    uint64_t counters[4] = {tr->step, tg_optim_steps(tr->opt), tr->batch.epoch, tr->batch.offset};
+    size_t shape[2] = {m->cfg.L * tr->carry.B, m->cfg.H}, one = 1;
+    double lr = tg_optim_lr(tr->opt);
+    uint64_t stream[2] = {tr->batch.N, 0};
+    for (size_t i = 0; i < tr->batch.N; i++) /* FNV-1a over the ids: the same corpus? */
+        stream[1] = (stream[1] ^ (uint32_t)tr->batch.tok[i]) * 0x100000001b3u;
+    if (rc == TG_OK) rc = add_u64(w, "train.counters", counters, 4);
+    if (rc == TG_OK) rc = add_u64(w, "train.rng", m->rng.s, 4);
+    if (rc == TG_OK) rc = add_u64(w, "train.stream", stream, 2);
+    if (rc == TG_OK) rc = tg_ckpt_writer_add(w, "train.lr", TG_DT_F64, 1, &one, &lr);
+    if (rc == TG_OK) rc = tg_ckpt_writer_add(w, "train.carry_h", TG_DT_REAL, 2, shape, tr->carry.h);
+    if (rc == TG_OK && tr->carry.c)
+        rc = tg_ckpt_writer_add(w, "train.carry_c", TG_DT_REAL, 2, shape, tr->carry.c);
+    return rc;
+}
+
+int lm_save(const char *path, const lm_model *m, const lm_trainer *tr, const char *kind,
+            const char *vocab, char *err, size_t errsz)
+{
+    tg_ckpt_writer *w = tg_ckpt_writer_new();
+    if (!w) return fail(TG_ENOMEM, err, errsz, "%s: out of memory", path);
+    int rc = tg_ckpt_writer_add_params(w, m->ps, "model.");
+    if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "tapegrad.kind", kind);
+    if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "tapegrad.vocab", vocab);
+    if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "config.cell", lm_cell_name(m->cfg.cell));
+    if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "config.optim", optim_names[m->cfg.optim.kind]);
+    for (size_t i = 0; rc == TG_OK && i < N_FIELDS; i++) {
+        char value[64];
+        format_field(&m->cfg, &fields[i], value, sizeof value);
+        rc = tg_ckpt_writer_meta(w, fields[i].key, value);
+    }
+    if (rc == TG_OK && tr) rc = add_training(w, tr);
+    if (rc == TG_OK) rc = tg_ckpt_writer_save(w, path);
+    if (rc != TG_OK) fail(rc, err, errsz, "%s", tg_ckpt_writer_error(w));
+    tg_ckpt_writer_free(w);
+    return rc;
+}
+
+/* ---- Loading ---------------------------------------------------------------------------- */
+
+static int read_config(tg_ckpt *ck, const char *path, lm_config *c, char *err, size_t errsz)
+{
+    *c = lm_default_config();
+    const char *cell = tg_ckpt_meta(ck, "config.cell"), *opt = tg_ckpt_meta(ck, "config.optim");
+    int k = 0;
+    while (opt && k < 3 && strcmp(opt, optim_names[k])) k++;
+    if (!cell || lm_cell_parse(cell) < 0 || !opt || k == 3)
+        return fail(TG_EFORMAT, err, errsz, "%s: metadata lacks a known config.cell or config.optim",
+                    path);
+    c->cell = (tg_cell_kind)lm_cell_parse(cell);
+    c->optim.kind = (tg_optim_kind)k;
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        const char *s = tg_ckpt_meta(ck, fields[i].key);
+        if (!s)
+            return fail(TG_EFORMAT, err, errsz,
+                        "%s: metadata has no '%s' (not a tapegrad language-model checkpoint?)",
+                        path, fields[i].key);
+        if (!parse_field(c, &fields[i], s))
+            return fail(TG_EFORMAT, err, errsz, "%s: metadata '%s' = \"%s\" is not a valid value",
+                        path, fields[i].key, s);
+    }
+    return TG_OK;
+}
+
+int lm_load(const char *path, lm_model *m, const char *kind, char **vocab, char *err,
+            size_t errsz)
+{
+    tg_ckpt *ck;
+    memset(m, 0, sizeof *m);
+    *vocab = NULL;
+    int rc = tg_ckpt_open(&ck, path, err, errsz);
+    if (rc != TG_OK) return rc;
+    const char *k = tg_ckpt_meta(ck, "tapegrad.kind"), *v = tg_ckpt_meta(ck, "tapegrad.vocab");
+    lm_config cfg;
+    if (!k || !v)
+        rc = fail(TG_EFORMAT, err, errsz,
+                  "%s: no tapegrad.kind/tapegrad.vocab metadata: not a tapegrad language model", path);
+    else if (strcmp(k, kind) != 0)
+        rc = fail(TG_EFORMAT, err, errsz, "%s: a %s-level model; this program reads %s-level ones",
+                  path, k, kind);
+    if (rc == TG_OK) rc = read_config(ck, path, &cfg, err, errsz);
+    if (rc == TG_OK) rc = lm_model_init(m, &cfg, err, errsz);
+    if (rc == TG_OK && (rc = tg_ckpt_load_params(ck, m->ps, "model.")) != TG_OK) {
+        fail(rc, err, errsz, "%s", tg_ckpt_error(ck));
+        lm_model_deinit(m);
+    }
+    if (rc == TG_OK && !(*vocab = strdup(v))) {
+        rc = fail(TG_ENOMEM, err, errsz, "%s: out of memory", path);
+        lm_model_deinit(m);
+    }
+    tg_ckpt_close(ck);
+    return rc;
+}
+
+static int read_training(tg_ckpt *ck, const char *path, lm_trainer *tr, char *err, size_t errsz)
+{
+    lm_model *m = tr->m;
+    uint64_t counters[4], stream[2], expect[2] = {tr->batch.N, 0};
+    double lr;
+    for (size_t i = 0; i < tr->batch.N; i++)
+        expect[1] = (expect[1] ^ (uint32_t)tr->batch.tok[i]) * 0x100000001b3u;
+    int rc = tg_ckpt_read(ck, "train.stream", TG_DT_U64, stream, 2);
+    if (rc == TG_OK && (stream[0] != expect[0] || stream[1] != expect[1]))
+        return fail(TG_EINVAL, err, errsz,
+                    "%s: was trained on another corpus (%" PRIu64 " tokens, this one has %" PRIu64 ")",
+                    path, stream[0], expect[0]);
+    if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.counters", TG_DT_U64, counters, 4);
+    if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.rng", TG_DT_U64, m->rng.s, 4);
+    if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.lr", TG_DT_F64, &lr, 1);
+    size_t n = m->cfg.L * tr->carry.B * m->cfg.H;
+    if (rc == TG_OK) rc = tg_ckpt_read_reals(ck, "train.carry_h", tr->carry.h, n);
+    if (rc == TG_OK && tr->carry.c) rc = tg_ckpt_read_reals(ck, "train.carry_c", tr->carry.c, n);
+    for (size_t i = 0; rc == TG_OK && i < tg_optim_state_count(tr->opt); i++) {
+        char name[96];
+        snprintf(name, sizeof name, "train.optim.%s", tg_optim_state_name(tr->opt, i));
+        rc = tg_ckpt_read_reals(ck, name, tg_optim_state(tr->opt, i), tg_optim_numel(tr->opt));
+    }
+    if (rc == TG_OK) rc = tg_batcher_set_position(&tr->batch, counters[2], counters[3], err, errsz);
+    if (rc != TG_OK) {
+        if (err && !err[0]) fail(rc, err, errsz, "%s: %s", path, tg_ckpt_error(ck));
+        return rc;
+    }
+    tr->step = counters[0];
+    tg_optim_set_steps(tr->opt, counters[1]);
+    tg_optim_set_lr(tr->opt, lr);
+    return TG_OK;
+}
+
+int lm_load_training(const char *path, lm_trainer *tr, char *err, size_t errsz)
+{
+    tg_ckpt *ck;
+    int rc = tg_ckpt_open(&ck, path, err, errsz);
+    if (rc != TG_OK) return rc;
+    if (!tg_ckpt_find(ck, "train.counters"))
+        rc = fail(TG_EFORMAT, err, errsz, "%s: holds no training state (saved for sampling only)",
+                  path);
+    if (rc == TG_OK) {
+        if (err && errsz) err[0] = '\0';
+        rc = read_training(ck, path, tr, err, errsz);
+    }
+    tg_ckpt_close(ck);
+    return rc;
+}
