@@ -53,7 +53,8 @@ static int fill_zero_states(tg_tape *t, const tg_rnn *r, size_t B, tg_state *s)
 tg_tensor *tg_rnn_forward(tg_tape *t, const tg_rnn *r, size_t T, tg_tensor *const *xs, tg_state *s,
                           tg_tensor **ys, tg_rng *rng)
 {
-    if (T == 0 || !xs) return tgi_fail(t, "tg_rnn_forward: no time steps (T = %zu)", T);
+    if (T == 0) return tgi_fail(t, "tg_rnn_forward: no time steps (T = 0)");
+    if (!xs) return tgi_fail(t, "tg_rnn_forward: xs is NULL (T = %zu)", T);
     if (!tgi_check(t, "tg_rnn_forward", 1, xs)) return NULL;
     size_t L = r->layers;
     if (!s) { /* the caller wants no final state: keep it in the arena */
