@@ -1,0 +1,238 @@
+/* bench_matmul.c: how close tg_matmul comes to this core's peak, and to BLIS called directly.
+ *
+ * 1. The peak: a small FMA loop (12 independent accumulators of 8 floats) gives one core's
+ *    single-precision FLOP/s, the ceiling every product below is compared with.
+ * 2. tg_matmul (forward only, tape reset between repetitions, median of the repetitions) against
+ *    bli_sgemm_ex with the same context and thread count, on squares and on the shapes an LSTM
+ *    language model multiplies, with 1 and 2 threads.
+ * 3. The 1024^3 product on every kernel set this CPU can run: the choice of kernels matters.
+ *
+ * Usage: bench_matmul            (the issue's bar: >= 70% of peak on 1024^3, 1 thread)
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "autograd/internal.h" /* tgi_blis_context: the direct call uses the same kernels */
+#include "autograd/tapegrad.h"
+
+#include <blis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_FMA_LOOP 1
+#endif
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+#ifdef HAVE_FMA_LOOP
+/* iters rounds of 12 independent 8-wide FMAs: 12 * 8 * 2 = 192 flops per round. Twelve
+ * accumulators cover the FMA latency (4-5 cycles) times the FMA ports (2). */
+__attribute__((target("avx2,fma"))) static float fma_loop(long iters, float x)
+{
+    /* Distinct starting values: equal chains would be merged into one by the compiler. */
+#define START(i) _mm256_set1_ps(x + 0.01f * (i))
+    __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
+    __m256 r0 = START(0), r1 = START(1), r2 = START(2), r3 = START(3), r4 = START(4);
+    __m256 r5 = START(5), r6 = START(6), r7 = START(7), r8 = START(8), r9 = START(9);
+    __m256 r10 = START(10), r11 = START(11);
+#undef START
+    for (long i = 0; i < iters; i++) {
+        r0 = _mm256_fmadd_ps(r0, m, c), r1 = _mm256_fmadd_ps(r1, m, c);
+        r2 = _mm256_fmadd_ps(r2, m, c), r3 = _mm256_fmadd_ps(r3, m, c);
+        r4 = _mm256_fmadd_ps(r4, m, c), r5 = _mm256_fmadd_ps(r5, m, c);
+        r6 = _mm256_fmadd_ps(r6, m, c), r7 = _mm256_fmadd_ps(r7, m, c);
+        r8 = _mm256_fmadd_ps(r8, m, c), r9 = _mm256_fmadd_ps(r9, m, c);
+        r10 = _mm256_fmadd_ps(r10, m, c), r11 = _mm256_fmadd_ps(r11, m, c);
+    }
+    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(r0, r1), _mm256_add_ps(r2, r3)),
+                             _mm256_add_ps(_mm256_add_ps(r4, r5), _mm256_add_ps(r6, r7)));
+    s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(r8, r9), _mm256_add_ps(r10, r11)));
+    float out[8];
+    _mm256_storeu_ps(out, s);
+    return out[0] + out[7];
+}
+#endif
+
+/* One core's FP32 peak in GFLOP/s (best of 5 runs), or 0 when the CPU has no AVX2/FMA. */
+static double peak_gflops(void)
+{
+#ifdef HAVE_FMA_LOOP
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0;
+    const long iters = 50 * 1000 * 1000;
+    double best = 0;
+    volatile float sink = 0;
+    for (int r = 0; r < 5; r++) {
+        double t0 = now();
+        sink += fma_loop(iters, 1e-3f * (float)r);
+        double g = 192.0 * (double)iters / (now() - t0) * 1e-9;
+        if (g > best) best = g;
+    }
+    (void)sink;
+    return best;
+#else
+    return 0;
+#endif
+}
+
+typedef struct {
+    const char *what;
+    size_t m, k, n; /* op(a) is (m x k), op(b) is (k x n) */
+    int flags;
+} shape;
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Repetitions for about half a second of work, at least 5, at most 101 (odd: a true median). */
+static int reps_for(double seconds_each)
+{
+    int r = (int)(0.5 / (seconds_each > 1e-9 ? seconds_each : 1e-9));
+    r = r < 5 ? 5 : r > 101 ? 101 : r;
+    return r | 1;
+}
+
+/* The same product as tg_matmul, straight into BLIS with the same context and threads. */
+static void direct(const shape *s, const float *a, const float *b, float *c, int threads)
+{
+    int ta = (s->flags & TG_TRANS_A) != 0, tb = (s->flags & TG_TRANS_B) != 0;
+    float one = 1, zero = 0;
+    rntm_t rntm;
+    bli_rntm_init_from_global(&rntm);
+    bli_rntm_set_num_threads(threads, &rntm);
+    bli_sgemm_ex(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+                 (dim_t)s->m, (dim_t)s->n, (dim_t)s->k, &one, (float *)a,
+                 (inc_t)(ta ? s->m : s->k), 1, (float *)b, (inc_t)(tb ? s->k : s->n), 1, &zero,
+                 c, (inc_t)s->n, 1, tgi_blis_context(), &rntm);
+}
+
+typedef struct {
+    double tg, direct; /* GFLOP/s, medians */
+} result;
+
+/* Median GFLOP/s of tg_matmul and of the direct call on shape s with `threads` threads. */
+static result measure(const shape *s, int threads, int with_direct)
+{
+    int ta = (s->flags & TG_TRANS_A) != 0, tb = (s->flags & TG_TRANS_B) != 0;
+    tg_tensor *a = ta ? tg_tensor_new(s->k, s->m, 0) : tg_tensor_new(s->m, s->k, 0);
+    tg_tensor *b = tb ? tg_tensor_new(s->n, s->k, 0) : tg_tensor_new(s->k, s->n, 0);
+    float *c = malloc(s->m * s->n * sizeof *c);
+    tg_tape *t = tg_tape_new();
+    if (!a || !b || !c || !t) {
+        fprintf(stderr, "bench_matmul: out of memory for %s\n", s->what);
+        exit(1);
+    }
+    tg_rng r;
+    tg_rng_seed(&r, 1);
+    for (size_t i = 0; i < tg_numel(a); i++) a->val[i] = (float)tg_rng_uniform(&r) - 0.5f;
+    for (size_t i = 0; i < tg_numel(b); i++) b->val[i] = (float)tg_rng_uniform(&r) - 0.5f;
+    tg_set_num_threads(threads);
+    double flops = 2.0 * (double)s->m * (double)s->k * (double)s->n, t0 = now();
+    if (!tg_matmul(t, a, b, s->flags)) { /* warm-up: BLIS's buffers, the tape's arena */
+        fprintf(stderr, "bench_matmul: %s\n", tg_tape_error(t));
+        exit(1);
+    }
+    if (with_direct) direct(s, a->val, b->val, c, threads);
+    int reps = reps_for(now() - t0);
+    double *sec = malloc(2 * (size_t)reps * sizeof *sec);
+    if (!sec) exit(1);
+    double *sec_direct = sec + reps;
+    for (int i = 0; i < reps; i++) { /* interleaved, so both see the same machine */
+        tg_tape_reset(t);
+        t0 = now();
+        tg_matmul(t, a, b, s->flags);
+        sec[i] = now() - t0;
+        if (!with_direct) continue;
+        t0 = now();
+        direct(s, a->val, b->val, c, threads);
+        sec_direct[i] = now() - t0;
+    }
+    result res = {flops / median(sec, reps) * 1e-9, 0};
+    if (with_direct) res.direct = flops / median(sec_direct, reps) * 1e-9;
+    free(sec);
+    free(c);
+    tg_tape_free(t);
+    tg_tensor_free(a);
+    tg_tensor_free(b);
+    return res;
+}
+
+static const char *flag_name(int flags)
+{
+    return flags == TG_TRANS_A ? "A^T" : flags == TG_TRANS_B ? "B^T" : flags ? "A^T B^T" : "-";
+}
+
+static double pct(double g, double peak)
+{
+    return peak > 0 ? 100.0 * g / peak : 0;
+}
+
+int main(void)
+{
+    const shape shapes[] = {
+        {"square 256", 256, 256, 256, 0},
+        {"square 512", 512, 512, 512, 0},
+        {"square 1024", 1024, 1024, 1024, 0},
+        {"square 2048", 2048, 2048, 2048, 0},
+        {"x.W  (20x400).(400x800)", 20, 400, 800, 0},
+        {"h.Wt (20x650).(2600x650)^T", 20, 650, 2600, TG_TRANS_B},
+        {"X.W  (700x200).(200x800)", 700, 200, 800, 0},
+        {"dW   (20x400)^T.(20x800)", 400, 20, 800, TG_TRANS_A},
+        {"dh   (20x800).(400x800)^T", 20, 800, 400, TG_TRANS_B},
+    };
+    printf("%s\n", tg_blis_config());
+    double peak = peak_gflops();
+    if (peak > 0)
+        printf("peak FP32, one core (12 x 8-wide FMA chains): %.1f GFLOP/s\n\n", peak);
+    else
+        printf("peak FP32: not measured (no AVX2/FMA on this CPU); %% columns are 0\n\n");
+
+    printf("%-30s %-7s %3s %10s %10s %6s %12s\n", "product", "flags", "thr", "tapegrad",
+           "direct", "ratio", "% of peak");
+    printf("%-30s %-7s %3s %10s %10s %6s %12s\n", "", "", "", "GFLOP/s", "GFLOP/s", "tg/dir",
+           "(x threads)");
+    for (int threads = 1; threads <= 2; threads++)
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+            result r = measure(&shapes[i], threads, 1);
+            printf("%-30s %-7s %3d %10.1f %10.1f %6.3f %11.1f%%\n", shapes[i].what,
+                   flag_name(shapes[i].flags), threads, r.tg, r.direct, r.tg / r.direct,
+                   pct(r.tg, peak * threads));
+            fflush(stdout);
+        }
+
+    printf("\n1024^3 on every kernel set this CPU runs (tg_matmul, 1 thread):\n");
+    const char *sets[] = {"zen3", "haswell", "zen2", "zen", "sandybridge", "generic", "skx"};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+        int rc = tg_blis_select(sets[i]);
+        if (rc != TG_OK) {
+            printf("  %-12s skipped: %s\n", sets[i], tg_strerror(rc));
+            continue;
+        }
+        result r = measure(&shapes[2], 1, 0);
+        printf("  %-12s %7.1f GFLOP/s %6.1f%% of peak\n", sets[i], r.tg, pct(r.tg, peak));
+        fflush(stdout);
+    }
+    tg_blis_select("auto");
+
+    result r = measure(&shapes[2], 1, 0);
+    printf("\nchosen kernels, 1024^3, 1 thread: %.1f GFLOP/s = %.1f%% of peak (target >= 70%%): "
+           "%s\n", r.tg, pct(r.tg, peak), pct(r.tg, peak) >= 70 ? "met" : "NOT met");
+    tg_set_num_threads(0);
+    return 0;
+}
