@@ -117,9 +117,9 @@ static void direct(const shape *s, const float *a, const float *b, float *c, int
     bli_rntm_init_from_global(&rntm);
     bli_rntm_set_num_threads(threads, &rntm);
     bli_sgemm_ex(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
-                 (dim_t)s->m, (dim_t)s->n, (dim_t)s->k, &one, (float *)a,
-                 (inc_t)(ta ? s->m : s->k), 1, (float *)b, (inc_t)(tb ? s->k : s->n), 1, &zero,
-                 c, (inc_t)s->n, 1, tgi_blis_context(), &rntm);
+                 (dim_t)s->m, (dim_t)s->n, (dim_t)s->k, &one, (float *)a, (inc_t)(ta ? s->m : s->k),
+                 1, (float *)b, (inc_t)(tb ? s->k : s->n), 1, &zero, c, (inc_t)s->n, 1,
+                 tgi_blis_context(), &rntm);
 }
 
 typedef struct {
@@ -203,8 +203,8 @@ int main(void)
     else
         printf("peak FP32: not measured (no AVX2/FMA on this CPU); %% columns are 0\n\n");
 
-    printf("%-30s %-7s %3s %10s %10s %6s %12s\n", "product", "flags", "thr", "tapegrad",
-           "direct", "ratio", "% of peak");
+    printf("%-30s %-7s %3s %10s %10s %6s %12s\n", "product", "flags", "thr", "tapegrad", "direct",
+           "ratio", "% of peak");
     printf("%-30s %-7s %3s %10s %10s %6s %12s\n", "", "", "", "GFLOP/s", "GFLOP/s", "tg/dir",
            "(x threads)");
     for (int threads = 1; threads <= 2; threads++)
@@ -232,7 +232,8 @@ int main(void)
 
     result r = measure(&shapes[2], 1, 0);
     printf("\nchosen kernels, 1024^3, 1 thread: %.1f GFLOP/s = %.1f%% of peak (target >= 70%%): "
-           "%s\n", r.tg, pct(r.tg, peak), pct(r.tg, peak) >= 70 ? "met" : "NOT met");
+           "%s\n",
+           r.tg, pct(r.tg, peak), pct(r.tg, peak) >= 70 ? "met" : "NOT met");
     tg_set_num_threads(0);
     return 0;
 }

@@ -33,13 +33,13 @@
 
 /* Why the kernels in use were chosen; the low byte of `choice`. */
 enum {
-    WHY_BLIS,        /* BLIS's own detection, kept */
-    WHY_AUTO_AVX512, /* BLIS fell back to generic; we took skx */
-    WHY_AUTO_AVX2,   /* BLIS fell back to generic; we took haswell */
-    WHY_AUTO_NONE,   /* BLIS fell back to generic; nothing faster can run */
-    WHY_SELECTED,    /* tg_blis_select(name) */
-    WHY_ENV,         /* TG_BLIS_ARCH=name */
-    WHY_FIXED,       /* this build cannot choose */
+    WHY_BLIS,           /* BLIS's own detection, kept */
+    WHY_AUTO_AVX512,    /* BLIS fell back to generic; we took skx */
+    WHY_AUTO_AVX2,      /* BLIS fell back to generic; we took haswell */
+    WHY_AUTO_NONE,      /* BLIS fell back to generic; nothing faster can run */
+    WHY_SELECTED,       /* tg_blis_select(name) */
+    WHY_ENV,            /* TG_BLIS_ARCH=name */
+    WHY_FIXED,          /* this build cannot choose */
     ENV_IGNORED = 0x80, /* flag: TG_BLIS_ARCH was set but unusable (env_note says why) */
 };
 
@@ -86,9 +86,9 @@ static int runs_avx2(void)
 
 static int runs_avx512(void)
 {
-    return runs_avx2() && __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512cd") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    return runs_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl");
 }
 
 static int runs_anything(void)
@@ -101,13 +101,13 @@ static const struct kernels {
     arch_t id;
     int (*cpu_runs)(void);
 } whitelist[] = {
-    {"skx", BLIS_ARCH_SKX, runs_avx512},
-    {"zen3", BLIS_ARCH_ZEN3, runs_avx2},
-    {"zen2", BLIS_ARCH_ZEN2, runs_avx2},
-    {"zen", BLIS_ARCH_ZEN, runs_avx2},
-    {"haswell", BLIS_ARCH_HASWELL, runs_avx2},
-    {"sandybridge", BLIS_ARCH_SANDYBRIDGE, runs_avx},
-    {"generic", BLIS_ARCH_GENERIC, runs_anything},
+    {"skx", BLIS_ARCH_SKX, runs_avx512},              /* Skylake-X and later, Zen 4/5 */
+    {"zen3", BLIS_ARCH_ZEN3, runs_avx2},              /* AMD Zen 3 */
+    {"zen2", BLIS_ARCH_ZEN2, runs_avx2},              /* AMD Zen 2 */
+    {"zen", BLIS_ARCH_ZEN, runs_avx2},                /* AMD Zen */
+    {"haswell", BLIS_ARCH_HASWELL, runs_avx2},        /* Intel Haswell to Comet Lake */
+    {"sandybridge", BLIS_ARCH_SANDYBRIDGE, runs_avx}, /* Intel Sandy/Ivy Bridge */
+    {"generic", BLIS_ARCH_GENERIC, runs_anything},    /* portable C */
 };
 
 static int registered(arch_t id)
@@ -134,8 +134,7 @@ static int auto_choice(void)
 {
     if (blis_arch != BLIS_ARCH_GENERIC) return pack(blis_arch, WHY_BLIS);
     if (registered(BLIS_ARCH_SKX) && runs_avx512()) return pack(BLIS_ARCH_SKX, WHY_AUTO_AVX512);
-    if (registered(BLIS_ARCH_HASWELL) && runs_avx2())
-        return pack(BLIS_ARCH_HASWELL, WHY_AUTO_AVX2);
+    if (registered(BLIS_ARCH_HASWELL) && runs_avx2()) return pack(BLIS_ARCH_HASWELL, WHY_AUTO_AVX2);
     return pack(BLIS_ARCH_GENERIC, WHY_AUTO_NONE);
 }
 #else
@@ -166,8 +165,9 @@ static void init(void)
             packed = chosen;
         } else {
             snprintf(env_note, sizeof env_note, "TG_BLIS_ARCH=\"%.24s\" ignored (%s), auto used",
-                     env, rc == TG_ECPU ? "this CPU lacks its instructions"
-                                        : "not a kernel set tapegrad can choose");
+                     env,
+                     rc == TG_ECPU ? "this CPU lacks its instructions"
+                                   : "not a kernel set tapegrad can choose");
             packed |= ENV_IGNORED;
         }
     }
@@ -232,7 +232,7 @@ const char *tg_blis_config(void)
     snprintf(line, sizeof line,
              "BLIS %s (%s, %s), BLIS detected %s, kernels %s (%s%s%s), threads %ld",
              bli_info_get_version_str(), threading, linkage, bli_arch_string(blis_arch),
-             bli_arch_string((arch_t)(c >> 8)), why_text[c & 0x7f],
-             c & ENV_IGNORED ? "; " : "", c & ENV_IGNORED ? env_note : "", threads_in_use());
+             bli_arch_string((arch_t)(c >> 8)), why_text[c & 0x7f], c & ENV_IGNORED ? "; " : "",
+             c & ENV_IGNORED ? env_note : "", threads_in_use());
     return line;
 }

@@ -27,8 +27,8 @@
 /* c (m x n) = op(a)·op(b) + beta·c, with op(a) (m x k) and op(b) (k x n). ta says that a is
  * stored as (k x m) and read transposed; tb that b is stored as (n x k). beta is 0 (c is
  * overwritten, never read) or 1 (accumulate). */
-static void gemm(int ta, int tb, size_t m, size_t n, size_t k, const tg_real *a,
-                 const tg_real *b, tg_real beta, tg_real *c)
+static void gemm(int ta, int tb, size_t m, size_t n, size_t k, const tg_real *a, const tg_real *b,
+                 tg_real beta, tg_real *c)
 {
     if (m == 0 || n == 0) return;
     if (k == 0) { /* an empty sum: c = beta·c */
@@ -45,8 +45,7 @@ static void gemm(int ta, int tb, size_t m, size_t n, size_t k, const tg_real *a,
     }
     GEMM_EX(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
             (dim_t)m, (dim_t)n, (dim_t)k, &alpha, (tg_real *)a, (inc_t)(ta ? m : k), 1,
-            (tg_real *)b, (inc_t)(tb ? k : n), 1, &beta, c, (inc_t)n, 1,
-            tgi_blis_context(), rp);
+            (tg_real *)b, (inc_t)(tb ? k : n), 1, &beta, c, (inc_t)n, 1, tgi_blis_context(), rp);
 }
 
 /* The inner dimension k of y = op(a)·op(b). */
@@ -85,14 +84,13 @@ static const tg_op matmul_op = {"tg_matmul", matmul_forward, matmul_backward};
 
 /* "tg_matmul: inner dimensions differ: a is (..), b is (..)", and with flags which side is
  * transposed and the two inner dimensions it produced. */
-static tg_tensor *inner_mismatch(tg_tape *t, const tg_tensor *a, const tg_tensor *b, int ta,
-                                 int tb)
+static tg_tensor *inner_mismatch(tg_tape *t, const tg_tensor *a, const tg_tensor *b, int ta, int tb)
 {
     if (!ta && !tb) return tgi_fail(t, MISMATCH, TGI_DIMS(a), TGI_DIMS(b));
-    return tgi_fail(t, MISMATCH "; with %s, %s has %zu columns and %s has %zu rows",
-                    TGI_DIMS(a), TGI_DIMS(b),
-                    ta && tb ? "TG_TRANS_A | TG_TRANS_B" : ta ? "TG_TRANS_A" : "TG_TRANS_B",
-                    ta ? "aᵀ" : "a", inner(a, ta), tb ? "bᵀ" : "b", tb ? b->cols : b->rows);
+    const char *flags = ta && tb ? "TG_TRANS_A | TG_TRANS_B" : ta ? "TG_TRANS_A" : "TG_TRANS_B";
+    return tgi_fail(t, MISMATCH "; with %s, %s has %zu columns and %s has %zu rows", TGI_DIMS(a),
+                    TGI_DIMS(b), flags, ta ? "aᵀ" : "a", inner(a, ta), tb ? "bᵀ" : "b",
+                    tb ? b->cols : b->rows);
 }
 
 tg_tensor *tg_matmul(tg_tape *t, tg_tensor *a, tg_tensor *b, int flags)

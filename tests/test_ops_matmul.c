@@ -8,8 +8,8 @@ static const int all_flags[] = {0, TG_TRANS_A, TG_TRANS_B, TG_TRANS_A | TG_TRANS
 /* y = op(a)·op(b) with op(a) (m x k), op(b) (k x n). */
 static const struct {
     size_t m, k, n;
-} shapes[] = {{1, 1, 1}, {1, 7, 1}, {1, 3, 6}, {6, 3, 1}, {5, 3, 7},
-              {7, 1, 4}, {4, 9, 4}, {67, 45, 83}};
+} shapes[] = {{1, 1, 1}, {1, 7, 1}, {1, 3, 6}, {6, 3, 1},
+              {5, 3, 7}, {7, 1, 4}, {4, 9, 4}, {67, 45, 83}};
 
 /* Element (i, p) of op(x), where op(x) has `cols` columns and x is stored transposed when t. */
 static double at(const tg_tensor *x, int t, size_t i, size_t p)
@@ -72,8 +72,8 @@ static void check_forward_all_shapes(void)
 static void test_matmul_forward_matches_naive_loop_on_every_kernel_set(void **s)
 {
     (void)s;
-    const char *names[] = {"auto", "skx", "zen3", "zen2", "zen", "haswell", "sandybridge",
-                           "generic"};
+    const char *names[] = {"auto", "skx",     "zen3",        "zen2",
+                           "zen",  "haswell", "sandybridge", "generic"};
     int ran_auto = 0, ran_other = 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         int rc = tg_blis_select(names[i]);
@@ -230,8 +230,10 @@ static void test_matmul_rejects_inner_dimensions_that_differ(void **s)
         snprintf(sa, sizeof sa, "a is (%zu x %zu)", bad[i].ar, bad[i].ac);
         snprintf(sb, sizeof sb, "b is (%zu x %zu)", bad[i].br, bad[i].bc);
         assert_error_has(t, "tg_matmul", "inner dimensions differ", sa, sb, NULL);
-        if (bad[i].flag_name) assert_error_has(t, bad[i].flag_name, NULL);
-        else assert_null(strstr(tg_tape_error(t), "TG_TRANS"));
+        if (bad[i].flag_name)
+            assert_error_has(t, bad[i].flag_name, NULL);
+        else
+            assert_null(strstr(tg_tape_error(t), "TG_TRANS"));
         tg_tape_free(t);
     }
     tg_tape *t = tg_tape_new();
