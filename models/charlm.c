@@ -2,11 +2,13 @@
  *
  *   tg_charlm train [FILE] [options]    train on a UTF-8 text (default: the King James Bible)
  *   tg_charlm sample CKPT [options]     generate text from a checkpoint
+ *   tg_charlm visualize CKPT TEXTFILE   colour a text by hidden units (charviz.h)
  *
  * The vocabulary is the set of Unicode code points of the file, so any language works. The last
  * --val-frac of the text is held out for validation.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "models/charviz.h"
 #include "models/cli.h"
 #include "models/lm.h"
 #include "models/text.h"
@@ -306,9 +308,12 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "train") == 0) return train(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "sample") == 0) return sample(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "visualize") == 0)
+        return lm_charviz_command(argc - 2, argv + 2);
     fprintf(argc >= 2 && strcmp(argv[1], "--help") ? stderr : stdout,
             "usage: tg_charlm train [FILE] [options]   train (default corpus: the KJV Bible)\n"
             "       tg_charlm sample CKPT [options]    generate text from a checkpoint\n"
+            "       tg_charlm visualize CKPT TEXTFILE  colour a text by hidden units (HTML)\n"
             "Run a command with --help for its options.\n");
     return argc >= 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
 }

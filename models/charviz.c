@@ -1,0 +1,366 @@
+/* charviz.c: recording a layer's activations over a text, pattern indicators, correlation and
+ * ranking, and the coloured HTML page. The map is in charviz.h. */
+#include "models/charviz.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/text.h"
+
+/* ---- patterns ---- */
+
+static const char *const pattern_names[LM_PAT_COUNT] = {
+    "quotes", "parens", "line-start", "upper", "vowel", "space",
+};
+
+const char *lm_pattern_name(lm_pattern p)
+{
+    return p < LM_PAT_COUNT ? pattern_names[p] : "?";
+}
+
+int lm_pattern_parse(const char *name)
+{
+    for (int p = 0; p < LM_PAT_COUNT; p++)
+        if (strcmp(name, pattern_names[p]) == 0) return p;
+    return -1;
+}
+
+static int is_upper(uint32_t c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+static int is_letter(uint32_t c)
+{
+    return is_upper(c) || (c >= 'a' && c <= 'z');
+}
+
+/* Inside "...": an ASCII '"' toggles; U+201C opens and U+201D closes. */
+static void quotes(const uint32_t *text, size_t n, double *ind)
+{
+    int in = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c = text[i];
+        if (c == '"')
+            in = !in;
+        else if (c == 0x201C)
+            in = 1;
+        else if (c == 0x201D)
+            in = 0;
+        ind[i] = in;
+    }
+}
+
+/* Inside (...): the depth after reading the character is positive; a stray ')' is ignored. */
+static void parens(const uint32_t *text, size_t n, double *ind)
+{
+    size_t depth = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (text[i] == '(')
+            depth++;
+        else if (text[i] == ')' && depth > 0)
+            depth--;
+        ind[i] = depth > 0;
+    }
+}
+
+/* Column in the line over the longest line's last column. */
+static void line_start(const uint32_t *text, size_t n, double *ind)
+{
+    size_t col = 0, max = 0;
+    for (size_t i = 0; i < n; i++) {
+        ind[i] = (double)col;
+        if (col > max) max = col;
+        col = text[i] == '\n' ? 0 : col + 1;
+    }
+    for (size_t i = 0; i < n && max > 0; i++) ind[i] /= (double)max;
+}
+
+/* Every letter of a run of two or more ASCII letters, all capitals. */
+static void upper(const uint32_t *text, size_t n, double *ind)
+{
+    for (size_t i = 0; i < n;) {
+        size_t j = i, caps = 0;
+        while (j < n && is_letter(text[j])) caps += is_upper(text[j++]);
+        int all = j - i >= 2 && caps == j - i;
+        for (size_t k = i; k < j; k++) ind[k] = all;
+        if (j == i) ind[j++] = 0; /* not a letter */
+        i = j;
+    }
+}
+
+void lm_pattern_indicator(lm_pattern p, const uint32_t *text, size_t n, double *ind)
+{
+    switch (p) {
+    case LM_PAT_QUOTES:
+        quotes(text, n, ind);
+        return;
+    case LM_PAT_PARENS:
+        parens(text, n, ind);
+        return;
+    case LM_PAT_LINE_START:
+        line_start(text, n, ind);
+        return;
+    case LM_PAT_UPPER:
+        upper(text, n, ind);
+        return;
+    default:
+        break;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c = is_upper(text[i]) ? text[i] + ('a' - 'A') : text[i];
+        if (p == LM_PAT_VOWEL)
+            ind[i] = c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u';
+        else
+            ind[i] = text[i] == ' ' || (text[i] >= '\t' && text[i] <= '\r');
+    }
+}
+
+/* ---- statistics ---- */
+
+double lm_pearson(const double *x, const float *y, size_t stride, size_t n)
+{
+    if (n < 2) return 0;
+    double mx = 0, my = 0;
+    for (size_t i = 0; i < n; i++) {
+        mx += x[i];
+        my += y[i * stride];
+    }
+    mx /= (double)n;
+    my /= (double)n;
+    double sxy = 0, sxx = 0, syy = 0; /* r = Σ dx·dy / sqrt(Σ dx² · Σ dy²) */
+    for (size_t i = 0; i < n; i++) {
+        double dx = x[i] - mx, dy = y[i * stride] - my;
+        sxy += dx * dy;
+        sxx += dx * dx;
+        syy += dy * dy;
+    }
+    if (sxx <= 0 || syy <= 0) return 0;
+    return sxy / sqrt(sxx * syy);
+}
+
+void lm_charviz_variance(const lm_charviz *cv, double *var)
+{
+    for (size_t u = 0; u < cv->H; u++) {
+        double mean = 0, ss = 0;
+        for (size_t i = 0; i < cv->n; i++) mean += cv->act[i * cv->H + u];
+        mean /= (double)cv->n;
+        for (size_t i = 0; i < cv->n; i++) {
+            double d = cv->act[i * cv->H + u] - mean;
+            ss += d * d;
+        }
+        var[u] = ss / (double)cv->n; /* Σ (a - mean)² / n */
+    }
+}
+
+void lm_charviz_correlate(const lm_charviz *cv, const double *ind, double *r)
+{
+    for (size_t u = 0; u < cv->H; u++) r[u] = lm_pearson(ind, cv->act + u, cv->H, cv->n);
+}
+
+static int chosen(const size_t *top, size_t j, size_t u)
+{
+    for (size_t i = 0; i < j; i++)
+        if (top[i] == u) return 1;
+    return 0;
+}
+
+size_t lm_top_units(const double *score, size_t H, int absolute, size_t k, size_t *top)
+{
+    if (k > H) k = H;
+    for (size_t j = 0; j < k; j++) { /* k selection passes: H is a few hundred */
+        double best = -INFINITY;
+        top[j] = H;
+        for (size_t u = 0; u < H; u++) {
+            double s = absolute ? fabs(score[u]) : score[u];
+            if (!chosen(top, j, u) && (top[j] == H || s > best)) top[j] = u, best = s;
+        }
+    }
+    return k;
+}
+
+/* ---- recording ---- */
+
+void lm_charviz_deinit(lm_charviz *cv)
+{
+    free(cv->text);
+    free(cv->act);
+    memset(cv, 0, sizeof *cv);
+}
+
+/* The vocabulary ids of text[0..n) into ids, the kept characters into kept; returns how many. */
+static size_t keep_known(const lm_charvocab *v, const uint32_t *text, size_t n, int32_t *ids,
+                         uint32_t *kept)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t id = lm_charvocab_id(v, text[i]);
+        if (id < 0) continue;
+        ids[k] = id;
+        kept[k++] = text[i];
+    }
+    return k;
+}
+
+int lm_charviz_record(lm_charviz *cv, lm_model *m, const lm_charvocab *v, const uint32_t *text,
+                      size_t n, size_t layer, char *err, size_t errsz)
+{
+    memset(cv, 0, sizeof *cv);
+    size_t L = m->cfg.L, H = m->cfg.H;
+    if (layer >= L)
+        return lm_fail(TG_ERANGE, err, errsz,
+                       "layer %zu is out of range: the model has %zu "
+                       "layer%s (0..%zu)",
+                       layer, L, L == 1 ? "" : "s", L - 1);
+    int32_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    cv->text = malloc((n ? n : 1) * sizeof *cv->text);
+    if (!ids || !cv->text) goto nomem;
+    cv->n = keep_known(v, text, n, ids, cv->text);
+    cv->skipped = n - cv->n;
+    cv->H = H;
+    cv->layer = layer;
+    if (cv->n == 0) {
+        free(ids);
+        lm_charviz_deinit(cv);
+        return lm_fail(TG_EINVAL, err, errsz,
+                       "none of the %zu characters of the text is in "
+                       "the model's vocabulary",
+                       n);
+    }
+    cv->act = malloc(cv->n * H * sizeof *cv->act);
+    lm_sampler s;
+    if (!cv->act || lm_sampler_init(&s, m, err, errsz) != TG_OK) goto nomem;
+    int rc = TG_OK;
+    for (size_t i = 0; i < cv->n && rc == TG_OK; i++) {
+        rc = lm_sampler_feed(&s, ids[i], err, errsz);
+        for (size_t u = 0; u < H; u++) cv->act[i * H + u] = (float)s.carry.h[layer * H + u];
+    }
+    lm_sampler_deinit(&s);
+    free(ids);
+    if (rc != TG_OK) lm_charviz_deinit(cv);
+    return rc;
+nomem:
+    free(ids);
+    lm_charviz_deinit(cv);
+    return lm_fail(TG_ENOMEM, err, errsz, "out of memory recording %zu characters x %zu units", n,
+                   H);
+}
+
+/* ---- the page ---- */
+
+const char *lm_html_char(uint32_t cp, char buf[8])
+{
+    switch (cp) {
+    case '<':
+        return "&lt;";
+    case '>':
+        return "&gt;";
+    case '&':
+        return "&amp;";
+    case '"':
+        return "&quot;";
+    case '\'':
+        return "&#39;";
+    case '\n':
+        return "\xE2\x86\xB5\n"; /* ↵, then the break (the block is white-space: pre) */
+    case '\t':
+        return "\t";
+    default:
+        break;
+    }
+    if (cp < 0x20) cp += 0x2400; /* control pictures: U+240D ␍ for '\r' */
+    if (cp == 0x7F) cp = 0x2421;
+    size_t k = lm_utf8_put(cp, buf);
+    if (k == 0) k = lm_utf8_put(0xFFFD, buf);
+    buf[k] = '\0';
+    return buf;
+}
+
+void lm_charviz_colour(double a, double scale, char out[8])
+{
+    double t = fabs(a) / scale;
+    if (!(t <= 1)) t = 1; /* also NaN */
+    /* white blended towards red (214, 39, 40) or blue (31, 119, 180) by t */
+    int r = a > 0 ? 214 : 31, g = a > 0 ? 39 : 119, b = a > 0 ? 40 : 180;
+    r = (int)lround(255 + (r - 255) * t);
+    g = (int)lround(255 + (g - 255) * t);
+    b = (int)lround(255 + (b - 255) * t);
+    snprintf(out, 8, "#%02x%02x%02x", r, g, b);
+}
+
+/* Plain text s, escaped byte by byte (UTF-8 passes through). */
+static void put_escaped(FILE *f, const char *s)
+{
+    char buf[8];
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x80 && c != '\n')
+            fputs(lm_html_char(c, buf), f);
+        else
+            fputc(c == '\n' ? ' ' : c, f);
+    }
+}
+
+static const char page_head[] =
+    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    "<style>\n"
+    "body { font-family: sans-serif; margin: 2em; max-width: 70em; color: #222; }\n"
+    "h2 { font-size: 1.1em; margin: 1.5em 0 0.4em; }\n"
+    ".text { font-family: monospace; font-size: 14px; line-height: 1.45; white-space: pre-wrap;\n"
+    "        border: 1px solid #ccc; padding: 0.8em; }\n"
+    ".legend span { font-family: monospace; padding: 0.1em 0.5em; }\n"
+    "</style>\n";
+
+static void write_legend(FILE *f)
+{
+    char c[8];
+    fputs("<p class=\"legend\">activation: ", f);
+    for (int k = -4; k <= 4; k++) {
+        lm_charviz_colour(k / 4.0, 1, c);
+        fprintf(f, "<span style=\"background:%s\">%+.2f</span>", c, k / 4.0);
+    }
+    fputs(" &nbsp;(hover a character for its value)</p>\n", f);
+}
+
+/* One block: every character coloured by unit u, scaled so that |a| = max(1, max |a|) is
+ * full colour (tanh-range units keep the absolute scale). */
+static void write_block(FILE *f, const lm_charviz *cv, size_t u)
+{
+    double scale = 1;
+    for (size_t i = 0; i < cv->n; i++) scale = fmax(scale, fabs(cv->act[i * cv->H + u]));
+    fputs("<div class=\"text\">", f);
+    char c[8], buf[8];
+    for (size_t i = 0; i < cv->n; i++) {
+        double a = cv->act[i * cv->H + u];
+        lm_charviz_colour(a, scale, c);
+        fprintf(f, "<span style=\"background:%s\" title=\"%.3f\">", c, a);
+        const char *s = lm_html_char(cv->text[i], buf);
+        size_t len = strlen(s);
+        int nl = len > 0 && s[len - 1] == '\n';
+        fwrite(s, 1, len - (size_t)nl, f); /* the break goes after the span */
+        fputs(nl ? "</span>\n" : "</span>", f);
+    }
+    fputs("</div>\n", f);
+}
+
+int lm_charviz_write_html(FILE *f, const lm_charviz *cv, const lm_charviz_section *sec, size_t nsec,
+                          const char *title, const char *note)
+{
+    fputs(page_head, f);
+    fputs("<title>", f);
+    put_escaped(f, title);
+    fputs("</title>\n</head>\n<body>\n<h1>", f);
+    put_escaped(f, title);
+    fputs("</h1>\n<p>", f);
+    put_escaped(f, note);
+    fputs("</p>\n", f);
+    write_legend(f);
+    for (size_t k = 0; k < nsec; k++) {
+        fputs("<h2>", f);
+        put_escaped(f, sec[k].heading);
+        fputs("</h2>\n", f);
+        write_block(f, cv, sec[k].unit);
+    }
+    fputs("</body>\n</html>\n", f);
+    return fflush(f) == 0 && !ferror(f) ? TG_OK : TG_EIO;
+}
