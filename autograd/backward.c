@@ -3,6 +3,7 @@
  * Recording order is topological, so one loop from the loss down to the first node visits every
  * node after all of its users. A node is visited only when the loss depends on it (`needed`),
  * and each op's backward adds into its inputs' gradients, so fan-out needs no special case.
+ * Work an op deferred during the walk (tgi_defer) runs once at the end, before returning.
  * Read next: any op family, e.g. ops/binary.c, for what a backward looks like.
  */
 #include "autograd/internal.h"
@@ -51,5 +52,6 @@ int tg_backward(tg_tape *t, tg_tensor *loss)
         for (size_t k = 0; k < y->n_in; k++)
             if (y->in[k]->op) y->in[k]->needed = 1; /* leaves have nothing to walk */
     }
+    tgi_run_deferred(t); /* e.g. a parameter's weight gradients over all time steps at once */
     return TG_OK;
 }

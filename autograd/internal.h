@@ -42,6 +42,23 @@ tg_tensor *tgi_node(tg_tape *t, const tg_op *op, size_t rows, size_t cols, size_
 /* The recorded nodes (count in *n) and the tape's "backward already ran" flag: backward.c. */
 tg_tensor **tgi_tape_nodes(tg_tape *t, size_t *n, int **backward_ran);
 
+/* Work an op's backward hands over to the end of the walk, to do once for many nodes: matmul
+ * turns the per-step weight-gradient products of a parameter used at every time step into one
+ * product over all B·T rows. An op puts this struct first in a record it allocates with
+ * tgi_alloc and passes it to tgi_defer. After the last node's backward, tg_backward calls
+ * run(t, d) with the first record not yet done; run handles every record of its own (walking
+ * d->next, recognising its own by d->run) and marks them done. Records live until reset. */
+typedef struct tgi_deferred {
+    void (*run)(tg_tape *t, struct tgi_deferred *d);
+    struct tgi_deferred *next;
+    int done;
+} tgi_deferred;
+
+void tgi_defer(tg_tape *t, tgi_deferred *d);
+
+/* Run every deferred record and empty the list: the end of tg_backward. */
+void tgi_run_deferred(tg_tape *t);
+
 /* tgi_node followed by op->forward. */
 tg_tensor *tgi_record(tg_tape *t, const tg_op *op, size_t rows, size_t cols, size_t n,
                       tg_tensor *const *in);

@@ -35,6 +35,7 @@ struct tg_tape {
     int backward_ran;     /* node gradients are dirty: the next backward clears them */
     int has_error;
     char error[ERR_LEN];  /* first message since reset */
+    tgi_deferred *deferred, *deferred_tail; /* work queued by backwards for the end of the walk */
 };
 
 static chunk *chunk_new(tg_tape *t, size_t size)
@@ -112,6 +113,7 @@ void tg_tape_reset(tg_tape *t)
     t->cur = t->first;
     t->n_nodes = 0;
     t->backward_ran = 0;
+    t->deferred = t->deferred_tail = NULL;
     tg_tape_clear_error(t);
 }
 
@@ -275,6 +277,24 @@ void tg_tape_get_stats(const tg_tape *t, tg_tape_stats *s)
         if (c == t->cur) before_cur = 0;
     }
     s->heap_allocs = t->heap_allocs;
+}
+
+void tgi_defer(tg_tape *t, tgi_deferred *d)
+{
+    d->next = NULL;
+    d->done = 0;
+    if (t->deferred_tail)
+        t->deferred_tail->next = d;
+    else
+        t->deferred = d;
+    t->deferred_tail = d;
+}
+
+void tgi_run_deferred(tg_tape *t)
+{
+    for (tgi_deferred *d = t->deferred; d; d = d->next)
+        if (!d->done) d->run(t, d);
+    t->deferred = t->deferred_tail = NULL;
 }
 
 /* backward.c needs the node list and the dirty flag; it is the only other reader. */

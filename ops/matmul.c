@@ -61,20 +61,93 @@ static void matmul_forward(tg_tensor *y) /* y = op(a)·op(b) */
     gemm(ta, tb, y->rows, y->cols, inner(a, ta), a->val, b->val, 0, y->val);
 }
 
+/* db += (a rows)ᵀ·(dy rows), or its transpose when b is used transposed: the sum over the m
+ * rows of y of one row of a times one row of dy. a (m x k), dy (m x n). */
+static void weight_grad(int tb, size_t m, size_t k, size_t n, const tg_real *a, const tg_real *dy,
+                        tg_real *db)
+{
+    if (tb) /* db (n x k) += dyᵀ·a */
+        gemm(1, 0, n, k, m, dy, a, 1, db);
+    else /* db (k x n) += aᵀ·dy */
+        gemm(1, 0, k, n, m, a, dy, 1, db);
+}
+
+/* A parameter's weight-gradient product, deferred to the end of backward. A weight used at
+ * every time step gets T products of only B rows each, which BLIS runs far below peak; their
+ * sum is one product over the T·B rows stacked, which it runs near peak. */
+typedef struct wgrad {
+    tgi_deferred d;
+    tg_tensor *b;     /* the parameter (a leaf) */
+    int tb;           /* b is used transposed */
+    const tg_tensor *a, *y; /* a (m x k); y's gradient dy (m x n) is final when queued */
+} wgrad;
+
+static int same_weight(const tgi_deferred *e, const wgrad *w)
+{
+    const wgrad *x = (const wgrad *)e;
+    return !e->done && e->run == w->d.run && x->b == w->b && x->tb == w->tb;
+}
+
+/* Stack the rows of every record of w's parameter into two arena blocks and do one product;
+ * when w is alone (or the arena is full), the products one by one. */
+static void run_weight_grads(tg_tape *t, tgi_deferred *first)
+{
+    for (tgi_deferred *d = first; d; d = d->next) {
+        if (d->done || d->run != run_weight_grads) continue;
+        const wgrad *w = (const wgrad *)d;
+        size_t k = w->a->cols, n = w->y->cols, rows = 0, count = 0;
+        for (tgi_deferred *e = d; e; e = e->next)
+            if (same_weight(e, w)) rows += ((const wgrad *)e)->a->rows, count++;
+        tg_real *A = count > 1 ? tgi_alloc(t, rows * k * sizeof *A, "tg_matmul") : NULL;
+        tg_real *DY = A ? tgi_alloc(t, rows * n * sizeof *DY, "tg_matmul") : NULL;
+        size_t at = 0;
+        for (tgi_deferred *e = d; e; e = e->next) {
+            if (!same_weight(e, w) || e == d) continue;
+            const wgrad *x = (const wgrad *)e;
+            if (DY) {
+                memcpy(A + at * k, x->a->val, x->a->rows * k * sizeof *A);
+                memcpy(DY + at * n, x->y->grad, x->a->rows * n * sizeof *DY);
+                at += x->a->rows;
+            } else {
+                weight_grad(w->tb, x->a->rows, k, n, x->a->val, x->y->grad, w->b->grad);
+            }
+            e->done = 1;
+        }
+        if (DY) {
+            memcpy(A + at * k, w->a->val, w->a->rows * k * sizeof *A);
+            memcpy(DY + at * n, w->y->grad, w->a->rows * n * sizeof *DY);
+            weight_grad(w->tb, rows, k, n, A, DY, w->b->grad);
+        } else {
+            weight_grad(w->tb, w->a->rows, k, n, w->a->val, w->y->grad, w->b->grad);
+        }
+        d->done = 1;
+    }
+}
+
 /* With op(a) (m x k), op(b) (k x n): d op(a) += dy·op(b)ᵀ and d op(b) += op(a)ᵀ·dy, written
- * for the stored a and b (a stored transposed receives the transpose of its gradient). */
+ * for the stored a and b (a stored transposed receives the transpose of its gradient). The
+ * gradient of a parameter b (a leaf) is queued for run_weight_grads; y->saved is the tape. */
 static void matmul_backward(tg_tensor *y)
 {
     tg_tensor *a = y->in[0], *b = y->in[1];
     int ta = (y->iarg & TG_TRANS_A) != 0, tb = (y->iarg & TG_TRANS_B) != 0;
     size_t m = y->rows, n = y->cols, k = inner(a, ta);
+    int db_now = b->grad != NULL;
+    if (db_now && !b->op && !ta && m > 0) {
+        wgrad *w = tgi_alloc(y->saved, sizeof *w, "tg_matmul");
+        if (w) {
+            *w = (wgrad){{run_weight_grads, NULL, 0}, b, tb, a, y};
+            tgi_defer(y->saved, &w->d);
+            db_now = 0;
+        }
+    }
     if (a->grad && !ta) /* da += dy·op(b)ᵀ: dy·bᵀ, or dy·b when b is used transposed */
         gemm(0, !tb, m, k, n, y->grad, b->val, 1, a->grad);
     if (a->grad && ta) /* da += (dy·op(b)ᵀ)ᵀ = op(b)·dyᵀ: b·dyᵀ, or bᵀ·dyᵀ */
         gemm(tb, 1, k, m, n, b->val, y->grad, 1, a->grad);
-    if (b->grad && !tb) /* db += op(a)ᵀ·dy: aᵀ·dy, or a·dy when a is used transposed */
+    if (db_now && !tb) /* db += op(a)ᵀ·dy: aᵀ·dy, or a·dy when a is used transposed */
         gemm(!ta, 0, k, n, m, a->val, y->grad, 1, b->grad);
-    if (b->grad && tb) /* db += (op(a)ᵀ·dy)ᵀ = dyᵀ·op(a): dyᵀ·a, or dyᵀ·aᵀ */
+    if (db_now && tb) /* db += (op(a)ᵀ·dy)ᵀ = dyᵀ·op(a): dyᵀ·a, or dyᵀ·aᵀ */
         gemm(1, ta, n, k, m, y->grad, a->val, 1, b->grad);
 }
 
@@ -105,6 +178,7 @@ tg_tensor *tg_matmul(tg_tape *t, tg_tensor *a, tg_tensor *b, int flags)
     tg_tensor *y = tgi_node(t, &matmul_op, ta ? a->cols : a->rows, tb ? b->rows : b->cols, 2, in);
     if (!y) return NULL;
     y->iarg = (size_t)flags;
+    y->saved = t; /* backward queues weight gradients on the tape */
     matmul_op.forward(y);
     return y;
 }

@@ -207,6 +207,52 @@ static void test_matmul_backward_adds_to_gradients_already_there(void **s)
     }
 }
 
+/* A weight used by several products (a recurrent W_hh at every step): its gradient is queued
+ * by each backward and computed at the end as one product over all their rows. It must equal
+ * the sum of the per-product gradients, Σ op(x_i)ᵀ·dy_i, with or without the transpose. */
+static void test_weight_used_by_many_products_gets_the_sum_of_their_gradients(void **s)
+{
+    (void)s;
+    tg_rng r;
+    tg_rng_seed(&r, 31);
+    enum { N = 5, B = 3, K = 4, O = 6 };
+    for (int tb = 0; tb < 2; tb++) {
+        tg_tensor *W = tb ? rand_leaf(O, K, &r, -1, 1) : rand_leaf(K, O, &r, -1, 1);
+        tg_tensor *x[N], *w[N];
+        tg_tape *t = tg_tape_new();
+        tg_tensor *loss = NULL;
+        for (int i = 0; i < N; i++) {
+            x[i] = rand_leaf(B, K, &r, -1, 1);
+            w[i] = rand_leaf(B, O, &r, -1, 1); /* dy_i = w_i */
+            tg_tensor *l = tg_sum(t, tg_mul(t, tg_matmul(t, x[i], W, tb ? TG_TRANS_B : 0), w[i]));
+            loss = loss ? tg_add(t, loss, l) : l;
+        }
+        assert_int_equal(tg_backward(t, loss), TG_OK);
+        for (size_t p = 0; p < K; p++)
+            for (size_t q = 0; q < O; q++) {
+                double want = 0; /* dW[p][q] = Σ_i Σ_b x_i[b][p] · dy_i[b][q] */
+                for (int i = 0; i < N; i++)
+                    for (size_t b = 0; b < B; b++) want += x[i]->val[b * K + p] * w[i]->val[b * O + q];
+                tg_real got = W->grad[tb ? q * K + p : p * O + q], wr = (tg_real)want;
+                assert_close(&got, &wr, 1, VAL_TOL * 10);
+            }
+        for (int i = 0; i < N; i++) { /* the inputs' gradients are unaffected: dx_i = dy_i·op(W)ᵀ */
+            for (size_t b = 0; b < B; b++)
+                for (size_t p = 0; p < K; p++) {
+                    double want = 0;
+                    for (size_t q = 0; q < O; q++)
+                        want += w[i]->val[b * O + q] * W->val[tb ? q * K + p : p * O + q];
+                    tg_real wr = (tg_real)want;
+                    assert_close(&x[i]->grad[b * K + p], &wr, 1, VAL_TOL * 10);
+                }
+            tg_tensor_free(x[i]);
+            tg_tensor_free(w[i]);
+        }
+        tg_tape_free(t);
+        tg_tensor_free(W);
+    }
+}
+
 static void test_matmul_rejects_inner_dimensions_that_differ(void **s)
 {
     (void)s;
@@ -289,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_matmul_backward_matches_finite_differences),
         cmocka_unit_test(test_matmul_of_a_tensor_with_its_own_transpose_matches_finite_differences),
         cmocka_unit_test(test_matmul_backward_adds_to_gradients_already_there),
+        cmocka_unit_test(test_weight_used_by_many_products_gets_the_sum_of_their_gradients),
         cmocka_unit_test(test_matmul_rejects_inner_dimensions_that_differ),
         cmocka_unit_test(test_matmul_passes_null_through_and_keeps_the_first_error),
         cmocka_unit_test(test_blis_select_rejects_unknown_and_unchecked_kernel_sets),
