@@ -109,7 +109,6 @@ void lm_model_deinit(lm_model *m)
     tg_rnn_deinit(&m->rnn);
     tg_params_free(m->ps);
     free(m->s);
-    free(m->xs);
     free(m->ys);
     memset(m, 0, sizeof *m);
 }
@@ -119,11 +118,9 @@ void lm_model_deinit(lm_model *m)
 static int reserve_steps(lm_model *m, size_t Tw)
 {
     if (Tw <= m->steps_cap) return 1;
-    tg_tensor **xs = realloc(m->xs, Tw * sizeof *xs);
-    if (xs) m->xs = xs;
     tg_tensor **ys = realloc(m->ys, Tw * sizeof *ys);
-    if (ys) m->ys = ys;
-    if (!xs || !ys) return 0;
+    if (!ys) return 0;
+    m->ys = ys;
     m->steps_cap = Tw;
     return 1;
 }
@@ -136,8 +133,7 @@ tg_tensor *lm_window_logits(tg_tape *t, lm_model *m, tg_rnn_carry *carry, const 
     if (!reserve_steps(m, Tw)) return NULL;
     if (tg_rnn_carry_load(t, carry, m->s) != TG_OK) return NULL;
     tg_tensor *e = tg_dropout(t, tg_embed_forward(t, &m->emb, x, Tw * B), p, &m->rng);
-    for (size_t k = 0; k < Tw; k++) m->xs[k] = tg_slice_rows(t, e, k * B, B);
-    if (!tg_rnn_forward(t, &m->rnn, Tw, m->xs, m->s, m->ys, &m->rng)) return NULL;
+    if (!tg_rnn_forward_rows(t, &m->rnn, Tw, e, m->s, m->ys, &m->rng)) return NULL;
     tg_tensor *h = tg_dropout(t, tg_concat_rows(t, Tw, m->ys), p, &m->rng); /* (Tw·B x H) */
     tg_tensor *logits = tg_linear_forward(t, &m->dec, h);
     if (logits && tg_rnn_carry_store(carry, m->s) != TG_OK) return NULL;

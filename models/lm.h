@@ -61,8 +61,7 @@ typedef struct lm_model {
     tg_linear dec;
     tg_rng rng;      /* dropout masks (training) */
     tg_state *s;     /* L states of the window being recorded; owned scratch */
-    tg_tensor **xs;  /* per-step inputs and outputs of that window, steps_cap each; owned */
-    tg_tensor **ys;
+    tg_tensor **ys;  /* per-step outputs of that window, steps_cap of them; owned */
     size_t steps_cap;
 } lm_model;
 

@@ -102,23 +102,25 @@ static tg_tensor *gate(tg_tape *t, tg_tensor *a, size_t k, size_t H)
     return tg_slice_cols(t, a, k * H, H);
 }
 
-/* x (B x I), h (B x H) -> h' (B x H); W_ih (H x I), W_hh (H x H), b_ih, b_hh (1 x H). */
-tg_tensor *tg_rnn_cell(tg_tape *t, const tg_cell *p, tg_tensor *x, tg_tensor *h)
+tg_tensor *tg_cell_input(tg_tape *t, const tg_cell *p, tg_tensor *x)
 {
-    if (!fits(t, "tg_rnn_cell", p, x, h, NULL, 0)) return NULL;
-    tg_tensor *a = tg_add(t, affine(t, x, p->W_ih, p->b_ih),       /* a = x·W_ihᵀ + b_ih */
-                          affine(t, h, p->W_hh, p->b_hh));         /*     + h·W_hhᵀ + b_hh */
+    return affine(t, x, p->W_ih, p->b_ih); /* gx = x·W_ihᵀ + b_ih */
+}
+
+/* The cells proper, from the input side gx = x·W_ihᵀ + b_ih (B x G·H) and the state. */
+
+/* h' = act(gx + h·W_hhᵀ + b_hh); W_hh (H x H), b_hh (1 x H). */
+static tg_tensor *rnn(tg_tape *t, const tg_cell *p, tg_tensor *gx, tg_tensor *h)
+{
+    tg_tensor *a = tg_add(t, gx, affine(t, h, p->W_hh, p->b_hh));   /* a = gx + h·W_hhᵀ + b_hh */
     return p->kind == TG_RNN_RELU ? tg_relu(t, a) : tg_tanh(t, a); /* h' = act(a) */
 }
 
-/* x (B x I), h and c (B x H) -> h', c' (B x H); W_ih (4H x I), W_hh (4H x H), biases (1 x 4H),
- * gates i, f, g, o in column blocks of H. */
-tg_state tg_lstm_cell(tg_tape *t, const tg_cell *p, tg_tensor *x, tg_state s)
+/* (h, c) -> (h', c'); W_hh (4H x H), b_hh (1 x 4H), gates i, f, g, o in column blocks of H. */
+static tg_state lstm(tg_tape *t, const tg_cell *p, tg_tensor *gx, tg_state s)
 {
     size_t H = p->hidden;
-    if (!fits(t, "tg_lstm_cell", p, x, s.h, s.c, 1)) return (tg_state){NULL, NULL};
-    tg_tensor *a = tg_add(t, affine(t, x, p->W_ih, p->b_ih),      /* a = x·W_ihᵀ + b_ih */
-                          affine(t, s.h, p->W_hh, p->b_hh));      /*     + h·W_hhᵀ + b_hh */
+    tg_tensor *a = tg_add(t, gx, affine(t, s.h, p->W_hh, p->b_hh)); /* a = gx + h·W_hhᵀ + b_hh */
     tg_tensor *i = tg_sigmoid(t, gate(t, a, 0, H));               /* i = σ(a_i) */
     tg_tensor *f = tg_sigmoid(t, gate(t, a, 1, H));               /* f = σ(a_f) */
     tg_tensor *g = tg_tanh(t, gate(t, a, 2, H));                  /* g = tanh(a_g) */
@@ -128,20 +130,60 @@ tg_state tg_lstm_cell(tg_tape *t, const tg_cell *p, tg_tensor *x, tg_state s)
     return (tg_state){h, c};
 }
 
-/* x (B x I), h (B x H) -> h' (B x H); W_ih (3H x I), W_hh (3H x H), biases (1 x 3H), gates
- * r, z, n in column blocks of H. Exactly PyTorch's GRU (b_hn stays inside r ⊙ (...)). */
-tg_tensor *tg_gru_cell(tg_tape *t, const tg_cell *p, tg_tensor *x, tg_tensor *h)
+/* h -> h'; W_hh (3H x H), b_hh (1 x 3H), gates r, z, n in column blocks of H. Exactly
+ * PyTorch's GRU (b_hn stays inside r ⊙ (...)). */
+static tg_tensor *gru(tg_tape *t, const tg_cell *p, tg_tensor *gx, tg_tensor *h)
 {
     size_t H = p->hidden;
-    if (!fits(t, "tg_gru_cell", p, x, h, NULL, 0)) return NULL;
-    tg_tensor *gx, *gh, *r, *z, *hn, *n;
-    gx = affine(t, x, p->W_ih, p->b_ih);                                /* gx = x·W_ihᵀ + b_ih */
+    tg_tensor *gh, *r, *z, *hn, *n;
     gh = affine(t, h, p->W_hh, p->b_hh);                                /* gh = h·W_hhᵀ + b_hh */
     r = tg_sigmoid(t, tg_add(t, gate(t, gx, 0, H), gate(t, gh, 0, H))); /* r = σ(gx_r + gh_r) */
     z = tg_sigmoid(t, tg_add(t, gate(t, gx, 1, H), gate(t, gh, 1, H))); /* z = σ(gx_z + gh_z) */
     hn = tg_mul(t, r, gate(t, gh, 2, H));                               /* r ⊙ gh_n */
     n = tg_tanh(t, tg_add(t, gate(t, gx, 2, H), hn));                   /* n = tanh(gx_n + hn) */
     return tg_add(t, tg_mul(t, tg_one_minus(t, z), n), tg_mul(t, z, h)); /* h' = (1−z)⊙n + z⊙h */
+}
+
+/* x (B x I), h (B x H) -> h' (B x H). */
+tg_tensor *tg_rnn_cell(tg_tape *t, const tg_cell *p, tg_tensor *x, tg_tensor *h)
+{
+    if (!fits(t, "tg_rnn_cell", p, x, h, NULL, 0)) return NULL;
+    return rnn(t, p, tg_cell_input(t, p, x), h);
+}
+
+/* x (B x I), h and c (B x H) -> h', c' (B x H). */
+tg_state tg_lstm_cell(tg_tape *t, const tg_cell *p, tg_tensor *x, tg_state s)
+{
+    if (!fits(t, "tg_lstm_cell", p, x, s.h, s.c, 1)) return (tg_state){NULL, NULL};
+    return lstm(t, p, tg_cell_input(t, p, x), s);
+}
+
+/* x (B x I), h (B x H) -> h' (B x H). */
+tg_tensor *tg_gru_cell(tg_tape *t, const tg_cell *p, tg_tensor *x, tg_tensor *h)
+{
+    if (!fits(t, "tg_gru_cell", p, x, h, NULL, 0)) return NULL;
+    return gru(t, p, tg_cell_input(t, p, x), h);
+}
+
+tg_state tg_cell_step_gx(tg_tape *t, const tg_cell *cell, tg_tensor *gx, tg_state s)
+{
+    size_t GH = tg_cell_gates(cell->kind) * cell->hidden;
+    tg_tensor *in[3] = {gx, s.h, cell->kind == TG_LSTM ? s.c : gx};
+    if (!tgi_check(t, "tg_cell_step_gx", 3, in)) return (tg_state){NULL, NULL};
+    if (gx->cols != GH || s.h->cols != cell->hidden) {
+        tgi_fail(t, "tg_cell_step_gx: gx is " TGI_SHAPE ", h is " TGI_SHAPE
+                    " but the cell takes gx (B x %zu), h (B x %zu)",
+                 TGI_DIMS(gx), TGI_DIMS(s.h), GH, cell->hidden);
+        return (tg_state){NULL, NULL};
+    }
+    switch (cell->kind) {
+    case TG_LSTM:
+        return lstm(t, cell, gx, s);
+    case TG_GRU:
+        return (tg_state){gru(t, cell, gx, s.h), NULL};
+    default:
+        return (tg_state){rnn(t, cell, gx, s.h), NULL};
+    }
 }
 
 tg_state tg_cell_step(tg_tape *t, const tg_cell *cell, tg_tensor *x, tg_state s)

@@ -56,6 +56,15 @@ int tg_cell_init(tg_cell *cell, tg_params *ps, const char *prefix, size_t layer,
  * it is). Returns TG_OK, or TG_EINVAL for another kind of cell. */
 int tg_lstm_set_forget_bias(tg_cell *cell, double v);
 
+/* The input side of a step, gx = x·W_ihᵀ + b_ih (B x G·H). It does not depend on the state, so
+ * tg_rnn_forward computes it for all T steps of a layer in one product ((T·B x I) rows) and
+ * hands each step its B rows. */
+tg_tensor *tg_cell_input(tg_tape *t, const tg_cell *cell, tg_tensor *x);
+
+/* One step of any kind from gx = tg_cell_input(x) instead of x: the same recording as
+ * tg_cell_step, minus the input product. gx (B x G·H), h (and c) (B x H). */
+tg_state tg_cell_step_gx(tg_tape *t, const tg_cell *cell, tg_tensor *gx, tg_state s);
+
 /* One step of any kind: the next state (c stays NULL except for the LSTM). */
 tg_state tg_cell_step(tg_tape *t, const tg_cell *cell, tg_tensor *x, tg_state s);
 

@@ -10,6 +10,7 @@
 
 #include "autograd/internal.h"
 #include "ops/dropout.h"
+#include "ops/shape.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -50,28 +51,57 @@ static int fill_zero_states(tg_tape *t, const tg_rnn *r, size_t B, tg_state *s)
     return 1;
 }
 
-tg_tensor *tg_rnn_forward(tg_tape *t, const tg_rnn *r, size_t T, tg_tensor *const *xs, tg_state *s,
-                          tg_tensor **ys, tg_rng *rng)
+/* One layer over all T steps: its input side for every step in one product, then the
+ * recurrence step by step. x (T·B x I) -> ys[0..T) (B x H); s is the layer's state. */
+static int layer_forward(tg_tape *t, const tg_cell *cell, size_t T, size_t B, tg_tensor *x,
+                         tg_state *s, tg_tensor **ys)
 {
-    if (T == 0) return tgi_fail(t, "tg_rnn_forward: no time steps (T = 0)");
-    if (!xs) return tgi_fail(t, "tg_rnn_forward: xs is NULL (T = %zu)", T);
-    if (!tgi_check(t, "tg_rnn_forward", 1, xs)) return NULL;
-    size_t L = r->layers;
+    tg_tensor *gx = tg_cell_input(t, cell, x); /* (T·B x G·H) */
+    for (size_t step = 0; step < T; step++) {
+        *s = tg_cell_step_gx(t, cell, tg_slice_rows(t, gx, step * B, B), *s);
+        ys[step] = s->h;
+    }
+    return s->h != NULL;
+}
+
+tg_tensor *tg_rnn_forward_rows(tg_tape *t, const tg_rnn *r, size_t T, tg_tensor *x, tg_state *s,
+                               tg_tensor **ys, tg_rng *rng)
+{
+    if (ys)
+        for (size_t step = 0; step < T; step++) ys[step] = NULL; /* NULL unless recorded */
+    if (!tgi_check(t, "tg_rnn_forward", 1, &x)) return NULL;
+    if (T == 0 || x->rows % T != 0 || x->cols != r->in)
+        return tgi_fail(t, "tg_rnn_forward: x is " TGI_SHAPE " but the stack takes T = %zu steps "
+                           "of (B x %zu)", TGI_DIMS(x), T, r->in);
+    size_t L = r->layers, B = x->rows / T;
     if (!s) { /* the caller wants no final state: keep it in the arena */
         if (!(s = tgi_alloc(t, L * sizeof *s, "tg_rnn_forward"))) return NULL;
         memset(s, 0, L * sizeof *s);
     }
-    if (!fill_zero_states(t, r, xs[0]->rows, s)) return NULL;
-    for (size_t step = 0; step < T; step++) {
-        tg_tensor *x = xs[step];
-        for (size_t k = 0; k < L; k++) {
-            if (k > 0) x = tg_dropout(t, x, r->dropout, rng); /* identity in evaluation */
-            s[k] = tg_cell_step(t, &r->cells[k], x, s[k]);
-            x = s[k].h;
-        }
-        if (ys) ys[step] = x;
+    tg_tensor **out = ys ? ys : tgi_alloc(t, T * sizeof *out, "tg_rnn_forward");
+    if (!out || !fill_zero_states(t, r, B, s)) return NULL;
+    for (size_t k = 0; k < L; k++) {
+        if (k > 0) /* the layer below's outputs, stacked, through dropout (identity in eval) */
+            x = tg_dropout(t, tg_concat_rows(t, T, out), r->dropout, rng);
+        if (!layer_forward(t, &r->cells[k], T, B, x, &s[k], out)) return NULL;
     }
     return s[L - 1].h;
+}
+
+tg_tensor *tg_rnn_forward(tg_tape *t, const tg_rnn *r, size_t T, tg_tensor *const *xs, tg_state *s,
+                          tg_tensor **ys, tg_rng *rng)
+{
+    if (T == 0) return tgi_fail(t, "tg_rnn_forward: no time steps (T = 0)");
+    if (ys)
+        for (size_t step = 0; step < T; step++) ys[step] = NULL; /* NULL unless recorded */
+    if (!xs) return tgi_fail(t, "tg_rnn_forward: xs is NULL (T = %zu)", T);
+    for (size_t step = 0; step < T; step++) {
+        if (!xs[step]) return tgi_fail(t, "tg_rnn_forward: xs[%zu] is NULL", step);
+        if (xs[step]->cols != r->in || xs[step]->rows != xs[0]->rows)
+            return tgi_fail(t, "tg_rnn_forward: xs[%zu] is " TGI_SHAPE " but the stack takes "
+                               "(%zu x %zu) like xs[0]", step, TGI_DIMS(xs[step]), xs[0]->rows, r->in);
+    }
+    return tg_rnn_forward_rows(t, r, T, tg_concat_rows(t, T, xs), s, ys, rng);
 }
 
 int tg_rnn_carry_init(tg_rnn_carry *cs, const tg_rnn *r, size_t B)

@@ -18,8 +18,9 @@
  *   to the tape and die at its reset; the carry's buffers survive, and change only at store,
  *   zero and deinit.
  *
- * Later, for speed (not done): the input projection of layer 0 for all T steps as one
- * (T·B x I)·W_ihᵀ product, cut per step with tg_slice_rows, instead of T small products.
+ * Speed: the stack runs layer by layer. A layer's input side x·W_ihᵀ + b_ih does not depend on
+ * its state, so it is one (T·B x I)·W_ihᵀ product for all T steps, cut per step with
+ * tg_slice_rows; only h·W_hhᵀ goes step by step.
  */
 #ifndef TG_RNN_H
 #define TG_RNN_H
@@ -54,6 +55,11 @@ void tg_rnn_deinit(tg_rnn *r);
  * dropout masks; it may be NULL when dropout is 0 or the tape is in evaluation mode. */
 tg_tensor *tg_rnn_forward(tg_tape *t, const tg_rnn *r, size_t T, tg_tensor *const *xs, tg_state *s,
                           tg_tensor **ys, tg_rng *rng);
+
+/* The same with the T inputs stacked in one tensor x (T·B x I), step t in rows [t·B, t·B + B):
+ * the form a language model has after its embedding, with no per-step pieces to cut. */
+tg_tensor *tg_rnn_forward_rows(tg_tape *t, const tg_rnn *r, size_t T, tg_tensor *x, tg_state *s,
+                               tg_tensor **ys, tg_rng *rng);
 
 typedef struct tg_rnn_carry {
     size_t layers, B, H;
