@@ -17,7 +17,7 @@
 typedef tg_tensor *(*tg_loss_fn)(tg_tape *t, void *ctx);
 
 typedef struct tg_gradcheck_opts {
-    double eps;   /* finite-difference step; 0 means 1e-6 (double) or 1e-2 (float) */
+    double eps;   /* finite-difference step; 0 means 1e-5 (double) or 1e-2 (float) */
     double floor; /* relative errors divide by max(|analytic|, |numeric|, floor); 0 means 1e-4 */
 } tg_gradcheck_opts;
 
