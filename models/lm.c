@@ -293,16 +293,22 @@ int lm_sampler_feed(lm_sampler *s, int32_t id, char *err, size_t errsz)
     return TG_OK;
 }
 
-/* The k-th largest of z[0..V) (k >= 1): the cut-off of top-k sampling. */
+/* The k-th largest of z[0..V) (k >= 1), tied scores counted each: the cut-off of top-k
+ * sampling. */
 static double kth_largest(const tg_real *z, size_t V, size_t k)
 {
     double cut = INFINITY;
-    for (size_t round = 0; round < k; round++) { /* k passes: fine for the small k people use */
+    size_t kept = 0; /* scores >= cut */
+    while (kept < k) { /* one pass per distinct score: fine for the small k people use */
         double best = -INFINITY;
-        for (size_t i = 0; i < V; i++)
-            if (z[i] < cut && z[i] > best) best = z[i];
-        if (best == -INFINITY) break;
+        size_t n = 0;
+        for (size_t i = 0; i < V; i++) {
+            if (z[i] < cut && z[i] > best) best = z[i], n = 1;
+            else if (z[i] < cut && z[i] == best) n++;
+        }
+        if (n == 0) break;
         cut = best;
+        kept += n;
     }
     return cut;
 }

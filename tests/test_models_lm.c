@@ -280,6 +280,28 @@ static void test_top_k_draws_only_among_the_k_largest_logits(void **state)
     lm_model_deinit(&m);
 }
 
+/* Scores tied at the cut are all kept, and nothing below the k-th largest score is. */
+static void test_top_k_counts_tied_scores_and_keeps_nothing_below_them(void **state)
+{
+    (void)state;
+    static const tg_real tied[7] = {5, 5, 5, 1, 0, 0, 0};
+    lm_config c = tiny_config();
+    lm_model m;
+    lm_sampler s;
+    tg_rng rng;
+    tg_rng_seed(&rng, 7);
+    init_model(&m, &c);
+    init_sampler(&s, &m);
+    memcpy(s.logits, tied, sizeof tied);
+    size_t count[7] = {0};
+    for (int i = 0; i < 3000; i++) count[lm_sampler_draw(&s, 100.0, 2, &rng)]++;
+    for (int k = 3; k < 7; k++)
+        if (count[k]) fail_msg("top-2 of {5, 5, 5, 1, 0, ...}: id %d drawn %zu times", k, count[k]);
+    for (int k = 0; k < 3; k++) assert_true(count[k] > 500);
+    lm_sampler_deinit(&s);
+    lm_model_deinit(&m);
+}
+
 /* ---- Checkpoint errors ---------------------------------------------------------------- */
 
 /* Save the tiny model (with a trainer over tok when tok is not NULL) as `kind` to path. */
@@ -496,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_sampling_with_a_fixed_seed_is_reproducible),
         cmocka_unit_test(test_zero_temperature_and_top_1_draw_the_argmax),
         cmocka_unit_test(test_top_k_draws_only_among_the_k_largest_logits),
+        cmocka_unit_test(test_top_k_counts_tied_scores_and_keeps_nothing_below_them),
         cmocka_unit_test(test_load_rejects_a_truncated_checkpoint),
         cmocka_unit_test(test_load_rejects_a_checkpoint_of_another_kind_naming_both),
         cmocka_unit_test(test_load_rejects_safetensors_without_the_metadata),
