@@ -26,5 +26,7 @@
 #include "nn/clip.h"
 #include "nn/batcher.h"
 #include "nn/checkpoint.h"
+#include "nn/bptt.h"
+#include "nn/bptt_check.h"
 
 #endif
