@@ -8,7 +8,7 @@
  *   train.rng                U64 [4]: the dropout generator
  *   train.carry_h, _c        the carried state, (L·B x H)
  *   train.lr                 F64 [1]
- *   train.stream             U64 [length, FNV-1a checksum] of the training token stream
+ *   train.stream             U64 [length, checksum] of the training token stream
  *   metadata                 tapegrad.kind, tapegrad.vocab, config.<field> for every lm_config field
  */
 #define _POSIX_C_SOURCE 200809L /* strdup */
@@ -87,6 +87,15 @@ static int parse_field(lm_config *c, const cfg_field *f, const char *s)
 
 /* ---- Saving ----------------------------------------------------------------------------- */
 
+/* FNV-1a (64-bit) over the stream's ids, one 32-bit id per step: enough to tell a resumed run
+ * that it was given another corpus. */
+static uint64_t stream_checksum(const tg_batcher *b)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    for (size_t i = 0; i < b->N; i++) h = (h ^ (uint32_t)b->tok[i]) * 0x100000001b3u;
+    return h;
+}
+
 static int add_u64(tg_ckpt_writer *w, const char *name, const uint64_t *v, size_t n)
 {
     return tg_ckpt_writer_add(w, name, TG_DT_U64, 1, &n, v);
@@ -105,9 +114,7 @@ static int add_training(tg_ckpt_writer *w, const lm_trainer *tr)
     uint64_t counters[4] = {tr->step, tg_optim_steps(tr->opt), tr->batch.epoch, tr->batch.offset};
     size_t shape[2] = {m->cfg.L * tr->carry.B, m->cfg.H}, one = 1;
     double lr = tg_optim_lr(tr->opt);
-    uint64_t stream[2] = {tr->batch.N, 0};
-    for (size_t i = 0; i < tr->batch.N; i++) /* FNV-1a over the ids: the same corpus? */
-        stream[1] = (stream[1] ^ (uint32_t)tr->batch.tok[i]) * 0x100000001b3u;
+    uint64_t stream[2] = {tr->batch.N, stream_checksum(&tr->batch)};
     if (rc == TG_OK) rc = add_u64(w, "train.counters", counters, 4);
     if (rc == TG_OK) rc = add_u64(w, "train.rng", m->rng.s, 4);
     if (rc == TG_OK) rc = add_u64(w, "train.stream", stream, 2);
@@ -199,10 +206,8 @@ int lm_load(const char *path, lm_model *m, const char *kind, char **vocab, char 
 static int read_training(tg_ckpt *ck, const char *path, lm_trainer *tr, char *err, size_t errsz)
 {
     lm_model *m = tr->m;
-    uint64_t counters[4], stream[2], expect[2] = {tr->batch.N, 0};
+    uint64_t counters[4], stream[2], expect[2] = {tr->batch.N, stream_checksum(&tr->batch)};
     double lr;
-    for (size_t i = 0; i < tr->batch.N; i++)
-        expect[1] = (expect[1] ^ (uint32_t)tr->batch.tok[i]) * 0x100000001b3u;
     int rc = tg_ckpt_read(ck, "train.stream", TG_DT_U64, stream, 2);
     if (rc == TG_OK && (stream[0] != expect[0] || stream[1] != expect[1]))
         return fail(TG_EINVAL, err, errsz,
@@ -221,7 +226,7 @@ static int read_training(tg_ckpt *ck, const char *path, lm_trainer *tr, char *er
     }
     if (rc == TG_OK) rc = tg_batcher_set_position(&tr->batch, counters[2], counters[3], err, errsz);
     if (rc != TG_OK) {
-        if (err && !err[0]) fail(rc, err, errsz, "%s: %s", path, tg_ckpt_error(ck));
+        if (err && !err[0]) fail(rc, err, errsz, "%s", tg_ckpt_error(ck)); /* names the file */
         return rc;
     }
     tr->step = counters[0];
