@@ -87,9 +87,16 @@ class Runner:
         return r.returncode == 0
 
     def common(self, T, B):
-        a = self.a
-        return ["--T", str(T), "--B", str(B), "--reps", str(a.reps), "--steps", str(a.steps),
-                "--warmup", str(a.warmup)]
+        """Options both programs take. In a scaling run each repetition covers about as many
+        tokens as --steps steps of the configuration's own T and B, so T = 200, B = 128 does not
+        take a hundred times longer than the base point."""
+        a, steps, warmup = self.a, self.a.steps, self.a.warmup
+        if a.scaling:
+            T0, B0, _ = CONFIGS[a.scaling]
+            steps = max(1, round(steps * T0 * B0 / (T * B)))
+            warmup = max(1, round(warmup * T0 * B0 / (T * B))) if warmup else 0
+        return ["--T", str(T), "--B", str(B), "--reps", str(a.reps), "--steps", str(steps),
+                "--warmup", str(warmup)]
 
     def tg_cmd(self, name, T, B):
         cmd = [self.bench_train, "--config", name] + self.common(T, B)
@@ -264,8 +271,10 @@ def facts(r, best, peak):
     if pt:
         print("- PyTorch %s, best of %s thread(s), its products through the system BLAS"
               % (pt.get("torch", "?"), ",".join(map(str, r.a.torch_threads))))
-    print("- best of %d round(s); each run: %d warm-up steps, median of %d x %d steps"
-          % (r.a.rounds, r.a.warmup, r.a.reps, r.a.steps))
+    print("- best of %d round(s); each run: %d warm-up steps, median of %d x %d steps%s"
+          % (r.a.rounds, r.a.warmup, r.a.reps, r.a.steps,
+             " (at the base T and B; scaled to the same tokens per repetition elsewhere)"
+             if r.a.scaling else ""))
 
 
 def main(argv):
