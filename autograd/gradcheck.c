@@ -62,7 +62,8 @@ int tg_gradcheck(tg_tape *t, tg_loss_fn f, void *ctx, tg_tensor *const *xs, size
         if (!xs[k]) return tgi_fail(t, "tg_gradcheck: tensor %zu is NULL", k), TG_ENULL;
         if (!xs[k]->grad)
             return tgi_fail(t, "tg_gradcheck: tensor %zu " TGI_SHAPE " has no gradient", k,
-                            TGI_DIMS(xs[k])), TG_EINVAL;
+                            TGI_DIMS(xs[k])),
+                   TG_EINVAL;
     }
     int status = analytic(t, f, ctx, xs, n);
     for (size_t k = 0; k < n && status == TG_OK; k++) {

@@ -22,13 +22,13 @@ typedef struct tg_gradcheck_opts {
 } tg_gradcheck_opts;
 
 typedef struct tg_gradcheck_report {
-    double max_abs;      /* worst |analytic - numeric| over every element checked */
-    double max_rel;      /* worst |analytic - numeric| / max(|analytic|, |numeric|, floor) */
-    size_t tensor;       /* where max_rel occurred: index into xs, */
-    size_t row, col;     /* and the element */
-    double analytic;     /* the two values there */
+    double max_abs;  /* worst |analytic - numeric| over every element checked */
+    double max_rel;  /* worst |analytic - numeric| / max(|analytic|, |numeric|, floor) */
+    size_t tensor;   /* where max_rel occurred: index into xs, */
+    size_t row, col; /* and the element */
+    double analytic; /* the two values there */
     double numeric;
-    size_t checked;      /* number of elements compared */
+    size_t checked; /* number of elements compared */
 } tg_gradcheck_report;
 
 /* Check d(loss)/d(xs[k]) for k < n. opts may be NULL for the defaults. On return each xs[k]

@@ -14,7 +14,7 @@
 #include <stddef.h>
 
 /* Printf-style format and arguments for a shape, e.g. tgi_fail(t, "a is " TGI_SHAPE, TGI_DIMS(a)). */
-#define TGI_SHAPE "(%zu x %zu)"
+#define TGI_SHAPE   "(%zu x %zu)"
 #define TGI_DIMS(x) (x)->rows, (x)->cols
 
 /* Arena memory, 64-byte aligned, valid until the next reset. NULL (with a message naming who)

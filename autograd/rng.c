@@ -41,7 +41,8 @@ double tg_rng_uniform(tg_rng *r)
 
 uint64_t tg_rng_below(tg_rng *r, uint64_t n)
 {
-    uint64_t limit = UINT64_MAX - UINT64_MAX % n; /* accept [0, limit) so every residue is equally likely */
+    uint64_t limit =
+        UINT64_MAX - UINT64_MAX % n; /* accept [0, limit) so every residue is equally likely */
     uint64_t x;
     do x = tg_rng_u64(r);
     while (x >= limit);

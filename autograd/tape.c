@@ -26,15 +26,15 @@ typedef struct chunk {
 } chunk;
 
 struct tg_tape {
-    chunk *first, *cur;   /* the chain, and where allocation happens now */
-    tg_tensor **nodes;    /* recorded nodes, in order; heap array grown by doubling */
+    chunk *first, *cur; /* the chain, and where allocation happens now */
+    tg_tensor **nodes;  /* recorded nodes, in order; heap array grown by doubling */
     size_t n_nodes, cap_nodes;
-    size_t heap_allocs;   /* malloc/realloc calls made, for tg_tape_get_stats */
-    int grad_enabled;     /* record gradient buffers (not no_grad) */
-    int training;         /* dropout active */
-    int backward_ran;     /* node gradients are dirty: the next backward clears them */
+    size_t heap_allocs; /* malloc/realloc calls made, for tg_tape_get_stats */
+    int grad_enabled;   /* record gradient buffers (not no_grad) */
+    int training;       /* dropout active */
+    int backward_ran;   /* node gradients are dirty: the next backward clears them */
     int has_error;
-    char error[ERR_LEN];  /* first message since reset */
+    char error[ERR_LEN];                    /* first message since reset */
     tgi_deferred *deferred, *deferred_tail; /* work queued by backwards for the end of the walk */
 };
 

@@ -10,16 +10,26 @@
 const char *tg_strerror(int code)
 {
     switch (code) {
-    case TG_OK: return "success";
-    case TG_ENOMEM: return "out of memory";
-    case TG_ESHAPE: return "shapes do not fit";
-    case TG_ERANGE: return "index out of range";
-    case TG_ENULL: return "NULL argument";
-    case TG_EINVAL: return "invalid argument";
-    case TG_EIO: return "input/output error";
-    case TG_EFORMAT: return "bad or damaged file format";
-    case TG_ECPU: return "not supported by this CPU";
-    default: return "unknown error code";
+    case TG_OK:
+        return "success";
+    case TG_ENOMEM:
+        return "out of memory";
+    case TG_ESHAPE:
+        return "shapes do not fit";
+    case TG_ERANGE:
+        return "index out of range";
+    case TG_ENULL:
+        return "NULL argument";
+    case TG_EINVAL:
+        return "invalid argument";
+    case TG_EIO:
+        return "input/output error";
+    case TG_EFORMAT:
+        return "bad or damaged file format";
+    case TG_ECPU:
+        return "not supported by this CPU";
+    default:
+        return "unknown error code";
     }
 }
 

@@ -44,9 +44,9 @@ typedef struct tg_tensor tg_tensor;
 
 /* An op: a name and two functions, defined side by side in the file of its family. */
 struct tg_op {
-    const char *name;                  /* public name, e.g. "tg_matmul" */
-    void (*forward)(tg_tensor *y);     /* computes y->val from y->in[]->val */
-    void (*backward)(tg_tensor *y);    /* adds y->grad's contribution into y->in[]->grad */
+    const char *name;               /* public name, e.g. "tg_matmul" */
+    void (*forward)(tg_tensor *y);  /* computes y->val from y->in[]->val */
+    void (*backward)(tg_tensor *y); /* adds y->grad's contribution into y->in[]->grad */
 };
 
 struct tg_tensor {
@@ -54,14 +54,14 @@ struct tg_tensor {
     tg_tensor **in;    /* the op's inputs (n_in of them); borrowed, array lives in the tape */
     size_t n_in;       /* number of inputs */
     size_t rows, cols; /* shape: rows x cols, row-major, contiguous */
-    tg_real *val;      /* rows*cols values; owned by the tape for nodes, by the creator for leaves */
-    tg_real *grad;     /* same shape, or NULL when no gradient is wanted here; same owner as val */
-    void *saved;       /* what forward kept for backward (ids, probabilities, a mask); tape-owned */
-    double arg;        /* the op's scalar argument (scale factor, dropout rate), if any */
-    size_t iarg;       /* the op's integer argument (slice start, ...), if any */
-    size_t index;      /* position on the tape; meaningful for nodes only */
-    int needed;        /* set during backward when the loss depends on this node */
-    const char *name;  /* optional label for printing; borrowed, may be NULL */
+    tg_real *val;     /* rows*cols values; owned by the tape for nodes, by the creator for leaves */
+    tg_real *grad;    /* same shape, or NULL when no gradient is wanted here; same owner as val */
+    void *saved;      /* what forward kept for backward (ids, probabilities, a mask); tape-owned */
+    double arg;       /* the op's scalar argument (scale factor, dropout rate), if any */
+    size_t iarg;      /* the op's integer argument (slice start, ...), if any */
+    size_t index;     /* position on the tape; meaningful for nodes only */
+    int needed;       /* set during backward when the loss depends on this node */
+    const char *name; /* optional label for printing; borrowed, may be NULL */
 };
 
 /* Number of elements, rows*cols, computed in size_t. */

@@ -88,14 +88,22 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0) return usage(stdout), 0;
         if (i + 1 == argc) return usage(stderr), 2;
         const char *f = argv[i], *v = argv[++i];
-        if (strcmp(f, "--config") == 0) name = v;
-        else if (strcmp(f, "--T") == 0) T = parse(f, v);
-        else if (strcmp(f, "--B") == 0) B = parse(f, v);
-        else if (strcmp(f, "--reps") == 0) reps = parse(f, v);
-        else if (strcmp(f, "--steps") == 0) steps = parse(f, v);
-        else if (strcmp(f, "--warmup") == 0) warmup = parse(f, v);
-        else if (strcmp(f, "--threads") == 0) threads = parse(f, v);
-        else return fprintf(stderr, "bench_train: unknown option %s\n", f), usage(stderr), 2;
+        if (strcmp(f, "--config") == 0)
+            name = v;
+        else if (strcmp(f, "--T") == 0)
+            T = parse(f, v);
+        else if (strcmp(f, "--B") == 0)
+            B = parse(f, v);
+        else if (strcmp(f, "--reps") == 0)
+            reps = parse(f, v);
+        else if (strcmp(f, "--steps") == 0)
+            steps = parse(f, v);
+        else if (strcmp(f, "--warmup") == 0)
+            warmup = parse(f, v);
+        else if (strcmp(f, "--threads") == 0)
+            threads = parse(f, v);
+        else
+            return fprintf(stderr, "bench_train: unknown option %s\n", f), usage(stderr), 2;
     }
     const bench_config *bc = NULL;
     for (size_t i = 0; name && i < N_CONFIGS; i++)
@@ -127,7 +135,8 @@ int main(int argc, char **argv)
 
     double loss, *rate = calloc(reps, sizeof *rate);
     for (size_t i = 0; i < warmup; i++)
-        if (lm_train_window(&tr, &loss, err, sizeof err) <= 0) return fprintf(stderr, "%s\n", err), 1;
+        if (lm_train_window(&tr, &loss, err, sizeof err) <= 0)
+            return fprintf(stderr, "%s\n", err), 1;
     for (size_t k = 0; k < reps; k++) {
         double t0 = now();
         for (size_t i = 0; i < steps; i++)

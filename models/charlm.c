@@ -110,10 +110,14 @@ static lm_config config_from(const train_opts *o, size_t V)
     c.lr_decay = o->decay;
     c.decay_after = o->decay_after;
     c.seed = o->seed;
-    if (strcmp(o->optim, "adam") == 0) c.optim = tg_adam_config(o->lr);
-    else if (strcmp(o->optim, "sgd") == 0) c.optim = tg_sgd_config(o->lr, 0);
-    else if (strcmp(o->optim, "adagrad") == 0) c.optim = tg_adagrad_config(o->lr);
-    else die("unknown --optim '%s' (adam, sgd, adagrad)", o->optim);
+    if (strcmp(o->optim, "adam") == 0)
+        c.optim = tg_adam_config(o->lr);
+    else if (strcmp(o->optim, "sgd") == 0)
+        c.optim = tg_sgd_config(o->lr, 0);
+    else if (strcmp(o->optim, "adagrad") == 0)
+        c.optim = tg_adagrad_config(o->lr);
+    else
+        die("unknown --optim '%s' (adam, sgd, adagrad)", o->optim);
     return c;
 }
 
@@ -129,16 +133,28 @@ static void checkpoint(lm_model *m, lm_trainer *tr, const int32_t *val, size_t n
         printf("epoch %zu step %llu: validation loss %.4f nats, %.4f bits per character\n",
                lm_trainer_epoch(tr), (unsigned long long)tr->step, nll, nll / log(2.0));
     }
-    if (o->save && lm_save(o->save, m, tr, "char", vocab, err, sizeof err) != TG_OK)
-        die("%s", err);
+    if (o->save && lm_save(o->save, m, tr, "char", vocab, err, sizeof err) != TG_OK) die("%s", err);
 }
 
 static int train(int argc, char **argv)
 {
-    train_opts o = {.cell = "lstm", .optim = "adam", .layers = 2, .hidden = 256, .T = 64,
-                    .B = 32, .epochs = 1, .eval_every = 200, .sample_every = 200,
-                    .sample_len = 300, .lr = 2e-3, .clip = 5, .val_frac = 0.1,
-                    .temperature = 0.8, .decay = 1, .seed = 1, .prime = ""};
+    train_opts o = {.cell = "lstm",
+                    .optim = "adam",
+                    .layers = 2,
+                    .hidden = 256,
+                    .T = 64,
+                    .B = 32,
+                    .epochs = 1,
+                    .eval_every = 200,
+                    .sample_every = 200,
+                    .sample_len = 300,
+                    .lr = 2e-3,
+                    .clip = 5,
+                    .val_frac = 0.1,
+                    .temperature = 0.8,
+                    .decay = 1,
+                    .seed = 1,
+                    .prime = ""};
     const lm_opt opts[] = {
         {"cell", 's', &o.cell, "lstm, gru, rnn (tanh) or rnn-relu"},
         {"layers", 'z', &o.layers, "recurrent layers"},

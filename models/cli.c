@@ -68,7 +68,8 @@ void lm_print_options(FILE *f, const lm_opt *opts, size_t n)
         char arg[40] = "", def[64] = "";
         if (o->kind != 'f') snprintf(arg, sizeof arg, " %s", o->kind == 's' ? "TEXT" : "N");
         if (o->kind == 'z') snprintf(def, sizeof def, " (default %zu)", *(size_t *)o->dst);
-        if (o->kind == 'u') snprintf(def, sizeof def, " (default %" PRIu64 ")", *(uint64_t *)o->dst);
+        if (o->kind == 'u')
+            snprintf(def, sizeof def, " (default %" PRIu64 ")", *(uint64_t *)o->dst);
         if (o->kind == 'd') snprintf(def, sizeof def, " (default %g)", *(double *)o->dst);
         if (o->kind == 's' && *(const char **)o->dst)
             snprintf(def, sizeof def, " (default %s)", *(const char **)o->dst);
@@ -95,8 +96,10 @@ void lm_progress_init(lm_progress *p)
 static void format_time(double s, char *out, size_t n)
 {
     long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(out, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
+    if (t >= 3600)
+        snprintf(out, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else
+        snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
 }
 
 void lm_progress_show(lm_progress *p, size_t step, size_t total, double loss, const char *unit,

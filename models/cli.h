@@ -25,10 +25,10 @@ int lm_parse(int argc, char **argv, const lm_opt *opts, size_t n, char **pos, si
 void lm_print_options(FILE *f, const lm_opt *opts, size_t n);
 
 typedef struct lm_progress {
-    int tty;        /* stdout is a terminal: redraw one line */
-    double t0;      /* start time, seconds */
-    double last;    /* time of the last plain log line */
-    size_t tokens;  /* tokens trained since t0 */
+    int tty;       /* stdout is a terminal: redraw one line */
+    double t0;     /* start time, seconds */
+    double last;   /* time of the last plain log line */
+    size_t tokens; /* tokens trained since t0 */
 } lm_progress;
 
 double lm_now(void); /* monotonic seconds */

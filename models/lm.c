@@ -57,9 +57,10 @@ static int check_config(const lm_config *c, char *err, size_t errsz)
                     "every size must be at least 1: V %zu, E %zu, H %zu, layers %zu, T %zu, B %zu",
                     c->V, c->E, c->H, c->L, c->T, c->B);
     if (c->tied && c->E != c->H)
-        return fail(TG_EINVAL, err, errsz,
-                    "weight tying needs the embedding width to equal the hidden size (E %zu, H %zu)",
-                    c->E, c->H);
+        return fail(
+            TG_EINVAL, err, errsz,
+            "weight tying needs the embedding width to equal the hidden size (E %zu, H %zu)", c->E,
+            c->H);
     if (!(c->dropout >= 0 && c->dropout < 1))
         return fail(TG_EINVAL, err, errsz, "dropout must be in [0, 1), got %g", c->dropout);
     if (!(c->clip >= 0) || !(c->lr_decay > 0) || !(c->init >= 0))
@@ -298,13 +299,15 @@ int lm_sampler_feed(lm_sampler *s, int32_t id, char *err, size_t errsz)
 static double kth_largest(const tg_real *z, size_t V, size_t k)
 {
     double cut = INFINITY;
-    size_t kept = 0; /* scores >= cut */
+    size_t kept = 0;   /* scores >= cut */
     while (kept < k) { /* one pass per distinct score: fine for the small k people use */
         double best = -INFINITY;
         size_t n = 0;
         for (size_t i = 0; i < V; i++) {
-            if (z[i] < cut && z[i] > best) best = z[i], n = 1;
-            else if (z[i] < cut && z[i] == best) n++;
+            if (z[i] < cut && z[i] > best)
+                best = z[i], n = 1;
+            else if (z[i] < cut && z[i] == best)
+                n++;
         }
         if (n == 0) break;
         cut = best;

@@ -31,18 +31,18 @@
 #include <stdint.h>
 
 typedef struct lm_config {
-    tg_cell_kind cell;      /* TG_LSTM, TG_GRU, TG_RNN_TANH, TG_RNN_RELU */
-    size_t V, E, H, L;      /* vocabulary, embedding width, hidden units, layers */
-    size_t T, B;            /* steps per window, rows per batch */
-    double dropout;         /* Zaremba's three places; 0 for none */
-    int tied;               /* decoder weight = embedding table (needs E == H) */
-    double init;            /* > 0: every parameter U(-init, init); 0: PyTorch's defaults */
-    double forget_bias;     /* LSTM: added forget-gate bias in b_ih (0 for none) */
-    tg_optim_config optim;  /* optimizer and its learning rate (the schedule's lr0) */
-    double clip;            /* max global gradient norm; 0 for no clipping */
-    double lr_decay;        /* lr = lr0 · lr_decay^max(0, epoch − decay_after); 1 for none */
+    tg_cell_kind cell;     /* TG_LSTM, TG_GRU, TG_RNN_TANH, TG_RNN_RELU */
+    size_t V, E, H, L;     /* vocabulary, embedding width, hidden units, layers */
+    size_t T, B;           /* steps per window, rows per batch */
+    double dropout;        /* Zaremba's three places; 0 for none */
+    int tied;              /* decoder weight = embedding table (needs E == H) */
+    double init;           /* > 0: every parameter U(-init, init); 0: PyTorch's defaults */
+    double forget_bias;    /* LSTM: added forget-gate bias in b_ih (0 for none) */
+    tg_optim_config optim; /* optimizer and its learning rate (the schedule's lr0) */
+    double clip;           /* max global gradient norm; 0 for no clipping */
+    double lr_decay;       /* lr = lr0 · lr_decay^max(0, epoch − decay_after); 1 for none */
     size_t decay_after;
-    uint64_t seed;          /* initialisation, dropout masks and sampling */
+    uint64_t seed; /* initialisation, dropout masks and sampling */
 } lm_config;
 
 /* A config with every field set: LSTM, 1 layer, SGD lr 1, no dropout, clip 5, seed 1; the
@@ -55,13 +55,13 @@ int lm_cell_parse(const char *name);
 
 typedef struct lm_model {
     lm_config cfg;
-    tg_params *ps;   /* every parameter: "encoder.weight", "rnn.weight_ih_l0", "decoder.*" */
+    tg_params *ps; /* every parameter: "encoder.weight", "rnn.weight_ih_l0", "decoder.*" */
     tg_embed emb;
     tg_rnn rnn;
     tg_linear dec;
-    tg_rng rng;      /* dropout masks (training) */
-    tg_state *s;     /* L states of the window being recorded; owned scratch */
-    tg_tensor **ys;  /* per-step outputs of that window, steps_cap of them; owned */
+    tg_rng rng;     /* dropout masks (training) */
+    tg_state *s;    /* L states of the window being recorded; owned scratch */
+    tg_tensor **ys; /* per-step outputs of that window, steps_cap of them; owned */
     size_t steps_cap;
 } lm_model;
 
@@ -86,14 +86,14 @@ tg_tensor *lm_window_loss(tg_tape *t, lm_model *m, tg_rnn_carry *carry, const in
 /* Training: the model, its optimizer, the batcher over the training stream, the carried
  * state, a tape and the window buffers. Everything is allocated by lm_trainer_init. */
 typedef struct lm_trainer {
-    lm_model *m;          /* borrowed */
+    lm_model *m; /* borrowed */
     tg_tape *tape;
     tg_optim *opt;
     tg_batcher batch;
     tg_rnn_carry carry;
-    int32_t *x, *y;       /* T·B ids each */
-    uint64_t step;        /* windows trained */
-    double last_norm;     /* gradient norm before clipping, last window */
+    int32_t *x, *y;   /* T·B ids each */
+    uint64_t step;    /* windows trained */
+    double last_norm; /* gradient norm before clipping, last window */
 } lm_trainer;
 
 /* Train m on tok[0..N) (borrowed; must outlive the trainer). */
@@ -118,10 +118,10 @@ int lm_evaluate(lm_model *m, const int32_t *tok, size_t N, size_t B, size_t T, d
 
 /* Generation, one token at a time, B = 1, in evaluation mode. */
 typedef struct lm_sampler {
-    lm_model *m;          /* borrowed */
+    lm_model *m; /* borrowed */
     tg_tape *tape;
-    tg_rnn_carry carry;   /* 1 row; carry.h holds every layer's latest h (the visualiser) */
-    tg_real *logits;      /* V: the scores of the next token after the last feed */
+    tg_rnn_carry carry; /* 1 row; carry.h holds every layer's latest h (the visualiser) */
+    tg_real *logits;    /* V: the scores of the next token after the last feed */
 } lm_sampler;
 
 int lm_sampler_init(lm_sampler *s, lm_model *m, char *err, size_t errsz);
@@ -144,8 +144,7 @@ int lm_save(const char *path, const lm_model *m, const lm_trainer *tr, const cha
  * string (free it). A truncated or damaged file, a checkpoint of another kind of model, or
  * parameters that do not fit the configuration give TG_EFORMAT/TG_ESHAPE/TG_ERANGE with a
  * message naming the file and the problem. */
-int lm_load(const char *path, lm_model *m, const char *kind, char **vocab, char *err,
-            size_t errsz);
+int lm_load(const char *path, lm_model *m, const char *kind, char **vocab, char *err, size_t errsz);
 
 /* Restore the training state saved with lm_save into a trainer made for the same model and
  * stream (the stream's length and checksum are checked). */

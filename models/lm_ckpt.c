@@ -43,18 +43,31 @@ typedef struct cfg_field {
     size_t off;
 } cfg_field;
 
-#define F(key, kind, member) {"config." key, kind, offsetof(lm_config, member)}
+#define F(key, kind, member)                                                                       \
+    {                                                                                              \
+        "config." key, kind, offsetof(lm_config, member)                                           \
+    }
 static const cfg_field fields[] = {
-    F("V", 'z', V),          F("E", 'z', E),
-    F("H", 'z', H),          F("L", 'z', L),
-    F("T", 'z', T),          F("B", 'z', B),
-    F("tied", 'i', tied),    F("decay_after", 'z', decay_after),
-    F("seed", 'u', seed),    F("dropout", 'd', dropout),
-    F("init", 'd', init),    F("forget_bias", 'd', forget_bias),
-    F("clip", 'd', clip),    F("lr_decay", 'd', lr_decay),
-    F("lr", 'd', optim.lr),  F("momentum", 'd', optim.momentum),
-    F("beta1", 'd', optim.beta1), F("beta2", 'd', optim.beta2),
-    F("eps", 'd', optim.eps), F("weight_decay", 'd', optim.weight_decay),
+    F("V", 'z', V),
+    F("E", 'z', E),
+    F("H", 'z', H),
+    F("L", 'z', L),
+    F("T", 'z', T),
+    F("B", 'z', B),
+    F("tied", 'i', tied),
+    F("decay_after", 'z', decay_after),
+    F("seed", 'u', seed),
+    F("dropout", 'd', dropout),
+    F("init", 'd', init),
+    F("forget_bias", 'd', forget_bias),
+    F("clip", 'd', clip),
+    F("lr_decay", 'd', lr_decay),
+    F("lr", 'd', optim.lr),
+    F("momentum", 'd', optim.momentum),
+    F("beta1", 'd', optim.beta1),
+    F("beta2", 'd', optim.beta2),
+    F("eps", 'd', optim.eps),
+    F("weight_decay", 'd', optim.weight_decay),
 };
 #undef F
 enum { N_FIELDS = sizeof fields / sizeof fields[0] };
@@ -156,8 +169,8 @@ static int read_config(tg_ckpt *ck, const char *path, lm_config *c, char *err, s
     int k = 0;
     while (opt && k < 3 && strcmp(opt, optim_names[k])) k++;
     if (!cell || lm_cell_parse(cell) < 0 || !opt || k == 3)
-        return fail(TG_EFORMAT, err, errsz, "%s: metadata lacks a known config.cell or config.optim",
-                    path);
+        return fail(TG_EFORMAT, err, errsz,
+                    "%s: metadata lacks a known config.cell or config.optim", path);
     c->cell = (tg_cell_kind)lm_cell_parse(cell);
     c->optim.kind = (tg_optim_kind)k;
     for (size_t i = 0; i < N_FIELDS; i++) {
@@ -173,8 +186,7 @@ static int read_config(tg_ckpt *ck, const char *path, lm_config *c, char *err, s
     return TG_OK;
 }
 
-int lm_load(const char *path, lm_model *m, const char *kind, char **vocab, char *err,
-            size_t errsz)
+int lm_load(const char *path, lm_model *m, const char *kind, char **vocab, char *err, size_t errsz)
 {
     tg_ckpt *ck;
     memset(m, 0, sizeof *m);
@@ -185,7 +197,8 @@ int lm_load(const char *path, lm_model *m, const char *kind, char **vocab, char 
     lm_config cfg;
     if (!k || !v)
         rc = fail(TG_EFORMAT, err, errsz,
-                  "%s: no tapegrad.kind/tapegrad.vocab metadata: not a tapegrad language model", path);
+                  "%s: no tapegrad.kind/tapegrad.vocab metadata: not a tapegrad language model",
+                  path);
     else if (strcmp(k, kind) != 0)
         rc = fail(TG_EFORMAT, err, errsz, "%s: a %s-level model; this program reads %s-level ones",
                   path, k, kind);
@@ -211,7 +224,8 @@ static int read_training(tg_ckpt *ck, const char *path, lm_trainer *tr, char *er
     int rc = tg_ckpt_read(ck, "train.stream", TG_DT_U64, stream, 2);
     if (rc == TG_OK && (stream[0] != expect[0] || stream[1] != expect[1]))
         return fail(TG_EINVAL, err, errsz,
-                    "%s: was trained on another corpus (%" PRIu64 " tokens, this one has %" PRIu64 ")",
+                    "%s: was trained on another corpus (%" PRIu64 " tokens, this one has %" PRIu64
+                    ")",
                     path, stream[0], expect[0]);
     if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.counters", TG_DT_U64, counters, 4);
     if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.rng", TG_DT_U64, m->rng.s, 4);

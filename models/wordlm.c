@@ -28,7 +28,8 @@
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2), noreturn))
 #endif
-static void die(const char *fmt, ...)
+static void
+die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -91,10 +92,14 @@ static lm_config config_from(const train_opts *o, size_t V)
     c.lr_decay = o->decay;
     c.decay_after = o->decay_after;
     c.seed = o->seed;
-    if (strcmp(o->optim, "sgd") == 0) c.optim = tg_sgd_config(o->lr, 0);
-    else if (strcmp(o->optim, "adam") == 0) c.optim = tg_adam_config(o->lr);
-    else if (strcmp(o->optim, "adagrad") == 0) c.optim = tg_adagrad_config(o->lr);
-    else die("unknown --optim '%s' (sgd, adam, adagrad)", o->optim);
+    if (strcmp(o->optim, "sgd") == 0)
+        c.optim = tg_sgd_config(o->lr, 0);
+    else if (strcmp(o->optim, "adam") == 0)
+        c.optim = tg_adam_config(o->lr);
+    else if (strcmp(o->optim, "adagrad") == 0)
+        c.optim = tg_adagrad_config(o->lr);
+    else
+        die("unknown --optim '%s' (sgd, adam, adagrad)", o->optim);
     return c;
 }
 
@@ -132,8 +137,10 @@ static void build_vocab(lm_wordvocab *v, const char *path)
 static void format_time(double s, char *out, size_t n)
 {
     long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(out, n, "%ldh%02ldm%02lds", t / 3600, t / 60 % 60, t % 60);
-    else snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
+    if (t >= 3600)
+        snprintf(out, n, "%ldh%02ldm%02lds", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
 }
 
 /* What one epoch (or the part of it this run trained) adds up to. */
@@ -155,12 +162,11 @@ static void end_epoch(lm_model *m, lm_trainer *tr, size_t epoch, const char *not
     if (lm_evaluate(m, val, nval, c->B, c->T, &nll, err, sizeof err) != TG_OK)
         die("validation: %s", err);
     format_time(lm_now() - start, when, sizeof when);
-    printf("epoch %zu%s  lr %.4g  train ppl %.2f  valid ppl %.2f  %.0f tok/s  elapsed %s\n",
-           epoch, note, e->lr, e->tokens ? exp(e->nll / (double)e->tokens) : NAN, exp(nll),
+    printf("epoch %zu%s  lr %.4g  train ppl %.2f  valid ppl %.2f  %.0f tok/s  elapsed %s\n", epoch,
+           note, e->lr, e->tokens ? exp(e->nll / (double)e->tokens) : NAN, exp(nll),
            train_s > 0 ? (double)e->tokens / train_s : 0, when);
     fflush(stdout);
-    if (o->save && lm_save(o->save, m, tr, "word", vocab, err, sizeof err) != TG_OK)
-        die("%s", err);
+    if (o->save && lm_save(o->save, m, tr, "word", vocab, err, sizeof err) != TG_OK) die("%s", err);
 }
 
 static void usage_train(const lm_opt *o, size_t n)
@@ -189,8 +195,7 @@ static void make_model(lm_model *m, lm_wordvocab *v, char **vocab, const train_o
     build_vocab(v, o->train);
     if (lm_wordvocab_to_string(v, vocab, err, sizeof err) != TG_OK) die("%s", err);
     lm_config c = config_from(o, v->size);
-    if (lm_model_init(m, &c, err, sizeof err) != TG_OK)
-        die("%s (see tg_wordlm train --help)", err);
+    if (lm_model_init(m, &c, err, sizeof err) != TG_OK) die("%s (see tg_wordlm train --help)", err);
 }
 
 static void print_setup(const lm_model *m, const lm_wordvocab *v, const train_opts *o,
@@ -210,8 +215,8 @@ static void print_setup(const lm_model *m, const lm_wordvocab *v, const train_op
 }
 
 /* Train until o->epochs are done or tr has taken o->max_steps windows. */
-static void run(lm_model *m, lm_trainer *tr, const int32_t *val, size_t nval,
-                const train_opts *o, const char *vocab)
+static void run(lm_model *m, lm_trainer *tr, const int32_t *val, size_t nval, const train_opts *o,
+                const char *vocab)
 {
     char err[1024];
     size_t per_epoch = tg_batcher_windows(&tr->batch), B = m->cfg.B;
@@ -357,7 +362,8 @@ static int eval(int argc, char **argv)
     if (lm_evaluate(&m, ids, n, B, T, &nll, err, sizeof err) != TG_OK)
         die("%s (a smaller --batch?)", err);
     printf("%s: %zu tokens (%zu read as <unk>), B %zu, T %zu: loss %.4f nats, perplexity %.2f "
-           "(%.1f s)\n", pos[1], n, nunk, B, T, nll, exp(nll), lm_now() - t0);
+           "(%.1f s)\n",
+           pos[1], n, nunk, B, T, nll, exp(nll), lm_now() - t0);
     lm_model_deinit(&m);
     lm_wordvocab_deinit(&v);
     free(vocab);

@@ -112,7 +112,7 @@ tg_tensor *tg_cell_input(tg_tape *t, const tg_cell *p, tg_tensor *x)
 /* h' = act(gx + h·W_hhᵀ + b_hh); W_hh (H x H), b_hh (1 x H). */
 static tg_tensor *rnn(tg_tape *t, const tg_cell *p, tg_tensor *gx, tg_tensor *h)
 {
-    tg_tensor *a = tg_add(t, gx, affine(t, h, p->W_hh, p->b_hh));   /* a = gx + h·W_hhᵀ + b_hh */
+    tg_tensor *a = tg_add(t, gx, affine(t, h, p->W_hh, p->b_hh));  /* a = gx + h·W_hhᵀ + b_hh */
     return p->kind == TG_RNN_RELU ? tg_relu(t, a) : tg_tanh(t, a); /* h' = act(a) */
 }
 
@@ -121,12 +121,12 @@ static tg_state lstm(tg_tape *t, const tg_cell *p, tg_tensor *gx, tg_state s)
 {
     size_t H = p->hidden;
     tg_tensor *a = tg_add(t, gx, affine(t, s.h, p->W_hh, p->b_hh)); /* a = gx + h·W_hhᵀ + b_hh */
-    tg_tensor *i = tg_sigmoid(t, gate(t, a, 0, H));               /* i = σ(a_i) */
-    tg_tensor *f = tg_sigmoid(t, gate(t, a, 1, H));               /* f = σ(a_f) */
-    tg_tensor *g = tg_tanh(t, gate(t, a, 2, H));                  /* g = tanh(a_g) */
-    tg_tensor *o = tg_sigmoid(t, gate(t, a, 3, H));               /* o = σ(a_o) */
-    tg_tensor *c = tg_add(t, tg_mul(t, f, s.c), tg_mul(t, i, g)); /* c' = f ⊙ c + i ⊙ g */
-    tg_tensor *h = tg_mul(t, o, tg_tanh(t, c));                   /* h' = o ⊙ tanh(c') */
+    tg_tensor *i = tg_sigmoid(t, gate(t, a, 0, H));                 /* i = σ(a_i) */
+    tg_tensor *f = tg_sigmoid(t, gate(t, a, 1, H));                 /* f = σ(a_f) */
+    tg_tensor *g = tg_tanh(t, gate(t, a, 2, H));                    /* g = tanh(a_g) */
+    tg_tensor *o = tg_sigmoid(t, gate(t, a, 3, H));                 /* o = σ(a_o) */
+    tg_tensor *c = tg_add(t, tg_mul(t, f, s.c), tg_mul(t, i, g));   /* c' = f ⊙ c + i ⊙ g */
+    tg_tensor *h = tg_mul(t, o, tg_tanh(t, c));                     /* h' = o ⊙ tanh(c') */
     return (tg_state){h, c};
 }
 
@@ -171,8 +171,9 @@ tg_state tg_cell_step_gx(tg_tape *t, const tg_cell *cell, tg_tensor *gx, tg_stat
     tg_tensor *in[3] = {gx, s.h, cell->kind == TG_LSTM ? s.c : gx};
     if (!tgi_check(t, "tg_cell_step_gx", 3, in)) return (tg_state){NULL, NULL};
     if (gx->cols != GH || s.h->cols != cell->hidden) {
-        tgi_fail(t, "tg_cell_step_gx: gx is " TGI_SHAPE ", h is " TGI_SHAPE
-                    " but the cell takes gx (B x %zu), h (B x %zu)",
+        tgi_fail(t,
+                 "tg_cell_step_gx: gx is " TGI_SHAPE ", h is " TGI_SHAPE
+                 " but the cell takes gx (B x %zu), h (B x %zu)",
                  TGI_DIMS(gx), TGI_DIMS(s.h), GH, cell->hidden);
         return (tg_state){NULL, NULL};
     }

@@ -31,8 +31,8 @@ tg_tensor *tg_params_add(tg_params *ps, const char *name, size_t rows, size_t co
 /* The message of the last failed tg_params_add, or NULL. */
 const char *tg_params_error(const tg_params *ps);
 
-size_t tg_params_count(const tg_params *ps);     /* number of parameters */
-size_t tg_params_numel(const tg_params *ps);     /* total number of scalars */
+size_t tg_params_count(const tg_params *ps);                      /* number of parameters */
+size_t tg_params_numel(const tg_params *ps);                      /* total number of scalars */
 tg_tensor *tg_params_get(const tg_params *ps, size_t i);          /* i-th, in order of adding */
 tg_tensor *tg_params_find(const tg_params *ps, const char *name); /* NULL if absent */
 const char *tg_params_name(const tg_params *ps, size_t i);

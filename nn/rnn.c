@@ -71,8 +71,10 @@ tg_tensor *tg_rnn_forward_rows(tg_tape *t, const tg_rnn *r, size_t T, tg_tensor 
         for (size_t step = 0; step < T; step++) ys[step] = NULL; /* NULL unless recorded */
     if (!tgi_check(t, "tg_rnn_forward", 1, &x)) return NULL;
     if (T == 0 || x->rows % T != 0 || x->cols != r->in)
-        return tgi_fail(t, "tg_rnn_forward: x is " TGI_SHAPE " but the stack takes T = %zu steps "
-                           "of (B x %zu)", TGI_DIMS(x), T, r->in);
+        return tgi_fail(t,
+                        "tg_rnn_forward: x is " TGI_SHAPE " but the stack takes T = %zu steps "
+                        "of (B x %zu)",
+                        TGI_DIMS(x), T, r->in);
     size_t L = r->layers, B = x->rows / T;
     if (!s) { /* the caller wants no final state: keep it in the arena */
         if (!(s = tgi_alloc(t, L * sizeof *s, "tg_rnn_forward"))) return NULL;
@@ -98,8 +100,10 @@ tg_tensor *tg_rnn_forward(tg_tape *t, const tg_rnn *r, size_t T, tg_tensor *cons
     for (size_t step = 0; step < T; step++) {
         if (!xs[step]) return tgi_fail(t, "tg_rnn_forward: xs[%zu] is NULL", step);
         if (xs[step]->cols != r->in || xs[step]->rows != xs[0]->rows)
-            return tgi_fail(t, "tg_rnn_forward: xs[%zu] is " TGI_SHAPE " but the stack takes "
-                               "(%zu x %zu) like xs[0]", step, TGI_DIMS(xs[step]), xs[0]->rows, r->in);
+            return tgi_fail(t,
+                            "tg_rnn_forward: xs[%zu] is " TGI_SHAPE " but the stack takes "
+                            "(%zu x %zu) like xs[0]",
+                            step, TGI_DIMS(xs[step]), xs[0]->rows, r->in);
     }
     return tg_rnn_forward_rows(t, r, T, tg_concat_rows(t, T, xs), s, ys, rng);
 }

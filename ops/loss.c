@@ -43,9 +43,13 @@ static tg_real exp_nonpos(tg_real x)
     x = x < -87.0f ? -87.0f : x;
     float n = (float)(int)(x * 1.44269504f - 0.5f); /* round to nearest for x <= 0 */
     float r = (x - n * 0.693145752f) - n * 1.42860677e-6f;
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.6666667e-1f + r * (4.1666668e-2f +
-                   r * (8.3333338e-3f + r * 1.3888889e-3f)))));
-    union { float f; int i; } two_n = {.i = ((int)n + 127) << 23};
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.6666667e-1f +
+                                                  r * (4.1666668e-2f +
+                                                       r * (8.3333338e-3f + r * 1.3888889e-3f)))));
+    union {
+        float f;
+        int i;
+    } two_n = {.i = ((int)n + 127) << 23};
     return x <= -87.0f ? 0.0f : p * two_n.f;
 }
 #endif
@@ -59,7 +63,7 @@ static double row_xent(const tg_real *z, tg_real *p, size_t V, int32_t target)
     double s = 0;
     for (size_t j = 0; j < V; j++) s += p[j];
     tg_real inv = (tg_real)(1.0 / s);
-    for (size_t j = 0; j < V; j++) p[j] *= inv; /* softmax */
+    for (size_t j = 0; j < V; j++) p[j] *= inv;    /* softmax */
     return (double)m + log(s) - (double)z[target]; /* lse - z[target] */
 }
 

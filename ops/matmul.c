@@ -77,8 +77,8 @@ static void weight_grad(int tb, size_t m, size_t k, size_t n, const tg_real *a, 
  * sum is one product over the T·B rows stacked, which it runs near peak. */
 typedef struct wgrad {
     tgi_deferred d;
-    tg_tensor *b;     /* the parameter (a leaf) */
-    int tb;           /* b is used transposed */
+    tg_tensor *b;           /* the parameter (a leaf) */
+    int tb;                 /* b is used transposed */
     const tg_tensor *a, *y; /* a (m x k); y's gradient dy (m x n) is final when queued */
 } wgrad;
 

@@ -4,10 +4,10 @@
 
 #include "autograd/tape.h"
 
-tg_tensor *tg_tanh(tg_tape *t, tg_tensor *x);              /* y = tanh(x) */
-tg_tensor *tg_sigmoid(tg_tape *t, tg_tensor *x);           /* y = 1 / (1 + exp(-x)) */
-tg_tensor *tg_relu(tg_tape *t, tg_tensor *x);              /* y = max(x, 0) */
-tg_tensor *tg_scale(tg_tape *t, tg_tensor *x, double c);   /* y = c * x */
-tg_tensor *tg_one_minus(tg_tape *t, tg_tensor *x);         /* y = 1 - x (GRU's 1 - z) */
+tg_tensor *tg_tanh(tg_tape *t, tg_tensor *x);            /* y = tanh(x) */
+tg_tensor *tg_sigmoid(tg_tape *t, tg_tensor *x);         /* y = 1 / (1 + exp(-x)) */
+tg_tensor *tg_relu(tg_tape *t, tg_tensor *x);            /* y = max(x, 0) */
+tg_tensor *tg_scale(tg_tape *t, tg_tensor *x, double c); /* y = c * x */
+tg_tensor *tg_one_minus(tg_tape *t, tg_tensor *x);       /* y = 1 - x (GRU's 1 - z) */
 
 #endif

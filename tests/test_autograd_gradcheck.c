@@ -47,8 +47,8 @@ static void test_gradcheck_passes_a_correct_backward(void **s)
     assert_int_equal(tg_gradcheck(t, good_loss, x, &x, 1, NULL, &rep), TG_OK);
     assert_true(rep.max_rel <= GRAD_TOL);
     assert_int_equal(rep.checked, 6);
-    assert_true(x->val[4] == before);                       /* values restored */
-    assert_true(fabs(x->grad[4] - 2 * x->val[4]) < 1e-5);   /* analytic gradient left behind */
+    assert_true(x->val[4] == before);                     /* values restored */
+    assert_true(fabs(x->grad[4] - 2 * x->val[4]) < 1e-5); /* analytic gradient left behind */
     tg_tape_free(t);
     tg_tensor_free(x);
 }
@@ -59,7 +59,8 @@ static void test_gradcheck_catches_a_wrong_backward_and_names_the_element(void *
     tg_rng r;
     tg_rng_seed(&r, 4);
     tg_tensor *x = rand_leaf(2, 3, &r, 0.5, 1.0);
-    x->val[4] = 2.0; /* the largest |3x - 2x| / |3x| is the same everywhere; make abs largest here */
+    x->val[4] =
+        2.0; /* the largest |3x - 2x| / |3x| is the same everywhere; make abs largest here */
     tg_tape *t = tg_tape_new();
     tg_gradcheck_report rep;
     assert_int_equal(tg_gradcheck(t, bad_loss, x, &x, 1, NULL, &rep), TG_OK);

@@ -86,7 +86,7 @@ static void test_dot_is_a_digraph_with_one_edge_per_input(void **s)
     assert_has(out, "label=\"a\\n(2 x 3)\"");
     assert_has(out, "label=\"leaf\\n(2 x 3)\"");
     assert_int_equal(count(out, "[label=\"2 x 3\"]"), 7); /* every input is (2 x 3) */
-    assert_has(out, "l0 -> n1"); /* a's second use points at its one box */
+    assert_has(out, "l0 -> n1");                          /* a's second use points at its one box */
     assert_int_equal(count(out, "[label=\"1 x 1\"]"), 0);
     assert_int_equal(count(out, "‖"), 0);
     free(out);

@@ -48,7 +48,7 @@ static void test_second_backward_on_one_recording_clears_node_gradients(void **s
     tg_tensor *loss = tg_sum(t, sq);
     assert_int_equal(tg_backward(t, loss), TG_OK);
     assert_int_equal(tg_backward(t, loss), TG_OK);
-    assert_true(sq->grad[0] == 1);         /* node: as after one backward */
+    assert_true(sq->grad[0] == 1);            /* node: as after one backward */
     assert_true(fabs(x->grad[0] - 8) < 1e-6); /* leaf: two contributions of 2x */
     tg_tape_free(t);
     tg_tensor_free(x);

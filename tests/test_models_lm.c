@@ -375,14 +375,14 @@ static void test_load_rejects_safetensors_without_the_metadata(void **state)
 
 /* The metadata of a 1-layer LSTM with E 6, H 6: every key lm_save writes. */
 static const char *const meta_h6[][2] = {
-    {"tapegrad.kind", "word"}, {"tapegrad.vocab", "x\n"}, {"config.cell", "lstm"},
-    {"config.optim", "sgd"}, {"config.V", "7"}, {"config.E", "6"}, {"config.H", "6"},
-    {"config.L", "1"}, {"config.T", "5"}, {"config.B", "3"}, {"config.tied", "0"},
-    {"config.decay_after", "0"}, {"config.seed", "1"}, {"config.dropout", "0"},
-    {"config.init", "0"}, {"config.forget_bias", "0"}, {"config.clip", "5"},
-    {"config.lr_decay", "1"}, {"config.lr", "1"}, {"config.momentum", "0"},
-    {"config.beta1", "0.9"}, {"config.beta2", "0.999"}, {"config.eps", "1e-08"},
-    {"config.weight_decay", "0"},
+    {"tapegrad.kind", "word"},   {"tapegrad.vocab", "x\n"}, {"config.cell", "lstm"},
+    {"config.optim", "sgd"},     {"config.V", "7"},         {"config.E", "6"},
+    {"config.H", "6"},           {"config.L", "1"},         {"config.T", "5"},
+    {"config.B", "3"},           {"config.tied", "0"},      {"config.decay_after", "0"},
+    {"config.seed", "1"},        {"config.dropout", "0"},   {"config.init", "0"},
+    {"config.forget_bias", "0"}, {"config.clip", "5"},      {"config.lr_decay", "1"},
+    {"config.lr", "1"},          {"config.momentum", "0"},  {"config.beta1", "0.9"},
+    {"config.beta2", "0.999"},   {"config.eps", "1e-08"},   {"config.weight_decay", "0"},
 };
 
 /* A checkpoint with meta_h6's metadata and the parameters of a model with E = H = `H`. */

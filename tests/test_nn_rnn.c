@@ -222,7 +222,8 @@ static void hand_truncated(seq *q, size_t T1, tg_real *last)
             tg_tensor *gx = tg_cell_input(t, &q->rnn.cells[k], x);
             for (size_t step = 0; step < t1 - t0; step++)
                 ys[step] = (st[k] = tg_cell_step_gx(t, &q->rnn.cells[k],
-                                                    tg_slice_rows(t, gx, step * B, B), st[k])).h;
+                                                    tg_slice_rows(t, gx, step * B, B), st[k]))
+                               .h;
             x = tg_concat_rows(t, t1 - t0, ys);
         }
         assert_int_equal(tg_backward(t, weighted(t, q, ys, t0, t1 - t0)), TG_OK);
@@ -315,7 +316,8 @@ static void test_layer_major_stack_equals_a_step_by_step_loop_of_cells(void **s)
             st[l] = (tg_state){tg_input(t, B, H, NULL), k == 2 ? tg_input(t, B, H, NULL) : NULL};
         for (size_t step = 0; step < q.T; step++) {
             tg_tensor *x = q.xs[step];
-            for (size_t l = 0; l < L; l++) x = (st[l] = tg_cell_step(t, &q.rnn.cells[l], x, st[l])).h;
+            for (size_t l = 0; l < L; l++)
+                x = (st[l] = tg_cell_step(t, &q.rnn.cells[l], x, st[l])).h;
             ys[step] = x;
         }
         assert_int_equal(tg_backward(t, weighted(t, &q, ys, 0, q.T)), TG_OK);
@@ -324,7 +326,8 @@ static void test_layer_major_stack_equals_a_step_by_step_loop_of_cells(void **s)
         assert_non_null(tg_rnn_forward(t, &q.rnn, q.T, q.xs, NULL, zs, NULL));
         assert_int_equal(tg_backward(t, weighted(t, &q, zs, 0, q.T)), TG_OK);
         grads_of(q.ps, got);
-        for (size_t step = 0; step < q.T; step++) assert_close(zs[step]->val, ys[step]->val, B * H, VAL_TOL * 10);
+        for (size_t step = 0; step < q.T; step++)
+            assert_close(zs[step]->val, ys[step]->val, B * H, VAL_TOL * 10);
         assert_close(got, want, n, VAL_TOL * 100);
         tg_tape_free(t);
         free(want);

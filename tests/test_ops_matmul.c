@@ -232,7 +232,8 @@ static void test_weight_used_by_many_products_gets_the_sum_of_their_gradients(vo
             for (size_t q = 0; q < O; q++) {
                 double want = 0; /* dW[p][q] = Σ_i Σ_b x_i[b][p] · dy_i[b][q] */
                 for (int i = 0; i < N; i++)
-                    for (size_t b = 0; b < B; b++) want += x[i]->val[b * K + p] * w[i]->val[b * O + q];
+                    for (size_t b = 0; b < B; b++)
+                        want += x[i]->val[b * K + p] * w[i]->val[b * O + q];
                 tg_real got = W->grad[tb ? q * K + p : p * O + q], wr = (tg_real)want;
                 assert_close(&got, &wr, 1, VAL_TOL * 10);
             }

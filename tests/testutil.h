@@ -18,10 +18,10 @@
 
 #ifdef TG_DOUBLE
 #define GRAD_TOL 1e-6 /* finite differences in double: the bar */
-#define VAL_TOL 1e-12
+#define VAL_TOL  1e-12
 #else
 #define GRAD_TOL 5e-2 /* float: eps 1e-2 steps only catch gross errors; double is the check */
-#define VAL_TOL 1e-5
+#define VAL_TOL  1e-5
 #endif
 
 static inline void fill_uniform(tg_real *x, size_t n, tg_rng *r, double lo, double hi)
@@ -43,7 +43,9 @@ static inline void assert_close(const tg_real *a, const tg_real *b, size_t n, do
 {
     for (size_t i = 0; i < n; i++) {
         double d = fabs((double)a[i] - (double)b[i]), s = fmax(1.0, fabs((double)b[i]));
-        if (!(d <= tol * s)) fail_msg("element %zu: got %.17g, want %.17g (tol %g)", i, (double)a[i], (double)b[i], tol);
+        if (!(d <= tol * s))
+            fail_msg("element %zu: got %.17g, want %.17g (tol %g)", i, (double)a[i], (double)b[i],
+                     tol);
     }
 }
 
@@ -65,7 +67,9 @@ static inline void assert_gradcheck(tg_loss_fn f, void *ctx, tg_tensor *const *x
     tg_tape *t = tg_tape_new();
     tg_gradcheck_report r;
     int rc = tg_gradcheck(t, f, ctx, xs, n, NULL, &r);
-    if (rc != TG_OK) fail_msg("tg_gradcheck: %s (%s)", tg_strerror(rc), tg_tape_error(t) ? tg_tape_error(t) : "");
+    if (rc != TG_OK)
+        fail_msg("tg_gradcheck: %s (%s)", tg_strerror(rc),
+                 tg_tape_error(t) ? tg_tape_error(t) : "");
     if (!(r.max_rel <= GRAD_TOL))
         fail_msg("gradient check: rel %.3g at tensor %zu (%zu, %zu): analytic %.12g numeric %.12g",
                  r.max_rel, r.tensor, r.row, r.col, r.analytic, r.numeric);

@@ -17,12 +17,14 @@ typedef struct mgu {
 /* x (B x I), h (B x H) -> h' (B x H). */
 static tg_tensor *mgu_step(tg_tape *t, const mgu *p, tg_tensor *x, tg_tensor *h)
 {
-    tg_tensor *f = tg_sigmoid(t, tg_add(t, tg_add(t, tg_matmul(t, x, p->Wf, TG_TRANS_B),
-                                                  tg_matmul(t, h, p->Uf, TG_TRANS_B)),
-                                        p->bf));                    /* f = σ(x·Wfᵀ + h·Ufᵀ + bf) */
-    tg_tensor *c = tg_tanh(t, tg_add(t, tg_add(t, tg_matmul(t, x, p->Wh, TG_TRANS_B),
-                                               tg_matmul(t, tg_mul(t, f, h), p->Uh, TG_TRANS_B)),
-                                     p->bh));                 /* h̃ = tanh(x·Whᵀ + (f⊙h)·Uhᵀ + bh) */
+    tg_tensor *f = tg_sigmoid(
+        t,
+        tg_add(t, tg_add(t, tg_matmul(t, x, p->Wf, TG_TRANS_B), tg_matmul(t, h, p->Uf, TG_TRANS_B)),
+               p->bf)); /* f = σ(x·Wfᵀ + h·Ufᵀ + bf) */
+    tg_tensor *c = tg_tanh(t, tg_add(t,
+                                     tg_add(t, tg_matmul(t, x, p->Wh, TG_TRANS_B),
+                                            tg_matmul(t, tg_mul(t, f, h), p->Uh, TG_TRANS_B)),
+                                     p->bh)); /* h̃ = tanh(x·Whᵀ + (f⊙h)·Uhᵀ + bh) */
     return tg_add(t, tg_mul(t, tg_one_minus(t, f), h), tg_mul(t, f, c)); /* h' = (1−f)⊙h + f⊙h̃ */
 }
 
@@ -73,7 +75,8 @@ int main(void)
         return 1;
     }
     printf("MGU cell, T = %d: %zu gradients checked, worst relative error %.2e, worst absolute "
-           "%.2e\n", T, rep.checked, rep.max_rel, rep.max_abs);
+           "%.2e\n",
+           T, rep.checked, rep.max_rel, rep.max_abs);
     tg_tape_free(t);
     for (int k = 0; k < 6 + T + 1; k++) tg_tensor_free(checked[k]);
     tg_tensor_free(q.target);
