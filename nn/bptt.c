@@ -15,8 +15,13 @@
 
 tg_bptt_cell tg_bptt_cell_of(const tg_cell *cell)
 {
-    return (tg_bptt_cell){cell->kind,        cell->in,          cell->hidden,     cell->W_ih->val,
-                          cell->W_hh->val,   cell->b_ih->val,   cell->b_hh->val};
+    return (tg_bptt_cell){.kind = cell->kind,
+                          .in = cell->in,
+                          .hidden = cell->hidden,
+                          .W_ih = cell->W_ih->val,
+                          .W_hh = cell->W_hh->val,
+                          .b_ih = cell->b_ih->val,
+                          .b_hh = cell->b_hh->val};
 }
 
 static size_t gates(tg_cell_kind kind)
@@ -31,8 +36,7 @@ static int known(tg_cell_kind kind)
 
 /* ---- the gradients' block ---- */
 
-int tg_bptt_grads_init(tg_bptt_grads *g, tg_cell_kind kind, size_t T, size_t B, size_t I,
-                       size_t H)
+int tg_bptt_grads_init(tg_bptt_grads *g, tg_cell_kind kind, size_t T, size_t B, size_t I, size_t H)
 {
     memset(g, 0, sizeof *g);
     if (!known(kind) || !T || !B || !I || !H) return TG_EINVAL;
@@ -114,22 +118,22 @@ static double sigm(double a)
 
 typedef struct work {
     size_t T, B, I, H, G;
-    tg_real *hs, *cs;          /* (T+1)·B·H states h_0..h_T, c_0..c_T (LSTM) */
-    tg_real *act;              /* T·B·G·H gate activations: LSTM i f g o, GRU r z n */
-    tg_real *q;                /* T·B·H, GRU: h_{t−1}·W_hnᵀ + b_hn */
-    tg_real *dW_ih, *dW_hh;    /* as the weights */
-    tg_real *db_ih, *db_hh;    /* G·H */
-    tg_real *dh, *dc, *dx;     /* per step: T·B·H, T·B·H, T·B·I */
-    tg_real *dhc, *dcc;        /* B·H: dh and dc carried to the step before */
-    tg_real *ax, *ah;          /* B·G·H: pre-activations (forward), their gradients (backward) */
+    tg_real *hs, *cs;       /* (T+1)·B·H states h_0..h_T, c_0..c_T (LSTM) */
+    tg_real *act;           /* T·B·G·H gate activations: LSTM i f g o, GRU r z n */
+    tg_real *q;             /* T·B·H, GRU: h_{t−1}·W_hnᵀ + b_hn */
+    tg_real *dW_ih, *dW_hh; /* as the weights */
+    tg_real *db_ih, *db_hh; /* G·H */
+    tg_real *dh, *dc, *dx;  /* per step: T·B·H, T·B·H, T·B·I */
+    tg_real *dhc, *dcc;     /* B·H: dh and dc carried to the step before */
+    tg_real *ax, *ah;       /* B·G·H: pre-activations (forward), their gradients (backward) */
     tg_real *block;
 } work;
 
 static int work_init(work *w, const tg_bptt_cell *c, size_t T, size_t B)
 {
     size_t I = c->in, H = c->hidden, G = gates(c->kind), GH = G * H, BH = B * H;
-    size_t n = 2 * (T + 1) * BH + T * B * GH + T * BH + GH * (I + H + 2) + 2 * T * BH +
-               T * B * I + 2 * BH + 2 * B * GH;
+    size_t n = 2 * (T + 1) * BH + T * B * GH + T * BH + GH * (I + H + 2) + 2 * T * BH + T * B * I +
+               2 * BH + 2 * B * GH;
     tg_real *p = calloc(n, sizeof *p);
     if (!p) return TG_ENOMEM;
     *w = (work){.T = T, .B = B, .I = I, .H = H, .G = G, .block = p};
@@ -166,22 +170,22 @@ static void forward_step(work *w, const tg_bptt_cell *c, size_t t, const tg_real
             tg_real *ac = act + r * GH;
             size_t e = r * H + j;
             if (c->kind == TG_LSTM) {
-                double i = sigm((double)ax[j] + ah[j]);                     /* i = σ(a_i) */
-                double f = sigm((double)ax[H + j] + ah[H + j]);             /* f = σ(a_f) */
-                double g = tanh((double)ax[2 * H + j] + ah[2 * H + j]);     /* g = tanh(a_g) */
-                double o = sigm((double)ax[3 * H + j] + ah[3 * H + j]);     /* o = σ(a_o) */
-                double cc = f * cp[e] + i * g;                              /* c = f⊙c + i⊙g */
+                double i = sigm((double)ax[j] + ah[j]);                 /* i = σ(a_i) */
+                double f = sigm((double)ax[H + j] + ah[H + j]);         /* f = σ(a_f) */
+                double g = tanh((double)ax[2 * H + j] + ah[2 * H + j]); /* g = tanh(a_g) */
+                double o = sigm((double)ax[3 * H + j] + ah[3 * H + j]); /* o = σ(a_o) */
+                double cc = f * cp[e] + i * g;                          /* c = f⊙c + i⊙g */
                 ac[j] = (tg_real)i, ac[H + j] = (tg_real)f;
                 ac[2 * H + j] = (tg_real)g, ac[3 * H + j] = (tg_real)o;
                 cn[e] = (tg_real)cc;
-                h[e] = (tg_real)(o * tanh((double)cn[e]));                  /* h = o⊙tanh(c) */
+                h[e] = (tg_real)(o * tanh((double)cn[e])); /* h = o⊙tanh(c) */
             } else if (c->kind == TG_GRU) {
-                double rr = sigm((double)ax[j] + ah[j]);                    /* r = σ(a_r) */
-                double z = sigm((double)ax[H + j] + ah[H + j]);             /* z = σ(a_z) */
+                double rr = sigm((double)ax[j] + ah[j]);                     /* r = σ(a_r) */
+                double z = sigm((double)ax[H + j] + ah[H + j]);              /* z = σ(a_z) */
                 double n = tanh((double)ax[2 * H + j] + rr * ah[2 * H + j]); /* n */
                 ac[j] = (tg_real)rr, ac[H + j] = (tg_real)z, ac[2 * H + j] = (tg_real)n;
                 q[e] = ah[2 * H + j];
-                h[e] = (tg_real)((1 - z) * n + z * hp[e]);                  /* h = (1−z)⊙n + z⊙h */
+                h[e] = (tg_real)((1 - z) * n + z * hp[e]); /* h = (1−z)⊙n + z⊙h */
             } else {
                 double a = (double)ax[j] + ah[j];
                 h[e] = (tg_real)(c->kind == TG_RNN_RELU ? (a > 0 ? a : 0) : tanh(a));
@@ -211,23 +215,23 @@ static void gate_grads(work *w, const tg_bptt_cell *c, size_t t)
                 double tc = tanh((double)cn[e]);
                 double dct = w->dcc[e] + d * o * (1 - tc * tc); /* dc_t = dc + dh⊙o⊙(1−tanh²c) */
                 dc[e] = (tg_real)dct;
-                w->dcc[e] = (tg_real)(dct * f);                 /* dc_{t−1} = dc_t ⊙ f */
-                dx[j] = (tg_real)(dct * g * i * (1 - i));       /* da_i = dc⊙g · i(1−i) */
+                w->dcc[e] = (tg_real)(dct * f);                   /* dc_{t−1} = dc_t ⊙ f */
+                dx[j] = (tg_real)(dct * g * i * (1 - i));         /* da_i = dc⊙g · i(1−i) */
                 dx[H + j] = (tg_real)(dct * cp[e] * f * (1 - f)); /* da_f = dc⊙c_{t−1} · f(1−f) */
                 dx[2 * H + j] = (tg_real)(dct * i * (1 - g * g)); /* da_g = dc⊙i · (1−g²) */
                 dx[3 * H + j] = (tg_real)(d * tc * o * (1 - o)); /* da_o = dh⊙tanh(c) · o(1−o) */
                 for (size_t k = 0; k < 4; k++) dhh[k * H + j] = dx[k * H + j];
             } else if (c->kind == TG_GRU) {
                 double rr = ac[j], z = ac[H + j], n = ac[2 * H + j];
-                double dan = d * (1 - z) * (1 - n * n);         /* dan = dh⊙(1−z) · (1−n²) */
+                double dan = d * (1 - z) * (1 - n * n); /* dan = dh⊙(1−z) · (1−n²) */
                 dx[j] = dhh[j] = (tg_real)(dan * q[e] * rr * (1 - rr)); /* dar = dan⊙q · r(1−r) */
                 dx[H + j] = dhh[H + j] = (tg_real)(d * (hp[e] - n) * z * (1 - z)); /* daz */
                 dx[2 * H + j] = (tg_real)dan;
-                dhh[2 * H + j] = (tg_real)(dan * rr);           /* dq = dan ⊙ r */
-                w->dhc[e] = (tg_real)(d * z);                   /* direct path: dh ⊙ z */
+                dhh[2 * H + j] = (tg_real)(dan * rr); /* dq = dan ⊙ r */
+                w->dhc[e] = (tg_real)(d * z);         /* direct path: dh ⊙ z */
             } else {
                 double da = c->kind == TG_RNN_RELU ? (h[e] > 0 ? d : 0) : d * (1 - h[e] * h[e]);
-                dx[j] = dhh[j] = (tg_real)da;                   /* da = dh ⊙ (1 − h²) */
+                dx[j] = dhh[j] = (tg_real)da; /* da = dh ⊙ (1 − h²) */
             }
         }
 }
@@ -240,8 +244,8 @@ static void backward(work *w, const tg_bptt_cell *c, const tg_real *x, const tg_
         const tg_real *xt = x + (t - 1) * B * I, *hp = w->hs + (t - 1) * BH;
         for (size_t e = 0; e < BH; e++) dh[e] = (tg_real)((double)dy[(t - 1) * BH + e] + w->dhc[e]);
         gate_grads(w, c, t);
-        weight_grads(w->dW_ih, w->db_ih, w->ax, xt, B, I, GH);  /* dW_ih += daᵀ·x_t */
-        weight_grads(w->dW_hh, w->db_hh, w->ah, hp, B, H, GH);  /* dW_hh += daᵀ·h_{t−1} */
+        weight_grads(w->dW_ih, w->db_ih, w->ax, xt, B, I, GH); /* dW_ih += daᵀ·x_t */
+        weight_grads(w->dW_hh, w->db_hh, w->ah, hp, B, H, GH); /* dW_hh += daᵀ·h_{t−1} */
         input_grads(w->dx + (t - 1) * B * I, NULL, w->ax, c->W_ih, B, I, GH); /* dx = da·W_ih */
         input_grads(w->dhc, w->dhc, w->ah, c->W_hh, B, H, GH); /* dh_{t−1} += da·W_hh */
     }

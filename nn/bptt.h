@@ -56,19 +56,18 @@ typedef struct tg_bptt_grads {
     size_t T, B, I, H;
     tg_real *dW_ih, *dW_hh; /* (G·H x I), (G·H x H): dL/dW summed over the T steps */
     tg_real *db_ih, *db_hh; /* G·H each */
-    tg_real *dh;            /* T·B·H: the total gradient reaching h_t (dy_t plus what h_{t+1} sends) */
-    tg_real *dc;            /* T·B·H: the total gradient reaching c_t; LSTM only, else NULL */
-    tg_real *dx;            /* T·B·I: dL/dx_t */
-    tg_real *dh0, *dc0;     /* B·H: dL/dh_0, dL/dc_0 (dc0 LSTM only, else NULL) */
-    tg_real *h, *c;         /* T·B·H: the forward states h_t, c_t (c LSTM only), for checking */
-    void *block;            /* what tg_bptt_grads_init allocated (owned), or NULL */
+    tg_real *dh; /* T·B·H: the total gradient reaching h_t (dy_t plus what h_{t+1} sends) */
+    tg_real *dc; /* T·B·H: the total gradient reaching c_t; LSTM only, else NULL */
+    tg_real *dx; /* T·B·I: dL/dx_t */
+    tg_real *dh0, *dc0; /* B·H: dL/dh_0, dL/dc_0 (dc0 LSTM only, else NULL) */
+    tg_real *h, *c;     /* T·B·H: the forward states h_t, c_t (c LSTM only), for checking */
+    void *block;        /* what tg_bptt_grads_init allocated (owned), or NULL */
 } tg_bptt_grads;
 
 /* Allocate every member for this kind and these sizes, zeroed, in one block. Returns TG_OK,
  * TG_EINVAL (a zero size or an unknown kind) or TG_ENOMEM; on failure *g is zeroed, and
  * deinit is harmless. */
-int tg_bptt_grads_init(tg_bptt_grads *g, tg_cell_kind kind, size_t T, size_t B, size_t I,
-                       size_t H);
+int tg_bptt_grads_init(tg_bptt_grads *g, tg_cell_kind kind, size_t T, size_t B, size_t I, size_t H);
 /* Free what init allocated and zero *g; caller-set pointers are not freed. */
 void tg_bptt_grads_deinit(tg_bptt_grads *g);
 
@@ -116,7 +115,6 @@ int tg_textbook_grads_to_torch(tg_cell_kind kind, size_t I, size_t H, const tg_r
  * [H, 2H) of W_ih and W_hh and entries [H, 2H) of b_ih and b_hh (the z block of the order
  * r, z, n); r and n are untouched. The map is its own inverse, works in place, and maps
  * gradients too (dL/d(−W) = −dL/dW). Any pointer may be NULL to skip that array. */
-void tg_gru_flip_z(size_t I, size_t H, tg_real *W_ih, tg_real *W_hh, tg_real *b_ih,
-                   tg_real *b_hh);
+void tg_gru_flip_z(size_t I, size_t H, tg_real *W_ih, tg_real *W_hh, tg_real *b_ih, tg_real *b_hh);
 
 #endif

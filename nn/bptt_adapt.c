@@ -61,8 +61,8 @@ static void bias_to_book(tg_cell_kind kind, size_t H, const tg_real *b1, const t
 }
 
 /* b1 (and b2, when not NULL) in PyTorch order from the textbook bias; zero2 zeroes b2 instead. */
-static void bias_to_torch(tg_cell_kind kind, size_t H, const tg_real *b, tg_real *b1,
-                          tg_real *b2, int zero2)
+static void bias_to_torch(tg_cell_kind kind, size_t H, const tg_real *b, tg_real *b1, tg_real *b2,
+                          int zero2)
 {
     size_t G = gate_count(kind);
     for (size_t q = 0; q < G; q++)

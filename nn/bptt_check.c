@@ -17,8 +17,8 @@
 
 static int sizes_fit(const tg_bptt_cell *w, size_t T, size_t B, const tg_bptt_grads *g)
 {
-    int kind_ok = w->kind == TG_RNN_TANH || w->kind == TG_RNN_RELU || w->kind == TG_LSTM ||
-                  w->kind == TG_GRU;
+    int kind_ok =
+        w->kind == TG_RNN_TANH || w->kind == TG_RNN_RELU || w->kind == TG_LSTM || w->kind == TG_GRU;
     return kind_ok && T && B && w->in && w->hidden && g->kind == w->kind && g->T == T &&
            g->B == B && g->I == w->in && g->H == w->hidden;
 }
@@ -27,8 +27,10 @@ static void copy_out(tg_real *dst, const tg_tensor *x, int grad)
 {
     const tg_real *src = grad ? x->grad : x->val;
     if (!dst) return;
-    if (src) memcpy(dst, src, tg_numel(x) * sizeof *dst);
-    else memset(dst, 0, tg_numel(x) * sizeof *dst); /* the loss does not reach x */
+    if (src)
+        memcpy(dst, src, tg_numel(x) * sizeof *dst);
+    else
+        memset(dst, 0, tg_numel(x) * sizeof *dst); /* the loss does not reach x */
 }
 
 /* Record T steps and the loss; hs, cs, xs receive the per-step tensors. NULL on failure. */
@@ -104,7 +106,7 @@ int tg_bptt_tape(tg_tape *t, const tg_bptt_cell *w, size_t T, size_t B, const tg
 /* ---- the comparison ---- */
 
 static const char *const names[TG_BPTT_NQ] = {"dW_ih", "dW_hh", "db_ih", "db_hh", "dh0", "dc0",
-                                               "dh",    "dc",    "dx",    "h",     "c"};
+                                              "dh",    "dc",    "dx",    "h",     "c"};
 
 /* The two arrays of quantity k, their element count, steps (0 for unstepped) and row width. */
 static size_t pick(const tg_bptt_grads *g, int k, const tg_real **p, size_t *steps, size_t *width)
@@ -113,17 +115,39 @@ static size_t pick(const tg_bptt_grads *g, int k, const tg_real **p, size_t *ste
     *steps = 0;
     *width = g->H;
     switch (k) {
-    case TG_BPTT_DW_IH: *p = g->dW_ih, *width = g->I; return GH * g->I;
-    case TG_BPTT_DW_HH: *p = g->dW_hh; return GH * g->H;
-    case TG_BPTT_DB_IH: *p = g->db_ih, *width = GH; return GH;
-    case TG_BPTT_DB_HH: *p = g->db_hh, *width = GH; return GH;
-    case TG_BPTT_DH0: *p = g->dh0; return BH;
-    case TG_BPTT_DC0: *p = g->dc0; return BH;
-    case TG_BPTT_DX: *p = g->dx, *steps = g->T, *width = g->I; return g->T * g->B * g->I;
-    case TG_BPTT_DH: *p = g->dh, *steps = g->T; return g->T * BH;
-    case TG_BPTT_DC: *p = g->dc, *steps = g->T; return g->T * BH;
-    case TG_BPTT_HT: *p = g->h, *steps = g->T; return g->T * BH;
-    default: *p = g->c, *steps = g->T; return g->T * BH;
+    case TG_BPTT_DW_IH:
+        *p = g->dW_ih, *width = g->I;
+        return GH * g->I;
+    case TG_BPTT_DW_HH:
+        *p = g->dW_hh;
+        return GH * g->H;
+    case TG_BPTT_DB_IH:
+        *p = g->db_ih, *width = GH;
+        return GH;
+    case TG_BPTT_DB_HH:
+        *p = g->db_hh, *width = GH;
+        return GH;
+    case TG_BPTT_DH0:
+        *p = g->dh0;
+        return BH;
+    case TG_BPTT_DC0:
+        *p = g->dc0;
+        return BH;
+    case TG_BPTT_DX:
+        *p = g->dx, *steps = g->T, *width = g->I;
+        return g->T * g->B * g->I;
+    case TG_BPTT_DH:
+        *p = g->dh, *steps = g->T;
+        return g->T * BH;
+    case TG_BPTT_DC:
+        *p = g->dc, *steps = g->T;
+        return g->T * BH;
+    case TG_BPTT_HT:
+        *p = g->h, *steps = g->T;
+        return g->T * BH;
+    default:
+        *p = g->c, *steps = g->T;
+        return g->T * BH;
     }
 }
 
@@ -170,16 +194,22 @@ int tg_bptt_compare(const tg_bptt_grads *mine, const tg_bptt_grads *ref, double 
     if (mine->kind != ref->kind || mine->T != ref->T || mine->B != ref->B || mine->I != ref->I ||
         mine->H != ref->H)
         return TG_ESHAPE;
-    *rep = (tg_bptt_report){.kind = mine->kind, .T = mine->T, .B = mine->B, .I = mine->I,
-                            .H = mine->H, .tol = tol, .floor = floor, .ok = 1,
+    *rep = (tg_bptt_report){.kind = mine->kind,
+                            .T = mine->T,
+                            .B = mine->B,
+                            .I = mine->I,
+                            .H = mine->H,
+                            .tol = tol,
+                            .floor = floor,
+                            .ok = 1,
                             .part_step = TG_BPTT_NONE};
     for (int k = 0; k < TG_BPTT_NQ; k++) {
         tg_bptt_diff *d = &rep->q[k];
         diff_one(d, k, mine, ref, tol, floor);
         if (d->bad) rep->ok = 0;
         rep->max_rel = fmax(rep->max_rel, d->max_rel);
-        int backward = k == TG_BPTT_DH || k == TG_BPTT_DC || k == TG_BPTT_DX ||
-                       k == TG_BPTT_DH0 || k == TG_BPTT_DC0;
+        int backward = k == TG_BPTT_DH || k == TG_BPTT_DC || k == TG_BPTT_DX || k == TG_BPTT_DH0 ||
+                       k == TG_BPTT_DC0;
         if (backward && d->first_step != TG_BPTT_NONE &&
             (rep->part_step == TG_BPTT_NONE || d->first_step > rep->part_step))
             rep->part_step = d->first_step;
@@ -192,30 +222,39 @@ int tg_bptt_compare(const tg_bptt_grads *mine, const tg_bptt_grads *ref, double 
 static const char *kind_name(tg_cell_kind kind)
 {
     switch (kind) {
-    case TG_RNN_TANH: return "RNN (tanh)";
-    case TG_RNN_RELU: return "RNN (ReLU)";
-    case TG_LSTM: return "LSTM";
-    default: return "GRU";
+    case TG_RNN_TANH:
+        return "RNN (tanh)";
+    case TG_RNN_RELU:
+        return "RNN (ReLU)";
+    case TG_LSTM:
+        return "LSTM";
+    default:
+        return "GRU";
     }
 }
 
 static int print_row(FILE *f, const tg_bptt_diff *d)
 {
     char where[48], first[24] = "-";
-    if (d->step) snprintf(where, sizeof where, "t=%zu (%zu, %zu)", d->step, d->row, d->col);
-    else snprintf(where, sizeof where, "(%zu, %zu)", d->row, d->col);
-    if (d->first_step != TG_BPTT_NONE) snprintf(first, sizeof first, "t=%zu", d->first_step);
-    else if (d->bad) snprintf(first, sizeof first, "(sum over t)");
-    return fprintf(f, "%-6s %8zu %11.3e %11.3e  %-18s %+.10e %+.10e %7zu  %s\n", d->name,
-                   d->count, d->max_abs, d->max_rel, where, d->mine, d->ref, d->bad, first);
+    if (d->step)
+        snprintf(where, sizeof where, "t=%zu (%zu, %zu)", d->step, d->row, d->col);
+    else
+        snprintf(where, sizeof where, "(%zu, %zu)", d->row, d->col);
+    if (d->first_step != TG_BPTT_NONE)
+        snprintf(first, sizeof first, "t=%zu", d->first_step);
+    else if (d->bad)
+        snprintf(first, sizeof first, "(sum over t)");
+    return fprintf(f, "%-6s %8zu %11.3e %11.3e  %-18s %+.10e %+.10e %7zu  %s\n", d->name, d->count,
+                   d->max_abs, d->max_rel, where, d->mine, d->ref, d->bad, first);
 }
 
 int tg_bptt_report_print(const tg_bptt_report *rep, FILE *f)
 {
     if (!rep || !f) return TG_ENULL;
     int bad = 0, e = 0;
-    e |= fprintf(f, "BPTT check: %s, T = %zu, B = %zu, I = %zu, H = %zu; an element exceeds when "
-                    "|a - b| / max(|a|, |b|, %g) > %g\n",
+    e |= fprintf(f,
+                 "BPTT check: %s, T = %zu, B = %zu, I = %zu, H = %zu; an element exceeds when "
+                 "|a - b| / max(|a|, |b|, %g) > %g\n",
                  kind_name(rep->kind), rep->T, rep->B, rep->I, rep->H, rep->floor, rep->tol) < 0;
     e |= fprintf(f, "%-6s %8s %11s %11s  %-18s %-17s %-17s %7s  %s\n", "", "elements", "max abs",
                  "max rel", "worst at", "  mine", "  reference", "over", "first over") < 0;
@@ -224,10 +263,14 @@ int tg_bptt_report_print(const tg_bptt_report *rep, FILE *f)
         e |= print_row(f, &rep->q[k]) < 0;
         bad += rep->q[k].bad != 0;
     }
-    if (rep->ok) e |= fprintf(f, "agree: worst relative difference %.3e\n", rep->max_rel) < 0;
+    if (rep->ok)
+        e |= fprintf(f, "agree: worst relative difference %.3e\n", rep->max_rel) < 0;
     else if (rep->part_step != TG_BPTT_NONE)
-        e |= fprintf(f, "DIFFER in %d quantities; walking back from t = %zu, they first part at "
-                        "t = %zu\n", bad, rep->T, rep->part_step) < 0;
-    else e |= fprintf(f, "DIFFER in %d quantities\n", bad) < 0;
+        e |= fprintf(f,
+                     "DIFFER in %d quantities; walking back from t = %zu, they first part at "
+                     "t = %zu\n",
+                     bad, rep->T, rep->part_step) < 0;
+    else
+        e |= fprintf(f, "DIFFER in %d quantities\n", bad) < 0;
     return e || ferror(f) ? TG_EIO : TG_OK;
 }

@@ -36,24 +36,31 @@ int tg_bptt_tape(tg_tape *t, const tg_bptt_cell *w, size_t T, size_t B, const tg
 
 /* The quantities compared, in report order. */
 enum {
-    TG_BPTT_DW_IH, TG_BPTT_DW_HH, TG_BPTT_DB_IH, TG_BPTT_DB_HH, /* parameters, summed over time */
-    TG_BPTT_DH0, TG_BPTT_DC0,                                   /* initial states ("step 0") */
-    TG_BPTT_DH, TG_BPTT_DC, TG_BPTT_DX,                         /* per step, t = 1..T */
-    TG_BPTT_HT, TG_BPTT_CT,                                     /* forward states, per step */
+    TG_BPTT_DW_IH, /* parameters, each a sum over the T steps */
+    TG_BPTT_DW_HH,
+    TG_BPTT_DB_IH,
+    TG_BPTT_DB_HH,
+    TG_BPTT_DH0, /* initial states ("step 0") */
+    TG_BPTT_DC0,
+    TG_BPTT_DH, /* per step, t = 1..T */
+    TG_BPTT_DC,
+    TG_BPTT_DX,
+    TG_BPTT_HT, /* the forward states h_t and c_t, per step */
+    TG_BPTT_CT,
     TG_BPTT_NQ
 };
 
 #define TG_BPTT_NONE ((size_t)-1) /* no step exceeds the tolerance */
 
 typedef struct tg_bptt_diff {
-    const char *name;  /* "dW_ih", "db_hh", "dh0", "dh", "dx", "h", ... */
-    size_t count;      /* elements compared; 0 when either side has NULL for this quantity */
-    size_t bad;        /* elements whose relative difference exceeds the tolerance */
-    double max_abs;    /* largest |mine − ref| */
-    double max_rel;    /* largest |mine − ref| / max(|mine|, |ref|, floor); 0 where both agree */
-    size_t step;       /* where max_rel is: step 1..T for per-step quantities, else 0, */
-    size_t row, col;   /* and the element: (b, j) for states, (row, col) for a weight */
-    double mine, ref;  /* the two values there */
+    const char *name; /* "dW_ih", "db_hh", "dh0", "dh", "dx", "h", ... */
+    size_t count;     /* elements compared; 0 when either side has NULL for this quantity */
+    size_t bad;       /* elements whose relative difference exceeds the tolerance */
+    double max_abs;   /* largest |mine − ref| */
+    double max_rel;   /* largest |mine − ref| / max(|mine|, |ref|, floor); 0 where both agree */
+    size_t step;      /* where max_rel is: step 1..T for per-step quantities, else 0, */
+    size_t row, col;  /* and the element: (b, j) for states, (row, col) for a weight */
+    double mine, ref; /* the two values there */
     /* The first step, in the order the computation visits steps, with an element over the
      * tolerance: backward order (t = T first) for dh, dc, dx, whose errors flow to earlier
      * steps, so this is where a hand derivation parts from the tape; forward order (t = 1
