@@ -207,7 +207,7 @@ static void gate_grads(work *w, const tg_bptt_cell *c, size_t t)
         for (size_t j = 0; j < H; j++) {
             size_t e = r * H + j;
             const tg_real *ac = act + r * GH;
-            tg_real *dx = w->ax + r * GH, *dhh = w->ah + r * GH;
+            tg_real *dax = w->ax + r * GH, *dah = w->ah + r * GH;
             double d = dh[e];
             w->dhc[e] = 0;
             if (c->kind == TG_LSTM) {
@@ -215,23 +215,23 @@ static void gate_grads(work *w, const tg_bptt_cell *c, size_t t)
                 double tc = tanh((double)cn[e]);
                 double dct = w->dcc[e] + d * o * (1 - tc * tc); /* dc_t = dc + dh⊙o⊙(1−tanh²c) */
                 dc[e] = (tg_real)dct;
-                w->dcc[e] = (tg_real)(dct * f);                   /* dc_{t−1} = dc_t ⊙ f */
-                dx[j] = (tg_real)(dct * g * i * (1 - i));         /* da_i = dc⊙g · i(1−i) */
-                dx[H + j] = (tg_real)(dct * cp[e] * f * (1 - f)); /* da_f = dc⊙c_{t−1} · f(1−f) */
-                dx[2 * H + j] = (tg_real)(dct * i * (1 - g * g)); /* da_g = dc⊙i · (1−g²) */
-                dx[3 * H + j] = (tg_real)(d * tc * o * (1 - o)); /* da_o = dh⊙tanh(c) · o(1−o) */
-                for (size_t k = 0; k < 4; k++) dhh[k * H + j] = dx[k * H + j];
+                w->dcc[e] = (tg_real)(dct * f);                    /* dc_{t−1} = dc_t ⊙ f */
+                dax[j] = (tg_real)(dct * g * i * (1 - i));         /* da_i = dc⊙g · i(1−i) */
+                dax[H + j] = (tg_real)(dct * cp[e] * f * (1 - f)); /* da_f = dc⊙c_{t−1} · f(1−f) */
+                dax[2 * H + j] = (tg_real)(dct * i * (1 - g * g)); /* da_g = dc⊙i · (1−g²) */
+                dax[3 * H + j] = (tg_real)(d * tc * o * (1 - o)); /* da_o = dh⊙tanh(c) · o(1−o) */
+                for (size_t k = 0; k < 4; k++) dah[k * H + j] = dax[k * H + j];
             } else if (c->kind == TG_GRU) {
                 double rr = ac[j], z = ac[H + j], n = ac[2 * H + j];
                 double dan = d * (1 - z) * (1 - n * n); /* dan = dh⊙(1−z) · (1−n²) */
-                dx[j] = dhh[j] = (tg_real)(dan * q[e] * rr * (1 - rr)); /* dar = dan⊙q · r(1−r) */
-                dx[H + j] = dhh[H + j] = (tg_real)(d * (hp[e] - n) * z * (1 - z)); /* daz */
-                dx[2 * H + j] = (tg_real)dan;
-                dhh[2 * H + j] = (tg_real)(dan * rr); /* dq = dan ⊙ r */
+                dax[j] = dah[j] = (tg_real)(dan * q[e] * rr * (1 - rr)); /* dar = dan⊙q · r(1−r) */
+                dax[H + j] = dah[H + j] = (tg_real)(d * (hp[e] - n) * z * (1 - z)); /* daz */
+                dax[2 * H + j] = (tg_real)dan;
+                dah[2 * H + j] = (tg_real)(dan * rr); /* dq = dan ⊙ r */
                 w->dhc[e] = (tg_real)(d * z);         /* direct path: dh ⊙ z */
             } else {
                 double da = c->kind == TG_RNN_RELU ? (h[e] > 0 ? d : 0) : d * (1 - h[e] * h[e]);
-                dx[j] = dhh[j] = (tg_real)da; /* da = dh ⊙ (1 − h²) */
+                dax[j] = dah[j] = (tg_real)da; /* da = dh ⊙ (1 − h²) */
             }
         }
 }
