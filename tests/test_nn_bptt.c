@@ -167,6 +167,7 @@ static void test_compare_reports_the_step_of_one_perturbed_hand_gradient(void **
     assert_true(rep.q[TG_BPTT_DW_IH].first_step == TG_BPTT_NONE);
 
     /* A forward state parts in forward order; it is not where the backward walks part. */
+    tg_bptt_grads_deinit(&mine);
     clone(&mine, &ref);
     mine.h[(4 - 1) * BH] += 1, mine.h[(9 - 1) * BH] += 1;
     assert_int_equal(tg_bptt_compare(&mine, &tape, REF_TOL, REF_FLOOR, &rep), TG_OK);
@@ -175,6 +176,7 @@ static void test_compare_reports_the_step_of_one_perturbed_hand_gradient(void **
     assert_false(rep.ok);
 
     /* Only dh0 differs: the walks part at "step 0". */
+    tg_bptt_grads_deinit(&mine);
     clone(&mine, &ref);
     mine.dh0[3] = (tg_real)NAN;
     assert_int_equal(tg_bptt_compare(&mine, &tape, REF_TOL, REF_FLOOR, &rep), TG_OK);
@@ -407,7 +409,6 @@ static void check_textbook_adapter(tg_cell_kind kind)
     problem_init(p, kind, 6, 21);
     size_t GH = tg_cell_gates(kind) * H;
     tg_bptt_grads tp, un;
-    tg_bptt_grads_init(&un, kind, p->T, B, I, H);
     run_both(p, &un, &tp); /* tp: the PyTorch-layout cell on the tape */
     book m = {kind, tg_tensor_new(I, GH, 1), tg_tensor_new(H, GH, 1), tg_tensor_new(1, GH, 1),
               NULL};
