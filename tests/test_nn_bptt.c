@@ -80,11 +80,9 @@ static void check_reference_against_tape(tg_cell_kind kind)
             int lstm_only = q == TG_BPTT_DC0 || q == TG_BPTT_DC || q == TG_BPTT_CT;
             assert_true(rep.q[q].count > 0 || (lstm_only && kind != TG_LSTM));
         }
+        static const char *const label[] = {"RNN tanh", "RNN ReLU", "LSTM", "GRU"};
         if (Ts[k] == 50)
-            print_message("%s T = 50: worst relative difference %.3g (floor %g)\n",
-                          tg_cell_gates(kind) == 1 ? "RNN"
-                          : kind == TG_LSTM        ? "LSTM"
-                                                   : "GRU",
+            print_message("%s T = 50: worst relative difference %.3g (floor %g)\n", label[kind],
                           rep.max_rel, REF_FLOOR);
         tg_bptt_grads_deinit(&ref);
         tg_bptt_grads_deinit(&tape);
