@@ -21,6 +21,14 @@
  * when out of memory. The memory is not zeroed. */
 void *tgi_alloc(tg_tape *t, size_t bytes, const char *who);
 
+/* Write a message into err[0..errsz) (when err is not NULL) and return code: the error report of
+ * calls that take a caller's message buffer (optimizers, the batcher, checkpoints). */
+int tgi_errf(int code, char *err, size_t errsz, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
 /* Record the first error message on the tape (later ones are dropped). Returns NULL so an op
  * can `return tgi_fail(...)`. */
 tg_tensor *tgi_fail(tg_tape *t, const char *fmt, ...)

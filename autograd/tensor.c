@@ -4,6 +4,11 @@
  */
 #include "autograd/tensor.h"
 
+#include "autograd/internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +36,17 @@ const char *tg_strerror(int code)
     default:
         return "unknown error code";
     }
+}
+
+int tgi_errf(int code, char *err, size_t errsz, const char *fmt, ...)
+{
+    if (err && errsz > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errsz, fmt, ap);
+        va_end(ap);
+    }
+    return code;
 }
 
 void tg_tensor_init(tg_tensor *x, size_t rows, size_t cols, tg_real *val, tg_real *grad)

@@ -3,23 +3,13 @@
  * Read lm.h first for the shape of a window. Checkpoints are in lm_ckpt.c.
  */
 #include "models/lm.h"
+#include "models/text.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(int code, char *err, size_t errsz, const char *fmt, ...)
-{
-    if (err && errsz) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 lm_config lm_default_config(void)
 {
@@ -53,18 +43,19 @@ int lm_cell_parse(const char *name)
 static int check_config(const lm_config *c, char *err, size_t errsz)
 {
     if (!c->V || !c->E || !c->H || !c->L || !c->T || !c->B)
-        return fail(TG_EINVAL, err, errsz,
-                    "every size must be at least 1: V %zu, E %zu, H %zu, layers %zu, T %zu, B %zu",
-                    c->V, c->E, c->H, c->L, c->T, c->B);
+        return lm_fail(
+            TG_EINVAL, err, errsz,
+            "every size must be at least 1: V %zu, E %zu, H %zu, layers %zu, T %zu, B %zu", c->V,
+            c->E, c->H, c->L, c->T, c->B);
     if (c->tied && c->E != c->H)
-        return fail(
+        return lm_fail(
             TG_EINVAL, err, errsz,
             "weight tying needs the embedding width to equal the hidden size (E %zu, H %zu)", c->E,
             c->H);
     if (!(c->dropout >= 0 && c->dropout < 1))
-        return fail(TG_EINVAL, err, errsz, "dropout must be in [0, 1), got %g", c->dropout);
+        return lm_fail(TG_EINVAL, err, errsz, "dropout must be in [0, 1), got %g", c->dropout);
     if (!(c->clip >= 0) || !(c->lr_decay > 0) || !(c->init >= 0))
-        return fail(TG_EINVAL, err, errsz, "clip and init must be >= 0 and lr decay > 0");
+        return lm_fail(TG_EINVAL, err, errsz, "clip and init must be >= 0 and lr decay > 0");
     return TG_OK;
 }
 
@@ -79,7 +70,7 @@ static int add_layers(lm_model *m, char *err, size_t errsz)
                      : tg_linear_init(&m->dec, m->ps, "decoder", c->H, c->V, 1, &m->rng);
     if (rc != TG_OK) {
         const char *why = tg_params_error(m->ps);
-        return fail(rc, err, errsz, "cannot build the model: %s", why ? why : tg_strerror(rc));
+        return lm_fail(rc, err, errsz, "cannot build the model: %s", why ? why : tg_strerror(rc));
     }
     if (c->init > 0) tg_params_init_uniform(m->ps, c->init, &m->rng);
     if (c->cell == TG_LSTM && c->forget_bias != 0)
@@ -98,7 +89,7 @@ int lm_model_init(lm_model *m, const lm_config *cfg, char *err, size_t errsz)
     m->s = calloc(cfg->L, sizeof *m->s);
     if (!m->ps || !m->s) {
         lm_model_deinit(m);
-        return fail(TG_ENOMEM, err, errsz, "out of memory building the model");
+        return lm_fail(TG_ENOMEM, err, errsz, "out of memory building the model");
     }
     rc = add_layers(m, err, errsz);
     if (rc != TG_OK) lm_model_deinit(m);
@@ -171,7 +162,7 @@ int lm_trainer_init(lm_trainer *tr, lm_model *m, const int32_t *tok, size_t N, c
     rc = tg_rnn_carry_init(&tr->carry, &m->rnn, c->B);
     if (!tr->tape || !tr->x || !tr->y || rc != TG_OK) {
         lm_trainer_deinit(tr);
-        return fail(TG_ENOMEM, err, errsz, "out of memory setting up training");
+        return lm_fail(TG_ENOMEM, err, errsz, "out of memory setting up training");
     }
     tg_optim_set_lr(tr->opt, scheduled_lr(tr));
     return TG_OK;
@@ -211,8 +202,8 @@ long lm_train_window(lm_trainer *tr, double *loss, char *err, size_t errsz)
     int rc = L ? tg_backward(tr->tape, L) : TG_EINVAL;
     if (rc != TG_OK) {
         const char *why = tg_tape_error(tr->tape);
-        return fail(-1, err, errsz, "training step %llu: %s", (unsigned long long)tr->step + 1,
-                    why ? why : tg_strerror(rc));
+        return lm_fail(-1, err, errsz, "training step %llu: %s", (unsigned long long)tr->step + 1,
+                       why ? why : tg_strerror(rc));
     }
     *loss = L->val[0];
     tr->last_norm = m->cfg.clip > 0 ? tg_clip_grad_norm(m->ps, m->cfg.clip) : tg_grad_norm(m->ps);
@@ -234,7 +225,8 @@ int lm_evaluate(lm_model *m, const int32_t *tok, size_t N, size_t B, size_t T, d
     tg_tape *t = tg_tape_new();
     int32_t *x = malloc(T * B * sizeof *x), *y = malloc(T * B * sizeof *y);
     rc = tg_rnn_carry_init(&carry, &m->rnn, B);
-    if (!t || !x || !y || rc != TG_OK) rc = fail(TG_ENOMEM, err, errsz, "out of memory evaluating");
+    if (!t || !x || !y || rc != TG_OK)
+        rc = lm_fail(TG_ENOMEM, err, errsz, "out of memory evaluating");
     if (t) {
         tg_tape_set_training(t, 0);
         tg_tape_set_grad(t, 0);
@@ -245,7 +237,7 @@ int lm_evaluate(lm_model *m, const int32_t *tok, size_t N, size_t B, size_t T, d
         tg_tape_reset(t);
         tg_tensor *L = lm_window_loss(t, m, &carry, x, y, Tw);
         if (!L) {
-            rc = fail(TG_EINVAL, err, errsz, "evaluation: %s", tg_tape_error(t));
+            rc = lm_fail(TG_EINVAL, err, errsz, "evaluation: %s", tg_tape_error(t));
             break;
         }
         total += (double)L->val[0] * (double)(Tw * B);
@@ -270,7 +262,7 @@ int lm_sampler_init(lm_sampler *s, lm_model *m, char *err, size_t errsz)
     int rc = tg_rnn_carry_init(&s->carry, &m->rnn, 1);
     if (!s->tape || !s->logits || rc != TG_OK) {
         lm_sampler_deinit(s);
-        return fail(TG_ENOMEM, err, errsz, "out of memory setting up sampling");
+        return lm_fail(TG_ENOMEM, err, errsz, "out of memory setting up sampling");
     }
     tg_tape_set_training(s->tape, 0);
     tg_tape_set_grad(s->tape, 0);
@@ -289,7 +281,7 @@ int lm_sampler_feed(lm_sampler *s, int32_t id, char *err, size_t errsz)
 {
     tg_tape_reset(s->tape);
     tg_tensor *z = lm_window_logits(s->tape, s->m, &s->carry, &id, 1);
-    if (!z) return fail(TG_EINVAL, err, errsz, "sampling: %s", tg_tape_error(s->tape));
+    if (!z) return lm_fail(TG_EINVAL, err, errsz, "sampling: %s", tg_tape_error(s->tape));
     memcpy(s->logits, z->val, s->m->cfg.V * sizeof *s->logits);
     return TG_OK;
 }

@@ -13,6 +13,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* strdup */
 #include "models/lm.h"
+#include "models/text.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -21,17 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(int code, char *err, size_t errsz, const char *fmt, ...)
-{
-    if (err && errsz) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 static const char *const optim_names[] = {"sgd", "adagrad", "adam"};
 
@@ -142,7 +132,7 @@ int lm_save(const char *path, const lm_model *m, const lm_trainer *tr, const cha
             const char *vocab, char *err, size_t errsz)
 {
     tg_ckpt_writer *w = tg_ckpt_writer_new();
-    if (!w) return fail(TG_ENOMEM, err, errsz, "%s: out of memory", path);
+    if (!w) return lm_fail(TG_ENOMEM, err, errsz, "%s: out of memory", path);
     int rc = tg_ckpt_writer_add_params(w, m->ps, "model.");
     if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "tapegrad.kind", kind);
     if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "tapegrad.vocab", vocab);
@@ -155,7 +145,7 @@ int lm_save(const char *path, const lm_model *m, const lm_trainer *tr, const cha
     }
     if (rc == TG_OK && tr) rc = add_training(w, tr);
     if (rc == TG_OK) rc = tg_ckpt_writer_save(w, path);
-    if (rc != TG_OK) fail(rc, err, errsz, "%s", tg_ckpt_writer_error(w));
+    if (rc != TG_OK) lm_fail(rc, err, errsz, "%s", tg_ckpt_writer_error(w));
     tg_ckpt_writer_free(w);
     return rc;
 }
@@ -169,19 +159,20 @@ static int read_config(tg_ckpt *ck, const char *path, lm_config *c, char *err, s
     int k = 0;
     while (opt && k < 3 && strcmp(opt, optim_names[k])) k++;
     if (!cell || lm_cell_parse(cell) < 0 || !opt || k == 3)
-        return fail(TG_EFORMAT, err, errsz,
-                    "%s: metadata lacks a known config.cell or config.optim", path);
+        return lm_fail(TG_EFORMAT, err, errsz,
+                       "%s: metadata lacks a known config.cell or config.optim", path);
     c->cell = (tg_cell_kind)lm_cell_parse(cell);
     c->optim.kind = (tg_optim_kind)k;
     for (size_t i = 0; i < N_FIELDS; i++) {
         const char *s = tg_ckpt_meta(ck, fields[i].key);
         if (!s)
-            return fail(TG_EFORMAT, err, errsz,
-                        "%s: metadata has no '%s' (not a tapegrad language-model checkpoint?)",
-                        path, fields[i].key);
+            return lm_fail(TG_EFORMAT, err, errsz,
+                           "%s: metadata has no '%s' (not a tapegrad language-model checkpoint?)",
+                           path, fields[i].key);
         if (!parse_field(c, &fields[i], s))
-            return fail(TG_EFORMAT, err, errsz, "%s: metadata '%s' = \"%s\" is not a valid value",
-                        path, fields[i].key, s);
+            return lm_fail(TG_EFORMAT, err, errsz,
+                           "%s: metadata '%s' = \"%s\" is not a valid value", path, fields[i].key,
+                           s);
     }
     return TG_OK;
 }
@@ -196,20 +187,20 @@ int lm_load(const char *path, lm_model *m, const char *kind, char **vocab, char 
     const char *k = tg_ckpt_meta(ck, "tapegrad.kind"), *v = tg_ckpt_meta(ck, "tapegrad.vocab");
     lm_config cfg;
     if (!k || !v)
-        rc = fail(TG_EFORMAT, err, errsz,
-                  "%s: no tapegrad.kind/tapegrad.vocab metadata: not a tapegrad language model",
-                  path);
+        rc = lm_fail(TG_EFORMAT, err, errsz,
+                     "%s: no tapegrad.kind/tapegrad.vocab metadata: not a tapegrad language model",
+                     path);
     else if (strcmp(k, kind) != 0)
-        rc = fail(TG_EFORMAT, err, errsz, "%s: a %s-level model; this program reads %s-level ones",
-                  path, k, kind);
+        rc = lm_fail(TG_EFORMAT, err, errsz,
+                     "%s: a %s-level model; this program reads %s-level ones", path, k, kind);
     if (rc == TG_OK) rc = read_config(ck, path, &cfg, err, errsz);
     if (rc == TG_OK) rc = lm_model_init(m, &cfg, err, errsz);
     if (rc == TG_OK && (rc = tg_ckpt_load_params(ck, m->ps, "model.")) != TG_OK) {
-        fail(rc, err, errsz, "%s", tg_ckpt_error(ck));
+        lm_fail(rc, err, errsz, "%s", tg_ckpt_error(ck));
         lm_model_deinit(m);
     }
     if (rc == TG_OK && !(*vocab = strdup(v))) {
-        rc = fail(TG_ENOMEM, err, errsz, "%s: out of memory", path);
+        rc = lm_fail(TG_ENOMEM, err, errsz, "%s: out of memory", path);
         lm_model_deinit(m);
     }
     tg_ckpt_close(ck);
@@ -223,10 +214,10 @@ static int read_training(tg_ckpt *ck, const char *path, lm_trainer *tr, char *er
     double lr;
     int rc = tg_ckpt_read(ck, "train.stream", TG_DT_U64, stream, 2);
     if (rc == TG_OK && (stream[0] != expect[0] || stream[1] != expect[1]))
-        return fail(TG_EINVAL, err, errsz,
-                    "%s: was trained on another corpus (%" PRIu64 " tokens, this one has %" PRIu64
-                    ")",
-                    path, stream[0], expect[0]);
+        return lm_fail(TG_EINVAL, err, errsz,
+                       "%s: was trained on another corpus (%" PRIu64
+                       " tokens, this one has %" PRIu64 ")",
+                       path, stream[0], expect[0]);
     if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.counters", TG_DT_U64, counters, 4);
     if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.rng", TG_DT_U64, m->rng.s, 4);
     if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.lr", TG_DT_F64, &lr, 1);
@@ -240,7 +231,7 @@ static int read_training(tg_ckpt *ck, const char *path, lm_trainer *tr, char *er
     }
     if (rc == TG_OK) rc = tg_batcher_set_position(&tr->batch, counters[2], counters[3], err, errsz);
     if (rc != TG_OK) {
-        if (err && !err[0]) fail(rc, err, errsz, "%s", tg_ckpt_error(ck)); /* names the file */
+        if (err && !err[0]) lm_fail(rc, err, errsz, "%s", tg_ckpt_error(ck)); /* names the file */
         return rc;
     }
     tr->step = counters[0];
@@ -255,8 +246,8 @@ int lm_load_training(const char *path, lm_trainer *tr, char *err, size_t errsz)
     int rc = tg_ckpt_open(&ck, path, err, errsz);
     if (rc != TG_OK) return rc;
     if (!tg_ckpt_find(ck, "train.counters"))
-        rc = fail(TG_EFORMAT, err, errsz, "%s: holds no training state (saved for sampling only)",
-                  path);
+        rc = lm_fail(TG_EFORMAT, err, errsz,
+                     "%s: holds no training state (saved for sampling only)", path);
     if (rc == TG_OK) {
         if (err && errsz) err[0] = '\0';
         rc = read_training(ck, path, tr, err, errsz);

@@ -6,37 +6,27 @@
  * Read next: batcher.h for the layout and the ragged-end rule.
  */
 #include "nn/batcher.h"
+#include "autograd/internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-static int fail(int code, char *err, size_t errsz, const char *fmt, ...)
-{
-    if (err && errsz > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 int tg_batcher_init(tg_batcher *b, const int32_t *tok, size_t N, size_t B, size_t T, char *err,
                     size_t errsz)
 {
-    if (!b) return fail(TG_ENULL, err, errsz, "tg_batcher_init: the batcher is NULL");
+    if (!b) return tgi_errf(TG_ENULL, err, errsz, "tg_batcher_init: the batcher is NULL");
     memset(b, 0, sizeof *b);
-    if (!tok) return fail(TG_ENULL, err, errsz, "tg_batcher_init: the token stream is NULL");
+    if (!tok) return tgi_errf(TG_ENULL, err, errsz, "tg_batcher_init: the token stream is NULL");
     if (B == 0 || T == 0)
-        return fail(TG_EINVAL, err, errsz,
-                    "tg_batcher_init: %s must be at least 1 (N %zu, B %zu, T %zu)",
-                    B == 0 ? "B" : "T", N, B, T);
+        return tgi_errf(TG_EINVAL, err, errsz,
+                        "tg_batcher_init: %s must be at least 1 (N %zu, B %zu, T %zu)",
+                        B == 0 ? "B" : "T", N, B, T);
     if (N / B < 2)
-        return fail(TG_ESHAPE, err, errsz,
-                    "tg_batcher_init: %zu tokens cannot make %zu rows of at least 2 tokens "
-                    "(N %zu, B %zu, T %zu; N must be at least 2·B)",
-                    N, B, N, B, T);
+        return tgi_errf(TG_ESHAPE, err, errsz,
+                        "tg_batcher_init: %zu tokens cannot make %zu rows of at least 2 tokens "
+                        "(N %zu, B %zu, T %zu; N must be at least 2·B)",
+                        N, B, N, B, T);
     *b = (tg_batcher){.tok = tok, .N = N, .B = B, .T = T, .L = N / B};
     return TG_OK;
 }
@@ -75,9 +65,10 @@ void tg_batcher_position(const tg_batcher *b, size_t *epoch, size_t *offset)
 int tg_batcher_set_position(tg_batcher *b, size_t epoch, size_t offset, char *err, size_t errsz)
 {
     if (b->L == 0 || offset > b->L - 1)
-        return fail(TG_ERANGE, err, errsz,
-                    "tg_batcher_set_position: offset %zu is past the %zu pairs of a row (L %zu)",
-                    offset, b->L ? b->L - 1 : 0, b->L);
+        return tgi_errf(
+            TG_ERANGE, err, errsz,
+            "tg_batcher_set_position: offset %zu is past the %zu pairs of a row (L %zu)", offset,
+            b->L ? b->L - 1 : 0, b->L);
     b->epoch = epoch;
     b->offset = offset;
     return TG_OK;

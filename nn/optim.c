@@ -7,6 +7,7 @@
  * Read next: clip.c (the global-norm clipping that precedes a step).
  */
 #include "nn/optim.h"
+#include "autograd/internal.h"
 
 #include <assert.h>
 #include <math.h>
@@ -38,17 +39,6 @@ tg_optim_config tg_adam_config(double lr)
 {
     return (tg_optim_config){
         .kind = TG_OPTIM_ADAM, .lr = lr, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
-}
-
-static int fail(int code, char *err, size_t errsz, const char *fmt, ...)
-{
-    if (err && errsz > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return code;
 }
 
 /* 0 <= x < hi, false for NaN. */
@@ -86,23 +76,23 @@ int tg_optim_new(tg_optim **out, tg_params *ps, const tg_optim_config *cfg, char
 {
     if (out) *out = NULL;
     if (!out || !ps || !cfg)
-        return fail(TG_ENULL, err, errsz, "tg_optim_new: %s is NULL",
-                    !out  ? "out"
-                    : !ps ? "the parameter store"
-                          : "cfg");
+        return tgi_errf(TG_ENULL, err, errsz, "tg_optim_new: %s is NULL",
+                        !out  ? "out"
+                        : !ps ? "the parameter store"
+                              : "cfg");
     if (cfg->kind != TG_OPTIM_SGD && cfg->kind != TG_OPTIM_ADAGRAD && cfg->kind != TG_OPTIM_ADAM)
-        return fail(TG_EINVAL, err, errsz, "tg_optim_new: unknown kind %d", (int)cfg->kind);
+        return tgi_errf(TG_EINVAL, err, errsz, "tg_optim_new: unknown kind %d", (int)cfg->kind);
     const char *bad = bad_field(cfg);
-    if (bad) return fail(TG_EINVAL, err, errsz, "tg_optim_new: %s is out of range", bad);
+    if (bad) return tgi_errf(TG_EINVAL, err, errsz, "tg_optim_new: %s is out of range", bad);
     size_t numel = tg_params_numel(ps), n_state = state_count(cfg);
-    if (numel == 0) return fail(TG_EINVAL, err, errsz, "tg_optim_new: the store is empty");
+    if (numel == 0) return tgi_errf(TG_EINVAL, err, errsz, "tg_optim_new: the store is empty");
     tg_optim *o = calloc(1, sizeof *o);
     if (n_state > 0 && o && numel <= SIZE_MAX / sizeof(tg_real) / n_state)
         o->state = calloc(n_state * numel, sizeof(tg_real));
     if (!o || (n_state > 0 && !o->state)) {
         free(o);
-        return fail(TG_ENOMEM, err, errsz, "tg_optim_new: out of memory for %zu x %zu values",
-                    n_state, numel);
+        return tgi_errf(TG_ENOMEM, err, errsz, "tg_optim_new: out of memory for %zu x %zu values",
+                        n_state, numel);
     }
     o->cfg = *cfg;
     o->ps = ps;
