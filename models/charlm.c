@@ -74,12 +74,10 @@ static void print_sample(lm_model *m, const lm_charvocab *v, const uint32_t *pri
 }
 
 typedef struct train_opts {
-    const char *cell, *optim, *save, *resume, *prime;
-    size_t layers, hidden, embed, T, B, epochs, steps, eval_every, sample_every, sample_len,
-        threads, max_chars;
-    double dropout, lr, clip, val_frac, temperature, time_limit, init, decay, forget_bias;
-    size_t decay_after, top_k;
-    uint64_t seed;
+    lm_model_opts m; /* the model and its training: shared with tg_wordlm */
+    const char *save, *resume, *prime;
+    size_t epochs, steps, eval_every, sample_every, sample_len, threads, max_chars, top_k;
+    double val_frac, temperature, time_limit;
 } train_opts;
 
 static void usage_train(const lm_opt *o, size_t n)
@@ -91,45 +89,15 @@ static void usage_train(const lm_opt *o, size_t n)
     lm_print_options(stdout, o, n);
 }
 
-static lm_config config_from(const train_opts *o, size_t V)
-{
-    lm_config c = lm_default_config();
-    int cell = lm_cell_parse(o->cell);
-    if (cell < 0) die("unknown --cell '%s' (lstm, gru, rnn, rnn-relu)", o->cell);
-    c.cell = (tg_cell_kind)cell;
-    c.V = V;
-    c.H = o->hidden;
-    c.E = o->embed ? o->embed : o->hidden;
-    c.L = o->layers;
-    c.T = o->T;
-    c.B = o->B;
-    c.dropout = o->dropout;
-    c.clip = o->clip;
-    c.init = o->init;
-    c.forget_bias = o->forget_bias;
-    c.lr_decay = o->decay;
-    c.decay_after = o->decay_after;
-    c.seed = o->seed;
-    if (strcmp(o->optim, "adam") == 0)
-        c.optim = tg_adam_config(o->lr);
-    else if (strcmp(o->optim, "sgd") == 0)
-        c.optim = tg_sgd_config(o->lr, 0);
-    else if (strcmp(o->optim, "adagrad") == 0)
-        c.optim = tg_adagrad_config(o->lr);
-    else
-        die("unknown --optim '%s' (adam, sgd, adagrad)", o->optim);
-    return c;
-}
-
 /* Validation bits per character, printed, and the checkpoint saved when asked. */
 static void checkpoint(lm_model *m, lm_trainer *tr, const int32_t *val, size_t nval,
                        const train_opts *o, const char *vocab)
 {
     char err[512];
     double nll = NAN;
-    if (nval > 2 * o->B) {
-        size_t B = nval / 64 > o->B ? o->B : (nval / 64 ? nval / 64 : 1);
-        if (lm_evaluate(m, val, nval, B, o->T, &nll, err, sizeof err) != TG_OK) die("%s", err);
+    if (nval > 2 * o->m.B) {
+        size_t B = nval / 64 > o->m.B ? o->m.B : (nval / 64 ? nval / 64 : 1);
+        if (lm_evaluate(m, val, nval, B, o->m.T, &nll, err, sizeof err) != TG_OK) die("%s", err);
         printf("epoch %zu step %llu: validation loss %.4f nats, %.4f bits per character\n",
                lm_trainer_epoch(tr), (unsigned long long)tr->step, nll, nll / log(2.0));
     }
@@ -138,38 +106,38 @@ static void checkpoint(lm_model *m, lm_trainer *tr, const int32_t *val, size_t n
 
 static int train(int argc, char **argv)
 {
-    train_opts o = {.cell = "lstm",
-                    .optim = "adam",
-                    .layers = 2,
-                    .hidden = 256,
-                    .T = 64,
-                    .B = 32,
+    train_opts o = {.m = {.cell = "lstm",
+                          .optim = "adam",
+                          .layers = 2,
+                          .hidden = 256,
+                          .T = 64,
+                          .B = 32,
+                          .lr = 2e-3,
+                          .clip = 5,
+                          .decay = 1,
+                          .seed = 1},
                     .epochs = 1,
                     .eval_every = 200,
                     .sample_every = 200,
                     .sample_len = 300,
-                    .lr = 2e-3,
-                    .clip = 5,
                     .val_frac = 0.1,
                     .temperature = 0.8,
-                    .decay = 1,
-                    .seed = 1,
                     .prime = ""};
     const lm_opt opts[] = {
-        {"cell", 's', &o.cell, "lstm, gru, rnn (tanh) or rnn-relu"},
-        {"layers", 'z', &o.layers, "recurrent layers"},
-        {"hidden", 'z', &o.hidden, "hidden units per layer"},
-        {"embed", 'z', &o.embed, "embedding width (0: same as --hidden)"},
-        {"seq", 'z', &o.T, "time steps per window (truncated BPTT length)"},
-        {"batch", 'z', &o.B, "rows per minibatch"},
-        {"dropout", 'd', &o.dropout, "dropout rate (embeddings, between layers, output)"},
-        {"optim", 's', &o.optim, "adam, sgd or adagrad"},
-        {"lr", 'd', &o.lr, "learning rate"},
-        {"lr-decay", 'd', &o.decay, "multiply the learning rate by this each epoch after"},
-        {"decay-after", 'z', &o.decay_after, "... this many epochs"},
-        {"clip", 'd', &o.clip, "clip the global gradient norm to this (0: off)"},
-        {"init", 'd', &o.init, "initialise every weight U(-x, x) (0: PyTorch defaults)"},
-        {"forget-bias", 'd', &o.forget_bias, "LSTM forget-gate bias at start"},
+        {"cell", 's', &o.m.cell, "lstm, gru, rnn (tanh) or rnn-relu"},
+        {"layers", 'z', &o.m.layers, "recurrent layers"},
+        {"hidden", 'z', &o.m.hidden, "hidden units per layer"},
+        {"embed", 'z', &o.m.embed, "embedding width (0: same as --hidden)"},
+        {"seq", 'z', &o.m.T, "time steps per window (truncated BPTT length)"},
+        {"batch", 'z', &o.m.B, "rows per minibatch"},
+        {"dropout", 'd', &o.m.dropout, "dropout rate (embeddings, between layers, output)"},
+        {"optim", 's', &o.m.optim, "adam, sgd or adagrad"},
+        {"lr", 'd', &o.m.lr, "learning rate"},
+        {"lr-decay", 'd', &o.m.decay, "multiply the learning rate by this each epoch after"},
+        {"decay-after", 'z', &o.m.decay_after, "... this many epochs"},
+        {"clip", 'd', &o.m.clip, "clip the global gradient norm to this (0: off)"},
+        {"init", 'd', &o.m.init, "initialise every weight U(-x, x) (0: PyTorch defaults)"},
+        {"forget-bias", 'd', &o.m.forget_bias, "LSTM forget-gate bias at start"},
         {"epochs", 'z', &o.epochs, "passes over the training text"},
         {"steps", 'z', &o.steps, "stop after this many windows (0: run the epochs)"},
         {"time-limit", 'd', &o.time_limit, "stop after this many seconds (0: no limit)"},
@@ -184,7 +152,7 @@ static int train(int argc, char **argv)
         {"save", 's', &o.save, "checkpoint path (safetensors), written at every validation"},
         {"resume", 's', &o.resume, "continue training from this checkpoint"},
         {"threads", 'z', &o.threads, "BLIS threads (0: BLIS's default)"},
-        {"seed", 'u', &o.seed, "random seed"},
+        {"seed", 'u', &o.m.seed, "random seed"},
     };
     size_t nopt = sizeof opts / sizeof opts[0], npos;
     char *pos[1], err[1024];
@@ -210,7 +178,8 @@ static int train(int argc, char **argv)
     } else {
         if (lm_charvocab_build(&v, text, n, err, sizeof err) != TG_OK) die("%s", err);
         if (lm_charvocab_to_string(&v, &vocab, err, sizeof err) != TG_OK) die("%s", err);
-        lm_config c = config_from(&o, v.size);
+        lm_config c;
+        if (lm_config_from_opts(&o.m, v.size, &c, err, sizeof err) != TG_OK) die("%s", err);
         if (lm_model_init(&m, &c, err, sizeof err) != TG_OK) die("%s", err);
     }
     int32_t *ids;
@@ -230,7 +199,7 @@ static int train(int argc, char **argv)
     size_t per_epoch = tg_batcher_windows(&tr.batch);
     size_t total = o.steps ? o.steps : per_epoch * o.epochs;
     tg_rng srng;
-    tg_rng_seed(&srng, o.seed + 1);
+    tg_rng_seed(&srng, o.m.seed + 1);
     uint32_t *prime;
     size_t np;
     if (lm_utf8_decode("--prime", o.prime, strlen(o.prime), &prime, &np, err, sizeof err) != TG_OK)

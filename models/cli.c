@@ -79,6 +79,40 @@ void lm_print_options(FILE *f, const lm_opt *opts, size_t n)
     }
 }
 
+int lm_config_from_opts(const lm_model_opts *o, size_t V, lm_config *c, char *err, size_t errsz)
+{
+    *c = lm_default_config();
+    int cell = lm_cell_parse(o->cell);
+    if (cell < 0)
+        return snprintf(err, errsz, "unknown --cell '%s' (lstm, gru, rnn, rnn-relu)", o->cell),
+               TG_EINVAL;
+    if (strcmp(o->optim, "sgd") == 0)
+        c->optim = tg_sgd_config(o->lr, 0);
+    else if (strcmp(o->optim, "adam") == 0)
+        c->optim = tg_adam_config(o->lr);
+    else if (strcmp(o->optim, "adagrad") == 0)
+        c->optim = tg_adagrad_config(o->lr);
+    else
+        return snprintf(err, errsz, "unknown --optim '%s' (sgd, adam, adagrad)", o->optim),
+               TG_EINVAL;
+    c->cell = (tg_cell_kind)cell;
+    c->V = V;
+    c->H = o->hidden;
+    c->E = o->embed ? o->embed : o->hidden;
+    c->L = o->layers;
+    c->T = o->T;
+    c->B = o->B;
+    c->dropout = o->dropout;
+    c->tied = o->tied;
+    c->clip = o->clip;
+    c->init = o->init;
+    c->forget_bias = o->forget_bias;
+    c->lr_decay = o->decay;
+    c->decay_after = o->decay_after;
+    c->seed = o->seed;
+    return TG_OK;
+}
+
 double lm_now(void)
 {
     struct timespec ts;

@@ -3,7 +3,10 @@
 #ifndef LM_CLI_H
 #define LM_CLI_H
 
+#include "models/lm.h"
+
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* One --name option: kind 'z' (size_t), 'u' (uint64_t), 'd' (double), 's' (string), 'f' (a
@@ -23,6 +26,19 @@ int lm_parse(int argc, char **argv, const lm_opt *opts, size_t n, char **pos, si
 
 /* "  --name VALUE   help (default: current value)" for every option. */
 void lm_print_options(FILE *f, const lm_opt *opts, size_t n);
+
+/* The model and training fields both language-model programs take as options. */
+typedef struct lm_model_opts {
+    const char *cell, *optim; /* lstm, gru, rnn, rnn-relu; sgd, adam, adagrad */
+    size_t layers, hidden, embed, T, B, decay_after;
+    double dropout, lr, decay, clip, init, forget_bias;
+    int tied;
+    uint64_t seed;
+} lm_model_opts;
+
+/* The lm_config the options describe for a vocabulary of V (embed 0 means the hidden size).
+ * Returns TG_OK, or TG_EINVAL with a message for an unknown cell or optimizer. */
+int lm_config_from_opts(const lm_model_opts *o, size_t V, lm_config *c, char *err, size_t errsz);
 
 typedef struct lm_progress {
     int tty;       /* stdout is a terminal: redraw one line */

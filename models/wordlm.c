@@ -41,24 +41,24 @@ die(const char *fmt, ...)
 }
 
 typedef struct train_opts {
-    const char *train, *valid, *config, *cell, *optim, *save, *resume;
-    size_t layers, hidden, embed, T, B, epochs, max_steps, decay_after, threads, max_tokens;
-    double dropout, lr, decay, clip, init;
-    int tied;
-    uint64_t seed;
+    lm_model_opts m; /* the model and its training: shared with tg_charlm */
+    const char *train, *valid, *config, *save, *resume;
+    size_t epochs, max_steps, threads, max_tokens;
 } train_opts;
 
 /* Zaremba et al.'s configurations; the other fields of train_opts keep their defaults. */
 static void preset(train_opts *o, const char *name)
 {
     if (strcmp(name, "small") == 0) {
-        o->layers = 2, o->hidden = 200, o->embed = 0, o->T = 20, o->B = 20, o->epochs = 13;
-        o->dropout = 0, o->lr = 1, o->decay = 0.5, o->decay_after = 4, o->clip = 5;
-        o->init = 0.1;
+        o->m.layers = 2, o->m.hidden = 200, o->m.embed = 0, o->m.T = 20, o->m.B = 20,
+        o->epochs = 13;
+        o->m.dropout = 0, o->m.lr = 1, o->m.decay = 0.5, o->m.decay_after = 4, o->m.clip = 5;
+        o->m.init = 0.1;
     } else if (strcmp(name, "medium") == 0) {
-        o->layers = 2, o->hidden = 650, o->embed = 0, o->T = 35, o->B = 20, o->epochs = 39;
-        o->dropout = 0.5, o->lr = 1, o->decay = 0.8, o->decay_after = 6, o->clip = 5;
-        o->init = 0.05;
+        o->m.layers = 2, o->m.hidden = 650, o->m.embed = 0, o->m.T = 35, o->m.B = 20,
+        o->epochs = 39;
+        o->m.dropout = 0.5, o->m.lr = 1, o->m.decay = 0.8, o->m.decay_after = 6, o->m.clip = 5;
+        o->m.init = 0.05;
     } else {
         die("unknown --config '%s' (small or medium)", name);
     }
@@ -71,36 +71,6 @@ static const char *find_config(int argc, char **argv)
     for (int i = 0; i + 1 < argc; i++)
         if (strcmp(argv[i], "--config") == 0) name = argv[i + 1];
     return name;
-}
-
-static lm_config config_from(const train_opts *o, size_t V)
-{
-    lm_config c = lm_default_config();
-    int cell = lm_cell_parse(o->cell);
-    if (cell < 0) die("unknown --cell '%s' (lstm, gru, rnn, rnn-relu)", o->cell);
-    c.cell = (tg_cell_kind)cell;
-    c.V = V;
-    c.H = o->hidden;
-    c.E = o->embed ? o->embed : o->hidden;
-    c.L = o->layers;
-    c.T = o->T;
-    c.B = o->B;
-    c.dropout = o->dropout;
-    c.tied = o->tied;
-    c.clip = o->clip;
-    c.init = o->init;
-    c.lr_decay = o->decay;
-    c.decay_after = o->decay_after;
-    c.seed = o->seed;
-    if (strcmp(o->optim, "sgd") == 0)
-        c.optim = tg_sgd_config(o->lr, 0);
-    else if (strcmp(o->optim, "adam") == 0)
-        c.optim = tg_adam_config(o->lr);
-    else if (strcmp(o->optim, "adagrad") == 0)
-        c.optim = tg_adagrad_config(o->lr);
-    else
-        die("unknown --optim '%s' (sgd, adam, adagrad)", o->optim);
-    return c;
 }
 
 /* The whole file at path; `what` says where the path came from, for the hint. */
@@ -194,7 +164,8 @@ static void make_model(lm_model *m, lm_wordvocab *v, char **vocab, const train_o
     }
     build_vocab(v, o->train);
     if (lm_wordvocab_to_string(v, vocab, err, sizeof err) != TG_OK) die("%s", err);
-    lm_config c = config_from(o, v->size);
+    lm_config c;
+    if (lm_config_from_opts(&o->m, v->size, &c, err, sizeof err) != TG_OK) die("%s", err);
     if (lm_model_init(m, &c, err, sizeof err) != TG_OK) die("%s (see tg_wordlm train --help)", err);
 }
 
@@ -258,34 +229,34 @@ static void run(lm_model *m, lm_trainer *tr, const int32_t *val, size_t nval, co
 
 static int train(int argc, char **argv)
 {
-    train_opts o = {.cell = "lstm", .optim = "sgd", .seed = 1};
+    train_opts o = {.m = {.cell = "lstm", .optim = "sgd", .seed = 1}};
     o.config = find_config(argc, argv);
     preset(&o, o.config);
     const lm_opt opts[] = {
         {"train", 's', &o.train, "training text (one sentence a line)"},
         {"valid", 's', &o.valid, "validation text, same format"},
         {"config", 's', &o.config, "small or medium (Zaremba et al. 2014)"},
-        {"cell", 's', &o.cell, "lstm, gru, rnn (tanh) or rnn-relu"},
-        {"layers", 'z', &o.layers, "recurrent layers"},
-        {"hidden", 'z', &o.hidden, "hidden units per layer"},
-        {"embed", 'z', &o.embed, "embedding width (0: same as --hidden)"},
-        {"seq", 'z', &o.T, "time steps per window (truncated BPTT length)"},
-        {"batch", 'z', &o.B, "rows per minibatch"},
-        {"dropout", 'd', &o.dropout, "dropout rate (embeddings, between layers, output)"},
-        {"tied", 'f', &o.tied, "tie the decoder weight to the embedding (needs embed = hidden)"},
-        {"optim", 's', &o.optim, "sgd, adam or adagrad"},
-        {"lr", 'd', &o.lr, "learning rate"},
-        {"lr-decay", 'd', &o.decay, "multiply the learning rate by this each epoch after"},
-        {"decay-after", 'z', &o.decay_after, "... this many epochs"},
-        {"clip", 'd', &o.clip, "clip the global gradient norm to this (0: off)"},
-        {"init", 'd', &o.init, "initialise every weight U(-x, x) (0: PyTorch defaults)"},
+        {"cell", 's', &o.m.cell, "lstm, gru, rnn (tanh) or rnn-relu"},
+        {"layers", 'z', &o.m.layers, "recurrent layers"},
+        {"hidden", 'z', &o.m.hidden, "hidden units per layer"},
+        {"embed", 'z', &o.m.embed, "embedding width (0: same as --hidden)"},
+        {"seq", 'z', &o.m.T, "time steps per window (truncated BPTT length)"},
+        {"batch", 'z', &o.m.B, "rows per minibatch"},
+        {"dropout", 'd', &o.m.dropout, "dropout rate (embeddings, between layers, output)"},
+        {"tied", 'f', &o.m.tied, "tie the decoder weight to the embedding (needs embed = hidden)"},
+        {"optim", 's', &o.m.optim, "sgd, adam or adagrad"},
+        {"lr", 'd', &o.m.lr, "learning rate"},
+        {"lr-decay", 'd', &o.m.decay, "multiply the learning rate by this each epoch after"},
+        {"decay-after", 'z', &o.m.decay_after, "... this many epochs"},
+        {"clip", 'd', &o.m.clip, "clip the global gradient norm to this (0: off)"},
+        {"init", 'd', &o.m.init, "initialise every weight U(-x, x) (0: PyTorch defaults)"},
         {"epochs", 'z', &o.epochs, "passes over the training text"},
         {"max-steps", 'z', &o.max_steps, "stop after this many windows in all (0: no limit)"},
         {"max-tokens", 'z', &o.max_tokens, "train on the first N tokens only (0: all)"},
         {"save", 's', &o.save, "checkpoint path (safetensors), written after every epoch"},
         {"resume", 's', &o.resume, "continue training from this checkpoint"},
         {"threads", 'z', &o.threads, "BLIS threads (0: BLIS's default)"},
-        {"seed", 'u', &o.seed, "random seed"},
+        {"seed", 'u', &o.m.seed, "random seed"},
     };
     size_t nopt = sizeof opts / sizeof opts[0], npos;
     char *pos[1], err[1024];
