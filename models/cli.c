@@ -107,6 +107,7 @@ int lm_config_from_opts(const lm_model_opts *o, size_t V, lm_config *c, char *er
     c->clip = o->clip;
     c->init = o->init;
     c->forget_bias = o->forget_bias;
+    c->sum_steps = o->sum_steps;
     c->lr_decay = o->decay;
     c->decay_after = o->decay_after;
     c->seed = o->seed;

@@ -32,7 +32,7 @@ typedef struct lm_model_opts {
     const char *cell, *optim; /* lstm, gru, rnn, rnn-relu; sgd, adam, adagrad */
     size_t layers, hidden, embed, T, B, decay_after;
     double dropout, lr, decay, clip, init, forget_bias;
-    int tied;
+    int tied, sum_steps;
     uint64_t seed;
 } lm_model_opts;
 

@@ -199,7 +199,8 @@ long lm_train_window(lm_trainer *tr, double *loss, char *err, size_t errsz)
     }
     tg_tape_reset(tr->tape);
     tg_tensor *L = lm_window_loss(tr->tape, m, &tr->carry, tr->x, tr->y, Tw);
-    int rc = L ? tg_backward(tr->tape, L) : TG_EINVAL;
+    tg_tensor *objective = m->cfg.sum_steps ? tg_scale(tr->tape, L, (double)Tw) : L;
+    int rc = objective ? tg_backward(tr->tape, objective) : TG_EINVAL;
     if (rc != TG_OK) {
         const char *why = tg_tape_error(tr->tape);
         return lm_fail(-1, err, errsz, "training step %llu: %s", (unsigned long long)tr->step + 1,

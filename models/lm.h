@@ -38,6 +38,9 @@ typedef struct lm_config {
     int tied;              /* decoder weight = embedding table (needs E == H) */
     double init;           /* > 0: every parameter U(-init, init); 0: PyTorch's defaults */
     double forget_bias;    /* LSTM: added forget-gate bias in b_ih (0 for none) */
+    int sum_steps;         /* objective: 1 = Σ over the T steps of the batch-mean loss (Zaremba
+                            * et al.'s, which their learning rates assume), 0 = the mean over
+                            * all T·B tokens. The reported loss is always the per-token mean. */
     tg_optim_config optim; /* optimizer and its learning rate (the schedule's lr0) */
     double clip;           /* max global gradient norm; 0 for no clipping */
     double lr_decay;       /* lr = lr0 · lr_decay^max(0, epoch − decay_after); 1 for none */

@@ -50,6 +50,7 @@ static const cfg_field fields[] = {
     F("dropout", 'd', dropout),
     F("init", 'd', init),
     F("forget_bias", 'd', forget_bias),
+    F("sum_steps", 'i', sum_steps),
     F("clip", 'd', clip),
     F("lr_decay", 'd', lr_decay),
     F("lr", 'd', optim.lr),

@@ -53,12 +53,12 @@ static void preset(train_opts *o, const char *name)
         o->m.layers = 2, o->m.hidden = 200, o->m.embed = 0, o->m.T = 20, o->m.B = 20,
         o->epochs = 13;
         o->m.dropout = 0, o->m.lr = 1, o->m.decay = 0.5, o->m.decay_after = 4, o->m.clip = 5;
-        o->m.init = 0.1;
+        o->m.init = 0.1, o->m.sum_steps = 1;
     } else if (strcmp(name, "medium") == 0) {
         o->m.layers = 2, o->m.hidden = 650, o->m.embed = 0, o->m.T = 35, o->m.B = 20,
         o->epochs = 39;
         o->m.dropout = 0.5, o->m.lr = 1, o->m.decay = 0.8, o->m.decay_after = 6, o->m.clip = 5;
-        o->m.init = 0.05;
+        o->m.init = 0.05, o->m.sum_steps = 1;
     } else {
         die("unknown --config '%s' (small or medium)", name);
     }
@@ -179,8 +179,11 @@ static void print_setup(const lm_model *m, const lm_wordvocab *v, const train_op
     printf("model: %s, %zu layer(s) of %zu, embedding %zu%s, dropout %g, %zu parameters\n",
            lm_cell_name(c->cell), c->L, c->H, c->E, c->tied ? " (tied)" : "", c->dropout,
            tg_params_numel(m->ps));
-    printf("training: T %zu, B %zu, lr %g decayed x%g after epoch %zu, clip %g, init %g\n", c->T,
-           c->B, c->optim.lr, c->lr_decay, c->decay_after, c->clip, c->init);
+    printf("training: T %zu, B %zu, lr %g decayed x%g after epoch %zu, clip %g, init %g, "
+           "objective %s\n",
+           c->T, c->B, c->optim.lr, c->lr_decay, c->decay_after, c->clip, c->init,
+           c->sum_steps ? "sum over the T steps of the batch mean (Zaremba et al.)"
+                        : "mean over the T·B tokens");
     printf("%s\n", tg_blis_config());
     fflush(stdout);
 }

@@ -192,6 +192,30 @@ static void test_tiny_char_model_overfits_a_short_text(void **state)
 
 /* ---- Sampling ------------------------------------------------------------------------- */
 
+/* Zaremba et al.'s objective (sum over the T steps of the batch mean) has T times the gradient
+ * of the per-token mean, and the same reported loss. */
+static void test_sum_over_steps_objective_scales_the_gradient_by_the_window_length(void **state)
+{
+    (void)state;
+    double norm[2], loss[2];
+    int32_t *tok = make_tokens(200, 7, 1);
+    for (int sum = 0; sum < 2; sum++) {
+        lm_config c = tiny_config();
+        c.dropout = 0, c.clip = 0, c.sum_steps = sum;
+        lm_model m;
+        lm_trainer tr;
+        init_model(&m, &c);
+        init_trainer(&tr, &m, tok, 200);
+        train_windows(&tr, 1, &loss[sum]);
+        norm[sum] = tr.last_norm;
+        lm_trainer_deinit(&tr);
+        lm_model_deinit(&m);
+    }
+    assert_true(loss[0] == loss[1]);
+    assert_true(fabs(norm[1] - 5 * norm[0]) <= 1e-5 * norm[1]); /* T = 5 */
+    free(tok);
+}
+
 static void init_sampler(lm_sampler *s, lm_model *m)
 {
     char err[LM_ERRSZ];
@@ -383,6 +407,7 @@ static const char *const meta_h6[][2] = {
     {"config.forget_bias", "0"}, {"config.clip", "5"},      {"config.lr_decay", "1"},
     {"config.lr", "1"},          {"config.momentum", "0"},  {"config.beta1", "0.9"},
     {"config.beta2", "0.999"},   {"config.eps", "1e-08"},   {"config.weight_decay", "0"},
+    {"config.sum_steps", "0"},
 };
 
 /* A checkpoint with meta_h6's metadata and the parameters of a model with E = H = `H`. */
@@ -515,6 +540,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resumed_training_equals_uninterrupted_training),
         cmocka_unit_test(test_tiny_char_model_overfits_a_short_text),
+        cmocka_unit_test(test_sum_over_steps_objective_scales_the_gradient_by_the_window_length),
         cmocka_unit_test(test_sampling_with_a_fixed_seed_is_reproducible),
         cmocka_unit_test(test_zero_temperature_and_top_1_draw_the_argmax),
         cmocka_unit_test(test_top_k_draws_only_among_the_k_largest_logits),
