@@ -77,6 +77,7 @@ typedef struct train_opts {
     lm_model_opts m; /* the model and its training: shared with tg_wordlm */
     const char *save, *resume, *prime;
     size_t epochs, steps, eval_every, sample_every, sample_len, threads, max_chars, top_k;
+    size_t val_chars;
     double val_frac, temperature, time_limit;
 } train_opts;
 
@@ -121,6 +122,7 @@ static int train(int argc, char **argv)
                     .sample_every = 200,
                     .sample_len = 300,
                     .val_frac = 0.1,
+                    .val_chars = 100000,
                     .temperature = 0.8,
                     .prime = ""};
     const lm_opt opts[] = {
@@ -143,6 +145,7 @@ static int train(int argc, char **argv)
         {"time-limit", 'd', &o.time_limit, "stop after this many seconds (0: no limit)"},
         {"max-chars", 'z', &o.max_chars, "use only the first N characters (0: all)"},
         {"val-frac", 'd', &o.val_frac, "held-out fraction at the end of the text"},
+        {"val-chars", 'z', &o.val_chars, "validate on the first N held-out characters (0: all)"},
         {"eval-every", 'z', &o.eval_every, "validate (and save) every N windows"},
         {"sample-every", 'z', &o.sample_every, "print a sample every N windows (0: never)"},
         {"sample-len", 'z', &o.sample_len, "characters per sample"},
@@ -206,36 +209,38 @@ static int train(int argc, char **argv)
         die("%s", err);
     lm_progress p;
     lm_progress_init(&p);
-    size_t tokens = 0;
+    size_t tokens = 0, nv = o.val_chars && o.val_chars < nval ? o.val_chars : nval;
+    double train_s = 0; /* time spent in training windows, without validation and samples */
     while (tr.step < total && lm_trainer_epoch(&tr) <= o.epochs) {
-        double loss;
+        double loss, t0 = lm_now();
         long Tw = lm_train_window(&tr, &loss, err, sizeof err);
         if (Tw < 0) die("%s", err);
+        train_s += lm_now() - t0;
         if (Tw == 0) continue; /* next epoch */
         tokens += (size_t)Tw * c->B;
         lm_progress_show(&p, (size_t)tr.step, total, loss, "bpc", loss / log(2.0), tokens, 10);
-        int out_of_time = o.time_limit > 0 && lm_now() - p.t0 > o.time_limit;
+        if (o.time_limit > 0 && lm_now() - p.t0 > o.time_limit) {
+            lm_progress_break(&p);
+            printf("time limit of %.0f s reached\n", o.time_limit);
+            break;
+        }
         if (o.eval_every && tr.step % o.eval_every == 0) {
             lm_progress_break(&p);
-            checkpoint(&m, &tr, ids + ntrain, nval, &o, vocab);
+            checkpoint(&m, &tr, ids + ntrain, nv, &o, vocab);
         }
         if (o.sample_every && tr.step % o.sample_every == 0) {
             printf("---- sample after %llu windows:\n", (unsigned long long)tr.step);
             print_sample(&m, &v, prime, np, o.sample_len, o.temperature, o.top_k, &srng, stdout);
             printf("----\n");
         }
-        if (out_of_time) {
-            lm_progress_break(&p);
-            printf("time limit of %.0f s reached\n", o.time_limit);
-            break;
-        }
     }
     lm_progress_break(&p);
-    checkpoint(&m, &tr, ids + ntrain, nval, &o, vocab);
+    checkpoint(&m, &tr, ids + ntrain, nv, &o, vocab);
     printf("---- final sample:\n");
     print_sample(&m, &v, prime, np, o.sample_len, o.temperature, o.top_k, &srng, stdout);
-    printf("trained %llu windows (%zu tokens) in %.1f s: %.0f tokens/s\n",
-           (unsigned long long)tr.step, tokens, lm_now() - p.t0, tokens / (lm_now() - p.t0));
+    printf("trained %llu windows (%zu tokens) in %.1f s, %.1f s of it training: %.0f tokens/s\n",
+           (unsigned long long)tr.step, tokens, lm_now() - p.t0, train_s,
+           train_s > 0 ? (double)tokens / train_s : 0);
     lm_trainer_deinit(&tr);
     lm_model_deinit(&m);
     lm_charvocab_deinit(&v);
