@@ -13,6 +13,7 @@
 #include "autograd/internal.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 /* The probabilities and the targets, laid out one after the other in y->saved. */
@@ -34,34 +35,70 @@ static tg_real exp_nonpos(tg_real x)
 }
 #else
 /* exp(x) for x <= 0 in float, within 3 ulp of the exact value (checked over every float in
- * [-87, 0]), and branch-free so the loop over a row
- * vectorises: with V = 10000 classes the softmax does more exponentials than anything else in
- * a training step. x = n·ln2 + r, |r| <= ln2/2 (ln2 split in two for exactness), exp(r) by its
- * degree-6 Taylor polynomial, 2^n put in the exponent bits; below -87 the result is 0. */
+ * [-87, 0]); below -87 it returns exp(-87) ~ 1.6e-38, which no softmax can tell from 0. Pure
+ * arithmetic (no branch, no table) so that the loop over a row vectorises: with V = 10000
+ * classes the softmax does more exponentials than anything else in a training step.
+ * x = n·ln2 + r, |r| <= ln2/2 (ln2 split in two for exactness), exp(r) by its degree-6 Taylor
+ * polynomial, 2^n put in the exponent bits. */
 static tg_real exp_nonpos(tg_real x)
 {
-    x = x < -87.0f ? -87.0f : x;
+    uint32_t xb; /* x = max(x, -87) on the bits: for x <= 0 they grow with |x|, and an integer */
+    memcpy(&xb, &x, sizeof xb); /* select vectorises where a float one (NaN rules) does not */
+    xb = xb > 0xC2AE0000u ? 0xC2AE0000u : xb; /* 0xC2AE0000 is -87.0f */
+    memcpy(&x, &xb, sizeof x);
     float n = (float)(int)(x * 1.44269504f - 0.5f); /* round to nearest for x <= 0 */
     float r = (x - n * 0.693145752f) - n * 1.42860677e-6f;
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.6666667e-1f +
                                                   r * (4.1666668e-2f +
                                                        r * (8.3333338e-3f + r * 1.3888889e-3f)))));
-    union {
-        float f;
-        int i;
-    } two_n = {.i = ((int)n + 127) << 23};
-    return x <= -87.0f ? 0.0f : p * two_n.f;
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
+    float two_n;
+    memcpy(&two_n, &bits, sizeof two_n);
+    return p * two_n;
 }
 #endif
+
+enum { LANES = 8 }; /* independent partial results, so the reductions below vectorise */
+
+/* The row's maximum, or NaN when the row holds a NaN or an infinity (then so does the loss:
+ * bad logits never turn into a plausible number). */
+static tg_real row_max(const tg_real *z, size_t V)
+{
+    tg_real m[LANES], bad[LANES] = {0}; /* bad: Σ 0·z, NaN iff some z is NaN or infinite */
+    for (size_t k = 0; k < LANES; k++) m[k] = z[0];
+    size_t j = 0;
+    for (; j + LANES <= V; j += LANES)
+        for (size_t k = 0; k < LANES; k++) {
+            m[k] = z[j + k] > m[k] ? z[j + k] : m[k];
+            bad[k] += 0 * z[j + k];
+        }
+    for (; j < V; j++) m[0] = z[j] > m[0] ? z[j] : m[0], bad[0] += 0 * z[j];
+    for (size_t k = 1; k < LANES; k++) m[0] = m[k] > m[0] ? m[k] : m[0], bad[0] += bad[k];
+    return bad[0] == 0 ? m[0] : (tg_real)NAN;
+}
+
+/* p[j] = exp(z[j] - m); returns Σ p, accumulated in double. */
+static double row_exp(const tg_real *z, tg_real m, tg_real *p, size_t V)
+{
+    for (size_t j = 0; j < V; j++) p[j] = exp_nonpos(z[j] - m); /* in (0, 1] */
+    double s[LANES] = {0};
+    size_t j = 0;
+    for (; j + LANES <= V; j += LANES)
+        for (size_t k = 0; k < LANES; k++) s[k] += p[j + k];
+    for (; j < V; j++) s[0] += p[j];
+    for (size_t k = 1; k < LANES; k++) s[0] += s[k];
+    return s[0];
+}
 
 /* Row i's -log p[target], filling p's row on the way: one exponential per class. */
 static double row_xent(const tg_real *z, tg_real *p, size_t V, int32_t target)
 {
-    tg_real m = z[0];
-    for (size_t j = 1; j < V; j++) m = z[j] > m ? z[j] : m;
-    for (size_t j = 0; j < V; j++) p[j] = exp_nonpos(z[j] - m); /* exp(z - m), in (0, 1] */
-    double s = 0;
-    for (size_t j = 0; j < V; j++) s += p[j];
+    tg_real m = row_max(z, V);
+    if (m != m) { /* NaN or infinite logits: say so in the loss and the probabilities */
+        for (size_t j = 0; j < V; j++) p[j] = (tg_real)NAN;
+        return NAN;
+    }
+    double s = row_exp(z, m, p, V);
     tg_real inv = (tg_real)(1.0 / s);
     for (size_t j = 0; j < V; j++) p[j] *= inv;    /* softmax */
     return (double)m + log(s) - (double)z[target]; /* lse - z[target] */

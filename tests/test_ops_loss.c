@@ -166,9 +166,30 @@ static void test_softmax_xent_of_null_logits_returns_null_and_says_so(void **s)
     tg_tape_free(t);
 }
 
+/* A NaN or infinite logit anywhere in a row must show in the loss, not vanish into a
+ * plausible number. */
+static void test_softmax_xent_of_nan_or_infinite_logits_is_nan(void **state)
+{
+    (void)state;
+    const tg_real bad[] = {(tg_real)NAN, -(tg_real)NAN, (tg_real)INFINITY, -(tg_real)INFINITY};
+    for (size_t b = 0; b < 4; b++)
+        for (size_t at = 0; at < 11; at += 5) { /* first, middle, last of 11 classes */
+            tg_real z[11];
+            for (size_t j = 0; j < 11; j++) z[j] = (tg_real)(0.1 * (double)j);
+            z[at] = bad[b];
+            int32_t target = at == 0 ? 1 : 0;
+            tg_tape *t = tg_tape_new();
+            tg_tensor *loss = tg_softmax_xent(t, tg_input(t, 1, 11, z), &target, 1);
+            assert_non_null(loss);
+            assert_true(isnan(loss->val[0]));
+            tg_tape_free(t);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_softmax_xent_of_nan_or_infinite_logits_is_nan),
         cmocka_unit_test(test_softmax_xent_forward_matches_the_direct_formula),
         cmocka_unit_test(test_softmax_xent_keeps_probabilities_that_sum_to_one_per_row),
         cmocka_unit_test(test_softmax_xent_is_finite_and_right_for_logits_of_ten_thousand),
