@@ -77,4 +77,10 @@ tg_tensor *tgi_record(tg_tape *t, const tg_op *op, size_t rows, size_t cols, siz
 void *tgi_blis_context(void);
 int tgi_blis_threads(void);
 
+/* How many threads a loop of `work` units should use: the thread count products use
+ * (tg_set_num_threads, else BLIS's default), but never fewer than min_per_thread units per
+ * thread, so a small loop stays on one thread and pays no fork. For `#pragma omp parallel for
+ * num_threads(...)` in element-wise and reduction loops, and for each product's thread count. */
+int tgi_threads_for(size_t work, size_t min_per_thread);
+
 #endif

@@ -204,6 +204,16 @@ void tg_set_num_threads(int n)
     atomic_store(&threads, n > 0 ? n : 0);
 }
 
+static long threads_in_use(void);
+
+int tgi_threads_for(size_t work, size_t min_per_thread)
+{
+    if (work < 2 * min_per_thread) return 1;
+    long n = threads_in_use();
+    if ((size_t)n > work / min_per_thread) n = (long)(work / min_per_thread);
+    return n > 1 ? (int)n : 1;
+}
+
 /* The thread count one product will use: ours, else BLIS's global (a count, or ways). */
 static long threads_in_use(void)
 {
