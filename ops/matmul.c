@@ -20,9 +20,44 @@
 
 #ifdef TG_DOUBLE
 #define GEMM_EX bli_dgemm_ex
+#define GEMV_EX bli_dgemv_ex
 #else
 #define GEMM_EX bli_sgemm_ex
+#define GEMV_EX bli_sgemv_ex
 #endif
+
+/* Below this many multiply-adds per thread a product runs on fewer threads: a 2-thread BLIS
+ * call pays a fork and a barrier that a (32 x 100)·(100 x 400) product does not win back. */
+enum { MIN_MACS_PER_THREAD = 1 << 21, GEMV_MAX = 4 };
+
+/* A product with GEMV_MAX rows or fewer, as that many matrix-vector products: row i of c is
+ * op(b)ᵀ·(row i of op(a)). BLIS's gemm packs all of b for every call, which for one row costs
+ * as much as the product itself (a batch-1 recurrent step, h·W_hhᵀ); gemv reads b once in
+ * place. op(b)ᵀ is (n x k), and general strides say where its elements are. Columns likewise
+ * when n is the small side: column j of c is op(a)·(column j of op(b)). */
+static int gemv_product(int ta, int tb, size_t m, size_t n, size_t k, const tg_real *a,
+                        const tg_real *b, tg_real beta, tg_real *c)
+{
+    tg_real alpha = 1;
+    cntx_t *cx = tgi_blis_context();
+    if (m <= GEMV_MAX && m <= n) {
+        inc_t rs = tb ? (inc_t)k : 1, cs = tb ? 1 : (inc_t)n; /* op(b)ᵀ (n x k) */
+        for (size_t i = 0; i < m; i++)
+            GEMV_EX(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, (dim_t)n, (dim_t)k, &alpha, (tg_real *)b,
+                    rs, cs, (tg_real *)(ta ? a + i : a + i * k), ta ? (inc_t)m : 1, &beta,
+                    c + i * n, 1, cx, NULL);
+        return 1;
+    }
+    if (n <= GEMV_MAX) {
+        inc_t rs = ta ? 1 : (inc_t)k, cs = ta ? (inc_t)m : 1; /* op(a) (m x k) */
+        for (size_t j = 0; j < n; j++)
+            GEMV_EX(BLIS_NO_TRANSPOSE, BLIS_NO_CONJUGATE, (dim_t)m, (dim_t)k, &alpha, (tg_real *)a,
+                    rs, cs, (tg_real *)(tb ? b + j * k : b + j), tb ? 1 : (inc_t)n, &beta, c + j,
+                    (inc_t)n, cx, NULL);
+        return 1;
+    }
+    return 0;
+}
 
 /* c (m x n) = op(a)·op(b) + beta·c, with op(a) (m x k) and op(b) (k x n). ta says that a is
  * stored as (k x m) and read transposed; tb that b is stored as (n x k). beta is 0 (c is
@@ -35,17 +70,14 @@ static void gemm(int ta, int tb, size_t m, size_t n, size_t k, const tg_real *a,
         if (beta == 0) memset(c, 0, m * n * sizeof *c);
         return;
     }
+    if (gemv_product(ta, tb, m, n, k, a, b, beta, c)) return;
     tg_real alpha = 1;
-    rntm_t rntm, *rp = NULL; /* NULL: BLIS's global thread settings */
-    int threads = tgi_blis_threads();
-    if (threads > 0) {
-        bli_rntm_init_from_global(&rntm);
-        bli_rntm_set_num_threads(threads, &rntm);
-        rp = &rntm;
-    }
+    rntm_t rntm;
+    bli_rntm_init_from_global(&rntm);
+    bli_rntm_set_num_threads(tgi_threads_for(m * n * k, MIN_MACS_PER_THREAD), &rntm);
     GEMM_EX(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
             (dim_t)m, (dim_t)n, (dim_t)k, &alpha, (tg_real *)a, (inc_t)(ta ? m : k), 1,
-            (tg_real *)b, (inc_t)(tb ? k : n), 1, &beta, c, (inc_t)n, 1, tgi_blis_context(), rp);
+            (tg_real *)b, (inc_t)(tb ? k : n), 1, &beta, c, (inc_t)n, 1, tgi_blis_context(), &rntm);
 }
 
 /* The inner dimension k of y = op(a)·op(b). */
