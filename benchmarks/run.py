@@ -189,6 +189,10 @@ def cores_used(res):
     return max(n, 1)
 
 
+def machine_cores():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def fmt(x, spec="%.0f"):
     return "" if x is None else spec % x
 
@@ -200,21 +204,24 @@ def main_table(r, names, peak):
     if a.dry_run:
         return
     print("| config | tapegrad tok/s | PyTorch tok/s (threads) | ratio | target | met "
-          "| tapegrad peak RSS MB | PyTorch peak RSS MB | RSS ratio | tapegrad % of peak FP32 |")
-    print("|---|---:|---:|---:|---:|:---:|---:|---:|---:|---:|")
+          "| ratio bound | tapegrad peak RSS MB | PyTorch peak RSS MB | RSS ratio "
+          "| tapegrad % of peak FP32 |")
+    print("|---|---:|---:|---:|---:|:---:|---:|---:|---:|---:|---:|")
     for p in points:
         tg, pt = best[p]["tg"], best[p]["torch"]
         target = CONFIGS[p[0]][2]
         ratio = rate(tg) / rate(pt) if tg and pt else None
         rss_ratio = (float(tg["peak_rss_mb"]) / float(pt["peak_rss_mb"])) if tg and pt else None
-        pct = None
+        pct = bound = None
         if tg and peak:
             pct = 100.0 * float(tg["gemm_gflops"]) / (cores_used(tg) * peak)
+        if ratio is not None and peak and float(tg["gemm_gflops"]) > 0:
+            bound = ratio * machine_cores() * peak / float(tg["gemm_gflops"])
         met = "" if ratio is None else ("pass" if ratio >= target else "FAIL")
-        print("| %s | %s | %s | %s | %dx | %s | %s | %s | %s | %s |" % (
+        print("| %s | %s | %s | %s | %dx | %s | %s | %s | %s | %s | %s |" % (
             p[0], fmt(tg and rate(tg)),
             "%.0f (%s)" % (rate(pt), pt["threads"]) if pt else "",
-            fmt(ratio, "%.2fx"), target, met,
+            fmt(ratio, "%.2fx"), target, met, fmt(bound, "%.1fx"),
             fmt(tg and float(tg["peak_rss_mb"]), "%.1f"),
             fmt(pt and float(pt["peak_rss_mb"]), "%.1f"),
             fmt(rss_ratio, "%.2f"), fmt(pct, "%.1f%%")))
@@ -257,7 +264,7 @@ def cpu_model():
 def facts(r, best, peak):
     tg = next((b["tg"] for b in best.values() if b["tg"]), None)
     pt = next((b["torch"] for b in best.values() if b["torch"]), None)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = machine_cores()
     print()
     print("- machine: %s, %d cores available, load average %s (1, 5, 15 min) at the end"
           % (cpu_model(), cores, " ".join("%.2f" % x for x in os.getloadavg())))
