@@ -90,10 +90,10 @@ static int fits(tg_tape *t, const char *name, const tg_cell *p, tg_tensor *x, tg
     return 0;
 }
 
-/* x·Wᵀ + b: (B x G·H), one fused product for all of a cell's gates. */
+/* x·Wᵀ + b: (B x G·H), one fused product for all of a cell's gates, in one node. */
 static tg_tensor *affine(tg_tape *t, tg_tensor *x, tg_tensor *W, tg_tensor *b)
 {
-    return tg_add(t, tg_matmul(t, x, W, TG_TRANS_B), b);
+    return tg_addmm(t, b, x, W, TG_TRANS_B);
 }
 
 /* The k-th (B x H) gate of a fused (B x G·H) product. */

@@ -1,8 +1,8 @@
 /* layers.c: linear and embedding layers as one or two recorded ops each.
  *
  * A layer holds borrowed pointers into the parameter store; forward is a composite of public
- * ops (tg_matmul with TG_TRANS_B reads W (O x I) as Wᵀ in place, tg_add broadcasts the bias
- * row), so there is no backward here. Tying points a linear layer's W at an embedding table.
+ * ops (tg_matmul with TG_TRANS_B reads W (O x I) as Wᵀ in place; tg_addmm adds the bias row in
+ * the same node), so there is no backward here. Tying points a linear layer's W at an embedding table.
  *
  * Read next: nn/cells.c (the recurrent cells, built the same way).
  */
@@ -56,8 +56,8 @@ int tg_linear_init_tied(tg_linear *l, tg_params *ps, const char *prefix, const t
 
 tg_tensor *tg_linear_forward(tg_tape *t, const tg_linear *l, tg_tensor *x)
 {
-    tg_tensor *y = tg_matmul(t, x, l->W, TG_TRANS_B); /* x·Wᵀ */
-    return l->b ? tg_add(t, y, l->b) : y;             /* + b */
+    if (!l->b) return tg_matmul(t, x, l->W, TG_TRANS_B); /* x·Wᵀ */
+    return tg_addmm(t, l->b, x, l->W, TG_TRANS_B);       /* b + x·Wᵀ */
 }
 
 int tg_embed_init(tg_embed *e, tg_params *ps, const char *prefix, size_t V, size_t E, tg_rng *rng)

@@ -185,32 +185,78 @@ static void matmul_backward(tg_tensor *y)
 
 static const tg_op matmul_op = {"tg_matmul", matmul_forward, matmul_backward};
 
-#define MISMATCH "tg_matmul: inner dimensions differ: a is " TGI_SHAPE ", b is " TGI_SHAPE
+/* addmm's inputs are a, b, c: a and b where matmul has them, so its backward is matmul's. */
+static void addmm_forward(tg_tensor *y) /* y = c, then y += op(a)·op(b) */
+{
+    tg_tensor *a = y->in[0], *b = y->in[1], *c = y->in[2];
+    int ta = (y->iarg & TG_TRANS_A) != 0, tb = (y->iarg & TG_TRANS_B) != 0;
+    for (size_t i = 0, step = c->rows == 1 ? 0 : y->cols; i < y->rows; i++)
+        memcpy(y->val + i * y->cols, c->val + i * step, y->cols * sizeof *y->val);
+    gemm(ta, tb, y->rows, y->cols, inner(a, ta), a->val, b->val, 1, y->val);
+}
+
+static void addmm_backward(tg_tensor *y) /* dc += dy (summed over rows for a (1 x n) c) */
+{
+    tg_tensor *c = y->in[2];
+    if (c->grad && c->rows == 1)
+        for (size_t i = 0; i < y->rows; i++) {
+            const tg_real *dy = y->grad + i * y->cols;
+            for (size_t j = 0; j < y->cols; j++) c->grad[j] += dy[j];
+        }
+    else if (c->grad)
+        for (size_t i = 0, n = tg_numel(y); i < n; i++) c->grad[i] += y->grad[i];
+    matmul_backward(y);
+}
+
+static const tg_op addmm_op = {"tg_addmm", addmm_forward, addmm_backward};
+
+#define MISMATCH "%s: inner dimensions differ: a is " TGI_SHAPE ", b is " TGI_SHAPE
 
 /* "tg_matmul: inner dimensions differ: a is (..), b is (..)", and with flags which side is
  * transposed and the two inner dimensions it produced. */
-static tg_tensor *inner_mismatch(tg_tape *t, const tg_tensor *a, const tg_tensor *b, int ta, int tb)
+static tg_tensor *inner_mismatch(tg_tape *t, const char *name, const tg_tensor *a,
+                                 const tg_tensor *b, int ta, int tb)
 {
-    if (!ta && !tb) return tgi_fail(t, MISMATCH, TGI_DIMS(a), TGI_DIMS(b));
+    if (!ta && !tb) return tgi_fail(t, MISMATCH, name, TGI_DIMS(a), TGI_DIMS(b));
     const char *flags = ta && tb ? "TG_TRANS_A | TG_TRANS_B" : ta ? "TG_TRANS_A" : "TG_TRANS_B";
-    return tgi_fail(t, MISMATCH "; with %s, %s has %zu columns and %s has %zu rows", TGI_DIMS(a),
-                    TGI_DIMS(b), flags, ta ? "aᵀ" : "a", inner(a, ta), tb ? "bᵀ" : "b",
+    return tgi_fail(t, MISMATCH "; with %s, %s has %zu columns and %s has %zu rows", name,
+                    TGI_DIMS(a), TGI_DIMS(b), flags, ta ? "aᵀ" : "a", inner(a, ta), tb ? "bᵀ" : "b",
                     tb ? b->cols : b->rows);
+}
+
+/* The node of op(a)·op(b) (+ c when c is not NULL), its forward run; errors name op. */
+static tg_tensor *product(tg_tape *t, const tg_op *op, tg_tensor *c, tg_tensor *a, tg_tensor *b,
+                          int flags)
+{
+    tg_tensor *in[3] = {a, b, c};
+    size_t n_in = c ? 3 : 2;
+    if (flags & ~(TG_TRANS_A | TG_TRANS_B))
+        return tgi_fail(t, "%s: unknown flags 0x%x (only TG_TRANS_A, TG_TRANS_B)", op->name,
+                        (unsigned)flags);
+    int ta = (flags & TG_TRANS_A) != 0, tb = (flags & TG_TRANS_B) != 0;
+    if (inner(a, ta) != (tb ? b->cols : b->rows)) return inner_mismatch(t, op->name, a, b, ta, tb);
+    size_t m = ta ? a->cols : a->rows, n = tb ? b->rows : b->cols;
+    if (c && (c->cols != n || (c->rows != m && c->rows != 1)))
+        return tgi_fail(t, "tg_addmm: c is " TGI_SHAPE " but op(a)·op(b) is (%zu x %zu)",
+                        TGI_DIMS(c), m, n);
+    tg_tensor *y = tgi_node(t, op, m, n, n_in, in);
+    if (!y) return NULL;
+    y->iarg = (size_t)flags;
+    y->saved = t; /* backward queues weight gradients on the tape */
+    op->forward(y);
+    return y;
 }
 
 tg_tensor *tg_matmul(tg_tape *t, tg_tensor *a, tg_tensor *b, int flags)
 {
     tg_tensor *in[2] = {a, b};
     if (!tgi_check(t, "tg_matmul", 2, in)) return NULL;
-    if (flags & ~(TG_TRANS_A | TG_TRANS_B))
-        return tgi_fail(t, "tg_matmul: unknown flags 0x%x (only TG_TRANS_A, TG_TRANS_B)",
-                        (unsigned)flags);
-    int ta = (flags & TG_TRANS_A) != 0, tb = (flags & TG_TRANS_B) != 0;
-    if (inner(a, ta) != (tb ? b->cols : b->rows)) return inner_mismatch(t, a, b, ta, tb);
-    tg_tensor *y = tgi_node(t, &matmul_op, ta ? a->cols : a->rows, tb ? b->rows : b->cols, 2, in);
-    if (!y) return NULL;
-    y->iarg = (size_t)flags;
-    y->saved = t; /* backward queues weight gradients on the tape */
-    matmul_op.forward(y);
-    return y;
+    return product(t, &matmul_op, NULL, a, b, flags);
+}
+
+tg_tensor *tg_addmm(tg_tape *t, tg_tensor *c, tg_tensor *a, tg_tensor *b, int flags)
+{
+    const char *missing = !c ? "c" : !a ? "a" : !b ? "b" : NULL;
+    if (missing) return tgi_fail(t, "tg_addmm: %s is NULL", missing); /* keeps a first error */
+    return product(t, &addmm_op, c, a, b, flags);
 }

@@ -20,6 +20,12 @@ enum {
  * "tg_matmul: inner dimensions differ: a is (.. x ..), b is (.. x ..)" (with the flags). */
 tg_tensor *tg_matmul(tg_tape *t, tg_tensor *a, tg_tensor *b, int flags);
 
+/* y = c + op(a)·op(b), like torch.addmm: c is (m x n), or (1 x n) and added to every row (a
+ * bias). One node and one product with beta = 1 instead of a product and an add: an affine
+ * layer or a recurrent step's pre-activation keeps one (m x n) value and gradient, not two.
+ * Errors as tg_matmul's, and "tg_addmm: c is (..) but op(a)·op(b) is (..)". */
+tg_tensor *tg_addmm(tg_tape *t, tg_tensor *c, tg_tensor *a, tg_tensor *b, int flags);
+
 /* One line describing the BLIS in use: version, threading, the CPU configuration BLIS
  * detected, the kernels chosen and why, the thread count. Static storage; never NULL. */
 const char *tg_blis_config(void);

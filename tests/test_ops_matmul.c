@@ -175,6 +175,81 @@ static void test_matmul_backward_matches_finite_differences(void **s)
         }
 }
 
+typedef struct {
+    tg_tensor *c, *a, *b, *w;
+    int flags;
+} addmm_ctx;
+
+/* loss = sum(addmm(c, a, b, flags) ⊙ w). */
+static tg_tensor *weighted_addmm(tg_tape *t, void *p)
+{
+    addmm_ctx *x = p;
+    return tg_sum(t, tg_mul(t, tg_addmm(t, x->c, x->a, x->b, x->flags), x->w));
+}
+
+/* addmm equals c (or the c row, on every row) plus the naive product, and its gradients
+ * (c's summed over rows when broadcast) match finite differences, for every flag and for
+ * shapes on both product paths (few rows: matrix-vector; more: BLIS's gemm). */
+static void test_addmm_matches_c_plus_the_product_and_finite_differences(void **s)
+{
+    (void)s;
+    const size_t sizes[][3] = {{3, 4, 5}, {1, 3, 6}, {7, 5, 2}, {9, 4, 8}};
+    tg_rng r;
+    tg_rng_seed(&r, 41);
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++)
+        for (size_t f = 0; f < 4; f++)
+            for (int row = 0; row < 2; row++) {
+                size_t m = sizes[z][0], k = sizes[z][1], n = sizes[z][2];
+                int fl = all_flags[f], ta = (fl & TG_TRANS_A) != 0, tb = (fl & TG_TRANS_B) != 0;
+                addmm_ctx x = {rand_leaf(row ? 1 : m, n, &r, -1, 1), operand(m, k, ta, &r),
+                               operand(k, n, tb, &r), rand_leaf(m, n, &r, -1, 1), fl};
+                tg_tape *t = tape_of_nans();
+                tg_tensor *y = tg_addmm(t, x.c, x.a, x.b, fl);
+                assert_non_null(y);
+                tg_tape *u = tg_tape_new();
+                tg_tensor *p = tg_matmul(u, x.a, x.b, fl);
+                for (size_t i = 0; i < m; i++)
+                    for (size_t j = 0; j < n; j++) {
+                        tg_real want = p->val[i * n + j] + x.c->val[(row ? 0 : i) * n + j];
+                        assert_close(&y->val[i * n + j], &want, 1, VAL_TOL * 10);
+                    }
+                tg_tape_free(u);
+                tg_tape_free(t);
+                tg_tensor *xs[] = {x.c, x.a, x.b};
+                assert_gradcheck(weighted_addmm, &x, xs, 3);
+                tg_tensor_free(x.c);
+                tg_tensor_free(x.a);
+                tg_tensor_free(x.b);
+                tg_tensor_free(x.w);
+            }
+}
+
+static void test_addmm_rejects_a_c_of_another_shape_and_names_missing_inputs(void **s)
+{
+    (void)s;
+    tg_tape *t = tg_tape_new();
+    tg_tensor *a = tg_input(t, 3, 4, NULL), *b = tg_input(t, 4, 5, NULL);
+    assert_null(tg_addmm(t, tg_input(t, 2, 5, NULL), a, b, 0));
+    assert_error_has(t, "tg_addmm", "c is (2 x 5)", "(3 x 5)", NULL);
+    tg_tape_reset(t);
+    a = tg_input(t, 3, 4, NULL), b = tg_input(t, 4, 5, NULL);
+    assert_null(tg_addmm(t, tg_input(t, 1, 4, NULL), a, b, 0));
+    assert_error_has(t, "tg_addmm", "c is (1 x 4)", NULL);
+    tg_tape_reset(t);
+    assert_null(tg_addmm(t, tg_input(t, 1, 5, NULL), a = tg_input(t, 3, 4, NULL),
+                         tg_input(t, 3, 5, NULL), 0));
+    assert_error_has(t, "tg_addmm", "inner dimensions differ", "(3 x 4)", "(3 x 5)", NULL);
+    const char *missing[] = {"c is NULL", "a is NULL", "b is NULL"};
+    for (int i = 0; i < 3; i++) {
+        tg_tape_reset(t);
+        tg_tensor *c = tg_input(t, 1, 5, NULL);
+        a = tg_input(t, 3, 4, NULL), b = tg_input(t, 4, 5, NULL);
+        assert_null(tg_addmm(t, i == 0 ? NULL : c, i == 1 ? NULL : a, i == 2 ? NULL : b, 0));
+        assert_error_has(t, missing[i], NULL);
+    }
+    tg_tape_free(t);
+}
+
 static void test_matmul_of_a_tensor_with_its_own_transpose_matches_finite_differences(void **s)
 {
     (void)s;
@@ -354,6 +429,8 @@ int main(void)
         cmocka_unit_test(test_matmul_handles_empty_dimensions),
         cmocka_unit_test(test_matmul_backward_matches_finite_differences),
         cmocka_unit_test(test_matmul_of_a_tensor_with_its_own_transpose_matches_finite_differences),
+        cmocka_unit_test(test_addmm_matches_c_plus_the_product_and_finite_differences),
+        cmocka_unit_test(test_addmm_rejects_a_c_of_another_shape_and_names_missing_inputs),
         cmocka_unit_test(test_matmul_backward_adds_to_gradients_already_there),
         cmocka_unit_test(test_weight_used_by_many_products_gets_the_sum_of_their_gradients),
         cmocka_unit_test(test_matmul_rejects_inner_dimensions_that_differ),
