@@ -2,7 +2,8 @@
  *
  * Recording order is topological, so one loop from the loss down to the first node visits every
  * node after all of its users. A node is visited only when the loss depends on it (`needed`),
- * and each op's backward adds into its inputs' gradients, so fan-out needs no special case.
+ * and each op's backward adds into its inputs' gradients, so fan-out needs no special case. A
+ * view (tgi_view: a window of its input's value and gradient) has no backward at all.
  * Work an op deferred during the walk (tgi_defer) runs once at the end, before returning.
  * Read next: any op family, e.g. ops/binary.c, for what a backward looks like.
  */
@@ -15,7 +16,8 @@ static void clear_node_grads(tg_tensor **nodes, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         nodes[i]->needed = 0;
-        if (nodes[i]->op && nodes[i]->grad) tg_tensor_zero_grad(nodes[i]);
+        /* A view's gradient is part of its input's: cleared with it, or (a leaf's) kept. */
+        if (nodes[i]->op && nodes[i]->op->backward && nodes[i]->grad) tg_tensor_zero_grad(nodes[i]);
     }
 }
 
@@ -48,7 +50,7 @@ int tg_backward(tg_tape *t, tg_tensor *loss)
     for (size_t i = loss->index + 1; i-- > 0;) {
         tg_tensor *y = nodes[i];
         if (!y->needed || !y->grad) continue;
-        y->op->backward(y);
+        if (y->op->backward) y->op->backward(y); /* a view (NULL) has nothing to add */
         for (size_t k = 0; k < y->n_in; k++)
             if (y->in[k]->op) y->in[k]->needed = 1; /* leaves have nothing to walk */
     }

@@ -67,6 +67,14 @@ void tgi_defer(tg_tape *t, tgi_deferred *d);
 /* Run every deferred record and empty the list: the end of tg_backward. */
 void tgi_run_deferred(tg_tape *t);
 
+/* A node whose value and gradient are x's, from element `offset` on, as a (rows x cols) matrix:
+ * a contiguous window (a block of whole rows) needs no copy. Nothing is allocated or zeroed,
+ * op->forward is not run, and op->backward must be NULL: the gradient is already where it
+ * belongs, in x's, so the walk has nothing to do but go on to x. The caller checks that the
+ * window lies inside x. */
+tg_tensor *tgi_view(tg_tape *t, const tg_op *op, tg_tensor *x, size_t offset, size_t rows,
+                    size_t cols);
+
 /* tgi_node followed by op->forward. */
 tg_tensor *tgi_record(tg_tape *t, const tg_op *op, size_t rows, size_t cols, size_t n,
                       tg_tensor *const *in);

@@ -195,6 +195,19 @@ tg_tensor *tgi_node(tg_tape *t, const tg_op *op, size_t rows, size_t cols, size_
     return y;
 }
 
+tg_tensor *tgi_view(tg_tape *t, const tg_op *op, tg_tensor *x, size_t offset, size_t rows,
+                    size_t cols)
+{
+    tg_tensor *y = new_tensor(t, op->name, 0, 0, 1, 0); /* the header and its input only */
+    if (!y) return NULL;
+    *y = (tg_tensor){.op = op, .in = y->in, .n_in = 1, .rows = rows, .cols = cols};
+    y->in[0] = x;
+    y->val = x->val + offset;
+    if (x->grad && t->grad_enabled) y->grad = x->grad + offset;
+    if (!push_node(t, y)) return tgi_fail(t, "%s: out of memory growing the node list", op->name);
+    return y;
+}
+
 tg_tensor *tgi_record(tg_tape *t, const tg_op *op, size_t rows, size_t cols, size_t n,
                       tg_tensor *const *in)
 {

@@ -45,8 +45,9 @@ typedef struct tg_tensor tg_tensor;
 /* An op: a name and two functions, defined side by side in the file of its family. */
 struct tg_op {
     const char *name;               /* public name, e.g. "tg_matmul" */
-    void (*forward)(tg_tensor *y);  /* computes y->val from y->in[]->val */
-    void (*backward)(tg_tensor *y); /* adds y->grad's contribution into y->in[]->grad */
+    void (*forward)(tg_tensor *y);  /* computes y->val from y->in[]->val; NULL for a view */
+    void (*backward)(tg_tensor *y); /* adds y->grad's contribution into y->in[]->grad; NULL
+                                       for a view, whose gradient is a window of its input's */
 };
 
 struct tg_tensor {

@@ -2,8 +2,9 @@
  *
  * These ops move values and never change them, so each backward adds dy back into the place
  * forward copied it from. Tensors are row-major, so a run of whole rows is one contiguous
- * block: slice_rows and concat_rows copy with one memcpy per piece, while slice_cols and
- * concat_cols copy one memcpy per row (per piece).
+ * block: a row slice copies nothing at all (a view, tgi_view: its value and gradient are its
+ * rows of x's), concat_rows copies one memcpy per piece, while slice_cols and concat_cols copy
+ * one memcpy per row (per piece).
  * A slice keeps its start in y->iarg; a concatenation's pieces are its inputs, in order.
  * Read next: unary.c (ops that change values element by element).
  */
@@ -31,20 +32,6 @@ static void slice_cols_backward(tg_tensor *y) /* dx[:, start + j] += dy[:, j] */
         const tg_real *dy = y->grad + i * y->cols;
         for (size_t j = 0; j < y->cols; j++) dx[j] += dy[j];
     }
-}
-
-static void slice_rows_forward(tg_tensor *y)
-{
-    const tg_tensor *x = y->in[0];
-    memcpy(y->val, x->val + y->iarg * x->cols, tg_numel(y) * sizeof *y->val);
-}
-
-static void slice_rows_backward(tg_tensor *y) /* dx[start + i, :] += dy[i, :] */
-{
-    tg_tensor *x = y->in[0];
-    if (!x->grad) return;
-    tg_real *dx = x->grad + y->iarg * x->cols;
-    for (size_t k = 0; k < tg_numel(y); k++) dx[k] += y->grad[k];
 }
 
 static void concat_cols_forward(tg_tensor *y)
@@ -86,7 +73,7 @@ static void concat_rows_backward(tg_tensor *y) /* dxs[k][i, :] += dy[first_k + i
 }
 
 static const tg_op slice_cols_op = {"tg_slice_cols", slice_cols_forward, slice_cols_backward};
-static const tg_op slice_rows_op = {"tg_slice_rows", slice_rows_forward, slice_rows_backward};
+static const tg_op slice_rows_op = {"tg_slice_rows", NULL, NULL}; /* a view */
 static const tg_op concat_cols_op = {"tg_concat_cols", concat_cols_forward, concat_cols_backward};
 static const tg_op concat_rows_op = {"tg_concat_rows", concat_rows_forward, concat_rows_backward};
 
@@ -101,11 +88,11 @@ static tg_tensor *slice(tg_tape *t, const tg_op *op, tg_tensor *x, size_t start,
         return tgi_fail(t, "%s: %s [%zu, %zu) out of range for x " TGI_SHAPE, op->name,
                         along_cols ? "columns" : "rows", start, end, TGI_DIMS(x));
     }
-    tg_tensor *y =
-        along_cols ? tgi_node(t, op, x->rows, len, 1, &x) : tgi_node(t, op, len, x->cols, 1, &x);
+    tg_tensor *y = along_cols ? tgi_node(t, op, x->rows, len, 1, &x)
+                              : tgi_view(t, op, x, start * x->cols, len, x->cols);
     if (!y) return NULL;
     y->iarg = start;
-    op->forward(y);
+    if (along_cols) op->forward(y);
     return y;
 }
 

@@ -225,6 +225,35 @@ static void test_slice_rows_sends_gradient_to_its_rows_only(void **s)
     tg_tensor_free(x);
 }
 
+/* A row slice is a view: its value and gradient are its rows of x's, nothing is copied; with
+ * gradients off it has none; and a second backward over the same recording adds to a leaf's
+ * gradient through the view instead of clearing it (each pass adds w to rows 1 and 2). */
+static void test_slice_rows_is_a_view_of_its_rows(void **s)
+{
+    (void)s;
+    tg_rng r;
+    tg_rng_seed(&r, 7);
+    tg_tensor *x = rand_leaf(4, 3, &r, -1, 1), *w = rand_leaf(2, 3, &r, -1, 1);
+    tg_tape *t = tg_tape_new();
+    tg_tensor *y = tg_slice_rows(t, x, 1, 2);
+    assert_true(y->val == x->val + 3 && y->grad == x->grad + 3);
+    tg_tensor *loss = tg_sum(t, tg_mul(t, y, w));
+    for (int pass = 1; pass <= 2; pass++) {
+        assert_int_equal(tg_backward(t, loss), TG_OK);
+        for (size_t i = 0; i < 12; i++) {
+            double want = i >= 3 && i < 9 ? pass * (double)w->val[i - 3] : 0;
+            assert_true(fabs(x->grad[i] - want) <= VAL_TOL);
+        }
+    }
+    tg_tape_reset(t);
+    tg_tape_set_grad(t, 0);
+    y = tg_slice_rows(t, x, 2, 2);
+    assert_true(y->val == x->val + 6 && y->grad == NULL);
+    tg_tape_free(t);
+    tg_tensor_free(x);
+    tg_tensor_free(w);
+}
+
 /* The gate pattern: one (2 x 6) product cut into three (2 x 2) gates, each weighted by its
  * own constant; every column block of x receives its own gate's constant. */
 static void test_slices_of_one_tensor_each_add_into_their_own_columns(void **s)
@@ -425,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_concat_rows_backward_matches_finite_differences),
         cmocka_unit_test(test_slice_cols_sends_gradient_to_its_columns_only),
         cmocka_unit_test(test_slice_rows_sends_gradient_to_its_rows_only),
+        cmocka_unit_test(test_slice_rows_is_a_view_of_its_rows),
         cmocka_unit_test(test_slices_of_one_tensor_each_add_into_their_own_columns),
         cmocka_unit_test(test_concat_cols_gives_each_piece_its_columns_of_the_gradient),
         cmocka_unit_test(test_concat_rows_gives_each_piece_its_rows_of_the_gradient),
