@@ -2,8 +2,8 @@
  *
  * Each line of a cell computes one equation and carries it as a trailing comment; tg_backward
  * differentiates the recording. Gates come from one fused product per operand,
- * x·W_ihᵀ + b_ih and h·W_hhᵀ + b_hh (B x G·H), cut into (B x H) gates with tg_slice_cols in
- * PyTorch's order. A missing op shows up here as a temptation to write a backward: add the op.
+ * x·W_ihᵀ + biases and h·W_hhᵀ (B x G·H), cut into (B x H) gates with tg_slice_cols in PyTorch's
+ * order. A missing op shows up here as a temptation to write a backward: add the op.
  *
  * Read next: nn/rnn.c (stacks of cells unrolled over time, carried state).
  */
@@ -96,37 +96,48 @@ static tg_tensor *affine(tg_tape *t, tg_tensor *x, tg_tensor *W, tg_tensor *b)
     return tg_addmm(t, b, x, W, TG_TRANS_B);
 }
 
+/* gx + h·W_hhᵀ in one node; a (1 x H) state, broadcast over the batch, as a product and an add. */
+static tg_tensor *plus_recurrent(tg_tape *t, tg_tensor *gx, tg_tensor *h, tg_tensor *W_hh)
+{
+    if (gx && h && h->rows != gx->rows) return tg_add(t, gx, tg_matmul(t, h, W_hh, TG_TRANS_B));
+    return tg_addmm(t, gx, h, W_hh, TG_TRANS_B);
+}
+
 /* The k-th (B x H) gate of a fused (B x G·H) product. */
 static tg_tensor *gate(tg_tape *t, tg_tensor *a, size_t k, size_t H)
 {
     return tg_slice_cols(t, a, k * H, H);
 }
 
+/* The RNN's and the LSTM's two biases add to the same pre-activation, so gx carries both and a
+ * step adds only h·W_hhᵀ; the GRU's b_hh sits inside r ⊙ (…) and stays in the step. */
 tg_tensor *tg_cell_input(tg_tape *t, const tg_cell *p, tg_tensor *x)
 {
-    return affine(t, x, p->W_ih, p->b_ih); /* gx = x·W_ihᵀ + b_ih */
+    if (p->kind == TG_GRU) return affine(t, x, p->W_ih, p->b_ih); /* gx = x·W_ihᵀ + b_ih */
+    return affine(t, x, p->W_ih, tg_add(t, p->b_ih, p->b_hh)); /* gx = x·W_ihᵀ + b_ih + b_hh */
 }
 
-/* The cells proper, from the input side gx = x·W_ihᵀ + b_ih (B x G·H) and the state. */
+/* The cells proper, from the input side gx (B x G·H) and the state. */
 
-/* h' = act(gx + h·W_hhᵀ + b_hh); W_hh (H x H), b_hh (1 x H). */
+/* h' = act(gx + h·W_hhᵀ), gx holding both biases; W_hh (H x H). */
 static tg_tensor *rnn(tg_tape *t, const tg_cell *p, tg_tensor *gx, tg_tensor *h)
 {
-    tg_tensor *a = tg_add(t, gx, affine(t, h, p->W_hh, p->b_hh));  /* a = gx + h·W_hhᵀ + b_hh */
+    tg_tensor *a = plus_recurrent(t, gx, h, p->W_hh);              /* a = gx + h·W_hhᵀ */
     return p->kind == TG_RNN_RELU ? tg_relu(t, a) : tg_tanh(t, a); /* h' = act(a) */
 }
 
-/* (h, c) -> (h', c'); W_hh (4H x H), b_hh (1 x 4H), gates i, f, g, o in column blocks of H. */
+/* (h, c) -> (h', c'); W_hh (4H x H), gates i, f, g, o in column blocks of H; gx holds both
+ * biases. */
 static tg_state lstm(tg_tape *t, const tg_cell *p, tg_tensor *gx, tg_state s)
 {
     size_t H = p->hidden;
-    tg_tensor *a = tg_add(t, gx, affine(t, s.h, p->W_hh, p->b_hh)); /* a = gx + h·W_hhᵀ + b_hh */
-    tg_tensor *i = tg_sigmoid(t, gate(t, a, 0, H));                 /* i = σ(a_i) */
-    tg_tensor *f = tg_sigmoid(t, gate(t, a, 1, H));                 /* f = σ(a_f) */
-    tg_tensor *g = tg_tanh(t, gate(t, a, 2, H));                    /* g = tanh(a_g) */
-    tg_tensor *o = tg_sigmoid(t, gate(t, a, 3, H));                 /* o = σ(a_o) */
-    tg_tensor *c = tg_add(t, tg_mul(t, f, s.c), tg_mul(t, i, g));   /* c' = f ⊙ c + i ⊙ g */
-    tg_tensor *h = tg_mul(t, o, tg_tanh(t, c));                     /* h' = o ⊙ tanh(c') */
+    tg_tensor *a = plus_recurrent(t, gx, s.h, p->W_hh);           /* a = gx + h·W_hhᵀ */
+    tg_tensor *i = tg_sigmoid(t, gate(t, a, 0, H));               /* i = σ(a_i) */
+    tg_tensor *f = tg_sigmoid(t, gate(t, a, 1, H));               /* f = σ(a_f) */
+    tg_tensor *g = tg_tanh(t, gate(t, a, 2, H));                  /* g = tanh(a_g) */
+    tg_tensor *o = tg_sigmoid(t, gate(t, a, 3, H));               /* o = σ(a_o) */
+    tg_tensor *c = tg_add(t, tg_mul(t, f, s.c), tg_mul(t, i, g)); /* c' = f ⊙ c + i ⊙ g */
+    tg_tensor *h = tg_mul(t, o, tg_tanh(t, c));                   /* h' = o ⊙ tanh(c') */
     return (tg_state){h, c};
 }
 

@@ -56,7 +56,9 @@ int tg_cell_init(tg_cell *cell, tg_params *ps, const char *prefix, size_t layer,
  * it is). Returns TG_OK, or TG_EINVAL for another kind of cell. */
 int tg_lstm_set_forget_bias(tg_cell *cell, double v);
 
-/* The input side of a step, gx = x·W_ihᵀ + b_ih (B x G·H). It does not depend on the state, so
+/* The input side of a step (B x G·H): gx = x·W_ihᵀ + b_ih + b_hh for the RNN and the LSTM (both
+ * biases add to the same pre-activation), gx = x·W_ihᵀ + b_ih for the GRU (whose b_hh is inside
+ * r ⊙ (…), so the step adds it). It does not depend on the state, so
  * tg_rnn_forward computes it for all T steps of a layer in one product ((T·B x I) rows) and
  * hands each step its B rows. */
 tg_tensor *tg_cell_input(tg_tape *t, const tg_cell *cell, tg_tensor *x);
