@@ -207,9 +207,10 @@ long lm_train_window(lm_trainer *tr, double *loss, char *err, size_t errsz)
                        why ? why : tg_strerror(rc));
     }
     *loss = L->val[0];
-    tr->last_norm = m->cfg.clip > 0 ? tg_clip_grad_norm(m->ps, m->cfg.clip) : tg_grad_norm(m->ps);
-    tg_optim_step(tr->opt);
-    tg_params_zero_grad(m->ps);
+    /* clip, step and zero_grad in one pass over the store; a non-finite norm is not clipped */
+    tr->last_norm = tg_grad_norm(m->ps);
+    double scale = m->cfg.clip > 0 ? tg_clip_scale(tr->last_norm, m->cfg.clip) : 1;
+    tg_optim_step_scaled(tr->opt, scale, 1);
     tr->step++;
     return (long)Tw;
 }

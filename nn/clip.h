@@ -12,13 +12,21 @@
 #include "nn/params.h"
 
 /* sqrt(Σ grad²) over the whole store; 0 for an empty store. May be inf or NaN when a gradient
- * is. */
+ * is. Large stores are summed on several threads (tgi_threads_for's policy); the result does not
+ * depend on the thread count. */
 double tg_grad_norm(tg_params *ps);
 
-/* Scale every gradient by max_norm / norm when norm > max_norm, so the global norm becomes
- * max_norm; leave them unchanged otherwise. Returns the norm before clipping. When that norm
+/* Scale every gradient by max_norm / norm (rounded to tg_real) when norm > max_norm, so the
+ * global norm becomes max_norm; leave them unchanged otherwise. Returns the norm before clipping. When that norm
  * is inf or NaN nothing is scaled (the caller should skip the step). When max_norm is negative
  * or NaN nothing is scaled and NaN is returned. Allocates nothing. */
 double tg_clip_grad_norm(tg_params *ps, double max_norm);
+
+/* The factor tg_clip_grad_norm multiplies the gradients by when their norm is `norm`:
+ * max_norm / norm when norm is finite and above max_norm, else 1 (also for a negative or NaN
+ * max_norm). For a step that scales as it reads, without a pass of its own:
+ *     tg_optim_step_scaled(o, tg_clip_scale(tg_grad_norm(ps), max_norm), 1);
+ * updates the parameters exactly as tg_clip_grad_norm, tg_optim_step, tg_params_zero_grad. */
+double tg_clip_scale(double norm, double max_norm);
 
 #endif

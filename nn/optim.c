@@ -1,8 +1,10 @@
 /* optim.c: SGD (with momentum), Adagrad and Adam as flat loops over the parameter store.
  *
  * Invariant: the optimizer owns one block of n_state * numel tg_real (state array i starts at
- * state + i·numel), allocated in tg_optim_new; a step allocates nothing. Each update is one
- * loop whose body is the PyTorch formula written in optim.h, in double.
+ * state + i·numel), allocated in tg_optim_new; a step allocates nothing. Each update is a loop
+ * whose body is the PyTorch formula written in optim.h, in double, and whose element i reads
+ * and writes only element i of each array: so a step can run on chunks of the store in any
+ * order and on any number of threads and give the same bits.
  *
  * Read next: clip.c (the global-norm clipping that precedes a step).
  */
@@ -15,6 +17,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* A step runs over the store CHUNK elements at a time (small enough that a chunk's gradients
+ * are still in cache when it zeroes them), the chunks shared among up to
+ * tgi_threads_for(numel, MIN_PER_THREAD) threads. */
+#define CHUNK          4096
+#define MIN_PER_THREAD 65536
 
 struct tg_optim {
     tg_optim_config cfg; /* hyperparameters; cfg.lr changes with the schedule */
@@ -109,62 +118,128 @@ void tg_optim_free(tg_optim *o)
     free(o);
 }
 
-static void sgd(const tg_optim_config *c, tg_real *p, const tg_real *dp, tg_real *v, size_t n)
+/* The gradient an update reads: grad·scale in tg_real, which is what tg_clip_grad_norm leaves
+ * in the store (exactly grad when scale is 1). */
+static inline double scaled(tg_real grad, tg_real scale)
+{
+    return (double)(tg_real)(grad * scale);
+}
+
+static void sgd(const tg_optim_config *c, tg_real scale, tg_real *restrict p,
+                const tg_real *restrict dp, size_t n)
+{
+    double lr = c->lr, wd = c->weight_decay;
+    if (wd == 0) { /* PyTorch's common case: no decay term at all */
+        for (size_t i = 0; i < n; i++)
+            p[i] = (tg_real)((double)p[i] - lr * scaled(dp[i], scale)); // p -= lr·g
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double g = scaled(dp[i], scale) + wd * (double)p[i]; // g = grad + wd·p
+        p[i] = (tg_real)((double)p[i] - lr * g);             // p -= lr·g
+    }
+}
+
+static void sgd_momentum(const tg_optim_config *c, tg_real scale, tg_real *restrict p,
+                         const tg_real *restrict dp, tg_real *restrict v, size_t n)
 {
     double lr = c->lr, wd = c->weight_decay, mu = c->momentum;
     for (size_t i = 0; i < n; i++) {
-        double g = (double)dp[i] + wd * (double)p[i]; // g = grad + wd·p
-        if (v) {
-            v[i] = (tg_real)(mu * (double)v[i] + g); // v = μ·v + g
-            g = (double)v[i];
+        double g = scaled(dp[i], scale) + wd * (double)p[i]; // g = grad + wd·p
+        v[i] = (tg_real)(mu * (double)v[i] + g);             // v = μ·v + g
+        p[i] = (tg_real)((double)p[i] - lr * (double)v[i]);  // p -= lr·v
+    }
+}
+
+/* sqrt sets errno on a negative argument, so a loop calling it is not vectorised (the build has
+ * no -fno-math-errno): Adagrad and Adam take their roots in a loop of their own, SQRT_RUN
+ * elements at a time, between two loops that are vectorised. */
+#define SQRT_RUN 256
+
+static void roots(double *r, const tg_real *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) r[i] = sqrt((double)x[i]);
+}
+
+static void adagrad(const tg_optim_config *c, tg_real scale, tg_real *restrict p,
+                    const tg_real *restrict dp, tg_real *restrict s, size_t n)
+{
+    double lr = c->lr, wd = c->weight_decay, eps = c->eps, r[SQRT_RUN];
+    for (size_t j = 0; j < n; j += SQRT_RUN) {
+        size_t k = n - j < SQRT_RUN ? n - j : SQRT_RUN;
+        for (size_t i = j; i < j + k; i++) {
+            double g = scaled(dp[i], scale) + wd * (double)p[i]; // g = grad + wd·p
+            s[i] = (tg_real)((double)s[i] + g * g);              // s += g²
         }
-        p[i] = (tg_real)((double)p[i] - lr * g); // p -= lr·v
+        roots(r, s + j, k);
+        for (size_t i = j; i < j + k; i++) {
+            double g = scaled(dp[i], scale) + wd * (double)p[i];
+            p[i] = (tg_real)((double)p[i] - lr * g / (r[i - j] + eps)); // p -= lr·g/(√s+ε)
+        }
     }
 }
 
-static void adagrad(const tg_optim_config *c, tg_real *p, const tg_real *dp, tg_real *s, size_t n)
+static void adam(const tg_optim_config *c, uint64_t t, tg_real scale, tg_real *restrict p,
+                 const tg_real *restrict dp, tg_real *restrict m, tg_real *restrict v, size_t n)
 {
-    double lr = c->lr, wd = c->weight_decay, eps = c->eps;
-    for (size_t i = 0; i < n; i++) {
-        double g = (double)dp[i] + wd * (double)p[i];                         // g = grad + wd·p
-        s[i] = (tg_real)((double)s[i] + g * g);                               // s += g²
-        p[i] = (tg_real)((double)p[i] - lr * g / (sqrt((double)s[i]) + eps)); // p -= lr·g/(√s+ε)
-    }
-}
-
-static void adam(const tg_optim_config *c, uint64_t t, tg_real *p, const tg_real *dp, tg_real *m,
-                 tg_real *v, size_t n)
-{
-    double b1 = c->beta1, b2 = c->beta2, wd = c->weight_decay, eps = c->eps;
+    double b1 = c->beta1, b2 = c->beta2, wd = c->weight_decay, eps = c->eps, r[SQRT_RUN];
     double step_size = c->lr / (1 - pow(b1, (double)t)); // lr / (1 − β1^t)
     double sqrt_bc2 = sqrt(1 - pow(b2, (double)t));      // sqrt(1 − β2^t)
-    for (size_t i = 0; i < n; i++) {
-        double g = (double)dp[i] + wd * (double)p[i];           // g = grad + wd·p
-        m[i] = (tg_real)(b1 * (double)m[i] + (1 - b1) * g);     // m = β1·m + (1 − β1)·g
-        v[i] = (tg_real)(b2 * (double)v[i] + (1 - b2) * g * g); // v = β2·v + (1 − β2)·g²
-        double denom = sqrt((double)v[i]) / sqrt_bc2 + eps;     // sqrt(v̂) + eps
-        p[i] = (tg_real)((double)p[i] - step_size * (double)m[i] / denom); // p -= lr·m̂ / denom
+    for (size_t j = 0; j < n; j += SQRT_RUN) {
+        size_t k = n - j < SQRT_RUN ? n - j : SQRT_RUN;
+        for (size_t i = j; i < j + k; i++) {
+            double g = scaled(dp[i], scale) + wd * (double)p[i];    // g = grad + wd·p
+            m[i] = (tg_real)(b1 * (double)m[i] + (1 - b1) * g);     // m = β1·m + (1 − β1)·g
+            v[i] = (tg_real)(b2 * (double)v[i] + (1 - b2) * g * g); // v = β2·v + (1 − β2)·g²
+        }
+        roots(r, v + j, k);
+        for (size_t i = j; i < j + k; i++) {
+            double denom = r[i - j] / sqrt_bc2 + eps;                          // sqrt(v̂) + eps
+            p[i] = (tg_real)((double)p[i] - step_size * (double)m[i] / denom); // p -= lr·m̂/denom
+        }
+    }
+}
+
+/* The update of elements [lo, hi) of the store, as step t of o. */
+static void update(const tg_optim *o, uint64_t t, tg_real scale, size_t lo, size_t hi)
+{
+    const tg_optim_config *c = &o->cfg;
+    tg_real *p = tg_params_values(o->ps) + lo, *s = o->state ? o->state + lo : NULL;
+    const tg_real *dp = tg_params_grads(o->ps) + lo;
+    size_t n = hi - lo;
+    switch (c->kind) {
+    case TG_OPTIM_SGD:
+        if (o->n_state)
+            sgd_momentum(c, scale, p, dp, s, n);
+        else
+            sgd(c, scale, p, dp, n);
+        break;
+    case TG_OPTIM_ADAGRAD:
+        adagrad(c, scale, p, dp, s, n);
+        break;
+    case TG_OPTIM_ADAM:
+        adam(c, t, scale, p, dp, s, s + o->numel, n);
+        break;
     }
 }
 
 int tg_optim_step(tg_optim *o)
 {
+    return tg_optim_step_scaled(o, 1.0, 0);
+}
+
+int tg_optim_step_scaled(tg_optim *o, double grad_scale, int zero_grad)
+{
     assert(o);
     if (tg_params_numel(o->ps) != o->numel) return TG_ESHAPE;
-    tg_real *p = tg_params_values(o->ps), *s = o->state;
-    const tg_real *dp = tg_params_grads(o->ps);
-    size_t n = o->numel;
-    o->steps++;
-    switch (o->cfg.kind) {
-    case TG_OPTIM_SGD:
-        sgd(&o->cfg, p, dp, s, n);
-        break;
-    case TG_OPTIM_ADAGRAD:
-        adagrad(&o->cfg, p, dp, s, n);
-        break;
-    case TG_OPTIM_ADAM:
-        adam(&o->cfg, o->steps, p, dp, s, s + n, n);
-        break;
+    tg_real *dp = tg_params_grads(o->ps);
+    size_t n = o->numel, chunks = (n + CHUNK - 1) / CHUNK;
+    uint64_t t = ++o->steps;
+#pragma omp parallel for num_threads(tgi_threads_for(n, MIN_PER_THREAD)) schedule(static)
+    for (size_t ch = 0; ch < chunks; ch++) {
+        size_t lo = ch * CHUNK, hi = n - lo < CHUNK ? n : lo + CHUNK;
+        update(o, t, (tg_real)grad_scale, lo, hi);
+        if (zero_grad) memset(dp + lo, 0, (hi - lo) * sizeof *dp); // still in cache
     }
     return TG_OK;
 }

@@ -67,6 +67,16 @@ void tg_optim_free(tg_optim *o); /* NULL is allowed */
  * (nothing is changed then). Allocates nothing. */
 int tg_optim_step(tg_optim *o);
 
+/* tg_optim_step reading every gradient as grad · (tg_real)grad_scale, and, when zero_grad is
+ * not 0, setting each gradient to zero once read: one pass over the store where clipping, the
+ * step and zeroing take three. The parameters and state are bit for bit those of
+ *     scale the gradients by grad_scale (tg_clip_grad_norm does this with tg_clip_scale);
+ *     tg_optim_step(o);  then, if zero_grad, tg_params_zero_grad(ps)
+ * and so are the gradients left. Returns TG_OK, or TG_ESHAPE with nothing changed (as
+ * tg_optim_step). Allocates nothing. Large stores are updated on several threads (the thread
+ * count of tg_set_num_threads when the store is big enough); the result does not depend on it. */
+int tg_optim_step_scaled(tg_optim *o, double grad_scale, int zero_grad);
+
 /* The learning rate used by the next steps (a schedule sets it once per epoch). */
 double tg_optim_lr(const tg_optim *o);
 void tg_optim_set_lr(tg_optim *o, double lr);

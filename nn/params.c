@@ -9,6 +9,7 @@
  * the flat blocks).
  */
 #include "nn/params.h"
+#include "autograd/internal.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -16,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NAME_MAX_LEN 63
+#define NAME_MAX_LEN    63
+#define ZERO_CHUNK      65536  /* tg_params_zero_grad clears this many gradients per memset, */
+#define ZERO_PER_THREAD 262144 /* and uses a second thread from twice this many */
 
 typedef struct entry {
     char name[NAME_MAX_LEN + 1]; /* copied at add */
@@ -155,7 +158,12 @@ tg_real *tg_params_grads(tg_params *ps)
 
 void tg_params_zero_grad(tg_params *ps)
 {
-    if (ps->numel) memset(ps->grad, 0, ps->numel * sizeof *ps->grad);
+    size_t n = ps->numel, chunks = (n + ZERO_CHUNK - 1) / ZERO_CHUNK;
+#pragma omp parallel for num_threads(tgi_threads_for(n, ZERO_PER_THREAD)) schedule(static)
+    for (size_t ch = 0; ch < chunks; ch++) {
+        size_t lo = ch * ZERO_CHUNK, len = n - lo < ZERO_CHUNK ? n - lo : ZERO_CHUNK;
+        memset(ps->grad + lo, 0, len * sizeof *ps->grad);
+    }
 }
 
 void tg_init_uniform(tg_tensor *w, double lo, double hi, tg_rng *rng)

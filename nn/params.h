@@ -41,6 +41,8 @@ const char *tg_params_name(const tg_params *ps, size_t i);
 tg_real *tg_params_values(tg_params *ps);
 tg_real *tg_params_grads(tg_params *ps);
 
+/* Every gradient to zero; a large store is cleared on several threads. A training step can
+ * instead zero as it steps (tg_optim_step_scaled). */
 void tg_params_zero_grad(tg_params *ps);
 
 /* Initialisers of one tensor's values (the gradient is untouched). */

@@ -1,5 +1,6 @@
-/* test_nn_clip.c: the global gradient norm over several parameters, clipping above the
- * threshold, no change below it, the returned pre-clip norm, and the non-finite cases. */
+/* test_nn_clip.c: the global gradient norm over several parameters (and over a store large
+ * enough for several threads, against a long double sum), clipping above the threshold, no
+ * change below it, the returned pre-clip norm, the clip factor, and the non-finite cases. */
 #include "testutil.h"
 
 #include "nn/clip.h"
@@ -91,6 +92,56 @@ static void test_clip_leaves_non_finite_gradients_and_bad_max_norm_alone(void **
     tg_params_free(ps);
 }
 
+/* A store of n scalars in two parameters with gradients U(-1, 1); n is large enough for two
+ * threads and not a multiple of any block or lane count. */
+static tg_params *large_store(size_t n)
+{
+    tg_params *ps = tg_params_new();
+    assert_non_null(tg_params_add(ps, "a", 1000, 257));
+    assert_non_null(tg_params_add(ps, "b", n - 257000, 1));
+    tg_rng r;
+    tg_rng_seed(&r, 7);
+    fill_uniform(tg_params_grads(ps), n, &r, -1, 1);
+    return ps;
+}
+
+static void test_grad_norm_of_a_large_store_is_the_same_on_any_thread_count(void **s)
+{
+    (void)s;
+    size_t n = 300001;
+    tg_params *ps = large_store(n);
+    long double exact = 0;
+    for (size_t i = 0; i < n; i++)
+        exact += (long double)tg_params_grads(ps)[i] * (long double)tg_params_grads(ps)[i];
+    tg_set_num_threads(1);
+    double one = tg_grad_norm(ps);
+    tg_set_num_threads(2);
+    double two = tg_grad_norm(ps);
+    tg_set_num_threads(3);
+    double three = tg_grad_norm(ps);
+    tg_set_num_threads(0);
+    assert_true(one == two && two == three);
+    assert_true(fabs(one - (double)sqrtl(exact)) <= 1e-12 * one);
+    tg_set_num_threads(2);
+    assert_true(tg_clip_grad_norm(ps, 100.0) == one);
+    tg_set_num_threads(0);
+    assert_true(fabs(tg_grad_norm(ps) - 100.0) <= 1e-6 * 100.0);
+    tg_params_free(ps);
+}
+
+static void test_clip_scale_is_the_factor_clipping_applies(void **s)
+{
+    (void)s;
+    assert_true(tg_clip_scale(13.0, 6.5) == 0.5);
+    assert_true(tg_clip_scale(13.0, 0.0) == 0.0);
+    assert_true(tg_clip_scale(13.0, 13.0) == 1.0);
+    assert_true(tg_clip_scale(13.0, 100.0) == 1.0);
+    assert_true(tg_clip_scale(INFINITY, 1.0) == 1.0);
+    assert_true(tg_clip_scale(NAN, 1.0) == 1.0);
+    assert_true(tg_clip_scale(13.0, -1.0) == 1.0);
+    assert_true(tg_clip_scale(13.0, NAN) == 1.0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -99,6 +150,8 @@ int main(void)
         cmocka_unit_test(test_clip_scales_a_large_random_store_to_max_norm),
         cmocka_unit_test(test_clip_leaves_gradients_below_max_norm_unchanged),
         cmocka_unit_test(test_clip_leaves_non_finite_gradients_and_bad_max_norm_alone),
+        cmocka_unit_test(test_grad_norm_of_a_large_store_is_the_same_on_any_thread_count),
+        cmocka_unit_test(test_clip_scale_is_the_factor_clipping_applies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,10 @@
 /* test_nn_optim.c: SGD, momentum, weight decay, Adagrad and Adam against the PyTorch update
- * formulas written out per scalar for three steps; state access for checkpoints; rejected
+ * formulas written out per scalar for three steps; the fused step (scale, step, zero) against
+ * the three calls it replaces, on one and two threads; state access for checkpoints; rejected
  * hyperparameters with their messages; the step-decay schedule. */
 #include "testutil.h"
 
+#include "nn/clip.h"
 #include "nn/optim.h"
 
 #define NP    3 /* scalars in the test store */
@@ -179,6 +181,98 @@ static void test_adam_weight_decay_is_added_to_the_gradient(void **s)
     tg_params_free(ps);
 }
 
+/* A store of BIG scalars in two parameters, values and gradients U(-1, 1) from seed: large
+ * enough for two threads, not a multiple of any chunk. */
+#define BIG 300001
+
+static tg_params *big_store(uint64_t seed)
+{
+    tg_params *ps = tg_params_new();
+    assert_non_null(tg_params_add(ps, "a", 1000, 257));
+    assert_non_null(tg_params_add(ps, "b", BIG - 257000, 1));
+    tg_rng r;
+    tg_rng_seed(&r, seed);
+    fill_uniform(tg_params_values(ps), BIG, &r, -1, 1);
+    fill_uniform(tg_params_grads(ps), BIG, &r, -1, 1);
+    return ps;
+}
+
+/* Steps of o on ps with max_norm clipping, given gradients U(-1, 1) from seed before each:
+ * fused: tg_optim_step_scaled(o, tg_clip_scale(norm), 1); else the three separate calls. */
+static void take_steps(tg_params *ps, tg_optim *o, int fused, const double *max_norm, size_t k)
+{
+    tg_rng r;
+    tg_rng_seed(&r, 11);
+    for (size_t step = 0; step < k; step++) {
+        fill_uniform(tg_params_grads(ps), BIG, &r, -1, 1);
+        if (fused) {
+            double scale = tg_clip_scale(tg_grad_norm(ps), max_norm[step]);
+            assert_int_equal(tg_optim_step_scaled(o, scale, 1), TG_OK);
+        } else {
+            tg_clip_grad_norm(ps, max_norm[step]);
+            assert_int_equal(tg_optim_step(o), TG_OK);
+            tg_params_zero_grad(ps);
+        }
+    }
+}
+
+/* Values, state and gradients of a and b are the same bits. */
+static void assert_same_bits(tg_params *a, tg_optim *oa, tg_params *b, tg_optim *ob)
+{
+    size_t bytes = BIG * sizeof(tg_real);
+    assert_memory_equal(tg_params_values(a), tg_params_values(b), bytes);
+    assert_memory_equal(tg_params_grads(a), tg_params_grads(b), bytes);
+    for (size_t i = 0; i < tg_optim_state_count(oa); i++)
+        assert_memory_equal(tg_optim_state(oa, i), tg_optim_state(ob, i), bytes);
+    assert_true(tg_optim_steps(oa) == tg_optim_steps(ob));
+}
+
+static void test_scaled_step_equals_clip_step_and_zero_grad_on_one_and_two_threads(void **s)
+{
+    (void)s;
+    tg_optim_config cfgs[] = {tg_sgd_config(0.5, 0), tg_sgd_config(0.1, 0.9),
+                              tg_adagrad_config(0.1), tg_adam_config(0.01)};
+    cfgs[1].weight_decay = cfgs[2].weight_decay = cfgs[3].weight_decay = 1e-3;
+    const double max_norm[3] = {100, 1e9, 50}; /* clipped, not clipped, clipped */
+    for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++) {
+        tg_params *ref = big_store(5);
+        tg_optim *oref = make(ref, cfgs[c]);
+        tg_set_num_threads(1);
+        take_steps(ref, oref, 0, max_norm, 3);
+        for (int threads = 1; threads <= 2; threads++) {
+            tg_params *ps = big_store(5);
+            tg_optim *o = make(ps, cfgs[c]);
+            tg_set_num_threads(threads);
+            take_steps(ps, o, 1, max_norm, 3);
+            assert_same_bits(ref, oref, ps, o);
+            tg_optim_free(o);
+            tg_params_free(ps);
+        }
+        tg_set_num_threads(0);
+        for (size_t i = 0; i < BIG; i++) assert_true(tg_params_grads(ref)[i] == 0);
+        tg_optim_free(oref);
+        tg_params_free(ref);
+    }
+}
+
+static void test_scaled_step_without_zero_grad_keeps_the_gradients(void **s)
+{
+    (void)s;
+    tg_params *ps = store();
+    tg_optim *o = make(ps, tg_sgd_config(0.1, 0));
+    set_grads(ps, G[0]);
+    assert_int_equal(tg_optim_step_scaled(o, 0.5, 0), TG_OK);
+    tg_real want[NP], grads[NP];
+    for (size_t i = 0; i < NP; i++) {
+        want[i] = (tg_real)(P0[i] - 0.1 * 0.5 * G[0][i]); // p -= lr·(scale·g)
+        grads[i] = (tg_real)G[0][i];
+    }
+    assert_close(tg_params_values(ps), want, NP, VAL_TOL);
+    assert_memory_equal(tg_params_grads(ps), grads, sizeof grads);
+    tg_optim_free(o);
+    tg_params_free(ps);
+}
+
 /* A checkpoint round trip: copy values, state and step count into a fresh store and optimizer;
  * both then take the same steps and stay bit-identical. */
 static void test_restored_state_continues_exactly(void **s)
@@ -271,10 +365,14 @@ static void test_step_fails_when_the_store_grew(void **s)
     tg_params *ps = store();
     tg_optim *o = make(ps, tg_adam_config(0.01));
     assert_non_null(tg_params_add(ps, "late", 2, 2));
-    tg_real before[NP + 4];
+    set_grads(ps, G[0]);
+    tg_real before[NP + 4], grads[NP + 4];
     memcpy(before, tg_params_values(ps), sizeof before);
+    memcpy(grads, tg_params_grads(ps), sizeof grads);
     assert_int_equal(tg_optim_step(o), TG_ESHAPE);
+    assert_int_equal(tg_optim_step_scaled(o, 0.5, 1), TG_ESHAPE);
     assert_memory_equal(tg_params_values(ps), before, sizeof before);
+    assert_memory_equal(tg_params_grads(ps), grads, sizeof grads);
     assert_int_equal(tg_optim_steps(o), 0);
     tg_optim_free(o);
     tg_params_free(ps);
@@ -300,6 +398,8 @@ int main(void)
         cmocka_unit_test(test_adagrad_divides_by_root_of_summed_squares),
         cmocka_unit_test(test_adam_matches_formulas_with_bias_correction),
         cmocka_unit_test(test_adam_weight_decay_is_added_to_the_gradient),
+        cmocka_unit_test(test_scaled_step_equals_clip_step_and_zero_grad_on_one_and_two_threads),
+        cmocka_unit_test(test_scaled_step_without_zero_grad_keeps_the_gradients),
         cmocka_unit_test(test_restored_state_continues_exactly),
         cmocka_unit_test(test_set_lr_changes_the_next_step),
         cmocka_unit_test(test_optim_new_rejects_bad_hyperparameters_with_a_message),

@@ -119,6 +119,20 @@ static void test_params_zero_grad_clears_every_gradient(void **s)
     tg_params_free(ps);
 }
 
+static void test_params_zero_grad_clears_a_large_store_on_two_threads(void **s)
+{
+    (void)s;
+    tg_params *ps = tg_params_new();
+    assert_non_null(tg_params_add(ps, "w", 600001, 1)); /* past two threads' share */
+    size_t n = tg_params_numel(ps);
+    for (size_t i = 0; i < n; i++) tg_params_grads(ps)[i] = 1;
+    tg_set_num_threads(2);
+    tg_params_zero_grad(ps);
+    tg_set_num_threads(0);
+    for (size_t i = 0; i < n; i++) assert_true(tg_params_grads(ps)[i] == 0);
+    tg_params_free(ps);
+}
+
 static void test_initialisers_stay_in_their_ranges(void **s)
 {
     (void)s;
@@ -152,6 +166,7 @@ int main(void)
         cmocka_unit_test(test_params_add_rejects_a_name_longer_than_63_bytes),
         cmocka_unit_test(test_params_add_rejects_a_zero_size_shape),
         cmocka_unit_test(test_params_zero_grad_clears_every_gradient),
+        cmocka_unit_test(test_params_zero_grad_clears_a_large_store_on_two_threads),
         cmocka_unit_test(test_initialisers_stay_in_their_ranges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
