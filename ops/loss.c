@@ -4,19 +4,37 @@
  *     lse_i = m + log sum_j exp(z[i][j] - m),   p[i][j] = exp(z[i][j] - lse_i),
  *     loss  = (1/n) sum_i (lse_i - z[i][t_i]).
  * Subtracting the row maximum keeps every exp() in (0, 1], so logits of any size give finite
- * results; the sum runs in double. Forward keeps p (n x V, tg_real) followed by a copy of the
- * targets in one arena block at y->saved: backward needs nothing else.
+ * results; the sum runs in double. Forward keeps p (n x V, tg_real), a copy of the targets and
+ * each row's loss in one arena block at y->saved: backward needs nothing else.
+ * Rows are independent, so large logits split their rows between threads; the loss adds the
+ * per-row values in row order afterwards, so it does not depend on the thread count.
  * Dimension letters: n rows, V classes.
  */
 #include "ops/loss.h"
 
 #include "autograd/internal.h"
+#include "ops/vmath.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
-/* The probabilities and the targets, laid out one after the other in y->saved. */
+/* Past this many logits per thread the rows are split between threads: 65536 exponentials
+ * take tens of microseconds, far more than waking a second thread. */
+enum { MIN_PER_THREAD = 65536 };
+
+/* y->saved holds p (n x V), then the n targets, then (8-byte aligned) the n row losses. */
+static size_t targets_offset(size_t n, size_t V)
+{
+    return n * V * sizeof(tg_real);
+}
+
+static size_t losses_offset(size_t n, size_t V)
+{
+    size_t end = targets_offset(n, V) + n * sizeof(int32_t);
+    return (end + 7) / 8 * 8;
+}
+
 static tg_real *probs(const tg_tensor *y)
 {
     return y->saved;
@@ -25,38 +43,14 @@ static tg_real *probs(const tg_tensor *y)
 static const int32_t *targets_of(const tg_tensor *y)
 {
     const tg_tensor *z = y->in[0];
-    return (const int32_t *)(probs(y) + z->rows * z->cols);
+    return (const int32_t *)((char *)y->saved + targets_offset(z->rows, z->cols));
 }
 
-#ifdef TG_DOUBLE
-static tg_real exp_nonpos(tg_real x)
+static double *losses_of(const tg_tensor *y)
 {
-    return exp(x);
+    const tg_tensor *z = y->in[0];
+    return (double *)((char *)y->saved + losses_offset(z->rows, z->cols));
 }
-#else
-/* exp(x) for x <= 0 in float, within 3 ulp of the exact value (checked over every float in
- * [-87, 0]); below -87 it returns exp(-87) ~ 1.6e-38, which no softmax can tell from 0. Pure
- * arithmetic (no branch, no table) so that the loop over a row vectorises: with V = 10000
- * classes the softmax does more exponentials than anything else in a training step.
- * x = n·ln2 + r, |r| <= ln2/2 (ln2 split in two for exactness), exp(r) by its degree-6 Taylor
- * polynomial, 2^n put in the exponent bits. */
-static tg_real exp_nonpos(tg_real x)
-{
-    uint32_t xb; /* x = max(x, -87) on the bits: for x <= 0 they grow with |x|, and an integer */
-    memcpy(&xb, &x, sizeof xb); /* select vectorises where a float one (NaN rules) does not */
-    xb = xb > 0xC2AE0000u ? 0xC2AE0000u : xb; /* 0xC2AE0000 is -87.0f */
-    memcpy(&x, &xb, sizeof x);
-    float n = (float)(int)(x * 1.44269504f - 0.5f); /* round to nearest for x <= 0 */
-    float r = (x - n * 0.693145752f) - n * 1.42860677e-6f;
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.6666667e-1f +
-                                                  r * (4.1666668e-2f +
-                                                       r * (8.3333338e-3f + r * 1.3888889e-3f)))));
-    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
-    float two_n;
-    memcpy(&two_n, &bits, sizeof two_n);
-    return p * two_n;
-}
-#endif
 
 enum { LANES = 8 }; /* independent partial results, so the reductions below vectorise */
 
@@ -108,9 +102,12 @@ static void xent_forward(tg_tensor *y)
 {
     const tg_tensor *z = y->in[0];
     const int32_t *tgt = targets_of(y);
+    tg_real *p = probs(y);
+    double *loss = losses_of(y), total = 0;
     size_t n = z->rows, V = z->cols;
-    double total = 0;
-    for (size_t i = 0; i < n; i++) total += row_xent(&z->val[i * V], &probs(y)[i * V], V, tgt[i]);
+#pragma omp parallel for num_threads(tgi_threads_for(n *V, MIN_PER_THREAD)) schedule(static)
+    for (size_t i = 0; i < n; i++) loss[i] = row_xent(&z->val[i * V], &p[i * V], V, tgt[i]);
+    for (size_t i = 0; i < n; i++) total += loss[i]; /* in row order, on any thread count */
     y->val[0] = (tg_real)(total / (double)n);
 }
 
@@ -122,6 +119,7 @@ static void xent_backward(tg_tensor *y) /* dz[i][j] += dloss * (p[i][j] - [j == 
     size_t n = z->rows, V = z->cols;
     if (!z->grad) return;
     double g = (double)y->grad[0] / (double)n;
+#pragma omp parallel for num_threads(tgi_threads_for(n *V, MIN_PER_THREAD)) schedule(static)
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < V; j++) z->grad[i * V + j] += (tg_real)(g * p[i * V + j]);
         z->grad[i * V + (size_t)tgt[i]] -= (tg_real)g;
@@ -152,13 +150,14 @@ static tg_tensor *check(tg_tape *t, tg_tensor *z, const int32_t *targets, size_t
 tg_tensor *tg_softmax_xent(tg_tape *t, tg_tensor *logits, const int32_t *targets, size_t n)
 {
     if (!check(t, logits, targets, n)) return NULL;
-    size_t nV = n * logits->cols; /* fits: it is the logits' own element count */
-    tg_real *p = tgi_alloc(t, nV * sizeof *p + n * sizeof *targets, "tg_softmax_xent");
-    if (!p) return NULL;
-    memcpy(p + nV, targets, n * sizeof *targets);
+    size_t V = logits->cols; /* the logits exist, so n·V reals fit and so does this sum: */
+    size_t bytes = losses_offset(n, V) + n * sizeof(double);
+    char *saved = tgi_alloc(t, bytes, "tg_softmax_xent");
+    if (!saved) return NULL;
+    memcpy(saved + targets_offset(n, V), targets, n * sizeof *targets);
     tg_tensor *y = tgi_node(t, &xent_op, 1, 1, 1, &logits);
     if (!y) return NULL;
-    y->saved = p;
+    y->saved = saved;
     xent_op.forward(y);
     return y;
 }

@@ -1,6 +1,8 @@
 /* test_ops_binary.c: add, sub, mul against a naive reference and finite differences, on equal
- * shapes and with the (1 x N) row on either side. */
+ * shapes and with the (1 x N) row on either side; large ones on one thread and on two. */
 #include "testutil.h"
+
+#include <stdlib.h>
 
 typedef tg_tensor *(*binop)(tg_tape *, tg_tensor *, tg_tensor *);
 
@@ -148,6 +150,51 @@ static void test_binary_ops_pass_null_through_and_keep_the_first_error(void **s)
     tg_tape_free(t);
 }
 
+/* Results large enough to be split between threads, split by rows or (for a broadcast row's
+ * gradient, or a one-row result) by columns: values and gradients must be the same bits. */
+static void test_binary_ops_give_the_same_bits_on_one_and_two_threads(void **s)
+{
+    (void)s;
+    const binop fs[] = {tg_add, tg_sub, tg_mul};
+    const size_t big[][3] = {{301, 301, 257}, {1, 301, 257}, {301, 1, 257}, {1, 1, 70001}};
+    tg_rng r;
+    tg_rng_seed(&r, 23);
+    for (int k = 0; k < 3; k++)
+        for (size_t c = 0; c < sizeof big / sizeof big[0]; c++) {
+            size_t rows = big[c][0] > big[c][1] ? big[c][0] : big[c][1], cols = big[c][2];
+            ctx x = {fs[k], rand_leaf(big[c][0], cols, &r, -2, 2),
+                     rand_leaf(big[c][1], cols, &r, -2, 2), rand_leaf(rows, cols, &r, -1, 1)};
+            tg_tensor *in[] = {x.a, x.b};
+            tg_real *got[2][3]; /* per thread count: y, da, db */
+            for (int th = 0; th < 2; th++) {
+                tg_set_num_threads(th + 1);
+                tg_tape *t = tg_tape_new();
+                tg_tensor *y = fs[k](t, x.a, x.b);
+                assert_non_null(y);
+                got[th][0] = malloc(tg_numel(y) * sizeof(tg_real));
+                memcpy(got[th][0], y->val, tg_numel(y) * sizeof(tg_real));
+                for (int v = 0; v < 2; v++)
+                    memset(in[v]->grad, 0, tg_numel(in[v]) * sizeof(tg_real));
+                assert_int_equal(tg_backward(t, weighted(t, &x)), TG_OK);
+                for (int v = 0; v < 2; v++) {
+                    got[th][v + 1] = malloc(tg_numel(in[v]) * sizeof(tg_real));
+                    memcpy(got[th][v + 1], in[v]->grad, tg_numel(in[v]) * sizeof(tg_real));
+                }
+                tg_tape_free(t);
+            }
+            tg_set_num_threads(0);
+            size_t sizes[3] = {rows * cols, tg_numel(x.a), tg_numel(x.b)};
+            for (int v = 0; v < 3; v++) {
+                assert_memory_equal(got[0][v], got[1][v], sizes[v] * sizeof(tg_real));
+                free(got[0][v]);
+                free(got[1][v]);
+            }
+            tg_tensor_free(x.a);
+            tg_tensor_free(x.b);
+            tg_tensor_free(x.w);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +207,7 @@ int main(void)
         cmocka_unit_test(test_mul_of_a_tensor_with_itself_doubles_the_gradient),
         cmocka_unit_test(test_binary_ops_reject_shapes_that_do_not_broadcast),
         cmocka_unit_test(test_binary_ops_pass_null_through_and_keep_the_first_error),
+        cmocka_unit_test(test_binary_ops_give_the_same_bits_on_one_and_two_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,9 @@
 /* test_ops_loss.c: tg_softmax_xent against a direct -log(exp(z_t) / sum exp(z)) in double,
- * against finite differences, on huge logits, and every error it reports. */
+ * against finite differences, on huge logits, on one thread and two, and every error it
+ * reports. */
 #include "testutil.h"
+
+#include <stdlib.h>
 
 static const struct {
     size_t n, V;
@@ -186,10 +189,45 @@ static void test_softmax_xent_of_nan_or_infinite_logits_is_nan(void **state)
         }
 }
 
+/* 40 rows of 5001 classes are split between threads, and the loss adds the rows' values in row
+ * order afterwards: the loss and the logits' gradient are the same bits on any thread count. */
+static void test_softmax_xent_gives_the_same_bits_on_one_and_two_threads(void **s)
+{
+    (void)s;
+    enum { n = 40, V = 5001 };
+    tg_rng r;
+    tg_rng_seed(&r, 29);
+    tg_tensor *z = rand_leaf(n, V, &r, -20, 20);
+    int32_t targets[n];
+    for (size_t i = 0; i < n; i++) targets[i] = (int32_t)(i * 97 % V);
+    tg_real loss[2], *dz[2];
+    for (int th = 0; th < 2; th++) {
+        tg_set_num_threads(th + 1);
+        memset(z->grad, 0, (size_t)n * V * sizeof *z->grad);
+        tg_tape *t = tg_tape_new();
+        tg_tensor *y = tg_softmax_xent(t, z, targets, n);
+        assert_non_null(y);
+        loss[th] = y->val[0];
+        assert_int_equal(tg_backward(t, y), TG_OK);
+        dz[th] = malloc((size_t)n * V * sizeof *dz[th]);
+        memcpy(dz[th], z->grad, (size_t)n * V * sizeof *dz[th]);
+        tg_tape_free(t);
+    }
+    tg_set_num_threads(0);
+    assert_memory_equal(&loss[0], &loss[1], sizeof loss[0]);
+    assert_memory_equal(dz[0], dz[1], (size_t)n * V * sizeof *dz[0]);
+    tg_real want = (tg_real)reference(z, targets);
+    assert_close(&loss[0], &want, 1, VAL_TOL);
+    free(dz[0]);
+    free(dz[1]);
+    tg_tensor_free(z);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_softmax_xent_of_nan_or_infinite_logits_is_nan),
+        cmocka_unit_test(test_softmax_xent_gives_the_same_bits_on_one_and_two_threads),
         cmocka_unit_test(test_softmax_xent_forward_matches_the_direct_formula),
         cmocka_unit_test(test_softmax_xent_keeps_probabilities_that_sum_to_one_per_row),
         cmocka_unit_test(test_softmax_xent_is_finite_and_right_for_logits_of_ten_thousand),

@@ -1,0 +1,114 @@
+/* vmath.h: exp and expm1 of non-positive arguments, written so that a loop calling them
+ * vectorises (softmax-xent, sigmoid, tanh). Internal to ops/, not installed.
+ *
+ * libm's expf is a call per element, which stops the compiler from vectorising the loop around
+ * it. These are pure arithmetic instead: no branch, no table, integer selects for the clamps.
+ * In the double build they are libm's exp and expm1: accuracy first.
+ *
+ * Method: x = n·ln2 + r with n = round(x / ln2) and |r| <= ln2/2 (ln2 split in two so that
+ * n·LN2_HI is exact), expm1(r) by its Taylor polynomial to degree 8 (truncation below 1e-9
+ * relative), then 2^n put in the exponent bits. Checked over every float in [-104, 0]:
+ * exp_nonpos within 1 ulp of the correctly rounded exp, subnormal results included;
+ * expm1_nonpos within 1 ulp of the correctly rounded expm1 (tools: test_ops_unary.c's sweep).
+ */
+#ifndef TG_OPS_VMATH_H
+#define TG_OPS_VMATH_H
+
+#include "autograd/tape.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef TG_DOUBLE
+static inline tg_real exp_nonpos(tg_real x)
+{
+    return exp(x);
+}
+
+static inline tg_real expm1_nonpos(tg_real x)
+{
+    return expm1(x);
+}
+
+static inline tg_real nan_or(tg_real x, tg_real r)
+{
+    return x == x ? r : x;
+}
+#else
+/* max(x, lo) for x <= 0 (or a NaN with its sign bit set) on the bits: negative floats' bits
+ * grow with |x|, and an integer select vectorises where a float one (NaN rules) does not.
+ * A NaN comes out as lo, so the conversions below never see one. */
+static inline float clamp_below(float x, uint32_t lo_bits)
+{
+    uint32_t b;
+    memcpy(&b, &x, sizeof b);
+    b = b > lo_bits ? lo_bits : b;
+    memcpy(&x, &b, sizeof x);
+    return x;
+}
+
+/* x when x is a NaN, else r: a select on the bits, which vectorises where x == x ? r : x
+ * (an unordered comparison) does not. */
+static inline float nan_or(float x, float r)
+{
+    uint32_t xb, rb;
+    memcpy(&xb, &x, sizeof xb);
+    memcpy(&rb, &r, sizeof rb);
+    uint32_t m = 0u - (uint32_t)((xb & 0x7FFFFFFFu) > 0x7F800000u); /* all ones for a NaN */
+    rb = (rb & ~m) | (xb & m);
+    memcpy(&r, &rb, sizeof r);
+    return r;
+}
+
+/* 2^n for n in [-126, 127], built in the exponent bits. */
+static inline float pow2i(int32_t n)
+{
+    uint32_t bits = (uint32_t)(n + 127) << 23;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* n = round(x / ln2) for x <= 0, and r = x - n·ln2 in [-ln2/2, ln2/2] (to rounding). */
+static inline float reduce_ln2(float x, float *r)
+{
+    float n = (float)(int32_t)(x * 1.44269504f - 0.5f); /* truncation rounds up: nearest */
+    *r = (x - n * 0.693145752f) - n * 1.42860677e-6f;   /* ln2 = HI + LO, n·HI exact */
+    return n;
+}
+
+/* expm1(r) for |r| <= ln2/2: r + r²/2! + ... + r⁸/8!, relative error below 1e-9 + rounding. */
+static inline float expm1_reduced(float r)
+{
+    float p = 1.0f / 40320;
+    p = 1.0f / 5040 + r * p;
+    p = 1.0f / 720 + r * p;
+    p = 1.0f / 120 + r * p;
+    p = 1.0f / 24 + r * p;
+    p = 1.0f / 6 + r * p;
+    p = 0.5f + r * p;
+    return r + r * r * p;
+}
+
+/* e^x for x <= 0, subnormal results included; below -104 (and for NaN) 0. The scaling by 2^n,
+ * n down to -150, goes in two halves so that each factor is a normal float and only the last
+ * product rounds. */
+static inline float exp_nonpos(float x)
+{
+    float r, n = reduce_ln2(clamp_below(x, 0xC2D00000u), &r); /* 0xC2D00000 is -104.0f */
+    int32_t n1 = (int32_t)n / 2, n2 = (int32_t)n - n1;
+    return ((1 + expm1_reduced(r)) * pow2i(n1)) * pow2i(n2);
+}
+
+/* e^x - 1 for x <= 0, to full relative precision near 0 (where n = 0 and r = x exactly);
+ * -1 below -32 (and for NaN). */
+static inline float expm1_nonpos(float x)
+{
+    float r, n = reduce_ln2(clamp_below(x, 0xC2000000u), &r); /* 0xC2000000 is -32.0f */
+    float two_n = pow2i((int32_t)n);
+    return two_n * expm1_reduced(r) + (two_n - 1); /* 2^n·e^r - 1; the product is exact */
+}
+#endif
+
+#endif
