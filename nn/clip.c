@@ -16,7 +16,7 @@
 #define LANES          8     /* independent partial sums in one block */
 #define MAX_BLOCKS     256   /* blocks of the sum of squares: its sums live on the stack */
 #define MIN_BLOCK      16384 /* elements: fewer blocks for small stores */
-#define MIN_PER_THREAD 65536 /* elements per thread; below 2x this, one thread (measured) */
+#define MIN_PER_THREAD 32768 /* elements per thread: below 2x this, one thread (as optim.c) */
 
 /* Σ g² over g[0..n), in LANES interleaved partial sums added at the end. */
 static double sum_squares(const tg_real *g, size_t n)
