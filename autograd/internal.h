@@ -75,6 +75,16 @@ void tgi_run_deferred(tg_tape *t);
 tg_tensor *tgi_view(tg_tape *t, const tg_op *op, tg_tensor *x, size_t offset, size_t rows,
                     size_t cols);
 
+/* Gradients reused (tg_tape_reuse_grads), for backward.c: give x (a node with grad_later) a
+ * zeroed gradient buffer, a released one of its size when there is one; 0 when out of memory
+ * (message on the tape). Release hands x's buffer back and sets x->grad to NULL. */
+int tgi_grad_give(tg_tape *t, tg_tensor *x);
+void tgi_grad_release(tg_tape *t, tg_tensor *x);
+
+/* Set in y->needed by an op's backward when deferred work (tgi_defer) reads y's gradient after
+ * the walk: backward then keeps it instead of releasing it. */
+#define TGI_KEEP_GRAD 2
+
 /* tgi_node followed by op->forward. */
 tg_tensor *tgi_record(tg_tape *t, const tg_op *op, size_t rows, size_t cols, size_t n,
                       tg_tensor *const *in);

@@ -36,7 +36,17 @@ struct tg_tape {
     int has_error;
     char error[ERR_LEN];                    /* first message since reset */
     tgi_deferred *deferred, *deferred_tail; /* work queued by backwards for the end of the walk */
+    int reuse_grads;                        /* new nodes get their gradients in backward */
+    struct grad_pool *pools;                /* released gradient buffers, one list per size */
 };
+
+/* Gradient buffers of one size that backward has released, linked through their first bytes;
+ * the pool records themselves live in the arena, like the buffers. */
+typedef struct grad_pool {
+    size_t bytes;
+    void *free;
+    struct grad_pool *next;
+} grad_pool;
 
 static chunk *chunk_new(tg_tape *t, size_t size)
 {
@@ -114,6 +124,7 @@ void tg_tape_reset(tg_tape *t)
     t->n_nodes = 0;
     t->backward_ran = 0;
     t->deferred = t->deferred_tail = NULL;
+    t->pools = NULL;
     tg_tape_clear_error(t);
 }
 
@@ -181,12 +192,22 @@ static tg_tensor *new_tensor(tg_tape *t, const char *who, size_t rows, size_t co
     return y;
 }
 
+/* A node that will want a gradient: now (with_grad), or in backward when gradients are reused. */
+static tg_tensor *new_node_tensor(tg_tape *t, const char *who, size_t rows, size_t cols,
+                                  size_t n_in, int wants_grad)
+{
+    int later = wants_grad && t->reuse_grads;
+    tg_tensor *y = new_tensor(t, who, rows, cols, n_in, wants_grad && !later);
+    if (y) y->grad_later = later;
+    return y;
+}
+
 tg_tensor *tgi_node(tg_tape *t, const tg_op *op, size_t rows, size_t cols, size_t n,
                     tg_tensor *const *in)
 {
     int with_grad = 0;
-    for (size_t i = 0; i < n; i++) with_grad |= in[i]->grad != NULL;
-    tg_tensor *y = new_tensor(t, op->name, rows, cols, n, with_grad && t->grad_enabled);
+    for (size_t i = 0; i < n; i++) with_grad |= in[i]->grad != NULL || in[i]->grad_later;
+    tg_tensor *y = new_node_tensor(t, op->name, rows, cols, n, with_grad && t->grad_enabled);
     if (!y) return NULL;
     y->op = op;
     y->n_in = n;
@@ -204,6 +225,7 @@ tg_tensor *tgi_view(tg_tape *t, const tg_op *op, tg_tensor *x, size_t offset, si
     y->in[0] = x;
     y->val = x->val + offset;
     if (x->grad && t->grad_enabled) y->grad = x->grad + offset;
+    y->grad_later = x->grad_later && t->grad_enabled; /* pointed into x's in backward */
     if (!push_node(t, y)) return tgi_fail(t, "%s: out of memory growing the node list", op->name);
     return y;
 }
@@ -243,6 +265,55 @@ int tg_tape_set_grad(tg_tape *t, int enabled)
     int old = t->grad_enabled;
     t->grad_enabled = enabled != 0;
     return old;
+}
+
+int tg_tape_reuse_grads(tg_tape *t, int reuse)
+{
+    int old = t->reuse_grads;
+    t->reuse_grads = reuse != 0;
+    return old;
+}
+
+/* Gradient buffers are at least this large, so a released one can hold the list's link. */
+static size_t grad_bytes(const tg_tensor *x)
+{
+    size_t bytes = tg_numel(x) * sizeof(tg_real);
+    return bytes < SMALL_ALIGN ? SMALL_ALIGN : bytes;
+}
+
+int tgi_grad_give(tg_tape *t, tg_tensor *x)
+{
+    size_t bytes = grad_bytes(x);
+    grad_pool *p = t->pools;
+    while (p && p->bytes != bytes) p = p->next;
+    if (p && p->free) {
+        x->grad = p->free;
+        memcpy(&p->free, p->free, sizeof p->free); /* the next buffer of the list */
+    } else {
+        x->grad = arena_alloc(t, bytes, bytes > ALIGN ? ALIGN : SMALL_ALIGN, x->op->name);
+        if (!x->grad) return 0;
+    }
+    memset(x->grad, 0, tg_numel(x) * sizeof *x->grad);
+    return 1;
+}
+
+void tgi_grad_release(tg_tape *t, tg_tensor *x)
+{
+    size_t bytes = grad_bytes(x);
+    grad_pool *p = t->pools;
+    while (p && p->bytes != bytes) p = p->next;
+    if (!p) {
+        p = arena_alloc(t, sizeof *p, SMALL_ALIGN, x->op->name);
+        if (!p) { /* the buffer is simply not reused */
+            x->grad = NULL;
+            return;
+        }
+        *p = (grad_pool){bytes, NULL, t->pools};
+        t->pools = p;
+    }
+    memcpy(x->grad, &p->free, sizeof p->free);
+    p->free = x->grad;
+    x->grad = NULL;
 }
 
 int tg_tape_set_training(tg_tape *t, int training)

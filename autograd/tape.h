@@ -48,7 +48,8 @@ tg_tensor *tg_detach(tg_tape *t, tg_tensor *x);
 /* Seed d(loss) = 1 and walk the tape backwards from loss, accumulating into every gradient the
  * loss depends on. loss must be a (1 x 1) node of this tape that requires a gradient. Calling
  * it again on the same recording first clears the nodes' gradients (not the leaves'). Returns
- * TG_OK, or a TG_* code with a message on the tape; on failure no gradient has changed. */
+ * TG_OK, or a TG_* code with a message on the tape; on failure no gradient has changed (except
+ * TG_ENOMEM with reused gradients: the arena ran out midway). */
 int tg_backward(tg_tape *t, tg_tensor *loss);
 
 /* Recording with gradients on (default) or off. Off is PyTorch's no_grad: values are computed,
@@ -58,6 +59,16 @@ int tg_tape_set_grad(tg_tape *t, int enabled);
  * the previous mode. */
 int tg_tape_set_training(tg_tape *t, int training);
 int tg_tape_training(const tg_tape *t);
+
+/* Gradient memory of nodes recorded from now on: kept (default) or reused. Kept: every node
+ * has its gradient buffer from the moment it is recorded, and after backward each holds
+ * d(loss)/d(node) for inspection. Reused (training): a node's gradient exists only during
+ * backward, from the first of its users to be walked back until its own backward has run;
+ * then it is NULL again and its memory serves the next node of the same size. The nodes of an
+ * unrolled step reuse the step before's buffers, so the tape holds values and about one step of
+ * gradients instead of both for every step. Leaves keep their gradients in both modes. Returns
+ * the previous mode. */
+int tg_tape_reuse_grads(tg_tape *t, int reuse);
 
 /* The first error message since the last reset, or NULL when there was none. The string
  * belongs to the tape and stays valid until the next reset or clear. */

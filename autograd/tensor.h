@@ -62,6 +62,7 @@ struct tg_tensor {
     size_t iarg;      /* the op's integer argument (slice start, ...), if any */
     size_t index;     /* position on the tape; meaningful for nodes only */
     int needed;       /* set during backward when the loss depends on this node */
+    int grad_later;   /* wants a gradient, which backward gives it (tg_tape_reuse_grads) */
     const char *name; /* optional label for printing; borrowed, may be NULL */
 };
 

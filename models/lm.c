@@ -157,6 +157,7 @@ int lm_trainer_init(lm_trainer *tr, lm_model *m, const int32_t *tok, size_t N, c
     rc = tg_optim_new(&tr->opt, m->ps, &c->optim, err, errsz);
     if (rc != TG_OK) return rc;
     tr->tape = tg_tape_new();
+    if (tr->tape) tg_tape_reuse_grads(tr->tape, 1); /* training reads no node's gradient */
     tr->x = malloc(c->T * c->B * sizeof *tr->x);
     tr->y = malloc(c->T * c->B * sizeof *tr->y);
     rc = tg_rnn_carry_init(&tr->carry, &m->rnn, c->B);

@@ -30,6 +30,12 @@
  * call pays a fork and a barrier that a (32 x 100)·(100 x 400) product does not win back. */
 enum { MIN_MACS_PER_THREAD = 1 << 21, GEMV_MAX = 4 };
 
+/* A parameter's weight gradient from a product of fewer rows than this waits for the end of
+ * backward, to be done with the other such products of the same parameter as one (a weight
+ * used at every step: B rows each). Larger products are efficient alone and are done at once,
+ * so their dy need not outlive the walk (with gradients reused, it is released). */
+enum { DEFER_MAX_ROWS = 128 };
+
 /* A product with GEMV_MAX rows or fewer, as that many matrix-vector products: row i of c is
  * op(b)ᵀ·(row i of op(a)). BLIS's gemm packs all of b for every call, which for one row costs
  * as much as the product itself (a batch-1 recurrent step, h·W_hhᵀ); gemv reads b once in
@@ -120,56 +126,75 @@ static int same_weight(const tgi_deferred *e, const wgrad *w)
     return !e->done && e->run == w->d.run && x->b == w->b && x->tb == w->tb;
 }
 
-/* Stack the rows of every record of w's parameter into two arena blocks and do one product;
- * when w is alone (or the arena is full), the products one by one. */
+/* Rows of a and dy stacked for one product: about this many at a time (ptb-medium's 700 rows
+ * go as two products of 350), so the scratch stays small while each product stays long. */
+enum { STACK_ROWS = 512 };
+
+/* One product over the rows of every record of w's parameter, stacked in turn into one scratch
+ * block that serves all the parameters, in products of about STACK_ROWS rows; a lone record
+ * (or no scratch: the arena is full) is done where it lies. */
 static void run_weight_grads(tg_tape *t, tgi_deferred *first)
 {
+    size_t width = 0, rec_max = 0, total = 0; /* widest a + dy row; most rows of one record */
+    for (tgi_deferred *d = first; d; d = d->next) {
+        if (d->done || d->run != run_weight_grads) continue;
+        const wgrad *w = (const wgrad *)d;
+        if (w->a->cols + w->y->cols > width) width = w->a->cols + w->y->cols;
+        if (w->a->rows > rec_max) rec_max = w->a->rows;
+        total += w->a->rows;
+    }
+    size_t cap = STACK_ROWS + rec_max < total ? STACK_ROWS + rec_max : total;
+    tg_real *scratch = NULL;
     for (tgi_deferred *d = first; d; d = d->next) {
         if (d->done || d->run != run_weight_grads) continue;
         const wgrad *w = (const wgrad *)d;
         size_t k = w->a->cols, n = w->y->cols, rows = 0, count = 0;
         for (tgi_deferred *e = d; e; e = e->next)
             if (same_weight(e, w)) rows += ((const wgrad *)e)->a->rows, count++;
-        tg_real *A = count > 1 ? tgi_alloc(t, rows * k * sizeof *A, "tg_matmul") : NULL;
-        tg_real *DY = A ? tgi_alloc(t, rows * n * sizeof *DY, "tg_matmul") : NULL;
+        if (count > 1 && !scratch)
+            scratch = tgi_alloc(t, cap * width * sizeof *scratch, "tg_matmul");
+        int stack = count > 1 && scratch;
+        size_t chunk = (rows + STACK_ROWS - 1) / STACK_ROWS; /* products */
+        chunk = (rows + chunk - 1) / chunk;                  /* rows each */
+        tg_real *A = scratch, *DY = stack ? scratch + cap * k : NULL;
         size_t at = 0;
         for (tgi_deferred *e = d; e; e = e->next) {
-            if (!same_weight(e, w) || e == d) continue;
+            if (!same_weight(e, w)) continue;
             const wgrad *x = (const wgrad *)e;
-            if (DY) {
-                memcpy(A + at * k, x->a->val, x->a->rows * k * sizeof *A);
-                memcpy(DY + at * n, x->y->grad, x->a->rows * n * sizeof *DY);
-                at += x->a->rows;
-            } else {
-                weight_grad(w->tb, x->a->rows, k, n, x->a->val, x->y->grad, w->b->grad);
-            }
+            size_t m = x->a->rows;
             e->done = 1;
+            if (!stack) {
+                weight_grad(w->tb, m, k, n, x->a->val, x->y->grad, w->b->grad);
+                continue;
+            }
+            memcpy(A + at * k, x->a->val, m * k * sizeof *A);
+            memcpy(DY + at * n, x->y->grad, m * n * sizeof *DY);
+            at += m;
+            if (at >= chunk) {
+                weight_grad(w->tb, at, k, n, A, DY, w->b->grad);
+                at = 0;
+            }
         }
-        if (DY) {
-            memcpy(A + at * k, w->a->val, w->a->rows * k * sizeof *A);
-            memcpy(DY + at * n, w->y->grad, w->a->rows * n * sizeof *DY);
-            weight_grad(w->tb, rows, k, n, A, DY, w->b->grad);
-        } else {
-            weight_grad(w->tb, w->a->rows, k, n, w->a->val, w->y->grad, w->b->grad);
-        }
-        d->done = 1;
+        if (at) weight_grad(w->tb, at, k, n, A, DY, w->b->grad);
     }
 }
 
 /* With op(a) (m x k), op(b) (k x n): d op(a) += dy·op(b)ᵀ and d op(b) += op(a)ᵀ·dy, written
  * for the stored a and b (a stored transposed receives the transpose of its gradient). The
- * gradient of a parameter b (a leaf) is queued for run_weight_grads; y->saved is the tape. */
+ * gradient of a parameter b (a leaf) from a product of few rows is queued for run_weight_grads;
+ * y->saved is the tape. */
 static void matmul_backward(tg_tensor *y)
 {
     tg_tensor *a = y->in[0], *b = y->in[1];
     int ta = (y->iarg & TG_TRANS_A) != 0, tb = (y->iarg & TG_TRANS_B) != 0;
     size_t m = y->rows, n = y->cols, k = inner(a, ta);
     int db_now = b->grad != NULL;
-    if (db_now && !b->op && !ta && m > 0) {
+    if (db_now && !b->op && !ta && m > 0 && m < DEFER_MAX_ROWS) {
         wgrad *w = tgi_alloc(y->saved, sizeof *w, "tg_matmul");
         if (w) {
             *w = (wgrad){{run_weight_grads, NULL, 0}, b, tb, a, y};
             tgi_defer(y->saved, &w->d);
+            y->needed |= TGI_KEEP_GRAD; /* run_weight_grads reads dy after the walk */
             db_now = 0;
         }
     }

@@ -1,6 +1,8 @@
 /* test_autograd_tape.c: recording, the arena, backward's contract, sticky errors. */
 #include "testutil.h"
 
+#include <stdlib.h>
+
 /* y = sum(x ⊙ x + x): one recording of a few nodes on a (rows x cols) parameter. */
 static tg_tensor *square_plus(tg_tape *t, tg_tensor *x)
 {
@@ -77,6 +79,82 @@ static void test_reset_and_reuse_1000_times_allocates_nothing_after_first_window
     assert_int_equal(now.nodes, 81);
     tg_tape_free(t);
     tg_tensor_free(x);
+}
+
+/* A small recurrent unroll that uses every kind of node backward treats apart: an input
+ * product for all steps cut into per-step row views, a per-step tg_addmm whose weight gradient
+ * is deferred to the end of the walk, fan-out (h feeds the next step and the loss), and a
+ * column slice. loss = Σ_t sum(h_t[:, :3] ⊙ w) with h_t = tanh(gx_t + h_{t-1}·Wᵀ). */
+enum { UT = 6, UB = 4, UI = 3, UH = 32 };
+typedef struct {
+    tg_tensor *x, *Wx, *W, *w;
+} unroll_ctx;
+
+static tg_tensor *unroll(tg_tape *t, const unroll_ctx *u)
+{
+    tg_tensor *gx = tg_matmul(t, u->x, u->Wx, 0), *h = tg_input(t, UB, UH, NULL), *loss = NULL;
+    for (size_t s = 0; s < UT; s++) {
+        h = tg_tanh(t, tg_addmm(t, tg_slice_rows(t, gx, s * UB, UB), h, u->W, TG_TRANS_B));
+        tg_tensor *part = tg_sum(t, tg_mul(t, tg_slice_cols(t, h, 0, 3), u->w));
+        loss = loss ? tg_add(t, loss, part) : part;
+    }
+    return loss;
+}
+
+/* Reused gradients give the leaves exactly the gradients kept ones give, twice over on a
+ * second backward of the same recording; node gradients are gone afterwards, and the tape
+ * holds less memory. */
+static void test_reused_gradients_match_kept_ones_in_less_memory(void **state)
+{
+    (void)state;
+    tg_rng r;
+    tg_rng_seed(&r, 11);
+    unroll_ctx u = {rand_leaf(UT * UB, UI, &r, -1, 1), rand_leaf(UI, UH, &r, -1, 1),
+                    rand_leaf(UH, UH, &r, -1, 1), rand_leaf(UB, 3, &r, -1, 1)};
+    tg_tensor *leaves[] = {u.x, u.Wx, u.W, u.w};
+    tg_real *kept[4];
+    size_t used[2];
+    for (int reuse = 0; reuse < 2; reuse++) {
+        for (int k = 0; k < 4; k++) tg_tensor_zero_grad(leaves[k]);
+        tg_tape *t = tg_tape_new();
+        assert_int_equal(tg_tape_reuse_grads(t, reuse), 0);
+        tg_tensor *loss = unroll(t, &u);
+        assert_int_equal(tg_backward(t, loss), TG_OK);
+        tg_tape_stats st;
+        tg_tape_get_stats(t, &st);
+        used[reuse] = st.bytes_used;
+        for (int k = 0; k < 4; k++) {
+            size_t n = tg_numel(leaves[k]);
+            if (!reuse) {
+                kept[k] = malloc(n * sizeof *kept[k]);
+                memcpy(kept[k], leaves[k]->grad, n * sizeof *kept[k]);
+                continue;
+            }
+            for (size_t i = 0; i < n; i++) assert_true(leaves[k]->grad[i] == kept[k][i]);
+        }
+        if (reuse) {
+            size_t with_grad = 0;
+            for (size_t i = 0; i < tg_tape_size(t); i++) {
+                const tg_tensor *y = tg_tape_node(t, i);
+                if (!y->grad) continue;
+                with_grad++; /* only products whose dy the end of the walk read: few rows */
+                assert_true(strcmp(y->op->name, "tg_addmm") == 0 ||
+                            strcmp(y->op->name, "tg_matmul") == 0);
+            }
+            assert_int_equal(with_grad, UT + 1); /* every step's, and the input product's */
+            assert_int_equal(tg_backward(t, loss), TG_OK); /* again: the leaves get it twice */
+            for (int k = 0; k < 4; k++)
+                for (size_t i = 0; i < tg_numel(leaves[k]); i++)
+                    assert_true(fabs(leaves[k]->grad[i] - 2 * kept[k][i]) <=
+                                VAL_TOL * (1 + fabs(kept[k][i])));
+        }
+        tg_tape_free(t);
+    }
+    assert_true(used[1] < used[0]);
+    for (int k = 0; k < 4; k++) {
+        free(kept[k]);
+        tg_tensor_free(leaves[k]);
+    }
 }
 
 static void test_reset_rewinds_nodes_and_error(void **state)
@@ -220,6 +298,7 @@ int main(void)
         cmocka_unit_test(test_parameter_gradients_accumulate_until_zeroed),
         cmocka_unit_test(test_second_backward_on_one_recording_clears_node_gradients),
         cmocka_unit_test(test_reset_and_reuse_1000_times_allocates_nothing_after_first_window),
+        cmocka_unit_test(test_reused_gradients_match_kept_ones_in_less_memory),
         cmocka_unit_test(test_reset_rewinds_nodes_and_error),
         cmocka_unit_test(test_backward_rejects_a_loss_that_is_not_1x1),
         cmocka_unit_test(test_backward_rejects_null_loss_and_keeps_the_first_error),
