@@ -5,11 +5,10 @@
  * it. These are pure arithmetic instead: no branch, no table, integer selects for the clamps.
  * In the double build they are libm's exp and expm1: accuracy first.
  *
- * Method: x = n·ln2 + r with n = round(x / ln2) and |r| <= ln2/2 (ln2 split in two so that
- * n·LN2_HI is exact), expm1(r) by its Taylor polynomial to degree 8 (truncation below 1e-9
- * relative), then 2^n put in the exponent bits. Checked over every float in [-104, 0]:
- * exp_nonpos within 1 ulp of the correctly rounded exp, subnormal results included;
- * expm1_nonpos within 1 ulp of the correctly rounded expm1 (tools: test_ops_unary.c's sweep).
+ * Method: x = n·ln2 + r with n = round(x / ln2) and |r| <= ln2/2, a Taylor polynomial in r,
+ * then 2^n put in the exponent bits. Checked against double exp and expm1 over every float in
+ * [-104, 0] and [-32, 0]: exp_nonpos within 1.2 ulp, subnormal results included, and
+ * expm1_nonpos within 0.84 ulp.
  */
 #ifndef TG_OPS_VMATH_H
 #define TG_OPS_VMATH_H
@@ -70,17 +69,39 @@ static inline float pow2i(int32_t n)
     return f;
 }
 
-/* n = round(x / ln2) for x <= 0, and r = x - n·ln2 in [-ln2/2, ln2/2] (to rounding). */
-static inline float reduce_ln2(float x, float *r)
+/* n = round(x / ln2) for x <= 0 (truncation rounds up: nearest), and r = x - n·ln2 in
+ * [-ln2/2, ln2/2] to rounding, ln2 split in two so that n·LN2_HI is exact. */
+static inline int32_t reduce_ln2(float x, float *r)
 {
-    float n = (float)(int32_t)(x * 1.44269504f - 0.5f); /* truncation rounds up: nearest */
-    *r = (x - n * 0.693145752f) - n * 1.42860677e-6f;   /* ln2 = HI + LO, n·HI exact */
+    int32_t n = (int32_t)(x * 1.44269504f - 0.5f);
+    *r = (x - (float)n * 0.693145752f) - (float)n * 1.42860677e-6f;
     return n;
 }
 
-/* expm1(r) for |r| <= ln2/2: r + r²/2! + ... + r⁸/8!, relative error below 1e-9 + rounding. */
-static inline float expm1_reduced(float r)
+/* e^x for x <= 0, subnormal results included; below -104 (and for NaN) 0. e^r by its Taylor
+ * polynomial to degree 7 (truncation below 6e-9 relative); 2^n, n down to -150, goes in as
+ * 2^(n+63)·2^-63 so that both factors are normal floats and only the last product rounds. */
+static inline float exp_nonpos(float x)
 {
+    float r;
+    int32_t n = reduce_ln2(clamp_below(x, 0xC2D00000u), &r); /* 0xC2D00000 is -104.0f */
+    float p = 1.0f / 5040;
+    p = 1.0f / 720 + r * p;
+    p = 1.0f / 120 + r * p;
+    p = 1.0f / 24 + r * p;
+    p = 1.0f / 6 + r * p;
+    p = 0.5f + r * p;
+    p = 1 + r * p;
+    p = 1 + r * p;
+    return p * pow2i(n + 63) * 0x1p-63f;
+}
+
+/* e^x - 1 for x <= 0, to full relative precision near 0, where n = 0 and r = x exactly;
+ * -1 below -32 (and for NaN). expm1(r) by its Taylor polynomial to degree 8. */
+static inline float expm1_nonpos(float x)
+{
+    float r;
+    int32_t n = reduce_ln2(clamp_below(x, 0xC2000000u), &r); /* 0xC2000000 is -32.0f */
     float p = 1.0f / 40320;
     p = 1.0f / 5040 + r * p;
     p = 1.0f / 720 + r * p;
@@ -88,26 +109,8 @@ static inline float expm1_reduced(float r)
     p = 1.0f / 24 + r * p;
     p = 1.0f / 6 + r * p;
     p = 0.5f + r * p;
-    return r + r * r * p;
-}
-
-/* e^x for x <= 0, subnormal results included; below -104 (and for NaN) 0. The scaling by 2^n,
- * n down to -150, goes in two halves so that each factor is a normal float and only the last
- * product rounds. */
-static inline float exp_nonpos(float x)
-{
-    float r, n = reduce_ln2(clamp_below(x, 0xC2D00000u), &r); /* 0xC2D00000 is -104.0f */
-    int32_t n1 = (int32_t)n / 2, n2 = (int32_t)n - n1;
-    return ((1 + expm1_reduced(r)) * pow2i(n1)) * pow2i(n2);
-}
-
-/* e^x - 1 for x <= 0, to full relative precision near 0 (where n = 0 and r = x exactly);
- * -1 below -32 (and for NaN). */
-static inline float expm1_nonpos(float x)
-{
-    float r, n = reduce_ln2(clamp_below(x, 0xC2000000u), &r); /* 0xC2000000 is -32.0f */
-    float two_n = pow2i((int32_t)n);
-    return two_n * expm1_reduced(r) + (two_n - 1); /* 2^n·e^r - 1; the product is exact */
+    float q = r + r * r * p, two_n = pow2i(n);
+    return two_n * q + (two_n - 1); /* 2^n·e^r - 1; the product is exact */
 }
 #endif
 
