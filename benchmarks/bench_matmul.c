@@ -195,6 +195,17 @@ int main(void)
         {"X.W  (700x200).(200x800)", 700, 200, 800, 0},
         {"dW   (20x400)^T.(20x800)", 400, 20, 800, TG_TRANS_A},
         {"dh   (20x800).(400x800)^T", 20, 800, 400, TG_TRANS_B},
+        /* Per-step recurrent products, where the thread count per product matters most. */
+        {"h.Wt (20x200).(800x200)^T", 20, 200, 800, TG_TRANS_B},
+        {"dh   (20x800).(800x200)", 20, 800, 200, 0},
+        {"h.Wt (32x100).(400x100)^T", 32, 100, 400, TG_TRANS_B},
+        {"h.Wt (8x100).(400x100)^T", 8, 100, 400, TG_TRANS_B},
+        {"h.Wt (8x64).(256x64)^T", 8, 64, 256, TG_TRANS_B},
+        {"X.Wt (25x100).(400x100)^T", 25, 100, 400, TG_TRANS_B},
+        {"dW   (25x400)^T.(25x100)", 400, 25, 100, TG_TRANS_A},
+        {"dX   (25x400).(400x100)", 25, 400, 100, 0},
+        {"h.Wt (32x512).(2048x512)^T", 32, 512, 2048, TG_TRANS_B},
+        {"h.Wt (1x100).(400x100)^T", 1, 100, 400, TG_TRANS_B},
     };
     printf("%s\n", tg_blis_config());
     double peak = peak_gflops();

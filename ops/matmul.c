@@ -26,9 +26,13 @@
 #define GEMV_EX bli_sgemv_ex
 #endif
 
-/* Below this many multiply-adds per thread a product runs on fewer threads: a 2-thread BLIS
- * call pays a fork and a barrier that a (32 x 100)·(100 x 400) product does not win back. */
-enum { MIN_MACS_PER_THREAD = 1 << 21, GEMV_MAX = 4 };
+/* Below this many multiply-adds per thread a product runs on fewer threads: a fork and a
+ * barrier cost more than half of a small product. bench_matmul on 2 idle Zen 3 cores (a KVM
+ * guest whose 2-thread figures vary by 30% from run to run): 2 threads lose on
+ * (8 x 64)·(64 x 256) (131K multiply-adds) and on (8 x 100)·(100 x 400) in some runs, are even
+ * to 30% faster on (32 x 100)·(100 x 400) (1.3M), and win on (20 x 200)·(200 x 800) (3.2M:
+ * 73-76 against 48 GFLOP/s). So a second thread from about 1M. */
+enum { MIN_MACS_PER_THREAD = 1 << 19, GEMV_MAX = 4 };
 
 /* A parameter's weight gradient from a product of fewer rows than this waits for the end of
  * backward, to be done with the other such products of the same parameter as one (a weight
