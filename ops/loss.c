@@ -4,8 +4,11 @@
  *     lse_i = m + log sum_j exp(z[i][j] - m),   p[i][j] = exp(z[i][j] - lse_i),
  *     loss  = (1/n) sum_i (lse_i - z[i][t_i]).
  * Subtracting the row maximum keeps every exp() in (0, 1], so logits of any size give finite
- * results; the sum runs in double. Forward keeps p (n x V, tg_real), a copy of the targets and
- * each row's loss in one arena block at y->saved: backward needs nothing else.
+ * results; the sum runs in double. Forward keeps, in one arena block at y->saved, a copy of the
+ * targets, each row's maximum m_i and 1 / sum_j exp(z[i][j] - m_i), and each row's loss:
+ * backward recomputes p[i][j] = exp(z[i][j] - m_i) / sum from them, the same expression and so
+ * the same bits as forward's, instead of keeping the (n x V) probabilities (28 MB for
+ * ptb-medium's 700 x 10000 logits). An exponential costs about what reading a kept p costs.
  * Rows are independent, so large logits split their rows between threads; the loss adds the
  * per-row values in row order afterwards, so it does not depend on the thread count.
  * Dimension letters: n rows, V classes.
@@ -23,33 +26,31 @@
  * take tens of microseconds, far more than waking a second thread. */
 enum { MIN_PER_THREAD = 65536 };
 
-/* y->saved holds p (n x V), then the n targets, then (8-byte aligned) the n row losses. */
-static size_t targets_offset(size_t n, size_t V)
-{
-    return n * V * sizeof(tg_real);
-}
-
-static size_t losses_offset(size_t n, size_t V)
-{
-    size_t end = targets_offset(n, V) + n * sizeof(int32_t);
-    return (end + 7) / 8 * 8;
-}
-
-static tg_real *probs(const tg_tensor *y)
+/* y->saved holds the n targets, then (8-byte aligned) the n row losses, then the n row maxima
+ * and the n reciprocal sums. */
+static const int32_t *targets_of(const tg_tensor *y)
 {
     return y->saved;
 }
 
-static const int32_t *targets_of(const tg_tensor *y)
+static size_t losses_offset(size_t n)
 {
-    const tg_tensor *z = y->in[0];
-    return (const int32_t *)((char *)y->saved + targets_offset(z->rows, z->cols));
+    return (n * sizeof(int32_t) + 7) / 8 * 8;
 }
 
 static double *losses_of(const tg_tensor *y)
 {
-    const tg_tensor *z = y->in[0];
-    return (double *)((char *)y->saved + losses_offset(z->rows, z->cols));
+    return (double *)((char *)y->saved + losses_offset(y->in[0]->rows));
+}
+
+static tg_real *maxima_of(const tg_tensor *y) /* then the reciprocal sums, n further on */
+{
+    return (tg_real *)(losses_of(y) + y->in[0]->rows);
+}
+
+static size_t saved_bytes(size_t n)
+{
+    return losses_offset(n) + n * sizeof(double) + 2 * n * sizeof(tg_real);
 }
 
 enum { LANES = 8 }; /* independent partial results, so the reductions below vectorise */
@@ -71,58 +72,62 @@ static tg_real row_max(const tg_real *z, size_t V)
     return bad[0] == 0 ? m[0] : (tg_real)NAN;
 }
 
-/* p[j] = exp(z[j] - m); returns Σ p, accumulated in double. */
-static double row_exp(const tg_real *z, tg_real m, tg_real *p, size_t V)
+/* Σ_j exp(z[j] - m), accumulated in double. */
+static double row_sum_exp(const tg_real *z, tg_real m, size_t V)
 {
-    for (size_t j = 0; j < V; j++) p[j] = exp_nonpos(z[j] - m); /* in (0, 1] */
     double s[LANES] = {0};
     size_t j = 0;
     for (; j + LANES <= V; j += LANES)
-        for (size_t k = 0; k < LANES; k++) s[k] += p[j + k];
-    for (; j < V; j++) s[0] += p[j];
+        for (size_t k = 0; k < LANES; k++) s[k] += exp_nonpos(z[j + k] - m); /* in (0, 1] */
+    for (; j < V; j++) s[0] += exp_nonpos(z[j] - m);
     for (size_t k = 1; k < LANES; k++) s[0] += s[k];
     return s[0];
 }
 
-/* Row i's -log p[target], filling p's row on the way: one exponential per class. */
-static double row_xent(const tg_real *z, tg_real *p, size_t V, int32_t target)
+/* Row i's -log p[target], with the row's maximum and 1 / Σ exp(z - m) for backward. */
+static double row_xent(const tg_real *z, size_t V, int32_t target, tg_real *m, tg_real *inv)
 {
-    tg_real m = row_max(z, V);
-    if (m != m) { /* NaN or infinite logits: say so in the loss and the probabilities */
-        for (size_t j = 0; j < V; j++) p[j] = (tg_real)NAN;
+    *m = row_max(z, V);
+    if (*m != *m) { /* NaN or infinite logits: say so in the loss and in the gradient */
+        *inv = (tg_real)NAN;
         return NAN;
     }
-    double s = row_exp(z, m, p, V);
-    tg_real inv = (tg_real)(1.0 / s);
-    for (size_t j = 0; j < V; j++) p[j] *= inv;    /* softmax */
-    return (double)m + log(s) - (double)z[target]; /* lse - z[target] */
+    double s = row_sum_exp(z, *m, V);
+    *inv = (tg_real)(1.0 / s);
+    return (double)*m + log(s) - (double)z[target]; /* lse - z[target] */
 }
 
 static void xent_forward(tg_tensor *y)
 {
     const tg_tensor *z = y->in[0];
     const int32_t *tgt = targets_of(y);
-    tg_real *p = probs(y);
     double *loss = losses_of(y), total = 0;
     size_t n = z->rows, V = z->cols;
+    tg_real *m = maxima_of(y), *inv = m + n;
 #pragma omp parallel for num_threads(tgi_threads_for(n *V, MIN_PER_THREAD)) schedule(static)
-    for (size_t i = 0; i < n; i++) loss[i] = row_xent(&z->val[i * V], &p[i * V], V, tgt[i]);
+    for (size_t i = 0; i < n; i++) loss[i] = row_xent(&z->val[i * V], V, tgt[i], &m[i], &inv[i]);
     for (size_t i = 0; i < n; i++) total += loss[i]; /* in row order, on any thread count */
     y->val[0] = (tg_real)(total / (double)n);
 }
 
-static void xent_backward(tg_tensor *y) /* dz[i][j] += dloss * (p[i][j] - [j == t_i]) / n */
+/* dz[i][j] += dloss * (p[i][j] - [j == t_i]) / n, p[i][j] = exp(z[i][j] - m_i) * inv_i */
+static void xent_backward(tg_tensor *y)
 {
     tg_tensor *z = y->in[0];
     const int32_t *tgt = targets_of(y);
-    const tg_real *p = probs(y);
+    const tg_real *m = maxima_of(y), *inv = m + z->rows;
     size_t n = z->rows, V = z->cols;
     if (!z->grad) return;
     double g = (double)y->grad[0] / (double)n;
 #pragma omp parallel for num_threads(tgi_threads_for(n *V, MIN_PER_THREAD)) schedule(static)
     for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < V; j++) z->grad[i * V + j] += (tg_real)(g * p[i * V + j]);
-        z->grad[i * V + (size_t)tgt[i]] -= (tg_real)g;
+        const tg_real *zi = &z->val[i * V];
+        tg_real *dz = &z->grad[i * V], mi = m[i], r = inv[i];
+        if (mi != mi) /* bad logits: a NaN gradient, as the loss */
+            for (size_t j = 0; j < V; j++) dz[j] += (tg_real)NAN;
+        else
+            for (size_t j = 0; j < V; j++) dz[j] += (tg_real)(g * (exp_nonpos(zi[j] - mi) * r));
+        dz[tgt[i]] -= (tg_real)g;
     }
 }
 
@@ -150,11 +155,9 @@ static tg_tensor *check(tg_tape *t, tg_tensor *z, const int32_t *targets, size_t
 tg_tensor *tg_softmax_xent(tg_tape *t, tg_tensor *logits, const int32_t *targets, size_t n)
 {
     if (!check(t, logits, targets, n)) return NULL;
-    size_t V = logits->cols; /* the logits exist, so n·V reals fit and so does this sum: */
-    size_t bytes = losses_offset(n, V) + n * sizeof(double);
-    char *saved = tgi_alloc(t, bytes, "tg_softmax_xent");
+    char *saved = tgi_alloc(t, saved_bytes(n), "tg_softmax_xent"); /* n fits: logits exist */
     if (!saved) return NULL;
-    memcpy(saved + targets_offset(n, V), targets, n * sizeof *targets);
+    memcpy(saved, targets, n * sizeof *targets);
     tg_tensor *y = tgi_node(t, &xent_op, 1, 1, 1, &logits);
     if (!y) return NULL;
     y->saved = saved;
