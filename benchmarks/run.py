@@ -51,8 +51,9 @@ def parse_args(argv):
     p.add_argument("--reps", type=int, default=5, help="timed repetitions per run")
     p.add_argument("--steps", type=int, default=10, help="training steps per repetition")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps per run")
-    p.add_argument("--threads", type=int, default=0,
-                   help="tapegrad's thread count (default 0: BLIS's default)")
+    p.add_argument("--threads", default="",
+                   help="tapegrad thread counts to try, e.g. 1,2; the better figure is kept "
+                        "(default: BLIS's default count only)")
     p.add_argument("--torch-threads", default="1,2", help="PyTorch thread counts to try")
     p.add_argument("--peak", type=float, default=0.0,
                    help="one core's peak FP32 GFLOP/s (default: measured by bench_matmul)")
@@ -66,8 +67,10 @@ def parse_args(argv):
         p.error("unknown configuration %s; known: %s" % (", ".join(unknown), ", ".join(CONFIGS)))
     a.names = names
     a.torch_threads = [int(n) for n in a.torch_threads.split(",") if n]
-    if a.rounds < 1 or not a.torch_threads or min(a.torch_threads) < 1:
-        p.error("--rounds and every --torch-threads count must be >= 1")
+    a.tg_threads = [int(n) for n in a.threads.split(",") if n] or [0]
+    if a.rounds < 1 or not a.torch_threads or min(a.torch_threads) < 1 or (
+            a.threads and min(a.tg_threads) < 1):
+        p.error("--rounds and every --threads and --torch-threads count must be >= 1")
     return a
 
 
@@ -98,9 +101,9 @@ class Runner:
         return ["--T", str(T), "--B", str(B), "--reps", str(a.reps), "--steps", str(steps),
                 "--warmup", str(warmup)]
 
-    def tg_cmd(self, name, T, B):
+    def tg_cmd(self, name, T, B, n):
         cmd = [self.bench_train, "--config", name] + self.common(T, B)
-        return cmd + (["--threads", str(self.a.threads)] if self.a.threads else [])
+        return cmd + (["--threads", str(n)] if n else [])
 
     def torch_cmd(self, name, T, B, n):
         return [self.a.python, TORCH_BENCH, "--config", name, "--threads", str(n)] + self.common(T, B)
@@ -124,7 +127,7 @@ class Runner:
         """One round for one point: tapegrad and PyTorch at each thread count, in turn."""
         jobs = []
         if self.have_tg or self.a.dry_run:
-            jobs.append(("tg", self.tg_cmd(name, T, B)))
+            jobs += [("tg", self.tg_cmd(name, T, B, n)) for n in self.a.tg_threads]
         if self.have_torch:
             jobs += [("torch", self.torch_cmd(name, T, B, n)) for n in self.a.torch_threads]
         if rnd % 2:
@@ -193,6 +196,11 @@ def machine_cores():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
+def with_threads(res):
+    """ "4776 (2)": tokens/s and the thread count that gave them."""
+    return "%.0f (%d)" % (rate(res), cores_used(res)) if res else ""
+
+
 def fmt(x, spec="%.0f"):
     return "" if x is None else spec % x
 
@@ -203,7 +211,7 @@ def main_table(r, names, peak):
     best = r.best_of(points)
     if a.dry_run:
         return
-    print("| config | tapegrad tok/s | PyTorch tok/s (threads) | ratio | target | met "
+    print("| config | tapegrad tok/s (threads) | PyTorch tok/s (threads) | ratio | target | met "
           "| ratio bound | tapegrad peak RSS MB | PyTorch peak RSS MB | RSS ratio "
           "| tapegrad % of peak FP32 |")
     print("|---|---:|---:|---:|---:|:---:|---:|---:|---:|---:|---:|")
@@ -214,13 +222,12 @@ def main_table(r, names, peak):
         rss_ratio = (float(tg["peak_rss_mb"]) / float(pt["peak_rss_mb"])) if tg and pt else None
         pct = bound = None
         if tg and peak:
-            pct = 100.0 * float(tg["gemm_gflops"]) / (cores_used(tg) * peak)
+            pct = 100.0 * float(tg["gemm_gflops"]) / (cores_used(tg) * peak)  # of its threads' peak
         if ratio is not None and peak and float(tg["gemm_gflops"]) > 0:
             bound = ratio * machine_cores() * peak / float(tg["gemm_gflops"])
         met = "" if ratio is None else ("pass" if ratio >= target else "FAIL")
         print("| %s | %s | %s | %s | %dx | %s | %s | %s | %s | %s | %s |" % (
-            p[0], fmt(tg and rate(tg)),
-            "%.0f (%s)" % (rate(pt), pt["threads"]) if pt else "",
+            p[0], with_threads(tg), with_threads(pt),
             fmt(ratio, "%.2fx"), target, met, fmt(bound, "%.1fx"),
             fmt(tg and float(tg["peak_rss_mb"]), "%.1f"),
             fmt(pt and float(pt["peak_rss_mb"]), "%.1f"),
@@ -236,14 +243,13 @@ def scaling_table(r, name, peak):
     if r.a.dry_run:
         return
     print("\nScaling of %s (T varies at B %d, then B varies at T %d):\n" % (name, B0, T0))
-    print("| T | B | tapegrad tok/s | PyTorch tok/s (threads) | ratio "
+    print("| T | B | tapegrad tok/s (threads) | PyTorch tok/s (threads) | ratio "
           "| tapegrad peak RSS MB | PyTorch peak RSS MB |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for p in points:
         tg, pt = best[p]["tg"], best[p]["torch"]
         print("| %d | %d | %s | %s | %s | %s | %s |" % (
-            p[1], p[2], fmt(tg and rate(tg)),
-            "%.0f (%s)" % (rate(pt), pt["threads"]) if pt else "",
+            p[1], p[2], with_threads(tg), with_threads(pt),
             fmt(rate(tg) / rate(pt) if tg and pt else None, "%.2fx"),
             fmt(tg and float(tg["peak_rss_mb"]), "%.1f"),
             fmt(pt and float(pt["peak_rss_mb"]), "%.1f")))
@@ -270,8 +276,8 @@ def facts(r, best, peak):
           % (cpu_model(), cores, " ".join("%.2f" % x for x in os.getloadavg())))
     print("- date: %s" % datetime.datetime.now().strftime("%Y-%m-%d %H:%M"))
     if tg:
-        print("- tapegrad: %s; --threads %s, products on %d thread(s)"
-              % (tg.get("blis", "?"), r.a.threads or "default", cores_used(tg)))
+        print("- tapegrad: %s; best of --threads %s"
+              % (re.sub(r", threads \d+$", "", tg.get("blis", "?")), r.a.threads or "default"))
     if peak:
         print("- peak FP32: %.1f GFLOP/s per core (%s); %% of peak = GEMM GFLOP/s of wall time "
               "/ (threads x that)" % (peak, "--peak" if r.a.peak > 0 else "bench_matmul's FMA loop"))
