@@ -208,8 +208,15 @@ long lm_train_window(lm_trainer *tr, double *loss, char *err, size_t errsz)
                        why ? why : tg_strerror(rc));
     }
     *loss = L->val[0];
-    /* clip, step and zero_grad in one pass over the store; a non-finite norm is not clipped */
+    /* clip, step and zero_grad in one pass over the store; a non-finite norm takes no step */
     tr->last_norm = tg_grad_norm(m->ps);
+    if (!isfinite(tr->last_norm)) {
+        tg_params_zero_grad(m->ps);
+        return lm_fail(-1, err, errsz,
+                       "training step %llu: the gradient norm is %g (loss %g); the step was not "
+                       "taken, the parameters are as they were",
+                       (unsigned long long)tr->step + 1, tr->last_norm, *loss);
+    }
     double scale = m->cfg.clip > 0 ? tg_clip_scale(tr->last_norm, m->cfg.clip) : 1;
     tg_optim_step_scaled(tr->opt, scale, 1);
     tr->step++;

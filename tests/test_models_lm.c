@@ -535,6 +535,37 @@ static void test_training_makes_no_heap_allocation_after_the_first_window(void *
     free(tok);
 }
 
+/* A window whose gradient is not finite takes no step: the trainer says so, naming the step
+ * and the norm, and leaves every parameter as it was. */
+static void test_a_non_finite_gradient_takes_no_step_and_says_so(void **state)
+{
+    (void)state;
+    lm_config c = tiny_config();
+    size_t N = 3 * 121;
+    int32_t *tok = make_tokens(N, c.V, 0);
+    lm_model m;
+    lm_trainer tr;
+    init_model(&m, &c);
+    init_trainer(&tr, &m, tok, N);
+    double loss;
+    train_windows(&tr, 1, &loss);
+    tg_tensor *w = tg_params_find(m.ps, "decoder.weight");
+    assert_non_null(w);
+    w->val[0] = (tg_real)INFINITY; /* logits inf - inf: NaN loss and gradients */
+    size_t n = tg_params_numel(m.ps);
+    tg_real *before = malloc(n * sizeof *before);
+    assert_non_null(before);
+    memcpy(before, tg_params_values(m.ps), n * sizeof *before);
+    char err[256] = "";
+    assert_int_equal(lm_train_window(&tr, &loss, err, sizeof err), -1);
+    assert_msg_has(err, "training step 2", "gradient norm is", "not taken", NULL);
+    assert_memory_equal(tg_params_values(m.ps), before, n * sizeof *before);
+    free(before);
+    lm_trainer_deinit(&tr);
+    lm_model_deinit(&m);
+    free(tok);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -552,6 +583,7 @@ int main(void)
         cmocka_unit_test(test_load_training_rejects_another_corpus),
         cmocka_unit_test(test_model_init_rejects_bad_configurations),
         cmocka_unit_test(test_training_makes_no_heap_allocation_after_the_first_window),
+        cmocka_unit_test(test_a_non_finite_gradient_takes_no_step_and_says_so),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
