@@ -4,6 +4,7 @@
 #define TAPEGRAD_H
 
 #include "autograd/tensor.h"
+#include "autograd/status.h"
 #include "autograd/tape.h"
 #include "autograd/rng.h"
 #include "autograd/gradcheck.h"

@@ -5,6 +5,7 @@
 #include "autograd/tensor.h"
 
 #include "autograd/internal.h"
+#include "autograd/status.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,6 +47,24 @@ int tgi_errf(int code, char *err, size_t errsz, const char *fmt, ...)
         vsnprintf(err, errsz, fmt, ap);
         va_end(ap);
     }
+    return code;
+}
+
+void tg_status_clear(tg_status *st)
+{
+    if (!st) return;
+    st->code = TG_OK;
+    st->msg[0] = '\0';
+}
+
+int tg_status_set(tg_status *st, int code, const char *fmt, ...)
+{
+    if (!st) return code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->msg, sizeof st->msg, fmt, ap);
+    va_end(ap);
+    st->code = code;
     return code;
 }
 
