@@ -13,6 +13,10 @@
 
 #include "autograd/tape.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Records a (1 x 1) loss on t from ctx, or returns NULL on error (message on the tape). */
 typedef tg_tensor *(*tg_loss_fn)(tg_tape *t, void *ctx);
 
@@ -37,5 +41,9 @@ typedef struct tg_gradcheck_report {
  * a gradient), or the failure of f (f returned NULL: the tape's message says why). */
 int tg_gradcheck(tg_tape *t, tg_loss_fn f, void *ctx, tg_tensor *const *xs, size_t n,
                  const tg_gradcheck_opts *opts, tg_gradcheck_report *report);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

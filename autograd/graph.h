@@ -6,6 +6,10 @@
 
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* One line per node: index, op, inputs (node indices, or "leaf" with the leaf's name/shape),
  * shape. Writes to f; returns TG_OK or TG_EIO. */
 int tg_tape_print(const tg_tape *t, FILE *f);
@@ -18,5 +22,9 @@ enum {
  * Writes to f; returns TG_OK, TG_EIO, or TG_ENOMEM when the list of leaves cannot grow (the
  * output is then cut short). */
 int tg_tape_dot(const tg_tape *t, FILE *f, int flags);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

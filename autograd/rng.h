@@ -8,6 +8,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct tg_rng {
     uint64_t s[4]; /* generator state; never all zero after tg_rng_seed */
 } tg_rng;
@@ -20,5 +24,9 @@ double tg_rng_uniform(tg_rng *r);
 uint64_t tg_rng_below(tg_rng *r, uint64_t n);
 /* Standard normal (Box-Muller; two uniforms per call, no cached second value). */
 double tg_rng_normal(tg_rng *r);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

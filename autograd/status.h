@@ -17,6 +17,10 @@
 
 #include "autograd/tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct tg_status {
     int code;      /* TG_OK, or the TG_* code of the last failure reported here */
     char msg[512]; /* that failure in words, NUL-terminated; "" when code is TG_OK */
@@ -33,5 +37,9 @@ int tg_status_set(tg_status *st, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

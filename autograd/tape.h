@@ -28,6 +28,10 @@
 
 #include "autograd/tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct tg_tape tg_tape;
 
 /* A new empty tape, recording with gradients, in training mode. NULL when out of memory. */
@@ -87,5 +91,9 @@ typedef struct tg_tape_stats {
     size_t heap_allocs;    /* calls to malloc/realloc made by this tape since it was created */
 } tg_tape_stats;
 void tg_tape_get_stats(const tg_tape *t, tg_tape_stats *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -15,6 +15,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Every number in the library. The double build (-DTG_DOUBLE, library tapegrad-f64) is used by
  * gradient checks and by anyone checking a hand-derived backward exactly. */
 #ifdef TG_DOUBLE
@@ -83,5 +87,9 @@ void tg_tensor_free(tg_tensor *x);
 
 /* Set x's gradient to zero (no-op when x has none). */
 void tg_tensor_zero_grad(tg_tensor *x);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

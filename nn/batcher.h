@@ -34,6 +34,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct tg_batcher {
     const int32_t *tok; /* the stream, N ids; borrowed */
     size_t N;           /* stream length */
@@ -63,5 +67,9 @@ size_t tg_batcher_windows(const tg_batcher *b);
  * message when offset > L − 1 (the position is then unchanged). */
 void tg_batcher_position(const tg_batcher *b, size_t *epoch, size_t *offset);
 int tg_batcher_set_position(tg_batcher *b, size_t epoch, size_t offset, char *err, size_t errsz);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -37,6 +37,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* One cell's weights in PyTorch's layout; every pointer is borrowed and must be non-NULL. */
 typedef struct tg_bptt_cell {
     tg_cell_kind kind;          /* TG_RNN_TANH, TG_RNN_RELU, TG_LSTM or TG_GRU */
@@ -116,5 +120,9 @@ int tg_textbook_grads_to_torch(tg_cell_kind kind, size_t I, size_t H, const tg_r
  * r, z, n); r and n are untouched. The map is its own inverse, works in place, and maps
  * gradients too (dL/d(−W) = −dL/dW). Any pointer may be NULL to skip that array. */
 void tg_gru_flip_z(size_t I, size_t H, tg_real *W_ih, tg_real *W_hh, tg_real *b_ih, tg_real *b_hh);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

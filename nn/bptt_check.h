@@ -25,6 +25,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The same quantities as tg_bptt_reference, from the tape: records the cell (nn/cells.h,
  * tg_cell_step) for T steps on t, which is reset first, with copies of the weights, of x, h0
  * and c0 as leaves of t (the caller's parameters and their gradients are not touched), the loss
@@ -92,5 +96,9 @@ int tg_bptt_compare(const tg_bptt_grads *mine, const tg_bptt_grads *ref, double 
 /* A readable table of rep, one line per quantity compared, and a verdict line, written to f.
  * Returns TG_OK, TG_ENULL or TG_EIO when writing fails. */
 int tg_bptt_report_print(const tg_bptt_report *rep, FILE *f);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -26,6 +26,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { TG_RNN_TANH, TG_RNN_RELU, TG_LSTM, TG_GRU } tg_cell_kind;
 
 typedef struct tg_cell {
@@ -76,5 +80,9 @@ tg_tensor *tg_rnn_cell(tg_tape *t, const tg_cell *cell, tg_tensor *x, tg_tensor 
 tg_state tg_lstm_cell(tg_tape *t, const tg_cell *cell, tg_tensor *x, tg_state s);
 /* The GRU: h -> h'. */
 tg_tensor *tg_gru_cell(tg_tape *t, const tg_cell *cell, tg_tensor *x, tg_tensor *h);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -28,6 +28,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Element types of the safetensors format. Arrays of every type can be written and listed;
  * tg_real can be read from F32 and F64. */
 typedef enum tg_dtype {
@@ -152,5 +156,9 @@ int tg_ckpt_read_tensor(tg_ckpt *ck, const char *name, tg_tensor *x);
  * any failure (TG_ERANGE: a name missing or unexpected; TG_ESHAPE; TG_EINVAL: dtype; TG_EIO;
  * TG_ENOMEM) the store is unchanged and tg_ckpt_error says what differs. Gradients are kept. */
 int tg_ckpt_load_params(tg_ckpt *ck, tg_params *ps, const char *prefix);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,10 @@
 
 #include "nn/params.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* sqrt(Σ grad²) over the whole store; 0 for an empty store. May be inf or NaN when a gradient
  * is. Large stores are summed on several threads (tgi_threads_for's policy); the result does not
  * depend on the thread count. */
@@ -28,5 +32,9 @@ double tg_clip_grad_norm(tg_params *ps, double max_norm);
  *     tg_optim_step_scaled(o, tg_clip_scale(tg_grad_norm(ps), max_norm), 1);
  * updates the parameters exactly as tg_clip_grad_norm, tg_optim_step, tg_params_zero_grad. */
 double tg_clip_scale(double norm, double max_norm);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -17,6 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct tg_linear {
     size_t in, out; /* I and O */
     tg_tensor *W;   /* (O x I), PyTorch's layout; borrowed from the store */
@@ -51,5 +55,9 @@ int tg_embed_init(tg_embed *e, tg_params *ps, const char *prefix, size_t V, size
 
 /* y[i] = W[ids[i]]: (n x E). ids are copied. NULL on error (message on the tape). */
 tg_tensor *tg_embed_forward(tg_tape *t, const tg_embed *e, const int32_t *ids, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -31,6 +31,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum tg_optim_kind {
     TG_OPTIM_SGD,
     TG_OPTIM_ADAGRAD,
@@ -97,5 +101,9 @@ const char *tg_optim_state_name(const tg_optim *o, size_t i); /* NULL when i >= 
  * small PTB model is (1.0, 0.5, 4): lr 1 for epochs 1–4, then halved each epoch; the medium
  * one is (1.0, 0.8, 6). */
 double tg_lr_step_decay(double lr0, double factor, size_t k, size_t epoch);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

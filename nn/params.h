@@ -18,6 +18,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct tg_params tg_params;
 
 tg_params *tg_params_new(void);
@@ -53,5 +57,9 @@ void tg_init_normal(tg_tensor *w, double mean, double std, tg_rng *rng);
 void tg_init_xavier(tg_tensor *w, tg_rng *rng);
 /* Every parameter of the store U(-k, k): PyTorch's RNN default uses k = 1/sqrt(hidden). */
 void tg_params_init_uniform(tg_params *ps, double k, tg_rng *rng);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

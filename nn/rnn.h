@@ -32,6 +32,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct tg_rnn {
     tg_cell_kind kind;
     size_t layers, in, hidden; /* L, I, H */
@@ -80,5 +84,9 @@ int tg_rnn_carry_load(tg_tape *t, const tg_rnn_carry *cs, tg_state *s);
  * a state is NULL (a failed forward) or TG_ESHAPE when one is not (B x H); the buffers are then
  * unchanged. */
 int tg_rnn_carry_store(tg_rnn_carry *cs, const tg_state *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* loss = mean over the n rows of -log softmax(logits[i])[targets[i]], a (1 x 1) tensor.
  * logits is (n x V); targets are copied. Stable: uses log-sum-exp with the row maximum.
  * Forward keeps each row's maximum and normaliser, from which backward recomputes the
@@ -13,5 +17,9 @@
  * A row count other than n, or a target outside [0, V), records an error naming the shapes or
  * the target and its position. */
 tg_tensor *tg_softmax_xent(tg_tape *t, tg_tensor *logits, const int32_t *targets, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

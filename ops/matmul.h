@@ -11,6 +11,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum {
     TG_TRANS_A = 1, /* use aᵀ */
     TG_TRANS_B = 2, /* use bᵀ */
@@ -40,5 +44,9 @@ int tg_blis_select(const char *name);
 /* Threads BLIS may use for one product (>= 1); 0 restores BLIS's default (BLIS_NUM_THREADS /
  * OMP_NUM_THREADS, else 1). */
 void tg_set_num_threads(int n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -4,7 +4,15 @@
 
 #include "autograd/tape.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 tg_tensor *tg_sum(tg_tape *t, tg_tensor *x);  /* y = Σ x          (1 x 1) */
 tg_tensor *tg_mean(tg_tape *t, tg_tensor *x); /* y = Σ x / numel  (1 x 1); x must not be empty */
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
