@@ -11,7 +11,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "autograd/internal.h" /* tgi_blis_context: the direct call uses the same kernels */
+#include "ops/internal.h" /* tgi_blis_context: the direct call uses the same kernels */
 #include "autograd/tapegrad.h"
 
 #include <blis.h>

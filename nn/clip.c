@@ -9,7 +9,7 @@
  * Read next: optim.c (the step that can apply the clip factor itself, tg_optim_step_scaled).
  */
 #include "nn/clip.h"
-#include "autograd/internal.h"
+#include "ops/internal.h"
 
 #include <math.h>
 

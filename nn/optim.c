@@ -9,7 +9,7 @@
  * Read next: clip.c (the global-norm clipping that precedes a step).
  */
 #include "nn/optim.h"
-#include "autograd/internal.h"
+#include "ops/internal.h"
 
 #include <assert.h>
 #include <math.h>

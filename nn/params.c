@@ -9,7 +9,7 @@
  * the flat blocks).
  */
 #include "nn/params.h"
-#include "autograd/internal.h"
+#include "ops/internal.h"
 
 #include <math.h>
 #include <stdint.h>

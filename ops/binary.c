@@ -6,7 +6,7 @@
  */
 #include "ops/binary.h"
 
-#include "autograd/internal.h"
+#include "ops/internal.h"
 
 /* Row stride of x as read against a result with `rows` rows: 0 for a broadcast row. */
 static size_t stride(const tg_tensor *x, size_t rows)

@@ -16,7 +16,7 @@
  */
 #include "ops/matmul.h"
 
-#include "autograd/internal.h"
+#include "ops/internal.h"
 
 #include <blis.h>
 #include <stdatomic.h>

@@ -15,7 +15,7 @@
  */
 #include "ops/loss.h"
 
-#include "autograd/internal.h"
+#include "ops/internal.h"
 #include "ops/vmath.h"
 
 #include <math.h>

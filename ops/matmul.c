@@ -13,7 +13,7 @@
  */
 #include "ops/matmul.h"
 
-#include "autograd/internal.h"
+#include "ops/internal.h"
 
 #include <blis.h>
 #include <string.h>

@@ -8,7 +8,7 @@
  */
 #include "ops/unary.h"
 
-#include "autograd/internal.h"
+#include "ops/internal.h"
 
 #include "ops/vmath.h"
 

@@ -1,0 +1,26 @@
+/* ops/internal.h: what the ops layer shares with its own files and with the layers above (nn),
+ * not for users: BLIS's set-up and the thread policy of ops/blis.c, on top of everything
+ * autograd/internal.h gives an op family. Nothing in autograd/ includes this file.
+ *
+ * Read next: ops/blis.c (the definitions), ops/matmul.c (their main user).
+ */
+#ifndef TG_OPS_INTERNAL_H
+#define TG_OPS_INTERNAL_H
+
+#include "autograd/internal.h"
+
+#include <stddef.h>
+
+/* BLIS, as ops/blis.c set it up: the context (a cntx_t *) every bli_?gemm_ex call passes, NULL
+ * for BLIS's default, and the thread count from tg_set_num_threads (0: BLIS's default). The
+ * first call initialises BLIS and chooses the kernels. */
+void *tgi_blis_context(void);
+int tgi_blis_threads(void);
+
+/* How many threads a loop of `work` units should use: the thread count products use
+ * (tg_set_num_threads, else BLIS's default), but never fewer than min_per_thread units per
+ * thread, so a small loop stays on one thread and pays no fork. For `#pragma omp parallel for
+ * num_threads(...)` in element-wise and reduction loops, and for each product's thread count. */
+int tgi_threads_for(size_t work, size_t min_per_thread);
+
+#endif
