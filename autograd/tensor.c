@@ -8,6 +8,7 @@
 #include "autograd/status.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <stdlib.h>
@@ -81,6 +82,7 @@ tg_tensor *tg_tensor_new(size_t rows, size_t cols, int requires_grad)
 {
     size_t n = rows * cols;
     if (cols != 0 && n / cols != rows) return NULL;
+    if (n > SIZE_MAX / 2 / sizeof(tg_real)) return NULL; /* 2·n values must not wrap */
     size_t nbuf = requires_grad ? 2 * n : n;
     tg_tensor *x = malloc(sizeof *x);
     tg_real *buf = calloc(nbuf ? nbuf : 1, sizeof *buf);

@@ -81,7 +81,7 @@ static inline size_t tg_numel(const tg_tensor *x)
 void tg_tensor_init(tg_tensor *x, size_t rows, size_t cols, tg_real *val, tg_real *grad);
 
 /* A heap leaf of zeros, with a zeroed gradient when requires_grad is non-zero. Returns NULL
- * when out of memory. Free with tg_tensor_free. */
+ * when out of memory or when rows·cols values (twice that with a gradient) overflow size_t. Free with tg_tensor_free. */
 tg_tensor *tg_tensor_new(size_t rows, size_t cols, int requires_grad);
 void tg_tensor_free(tg_tensor *x);
 

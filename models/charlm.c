@@ -177,7 +177,9 @@ static int train(int argc, char **argv)
     char *vocab = NULL;
     if (o.resume) {
         if (lm_load(o.resume, &m, "char", &vocab, err, sizeof err) != TG_OK) die("%s", err);
-        if (lm_charvocab_from_string(&v, vocab, err, sizeof err) != TG_OK) die("%s", err);
+        if (lm_charvocab_from_string(&v, vocab, err, sizeof err) != TG_OK ||
+            lm_vocab_fits(o.resume, v.size, &m, err, sizeof err) != TG_OK)
+            die("%s", err);
     } else {
         if (lm_charvocab_build(&v, text, n, err, sizeof err) != TG_OK) die("%s", err);
         if (lm_charvocab_to_string(&v, &vocab, err, sizeof err) != TG_OK) die("%s", err);
@@ -281,7 +283,9 @@ static int sample(int argc, char **argv)
     uint32_t *p;
     size_t np;
     if (lm_load(pos[0], &m, "char", &vocab, err, sizeof err) != TG_OK) die("%s", err);
-    if (lm_charvocab_from_string(&v, vocab, err, sizeof err) != TG_OK) die("%s", err);
+    if (lm_charvocab_from_string(&v, vocab, err, sizeof err) != TG_OK ||
+        lm_vocab_fits(pos[0], v.size, &m, err, sizeof err) != TG_OK)
+        die("%s", err);
     if (lm_utf8_decode("--prime", prime, strlen(prime), &p, &np, err, sizeof err) != TG_OK)
         die("%s", err);
     tg_rng rng;

@@ -201,7 +201,9 @@ int lm_charviz_command(int argc, char **argv)
     lm_charvocab v;
     char *vocab;
     if (lm_load(pos[0], &m, "char", &vocab, err, sizeof err) != TG_OK) fatal("%s", err);
-    if (lm_charvocab_from_string(&v, vocab, err, sizeof err) != TG_OK) fatal("%s", err);
+    if (lm_charvocab_from_string(&v, vocab, err, sizeof err) != TG_OK ||
+        lm_vocab_fits(pos[0], v.size, &m, err, sizeof err) != TG_OK)
+        fatal("%s", err);
     size_t n, layer = o.layer ? parse_index("layer", o.layer) : m.cfg.L - 1;
     if (o.unit && parse_index("unit", o.unit) >= m.cfg.H)
         fatal("--unit %zu is out of range: the model has H = %zu units per layer (0..%zu)",

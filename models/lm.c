@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,9 @@ static int check_config(const lm_config *c, char *err, size_t errsz)
             TG_EINVAL, err, errsz,
             "every size must be at least 1: V %zu, E %zu, H %zu, layers %zu, T %zu, B %zu", c->V,
             c->E, c->H, c->L, c->T, c->B);
+    if (c->T > SIZE_MAX / c->B / sizeof(int32_t))
+        return lm_fail(TG_EINVAL, err, errsz,
+                       "a window of T·B ids overflows memory sizes (T %zu, B %zu)", c->T, c->B);
     if (c->tied && c->E != c->H)
         return lm_fail(
             TG_EINVAL, err, errsz,
@@ -54,8 +58,12 @@ static int check_config(const lm_config *c, char *err, size_t errsz)
             c->H);
     if (!(c->dropout >= 0 && c->dropout < 1))
         return lm_fail(TG_EINVAL, err, errsz, "dropout must be in [0, 1), got %g", c->dropout);
-    if (!(c->clip >= 0) || !(c->lr_decay > 0) || !(c->init >= 0))
-        return lm_fail(TG_EINVAL, err, errsz, "clip and init must be >= 0 and lr decay > 0");
+    if (!(c->clip >= 0 && c->clip < INFINITY) || !(c->lr_decay > 0 && c->lr_decay <= 1) ||
+        !(c->init >= 0 && c->init < INFINITY))
+        return lm_fail(TG_EINVAL, err, errsz,
+                       "clip and init must be finite and >= 0, lr decay in (0, 1]: clip %g, init "
+                       "%g, lr decay %g",
+                       c->clip, c->init, c->lr_decay);
     return TG_OK;
 }
 
@@ -157,15 +165,16 @@ int lm_trainer_init(lm_trainer *tr, lm_model *m, const int32_t *tok, size_t N, c
     rc = tg_optim_new(&tr->opt, m->ps, &c->optim, err, errsz);
     if (rc != TG_OK) return rc;
     tr->tape = tg_tape_new();
-    if (tr->tape) tg_tape_reuse_grads(tr->tape, 1); /* training reads no node's gradient */
-    tr->x = malloc(c->T * c->B * sizeof *tr->x);
-    tr->y = malloc(c->T * c->B * sizeof *tr->y);
+    if (tr->tape) tg_tape_reuse_grads(tr->tape, 1);       /* training reads no node's gradient */
+    size_t ids = tg_batcher_max_steps(&tr->batch) * c->B; /* <= N: no overflow */
+    tr->x = malloc(ids * sizeof *tr->x);
+    tr->y = malloc(ids * sizeof *tr->y);
     rc = tg_rnn_carry_init(&tr->carry, &m->rnn, c->B);
     if (!tr->tape || !tr->x || !tr->y || rc != TG_OK) {
         lm_trainer_deinit(tr);
         return lm_fail(TG_ENOMEM, err, errsz, "out of memory setting up training");
     }
-    tg_optim_set_lr(tr->opt, scheduled_lr(tr));
+    tg_optim_set_lr(tr->opt, scheduled_lr(tr), NULL);
     return TG_OK;
 }
 
@@ -195,7 +204,7 @@ long lm_train_window(lm_trainer *tr, double *loss, char *err, size_t errsz)
     size_t Tw = tg_batcher_next(&tr->batch, tr->x, tr->y);
     if (Tw == 0) { /* epoch over: a new pass starts from zero state */
         tg_rnn_carry_zero(&tr->carry);
-        tg_optim_set_lr(tr->opt, scheduled_lr(tr));
+        tg_optim_set_lr(tr->opt, scheduled_lr(tr), NULL);
         return 0;
     }
     tg_tape_reset(tr->tape);
@@ -233,7 +242,8 @@ int lm_evaluate(lm_model *m, const int32_t *tok, size_t N, size_t B, size_t T, d
     if (rc != TG_OK) return rc;
     tg_rnn_carry carry;
     tg_tape *t = tg_tape_new();
-    int32_t *x = malloc(T * B * sizeof *x), *y = malloc(T * B * sizeof *y);
+    size_t ids = tg_batcher_max_steps(&batch) * B; /* <= N: no overflow */
+    int32_t *x = malloc(ids * sizeof *x), *y = malloc(ids * sizeof *y);
     rc = tg_rnn_carry_init(&carry, &m->rnn, B);
     if (!t || !x || !y || rc != TG_OK)
         rc = lm_fail(TG_ENOMEM, err, errsz, "out of memory evaluating");

@@ -149,6 +149,11 @@ int lm_save(const char *path, const lm_model *m, const lm_trainer *tr, const cha
  * message naming the file and the problem. */
 int lm_load(const char *path, lm_model *m, const char *kind, char **vocab, char *err, size_t errsz);
 
+/* TG_OK when a vocabulary read from the checkpoint at path has exactly the model's V entries;
+ * otherwise TG_EFORMAT with a message naming the file and both sizes (a shorter vocabulary
+ * would let a sampled id index past it). */
+int lm_vocab_fits(const char *path, size_t vocab_size, const lm_model *m, char *err, size_t errsz);
+
 /* Restore the training state saved with lm_save into a trainer made for the same model and
  * stream (the stream's length and checksum are checked). */
 int lm_load_training(const char *path, lm_trainer *tr, char *err, size_t errsz);

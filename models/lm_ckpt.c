@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,7 +196,11 @@ int lm_load(const char *path, lm_model *m, const char *kind, char **vocab, char 
         rc = lm_fail(TG_EFORMAT, err, errsz,
                      "%s: a %s-level model; this program reads %s-level ones", path, k, kind);
     if (rc == TG_OK) rc = read_config(ck, path, &cfg, err, errsz);
-    if (rc == TG_OK) rc = lm_model_init(m, &cfg, err, errsz);
+    if (rc == TG_OK && (rc = lm_model_init(m, &cfg, err, errsz)) != TG_OK && err && errsz) {
+        char why[LM_ERRSZ];
+        snprintf(why, sizeof why, "%s", err);
+        lm_fail(rc, err, errsz, "%s: config.*: %s", path, why);
+    }
     if (rc == TG_OK && (rc = tg_ckpt_load_params(ck, m->ps, "model.")) != TG_OK) {
         lm_fail(rc, err, errsz, "%s", tg_ckpt_error(ck));
         lm_model_deinit(m);
@@ -206,6 +211,14 @@ int lm_load(const char *path, lm_model *m, const char *kind, char **vocab, char 
     }
     tg_ckpt_close(ck);
     return rc;
+}
+
+int lm_vocab_fits(const char *path, size_t vocab_size, const lm_model *m, char *err, size_t errsz)
+{
+    if (vocab_size == m->cfg.V) return TG_OK;
+    return lm_fail(TG_EFORMAT, err, errsz,
+                   "%s: metadata tapegrad.vocab has %zu entries but config.V is %zu", path,
+                   vocab_size, m->cfg.V);
 }
 
 static int read_training(tg_ckpt *ck, const char *path, lm_trainer *tr, char *err, size_t errsz)
@@ -220,8 +233,16 @@ static int read_training(tg_ckpt *ck, const char *path, lm_trainer *tr, char *er
                        " tokens, this one has %" PRIu64 ")",
                        path, stream[0], expect[0]);
     if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.counters", TG_DT_U64, counters, 4);
-    if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.rng", TG_DT_U64, m->rng.s, 4);
     if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.lr", TG_DT_F64, &lr, 1);
+    if (rc == TG_OK && !(lr >= 0 && lr < INFINITY)) /* checked before anything changes */
+        return lm_fail(TG_EFORMAT, err, errsz,
+                       "%s: train.lr is %g; a learning rate must be finite and >= 0", path, lr);
+    if (rc == TG_OK && counters[1] > TG_OPTIM_MAX_STEPS)
+        return lm_fail(TG_EFORMAT, err, errsz,
+                       "%s: train.counters[1] (optimizer steps) is %" PRIu64 ", above the %" PRIu64
+                       " an optimizer counts",
+                       path, counters[1], (uint64_t)TG_OPTIM_MAX_STEPS);
+    if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.rng", TG_DT_U64, m->rng.s, 4);
     size_t n = m->cfg.L * tr->carry.B * m->cfg.H;
     if (rc == TG_OK) rc = tg_ckpt_read_reals(ck, "train.carry_h", tr->carry.h, n);
     if (rc == TG_OK && tr->carry.c) rc = tg_ckpt_read_reals(ck, "train.carry_c", tr->carry.c, n);
@@ -236,8 +257,8 @@ static int read_training(tg_ckpt *ck, const char *path, lm_trainer *tr, char *er
         return rc;
     }
     tr->step = counters[0];
-    tg_optim_set_steps(tr->opt, counters[1]);
-    tg_optim_set_lr(tr->opt, lr);
+    tg_optim_set_steps(tr->opt, counters[1], NULL); /* both checked above */
+    tg_optim_set_lr(tr->opt, lr, NULL);
     return TG_OK;
 }
 

@@ -159,7 +159,9 @@ static void make_model(lm_model *m, lm_wordvocab *v, char **vocab, const train_o
     if (o->resume) {
         if (lm_load(o->resume, m, "word", vocab, err, sizeof err) != TG_OK)
             die("%s (--resume takes a checkpoint written by tg_wordlm train --save)", err);
-        if (lm_wordvocab_from_string(v, *vocab, err, sizeof err) != TG_OK) die("%s", err);
+        if (lm_wordvocab_from_string(v, *vocab, err, sizeof err) != TG_OK ||
+            lm_vocab_fits(o->resume, v->size, m, err, sizeof err) != TG_OK)
+            die("%s", err);
         return;
     }
     build_vocab(v, o->train);
@@ -326,7 +328,9 @@ static int eval(int argc, char **argv)
     char *vocab;
     if (lm_load(pos[0], &m, "word", &vocab, err, sizeof err) != TG_OK)
         die("%s (CKPT is a checkpoint written by tg_wordlm train --save)", err);
-    if (lm_wordvocab_from_string(&v, vocab, err, sizeof err) != TG_OK) die("%s", err);
+    if (lm_wordvocab_from_string(&v, vocab, err, sizeof err) != TG_OK ||
+        lm_vocab_fits(pos[0], v.size, &m, err, sizeof err) != TG_OK)
+        die("%s", err);
     int32_t *ids;
     size_t n, nunk;
     encode_file(&v, pos[1], "PATH", &ids, &n, &nunk);

@@ -9,6 +9,7 @@
 #include "autograd/internal.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +23,10 @@ int tg_batcher_init(tg_batcher *b, const int32_t *tok, size_t N, size_t B, size_
         return tgi_errf(TG_EINVAL, err, errsz,
                         "tg_batcher_init: %s must be at least 1 (N %zu, B %zu, T %zu)",
                         B == 0 ? "B" : "T", N, B, T);
+    if (T > SIZE_MAX / B / sizeof(int32_t))
+        return tgi_errf(
+            TG_EINVAL, err, errsz,
+            "tg_batcher_init: a window of T·B ids overflows memory sizes (B %zu, T %zu)", B, T);
     if (N / B < 2)
         return tgi_errf(TG_ESHAPE, err, errsz,
                         "tg_batcher_init: %zu tokens cannot make %zu rows of at least 2 tokens "
@@ -29,6 +34,11 @@ int tg_batcher_init(tg_batcher *b, const int32_t *tok, size_t N, size_t B, size_
                         N, B, N, B, T);
     *b = (tg_batcher){.tok = tok, .N = N, .B = B, .T = T, .L = N / B};
     return TG_OK;
+}
+
+size_t tg_batcher_max_steps(const tg_batcher *b)
+{
+    return b->L == 0 ? 0 : b->T < b->L - 1 ? b->T : b->L - 1;
 }
 
 size_t tg_batcher_next(tg_batcher *b, int32_t *x, int32_t *y)

@@ -55,8 +55,13 @@ typedef struct tg_batcher {
 int tg_batcher_init(tg_batcher *b, const int32_t *tok, size_t N, size_t B, size_t T, char *err,
                     size_t errsz);
 
+/* The longest window this batcher gives: min(T, L − 1) steps, so buffers of
+ * tg_batcher_max_steps(b)·B ids are enough however large T is. */
+size_t tg_batcher_max_steps(const tg_batcher *b);
+
 /* The next window: writes T'·B inputs into x and T'·B targets into y (time-major, see above;
- * each buffer must hold T·B ids; either may be NULL to skip it) and returns T'. Returns 0 at
+ * each buffer must hold tg_batcher_max_steps(b)·B ids; either may be NULL to skip it) and
+ * returns T'. Returns 0 at
  * the end of an epoch, writing nothing; the following call starts the next epoch. */
 size_t tg_batcher_next(tg_batcher *b, int32_t *x, int32_t *y);
 

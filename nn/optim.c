@@ -12,6 +12,7 @@
 #include "ops/internal.h"
 
 #include <assert.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -235,6 +236,7 @@ int tg_optim_step_scaled(tg_optim *o, double grad_scale, int zero_grad)
 {
     assert(o);
     if (tg_params_numel(o->ps) != o->numel) return TG_ESHAPE;
+    if (o->steps >= TG_OPTIM_MAX_STEPS) return TG_ERANGE;
     tg_real *dp = tg_params_grads(o->ps);
     size_t n = o->numel, chunks = (n + CHUNK - 1) / CHUNK;
     uint64_t t = ++o->steps;
@@ -252,9 +254,14 @@ double tg_optim_lr(const tg_optim *o)
     return o->cfg.lr;
 }
 
-void tg_optim_set_lr(tg_optim *o, double lr)
+int tg_optim_set_lr(tg_optim *o, double lr, tg_status *st)
 {
+    if (!in_range(lr, INFINITY))
+        return tg_status_set(st, TG_EINVAL,
+                             "tg_optim_set_lr: the learning rate must be finite and >= 0, got %g",
+                             lr);
     o->cfg.lr = lr;
+    return TG_OK;
 }
 
 const tg_optim_config *tg_optim_get_config(const tg_optim *o)
@@ -267,9 +274,15 @@ uint64_t tg_optim_steps(const tg_optim *o)
     return o->steps;
 }
 
-void tg_optim_set_steps(tg_optim *o, uint64_t steps)
+int tg_optim_set_steps(tg_optim *o, uint64_t steps, tg_status *st)
 {
+    if (steps > TG_OPTIM_MAX_STEPS)
+        return tg_status_set(st, TG_ERANGE,
+                             "tg_optim_set_steps: %" PRIu64 " steps is more than the %" PRIu64
+                             " an optimizer can count exactly",
+                             steps, (uint64_t)TG_OPTIM_MAX_STEPS);
     o->steps = steps;
+    return TG_OK;
 }
 
 size_t tg_optim_numel(const tg_optim *o)

@@ -25,6 +25,7 @@
 #ifndef TG_OPTIM_H
 #define TG_OPTIM_H
 
+#include "autograd/status.h"
 #include "autograd/tensor.h"
 #include "nn/params.h"
 
@@ -58,6 +59,9 @@ tg_optim_config tg_adam_config(double lr);    /* β1 0.9, β2 0.999, eps 1e-8 */
 
 typedef struct tg_optim tg_optim;
 
+/* The most steps an optimizer counts: 2^53, the last count a double holds exactly. */
+#define TG_OPTIM_MAX_STEPS (UINT64_C(1) << 53)
+
 /* A new optimizer for the store ps (borrowed) with zeroed state and a step count of 0. Returns
  * TG_OK and sets *out; TG_ENULL (ps, cfg or out is NULL), TG_EINVAL (a hyperparameter out of
  * its range, or an empty store) or TG_ENOMEM, with a message in err[0..errsz) when err is not
@@ -68,7 +72,8 @@ void tg_optim_free(tg_optim *o); /* NULL is allowed */
 
 /* One update of every parameter from its current gradient (gradients are read, not zeroed).
  * Returns TG_OK, or TG_ESHAPE when the store no longer has the size the optimizer was made for
- * (nothing is changed then). Allocates nothing. */
+ * (nothing is changed then), or TG_ERANGE when the count has reached TG_OPTIM_MAX_STEPS (nothing
+ * is changed). Allocates nothing. */
 int tg_optim_step(tg_optim *o);
 
 /* tg_optim_step reading every gradient as grad · (tg_real)grad_scale, and, when zero_grad is
@@ -83,7 +88,8 @@ int tg_optim_step_scaled(tg_optim *o, double grad_scale, int zero_grad);
 
 /* The learning rate used by the next steps (a schedule sets it once per epoch). */
 double tg_optim_lr(const tg_optim *o);
-void tg_optim_set_lr(tg_optim *o, double lr);
+/* Set it: TG_OK, or TG_EINVAL (lr negative, infinite or NaN) with the optimizer unchanged. */
+int tg_optim_set_lr(tg_optim *o, double lr, tg_status *st);
 const tg_optim_config *tg_optim_get_config(const tg_optim *o);
 
 /* Checkpoint access. The number of completed steps (Adam's t), and the state arrays: SGD has
@@ -91,7 +97,9 @@ const tg_optim_config *tg_optim_get_config(const tg_optim *o);
  * "exp_avg_sq"), PyTorch's names. Each array is tg_optim_numel long, owned by the optimizer,
  * and may be written to restore a saved state; it stays valid until tg_optim_free. */
 uint64_t tg_optim_steps(const tg_optim *o);
-void tg_optim_set_steps(tg_optim *o, uint64_t steps);
+/* Restore the count: TG_OK, or TG_ERANGE above TG_OPTIM_MAX_STEPS (2^53, where a double stops
+ * counting exactly and Adam's bias correction would lose its meaning) with nothing changed. */
+int tg_optim_set_steps(tg_optim *o, uint64_t steps, tg_status *st);
 size_t tg_optim_numel(const tg_optim *o);
 size_t tg_optim_state_count(const tg_optim *o);
 tg_real *tg_optim_state(tg_optim *o, size_t i);               /* NULL when i >= count */

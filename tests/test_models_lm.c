@@ -474,6 +474,139 @@ static void test_load_training_rejects_another_corpus(void **state)
     tmpdir_remove(&d);
 }
 
+/* ---- Reliability: items 1, 3 and 4 of the reliability issue ---------------------------- */
+
+/* Copy the checkpoint at `from` to `to` through the writer, every array and metadata entry
+ * as it is except the array `name`, which gets the n F64 values v (a crafted file that is
+ * otherwise exactly what lm_save wrote), or the metadata `key`, which gets `value`. */
+static void copy_replacing(const char *from, const char *to, const char *name, const double *v,
+                           const char *key, const char *value)
+{
+    char err[LM_ERRSZ];
+    tg_ckpt *ck;
+    if (tg_ckpt_open(&ck, from, err, sizeof err) != TG_OK) fail_msg("%s", err);
+    tg_ckpt_writer *w = tg_ckpt_writer_new();
+    assert_non_null(w);
+    for (size_t i = 0; i < tg_ckpt_count(ck); i++) {
+        const tg_ckpt_entry *e = tg_ckpt_entry_at(ck, i);
+        void *buf = malloc(e->end - e->begin + 1);
+        assert_non_null(buf);
+        assert_int_equal(tg_ckpt_read(ck, e->name, e->dtype, buf, e->numel), TG_OK);
+        const void *data = name && strcmp(e->name, name) == 0 ? (const void *)v : buf;
+        assert_int_equal(tg_ckpt_writer_add(w, e->name, e->dtype, e->ndim, e->shape, data), TG_OK);
+        free(buf);
+    }
+    for (size_t i = 0; i < tg_ckpt_meta_count(ck); i++) {
+        const char *k = tg_ckpt_meta_key(ck, i);
+        const char *val = key && strcmp(k, key) == 0 ? value : tg_ckpt_meta(ck, k);
+        assert_int_equal(tg_ckpt_writer_meta(w, k, val), TG_OK);
+    }
+    assert_int_equal(tg_ckpt_writer_save(w, to), TG_OK);
+    tg_ckpt_writer_free(w);
+    tg_ckpt_close(ck);
+}
+
+/* Item 1: T·B that overflows is refused with a message; a T far beyond the corpus allocates
+ * only the longest window the corpus gives, in training and in evaluation. */
+static void
+test_item1_window_sizes_that_overflow_are_refused_and_huge_ones_cost_nothing(void **state)
+{
+    (void)state;
+    char err[LM_ERRSZ] = "";
+    lm_config c = tiny_config();
+    lm_model m;
+    c.T = (size_t)1 << 62, c.B = 1; /* T·B·4 bytes wraps to 0 */
+    assert_int_equal(lm_model_init(&m, &c, err, sizeof err), TG_EINVAL);
+    assert_msg_has(err, "overflows", "4611686018427387904", NULL);
+    c.T = (size_t)1 << 60;
+    init_model(&m, &c);
+    int32_t *tok = make_tokens(40, c.V, 0);
+    lm_trainer tr;
+    init_trainer(&tr, &m, tok, 40); /* used to malloc 2^62 bytes unchecked */
+    double loss;
+    train_windows(&tr, 2, &loss);
+    assert_true(isfinite(loss));
+    lm_trainer_deinit(&tr);
+    double nll;
+    assert_int_equal(lm_evaluate(&m, tok, 40, 1, (size_t)1 << 62, &nll, err, sizeof err),
+                     TG_EINVAL);
+    assert_msg_has(err, "tg_batcher_init", "overflows", NULL);
+    assert_int_equal(lm_evaluate(&m, tok, 40, 2, (size_t)1 << 60, &nll, err, sizeof err), TG_OK);
+    assert_true(isfinite(nll));
+    lm_model_deinit(&m);
+    free(tok);
+}
+
+/* Item 1, from a file: a checkpoint whose config.T makes T·B overflow fails to load. */
+static void test_item1_a_checkpoint_whose_window_overflows_fails_to_load(void **state)
+{
+    (void)state;
+    tmpdir d, e;
+    tmpdir_make(&d, "good.safetensors");
+    tmpdir_make(&e, "huge_t.safetensors");
+    save_tiny(d.path, "word", NULL, 0);
+    copy_replacing(d.path, e.path, NULL, NULL, "config.T", "4611686018427387904");
+    assert_load_fails(e.path, TG_EINVAL, "overflows");
+    tmpdir_remove(&d);
+    tmpdir_remove(&e);
+}
+
+/* Item 3: a vocabulary with fewer entries than the model's V is refused, naming both. */
+static void test_item3_a_vocabulary_shorter_than_v_is_refused(void **state)
+{
+    (void)state;
+    tmpdir d, e;
+    tmpdir_make(&e, "good.safetensors");
+    tmpdir_make(&d, "short_vocab.safetensors");
+    save_tiny(e.path, "char", NULL, 0);
+    copy_replacing(e.path, d.path, NULL, NULL, "tapegrad.vocab", "\nx"); /* 2 chars, V = 7 */
+    char err[LM_ERRSZ], *vocab;
+    lm_model m;
+    lm_charvocab v;
+    if (lm_load(d.path, &m, "char", &vocab, err, sizeof err) != TG_OK) fail_msg("%s", err);
+    assert_int_equal(lm_charvocab_from_string(&v, vocab, err, sizeof err), TG_OK);
+    assert_int_equal(lm_vocab_fits(d.path, v.size, &m, err, sizeof err), TG_EFORMAT);
+    assert_msg_has(err, d.path, "tapegrad.vocab has 2 entries", "config.V is 7", NULL);
+    assert_int_equal(lm_vocab_fits(d.path, 7, &m, err, sizeof err), TG_OK);
+    lm_charvocab_deinit(&v);
+    lm_model_deinit(&m);
+    free(vocab);
+    tmpdir_remove(&d);
+    tmpdir_remove(&e);
+}
+
+/* Item 4: a saved learning rate that is NaN or negative, or a step count an optimizer cannot
+ * hold, is refused before anything of the trainer changes. */
+static void test_item4_training_state_out_of_range_is_refused_before_anything_changes(void **state)
+{
+    (void)state;
+    tmpdir d, e;
+    tmpdir_make(&d, "good.safetensors");
+    tmpdir_make(&e, "bad.safetensors");
+    int32_t *tok = make_tokens(60, 7, 0);
+    save_tiny(d.path, "word", tok, 60);
+    const double bad_lr[] = {NAN, -1.0, INFINITY};
+    for (size_t i = 0; i < 3; i++) {
+        copy_replacing(d.path, e.path, "train.lr", &bad_lr[i], NULL, NULL);
+        char err[LM_ERRSZ], *vocab;
+        lm_model m;
+        lm_trainer tr;
+        if (lm_load(e.path, &m, "word", &vocab, err, sizeof err) != TG_OK) fail_msg("%s", err);
+        init_trainer(&tr, &m, tok, 60);
+        uint64_t rng_before = m.rng.s[0];
+        assert_int_equal(lm_load_training(e.path, &tr, err, sizeof err), TG_EFORMAT);
+        assert_msg_has(err, e.path, "train.lr", "finite and >= 0", NULL);
+        assert_true(m.rng.s[0] == rng_before);
+        assert_true(tg_optim_lr(tr.opt) == 0.01); /* the configured rate, untouched */
+        lm_trainer_deinit(&tr);
+        lm_model_deinit(&m);
+        free(vocab);
+    }
+    free(tok);
+    tmpdir_remove(&d);
+    tmpdir_remove(&e);
+}
+
 /* ---- Configuration errors ------------------------------------------------------------- */
 
 static void assert_init_fails(const lm_config *c, const char *what, const char *detail)
@@ -584,6 +717,11 @@ int main(void)
         cmocka_unit_test(test_model_init_rejects_bad_configurations),
         cmocka_unit_test(test_training_makes_no_heap_allocation_after_the_first_window),
         cmocka_unit_test(test_a_non_finite_gradient_takes_no_step_and_says_so),
+        cmocka_unit_test(
+            test_item1_window_sizes_that_overflow_are_refused_and_huge_ones_cost_nothing),
+        cmocka_unit_test(test_item1_a_checkpoint_whose_window_overflows_fails_to_load),
+        cmocka_unit_test(test_item3_a_vocabulary_shorter_than_v_is_refused),
+        cmocka_unit_test(test_item4_training_state_out_of_range_is_refused_before_anything_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -291,7 +291,7 @@ static void test_restored_state_continues_exactly(void **s)
         memcpy(tg_params_values(b), tg_params_values(a), NP * sizeof(tg_real));
         for (size_t i = 0; i < tg_optim_state_count(oa); i++)
             memcpy(tg_optim_state(ob, i), tg_optim_state(oa, i), NP * sizeof(tg_real));
-        tg_optim_set_steps(ob, tg_optim_steps(oa));
+        assert_int_equal(tg_optim_set_steps(ob, tg_optim_steps(oa), NULL), TG_OK);
         set_grads(a, G[2]);
         set_grads(b, G[2]);
         tg_optim_step(oa);
@@ -309,7 +309,7 @@ static void test_set_lr_changes_the_next_step(void **s)
     (void)s;
     tg_params *ps = store();
     tg_optim *o = make(ps, tg_sgd_config(0.1, 0));
-    tg_optim_set_lr(o, 0.5);
+    assert_int_equal(tg_optim_set_lr(o, 0.5, NULL), TG_OK);
     assert_true(tg_optim_lr(o) == 0.5);
     set_grads(ps, G[0]);
     tg_optim_step(o);
@@ -390,6 +390,39 @@ static void test_step_decay_follows_zaremba_schedules(void **s)
     assert_true(tg_lr_step_decay(2.0, 0.5, 0, 1) == 1.0);
 }
 
+/* Item 4 of the reliability issue: a learning rate that is NaN, infinite or negative, and a
+ * step count past 2^53, are refused with a message, and the optimizer is unchanged. */
+static void test_item4_set_lr_and_set_steps_refuse_values_out_of_range(void **s)
+{
+    (void)s;
+    tg_params *ps = tg_params_new();
+    assert_non_null(tg_params_add(ps, "w", 2, 2));
+    tg_optim *o;
+    tg_optim_config cfg = tg_adam_config(0.1);
+    assert_int_equal(tg_optim_new(&o, ps, &cfg, NULL, 0), TG_OK);
+    tg_status st;
+    const double bad[] = {NAN, INFINITY, -1.0};
+    for (size_t i = 0; i < 3; i++) {
+        tg_status_clear(&st);
+        assert_int_equal(tg_optim_set_lr(o, bad[i], &st), TG_EINVAL);
+        assert_int_equal(st.code, TG_EINVAL);
+        assert_non_null(strstr(st.msg, "tg_optim_set_lr"));
+        assert_non_null(strstr(st.msg, "finite and >= 0"));
+        assert_true(tg_optim_lr(o) == 0.1);
+    }
+    assert_int_equal(tg_optim_set_steps(o, UINT64_MAX, &st), TG_ERANGE);
+    assert_non_null(strstr(st.msg, "18446744073709551615"));
+    assert_int_equal(tg_optim_steps(o), 0);
+    assert_int_equal(tg_optim_set_steps(o, TG_OPTIM_MAX_STEPS, &st), TG_OK);
+    assert_int_equal(tg_optim_step(o), TG_ERANGE); /* a step past the count changes nothing */
+    assert_true(tg_params_values(ps)[0] == 0);
+    assert_int_equal(tg_optim_set_steps(o, 5, NULL), TG_OK);
+    assert_int_equal(tg_optim_step(o), TG_OK);
+    assert_int_equal(tg_optim_steps(o), 6);
+    tg_optim_free(o);
+    tg_params_free(ps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_scaled_step_without_zero_grad_keeps_the_gradients),
         cmocka_unit_test(test_restored_state_continues_exactly),
         cmocka_unit_test(test_set_lr_changes_the_next_step),
+        cmocka_unit_test(test_item4_set_lr_and_set_steps_refuse_values_out_of_range),
         cmocka_unit_test(test_optim_new_rejects_bad_hyperparameters_with_a_message),
         cmocka_unit_test(test_step_fails_when_the_store_grew),
         cmocka_unit_test(test_step_decay_follows_zaremba_schedules),
