@@ -1,4 +1,5 @@
-/* cells.c: RNN, LSTM and GRU steps, each a few lines of public ops and no backward.
+/* cells.c: the cell-type registry, what every type gets (parameters, shape checks, a step), and
+ * the four built-in types, each a descriptor and a few lines of public ops with no backward.
  *
  * Each line of a cell computes one equation and carries it as a trailing comment; tg_backward
  * differentiates the recording. Gates come from one fused product per operand,
@@ -20,80 +21,178 @@
 #include <stdio.h>
 #include <string.h>
 
-size_t tg_cell_gates(tg_cell_kind kind)
+/* ---- The registry ----------------------------------------------------------------------- */
+
+static const tg_cell_type *registry[TG_CELL_MAX_TYPES] = {&tg_cell_rnn, &tg_cell_rnn_relu,
+                                                          &tg_cell_lstm, &tg_cell_gru};
+static size_t n_registered = 4;
+
+/* NULL when the descriptor is well formed, else what is wrong with it. */
+static const char *malformed(const tg_cell_type *ty)
 {
-    switch (kind) {
-    case TG_RNN_TANH:
-    case TG_RNN_RELU:
-        return 1;
-    case TG_LSTM:
-        return 4;
-    case TG_GRU:
-        return 3;
-    }
-    return 0;
+    if (!ty->name || !ty->name[0]) return "it has no name";
+    if (!ty->step) return "it has no step";
+    if (ty->n_states < 1 || ty->n_states > TG_CELL_MAX_STATES) return "n_states is not 1 to 4";
+    if (ty->n_params < 1 || ty->n_params > TG_CELL_MAX_PARAMS) return "n_params is not 1 to 8";
+    for (size_t k = 0; k < ty->n_params; k++)
+        if (!ty->params[k].name || !ty->params[k].name[0]) return "a parameter has no name";
+    return NULL;
 }
 
-/* Add "<prefix><what>_l<layer>" (rows x cols) to ps. TG_OK, or TG_EINVAL / TG_ENOMEM. */
-static int add(tg_params *ps, const char *prefix, const char *what, size_t layer, size_t rows,
-               size_t cols, tg_tensor **out)
+int tg_cell_type_register(const tg_cell_type *ty, tg_status *st)
 {
-    char name[128];
-    int n = snprintf(name, sizeof name, "%s%s_l%zu", prefix ? prefix : "", what, layer);
-    *out = tg_params_add(ps, name, rows, cols); /* a truncated name is > 63 bytes: rejected */
-    if (*out) return TG_OK;
-    return tg_params_find(ps, name) || n > 63 || rows == 0 || cols == 0 ? TG_EINVAL : TG_ENOMEM;
+    if (!ty) return tg_status_set(st, TG_ENULL, "tg_cell_type_register: the type is NULL");
+    const char *why = malformed(ty);
+    if (why)
+        return tg_status_set(st, TG_EINVAL, "tg_cell_type_register: '%s': %s",
+                             ty->name ? ty->name : "(null)", why);
+    const tg_cell_type *same = tg_cell_type_find(ty->name);
+    if (same == ty) return TG_OK;
+    if (same)
+        return tg_status_set(st, TG_EINVAL,
+                             "tg_cell_type_register: another type is already named '%s'", ty->name);
+    if (n_registered == TG_CELL_MAX_TYPES)
+        return tg_status_set(st, TG_ERANGE, "tg_cell_type_register: '%s': %d types already",
+                             ty->name, TG_CELL_MAX_TYPES);
+    registry[n_registered++] = ty;
+    return TG_OK;
 }
 
-int tg_cell_init(tg_cell *cell, tg_params *ps, const char *prefix, size_t layer, tg_cell_kind kind,
-                 size_t in, size_t hidden, tg_rng *rng)
+const tg_cell_type *tg_cell_type_find(const char *name)
 {
-    static const char *const what[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+    for (size_t i = 0; name && i < n_registered; i++)
+        if (strcmp(registry[i]->name, name) == 0) return registry[i];
+    return NULL;
+}
+
+const tg_cell_type *tg_cell_type_at(size_t i)
+{
+    return i < n_registered ? registry[i] : NULL;
+}
+
+/* ---- What every type gets ----------------------------------------------------------------- */
+
+/* d.h·H + d.i·I + d.one, or 0 when it overflows. */
+static size_t dim_of(tg_dim d, size_t in, size_t hidden)
+{
+    if ((d.h && hidden > SIZE_MAX / d.h) || (d.i && in > SIZE_MAX / d.i)) return 0;
+    size_t a = d.h * hidden, b = d.i * in;
+    if (a > SIZE_MAX - b || a + b > SIZE_MAX - d.one) return 0;
+    return a + b + d.one;
+}
+
+void tg_cell_param_shape(const tg_cell_type *ty, size_t k, size_t in, size_t hidden, size_t *rows,
+                         size_t *cols)
+{
+    *rows = *cols = 0;
+    if (k >= ty->n_params) return;
+    size_t r = dim_of(ty->params[k].rows, in, hidden), c = dim_of(ty->params[k].cols, in, hidden);
+    if (r && c) *rows = r, *cols = c;
+}
+
+int tg_cell_init(tg_cell *cell, tg_params *ps, const char *prefix, size_t layer,
+                 const tg_cell_type *ty, size_t in, size_t hidden, tg_rng *rng, tg_status *st)
+{
     memset(cell, 0, sizeof *cell);
-    size_t G = tg_cell_gates(kind);
-    if (G == 0 || hidden > SIZE_MAX / G) return TG_EINVAL;
-    const size_t rows[4] = {G * hidden, G * hidden, 1, 1};
-    const size_t cols[4] = {in, hidden, G * hidden, G * hidden};
-    tg_tensor *p[4];
-    for (int k = 0; k < 4; k++) {
-        int rc = add(ps, prefix, what[k], layer, rows[k], cols[k], &p[k]);
-        if (rc != TG_OK) return rc;
-    }
+    if (!ty || !ps) return tg_status_set(st, TG_ENULL, "tg_cell_init: the type or store is NULL");
+    if (in == 0 || hidden == 0)
+        return tg_status_set(st, TG_EINVAL,
+                             "tg_cell_init: %s with I = %zu, H = %zu: sizes must "
+                             "be at least 1",
+                             ty->name, in, hidden);
+    tg_cell c = {ty, in, hidden, {0}};
     double a = 1.0 / sqrt((double)hidden);
-    for (int k = 0; rng && k < 4; k++) tg_init_uniform(p[k], -a, a, rng);
-    *cell = (tg_cell){kind, in, hidden, p[0], p[1], p[2], p[3]};
+    for (size_t k = 0; k < ty->n_params; k++) {
+        size_t rows, cols;
+        char name[128];
+        tg_cell_param_shape(ty, k, in, hidden, &rows, &cols);
+        snprintf(name, sizeof name, "%s%s_l%zu", prefix ? prefix : "", ty->params[k].name, layer);
+        if (!rows || !(c.p[k] = tg_params_add(ps, name, rows, cols))) {
+            const char *why = tg_params_error(ps);
+            return tg_status_set(st, rows && !why ? TG_ENOMEM : TG_EINVAL,
+                                 "tg_cell_init: %s parameter %s (%zu x %zu): %s", ty->name, name,
+                                 rows, cols, rows ? (why ? why : "out of memory") : "overflows");
+        }
+        if (rng) tg_init_uniform(c.p[k], -a, a, rng);
+    }
+    *cell = c;
     return TG_OK;
 }
 
-int tg_lstm_set_forget_bias(tg_cell *cell, double v)
+tg_tensor *tg_cell_param_named(const tg_cell *cell, const char *name)
 {
-    if (cell->kind != TG_LSTM || !cell->b_ih) return TG_EINVAL;
-    for (size_t j = cell->hidden; j < 2 * cell->hidden; j++) cell->b_ih->val[j] = (tg_real)v;
+    for (size_t k = 0; cell->type && k < cell->type->n_params; k++)
+        if (strcmp(cell->type->params[k].name, name) == 0) return cell->p[k];
+    return NULL;
+}
+
+tg_tensor *tg_cell_input(tg_tape *t, const tg_cell *cell, tg_tensor *x)
+{
+    return cell->type->input ? cell->type->input(t, cell, x) : x;
+}
+
+/* 1 when every state the type carries is present and (rows x H) or (1 x H); otherwise 0 with
+ * a message naming the type and the shapes (unless an earlier error is kept). */
+static int states_fit(tg_tape *t, const tg_cell *cell, size_t rows, tg_state s)
+{
+    const tg_cell_type *ty = cell->type;
+    for (size_t k = 0; k < ty->n_states; k++) {
+        tg_tensor *v = s.v[k];
+        if (!v) return !tgi_fail(t, "%s: state %s is NULL", ty->name, ty->state_names[k]);
+        if (v->cols != cell->hidden || (v->rows != rows && v->rows != 1)) {
+            tgi_fail(t, "%s: state %s is " TGI_SHAPE " but the cell takes (%zu x %zu) or (1 x %zu)",
+                     ty->name, ty->state_names[k], TGI_DIMS(v), rows, cell->hidden, cell->hidden);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+tg_state tg_cell_step_gx(tg_tape *t, const tg_cell *cell, tg_tensor *gx, tg_state s)
+{
+    tg_state none = {{0}};
+    if (!gx) return tgi_fail(t, "%s: the input side is NULL", cell->type->name), none;
+    if (!states_fit(t, cell, gx->rows, s)) return none;
+    return cell->type->step(t, cell, gx, s);
+}
+
+tg_state tg_cell_step(tg_tape *t, const tg_cell *cell, tg_tensor *x, tg_state s)
+{
+    tg_state none = {{0}};
+    if (!x) return tgi_fail(t, "%s: x is NULL", cell->type->name), none;
+    if (x->cols != cell->in) {
+        tgi_fail(t, "%s: x is " TGI_SHAPE " but the cell takes x (B x %zu)", cell->type->name,
+                 TGI_DIMS(x), cell->in);
+        return none;
+    }
+    return tg_cell_step_gx(t, cell, tg_cell_input(t, cell, x), s);
+}
+
+int tg_lstm_set_forget_bias(tg_cell *cell, double v, tg_status *st)
+{
+    if (cell->type != &tg_cell_lstm)
+        return tg_status_set(st, TG_EINVAL, "tg_lstm_set_forget_bias: the cell is %s, not lstm",
+                             cell->type ? cell->type->name : "not initialised");
+    tg_tensor *b_ih = tg_cell_param_named(cell, "bias_ih");
+    for (size_t j = cell->hidden; j < 2 * cell->hidden; j++) b_ih->val[j] = (tg_real)v;
     return TG_OK;
 }
 
-/* 1 when x, h (and c, when asked for) are present and fit the cell; otherwise 0 with a message
- * naming the cell and the shapes, or the NULL input (unless an earlier error is kept). */
-static int fits(tg_tape *t, const char *name, const tg_cell *p, tg_tensor *x, tg_tensor *h,
-                tg_tensor *c, int want_c)
-{
-    const char *missing = !x ? "x" : !h ? "h" : want_c && !c ? "c" : NULL;
-    if (missing) return !tgi_fail(t, "%s: %s is NULL", name, missing); /* keeps a first error */
-    int ok_h = h->cols == p->hidden && (h->rows == x->rows || h->rows == 1);
-    int ok_c = !want_c || (c->cols == p->hidden && (c->rows == x->rows || c->rows == 1));
-    if (x->cols == p->in && ok_h && ok_c) return 1;
-    tgi_fail(t,
-             "%s: x is " TGI_SHAPE ", h is " TGI_SHAPE "%s but the cell takes x (B x %zu), "
-             "h%s (B x %zu) or (1 x %zu)",
-             name, TGI_DIMS(x), TGI_DIMS(h), want_c ? (ok_c ? "" : ", c has another shape") : "",
-             p->in, want_c ? " and c" : "", p->hidden, p->hidden);
-    return 0;
-}
+/* ---- The built-in types ------------------------------------------------------------------ */
 
-/* x·Wᵀ + b: (B x G·H), one fused product for all of a cell's gates, in one node. */
-static tg_tensor *affine(tg_tape *t, tg_tensor *x, tg_tensor *W, tg_tensor *b)
+/* Parameters of the built-ins, PyTorch's: G gates of H, four tensors. */
+enum { W_IH, W_HH, B_IH, B_HH };
+#define TORCH_PARAMS(G)                                                                            \
+    4,                                                                                             \
+    {                                                                                              \
+        {"weight_ih", {G, 0, 0}, {0, 1, 0}}, {"weight_hh", {G, 0, 0}, {1, 0, 0}},                  \
+            {"bias_ih", {0, 0, 1}, {G, 0, 0}}, {"bias_hh", {0, 0, 1}, {G, 0, 0}},                  \
+    }
+
+/* The k-th (B x H) gate of a fused (B x G·H) product. */
+static tg_tensor *gate(tg_tape *t, tg_tensor *a, size_t k, size_t H)
 {
-    return tg_addmm(t, b, x, W, TG_TRANS_B);
+    return tg_slice_cols(t, a, k * H, H);
 }
 
 /* gx + h·W_hhᵀ in one node; a (1 x H) state, broadcast over the batch, as a product and an add. */
@@ -103,109 +202,62 @@ static tg_tensor *plus_recurrent(tg_tape *t, tg_tensor *gx, tg_tensor *h, tg_ten
     return tg_addmm(t, gx, h, W_hh, TG_TRANS_B);
 }
 
-/* The k-th (B x H) gate of a fused (B x G·H) product. */
-static tg_tensor *gate(tg_tape *t, tg_tensor *a, size_t k, size_t H)
+/* The RNN's and the LSTM's two biases add to the same pre-activation, so the input side of all
+ * steps carries both and a step adds only h·W_hhᵀ: gx = x·W_ihᵀ + b_ih + b_hh. */
+static tg_tensor *input_both_biases(tg_tape *t, const tg_cell *c, tg_tensor *x)
 {
-    return tg_slice_cols(t, a, k * H, H);
+    return tg_addmm(t, tg_add(t, c->p[B_IH], c->p[B_HH]), x, c->p[W_IH], TG_TRANS_B);
 }
 
-/* The RNN's and the LSTM's two biases add to the same pre-activation, so gx carries both and a
- * step adds only h·W_hhᵀ; the GRU's b_hh sits inside r ⊙ (…) and stays in the step. */
-tg_tensor *tg_cell_input(tg_tape *t, const tg_cell *p, tg_tensor *x)
+/* h' = tanh(gx + h·W_hhᵀ). */
+static tg_state rnn_tanh(tg_tape *t, const tg_cell *c, tg_tensor *gx, tg_state s)
 {
-    if (p->kind == TG_GRU) return affine(t, x, p->W_ih, p->b_ih); /* gx = x·W_ihᵀ + b_ih */
-    return affine(t, x, p->W_ih, tg_add(t, p->b_ih, p->b_hh)); /* gx = x·W_ihᵀ + b_ih + b_hh */
+    return (tg_state){{tg_tanh(t, plus_recurrent(t, gx, s.h, c->p[W_HH]))}};
 }
 
-/* The cells proper, from the input side gx (B x G·H) and the state. */
-
-/* h' = act(gx + h·W_hhᵀ), gx holding both biases; W_hh (H x H). */
-static tg_tensor *rnn(tg_tape *t, const tg_cell *p, tg_tensor *gx, tg_tensor *h)
+/* h' = relu(gx + h·W_hhᵀ). */
+static tg_state rnn_relu(tg_tape *t, const tg_cell *c, tg_tensor *gx, tg_state s)
 {
-    tg_tensor *a = plus_recurrent(t, gx, h, p->W_hh);              /* a = gx + h·W_hhᵀ */
-    return p->kind == TG_RNN_RELU ? tg_relu(t, a) : tg_tanh(t, a); /* h' = act(a) */
+    return (tg_state){{tg_relu(t, plus_recurrent(t, gx, s.h, c->p[W_HH]))}};
 }
 
-/* (h, c) -> (h', c'); W_hh (4H x H), gates i, f, g, o in column blocks of H; gx holds both
- * biases. */
+/* (h, c) -> (h', c'); W_hh (4H x H), gates i, f, g, o in column blocks of H. */
 static tg_state lstm(tg_tape *t, const tg_cell *p, tg_tensor *gx, tg_state s)
 {
     size_t H = p->hidden;
-    tg_tensor *a = plus_recurrent(t, gx, s.h, p->W_hh);           /* a = gx + h·W_hhᵀ */
+    tg_tensor *a = plus_recurrent(t, gx, s.h, p->p[W_HH]);        /* a = gx + h·W_hhᵀ */
     tg_tensor *i = tg_sigmoid(t, gate(t, a, 0, H));               /* i = σ(a_i) */
     tg_tensor *f = tg_sigmoid(t, gate(t, a, 1, H));               /* f = σ(a_f) */
     tg_tensor *g = tg_tanh(t, gate(t, a, 2, H));                  /* g = tanh(a_g) */
     tg_tensor *o = tg_sigmoid(t, gate(t, a, 3, H));               /* o = σ(a_o) */
     tg_tensor *c = tg_add(t, tg_mul(t, f, s.c), tg_mul(t, i, g)); /* c' = f ⊙ c + i ⊙ g */
     tg_tensor *h = tg_mul(t, o, tg_tanh(t, c));                   /* h' = o ⊙ tanh(c') */
-    return (tg_state){h, c};
+    return (tg_state){{h, c}};
+}
+
+/* gx = x·W_ihᵀ + b_ih: the GRU's b_hh sits inside r ⊙ (…) and stays in the step. */
+static tg_tensor *gru_input(tg_tape *t, const tg_cell *c, tg_tensor *x)
+{
+    return tg_addmm(t, c->p[B_IH], x, c->p[W_IH], TG_TRANS_B);
 }
 
 /* h -> h'; W_hh (3H x H), b_hh (1 x 3H), gates r, z, n in column blocks of H. Exactly
  * PyTorch's GRU (b_hn stays inside r ⊙ (...)). */
-static tg_tensor *gru(tg_tape *t, const tg_cell *p, tg_tensor *gx, tg_tensor *h)
+static tg_state gru(tg_tape *t, const tg_cell *p, tg_tensor *gx, tg_state s)
 {
     size_t H = p->hidden;
-    tg_tensor *gh, *r, *z, *hn, *n;
-    gh = affine(t, h, p->W_hh, p->b_hh);                                /* gh = h·W_hhᵀ + b_hh */
+    tg_tensor *h = s.h, *gh, *r, *z, *hn, *n;
+    gh = tg_addmm(t, p->p[B_HH], h, p->p[W_HH], TG_TRANS_B);            /* gh = h·W_hhᵀ + b_hh */
     r = tg_sigmoid(t, tg_add(t, gate(t, gx, 0, H), gate(t, gh, 0, H))); /* r = σ(gx_r + gh_r) */
     z = tg_sigmoid(t, tg_add(t, gate(t, gx, 1, H), gate(t, gh, 1, H))); /* z = σ(gx_z + gh_z) */
     hn = tg_mul(t, r, gate(t, gh, 2, H));                               /* r ⊙ gh_n */
     n = tg_tanh(t, tg_add(t, gate(t, gx, 2, H), hn));                   /* n = tanh(gx_n + hn) */
-    return tg_add(t, tg_mul(t, tg_one_minus(t, z), n), tg_mul(t, z, h)); /* h' = (1−z)⊙n + z⊙h */
+    h = tg_add(t, tg_mul(t, tg_one_minus(t, z), n), tg_mul(t, z, h)); /* h' = (1−z)⊙n + z⊙h */
+    return (tg_state){{h}};
 }
 
-/* x (B x I), h (B x H) -> h' (B x H). */
-tg_tensor *tg_rnn_cell(tg_tape *t, const tg_cell *p, tg_tensor *x, tg_tensor *h)
-{
-    if (!fits(t, "tg_rnn_cell", p, x, h, NULL, 0)) return NULL;
-    return rnn(t, p, tg_cell_input(t, p, x), h);
-}
-
-/* x (B x I), h and c (B x H) -> h', c' (B x H). */
-tg_state tg_lstm_cell(tg_tape *t, const tg_cell *p, tg_tensor *x, tg_state s)
-{
-    if (!fits(t, "tg_lstm_cell", p, x, s.h, s.c, 1)) return (tg_state){NULL, NULL};
-    return lstm(t, p, tg_cell_input(t, p, x), s);
-}
-
-/* x (B x I), h (B x H) -> h' (B x H). */
-tg_tensor *tg_gru_cell(tg_tape *t, const tg_cell *p, tg_tensor *x, tg_tensor *h)
-{
-    if (!fits(t, "tg_gru_cell", p, x, h, NULL, 0)) return NULL;
-    return gru(t, p, tg_cell_input(t, p, x), h);
-}
-
-tg_state tg_cell_step_gx(tg_tape *t, const tg_cell *cell, tg_tensor *gx, tg_state s)
-{
-    size_t GH = tg_cell_gates(cell->kind) * cell->hidden;
-    tg_tensor *in[3] = {gx, s.h, cell->kind == TG_LSTM ? s.c : gx};
-    if (!tgi_check(t, "tg_cell_step_gx", 3, in)) return (tg_state){NULL, NULL};
-    if (gx->cols != GH || s.h->cols != cell->hidden) {
-        tgi_fail(t,
-                 "tg_cell_step_gx: gx is " TGI_SHAPE ", h is " TGI_SHAPE
-                 " but the cell takes gx (B x %zu), h (B x %zu)",
-                 TGI_DIMS(gx), TGI_DIMS(s.h), GH, cell->hidden);
-        return (tg_state){NULL, NULL};
-    }
-    switch (cell->kind) {
-    case TG_LSTM:
-        return lstm(t, cell, gx, s);
-    case TG_GRU:
-        return (tg_state){gru(t, cell, gx, s.h), NULL};
-    default:
-        return (tg_state){rnn(t, cell, gx, s.h), NULL};
-    }
-}
-
-tg_state tg_cell_step(tg_tape *t, const tg_cell *cell, tg_tensor *x, tg_state s)
-{
-    switch (cell->kind) {
-    case TG_LSTM:
-        return tg_lstm_cell(t, cell, x, s);
-    case TG_GRU:
-        return (tg_state){tg_gru_cell(t, cell, x, s.h), NULL};
-    default:
-        return (tg_state){tg_rnn_cell(t, cell, x, s.h), NULL};
-    }
-}
+const tg_cell_type tg_cell_rnn = {"rnn", 1, {"h"}, TORCH_PARAMS(1), input_both_biases, rnn_tanh};
+const tg_cell_type tg_cell_rnn_relu = {"rnn-relu",        1,       {"h"}, TORCH_PARAMS(1),
+                                       input_both_biases, rnn_relu};
+const tg_cell_type tg_cell_lstm = {"lstm", 2, {"h", "c"}, TORCH_PARAMS(4), input_both_biases, lstm};
+const tg_cell_type tg_cell_gru = {"gru", 1, {"h"}, TORCH_PARAMS(3), gru_input, gru};

@@ -1,26 +1,35 @@
-/* cells.h: vanilla RNN (tanh or ReLU), LSTM and GRU cells as composites of public ops.
+/* cells.h: recurrent cell types, and the built-in ones (RNN tanh and ReLU, LSTM, GRU) as four
+ * instances of them.
  *
- * Dimension letters: B batch rows, I input features, H hidden units, G gates per cell
- * (1 RNN, 4 LSTM, 3 GRU). A step maps x (B x I) and a state h (B x H) (and, for the LSTM,
- * c (B x H)) to the next state. A state of one row (1 x H) broadcasts over the B rows.
+ * Dimension letters: B batch rows, I input features, H hidden units, G gates. A cell type is a
+ * descriptor, like an op's (autograd/op.h): a name, the states it carries, its parameters with
+ * their shapes as functions of I and H, an optional input side and a step. The step is a few
+ * lines of public ops with no backward; tg_backward differentiates the recording. Everything the
+ * library does with a cell (stacks, carried state, dropout between layers, the trainer,
+ * checkpoints, gradient flow, the visualiser, the hand-BPTT check) goes through this descriptor
+ * only, so a user's type registered with tg_cell_type_register is exactly as capable as the
+ * built-in ones, which are registered the same way.
  *
- * PyTorch's conventions, so weights can be exchanged and checked against torch.nn.RNN/LSTM/GRU:
- *   W_ih (G·H x I), W_hh (G·H x H), b_ih (1 x G·H), b_hh (1 x G·H);
- *   LSTM gate order i, f, g, o; GRU gate order r, z, n with
+ * A step maps one step's input side gx and the states s (each (B x H); a state of one row
+ * (1 x H) broadcasts over the B rows) to the next states. State 0 is h, the cell's output.
+ *
+ * The built-ins follow PyTorch, so weights can be exchanged with torch.nn.RNN/LSTM/GRU:
+ *   parameters weight_ih (G·H x I), weight_hh (G·H x H), bias_ih (1 x G·H), bias_hh (1 x G·H);
+ *   LSTM gates i, f, g, o; GRU gates r, z, n with
  *   n = tanh(x·W_inᵀ + b_in + r ⊙ (h·W_hnᵀ + b_hn)),  h' = (1 − z) ⊙ n + z ⊙ h.
- * Each step does ONE fused product per operand (x·W_ihᵀ and h·W_hhᵀ) and slices it into gates.
  *
- * A cell has no backward: every line records public ops. Its parameters live in a tg_cell
- * passed at every step, so the weights are shared across time steps by construction.
+ * Errors: a cell given NULL (an earlier op failed) returns NULL states and keeps the first
+ * message; wrong widths record "<type>: x is (B x I'), h is (B x H') but the cell takes ...".
+ * Check once, after the last step.
  *
- * Errors: a cell given NULL (an earlier op failed) returns NULL state members and keeps the
- * first message; wrong widths record "<cell>: x is (B x I'), h is (B x H') but the cell takes
- * I = .., H = ..". Check once, after the last step.
+ * Read next: nn/rnn.h (stacks of cells unrolled over time), docs/examples/mgu_cell.c (a user's
+ * cell type from start to finish).
  */
 #ifndef TG_CELLS_H
 #define TG_CELLS_H
 
 #include "autograd/rng.h"
+#include "autograd/status.h"
 #include "autograd/tape.h"
 #include "nn/params.h"
 
@@ -30,56 +39,99 @@
 extern "C" {
 #endif
 
-typedef enum { TG_RNN_TANH, TG_RNN_RELU, TG_LSTM, TG_GRU } tg_cell_kind;
+#define TG_CELL_MAX_PARAMS 8  /* parameters of one cell type */
+#define TG_CELL_MAX_STATES 4  /* states one cell type carries (h, c, ...) */
+#define TG_CELL_MAX_TYPES  32 /* types registered at once, built-ins included */
 
-typedef struct tg_cell {
-    tg_cell_kind kind;
-    size_t in, hidden;      /* I and H */
-    tg_tensor *W_ih, *W_hh; /* (G·H x I), (G·H x H); borrowed from the store */
-    tg_tensor *b_ih, *b_hh; /* (1 x G·H) each; borrowed */
-} tg_cell;
+/* A size as a function of the cell's I and H: h·H + i·I + one. */
+typedef struct tg_dim {
+    size_t h, i, one;
+} tg_dim;
 
-typedef struct tg_state {
-    tg_tensor *h; /* (B x H) */
-    tg_tensor *c; /* (B x H), LSTM only; NULL for the others */
+/* One parameter of a cell type, stored as "<prefix><name>_l<layer>" (PyTorch's state_dict
+ * names for the built-ins) and initialised U(−1/√H, 1/√H), PyTorch's default. */
+typedef struct tg_cell_param {
+    const char *name; /* e.g. "weight_hh" */
+    tg_dim rows, cols;
+} tg_cell_param;
+
+/* The states of one layer of one batch: state k is s.v[k], and s.h, s.c name states 0 and 1.
+ * Make one as (tg_state){{h}} or (tg_state){{h, c}}: the states not given are NULL. */
+typedef union tg_state {
+    tg_tensor *v[TG_CELL_MAX_STATES];
+    struct {
+        tg_tensor *h, *c;
+    };
 } tg_state;
 
-/* Gates per cell of this kind: 1, 4 or 3. */
-size_t tg_cell_gates(tg_cell_kind kind);
+typedef struct tg_cell tg_cell;
+typedef struct tg_cell_type tg_cell_type;
 
-/* Add the cell's four parameters to ps as PyTorch names them for layer `layer`:
- * "<prefix>weight_ih_l<layer>", "<prefix>weight_hh_l<layer>", "<prefix>bias_ih_l<layer>",
- * "<prefix>bias_hh_l<layer>" (prefix may be NULL or e.g. "rnn."), initialised U(-k, k),
- * k = 1/sqrt(H), PyTorch's default (zeros when rng is NULL). Returns TG_OK, TG_EINVAL (bad
- * kind, zero size, bad or duplicate name: tg_params_error says which) or TG_ENOMEM; on failure
- * *cell is zeroed and parameters added before the failure stay in ps. */
-int tg_cell_init(tg_cell *cell, tg_params *ps, const char *prefix, size_t layer, tg_cell_kind kind,
-                 size_t in, size_t hidden, tg_rng *rng);
+struct tg_cell_type {
+    const char *name;                            /* how programs and checkpoints find it */
+    size_t n_states;                             /* 1 to TG_CELL_MAX_STATES; state 0 is h */
+    const char *state_names[TG_CELL_MAX_STATES]; /* "h", "c", ...: reports and pictures */
+    size_t n_params;                             /* 1 to TG_CELL_MAX_PARAMS */
+    tg_cell_param params[TG_CELL_MAX_PARAMS];    /* cell->p[k] is params[k] */
+    /* What does not depend on the state, for many steps at once: x (n x I) -> gx (n x N), the
+     * stack calls it once on all T·B rows of a layer and hands each step its B rows. NULL:
+     * the step receives x itself. */
+    tg_tensor *(*input)(tg_tape *t, const tg_cell *cell, tg_tensor *x);
+    /* One step: gx (B x N) (or x) and the states s -> the next states. Records ops only. */
+    tg_state (*step)(tg_tape *t, const tg_cell *cell, tg_tensor *gx, tg_state s);
+};
 
-/* LSTM only: set the forget-gate slice of b_ih, columns [H, 2H), to v (e.g. 1; b_hh is left as
- * it is). Returns TG_OK, or TG_EINVAL for another kind of cell. */
-int tg_lstm_set_forget_bias(tg_cell *cell, double v);
+/* One layer's cell: its type, sizes and parameters. */
+struct tg_cell {
+    const tg_cell_type *type;
+    size_t in, hidden;                /* I and H */
+    tg_tensor *p[TG_CELL_MAX_PARAMS]; /* the type's parameters in its order; borrowed from the
+                                         store, so weights are shared across time steps */
+};
 
-/* The input side of a step (B x G·H): gx = x·W_ihᵀ + b_ih + b_hh for the RNN and the LSTM (both
- * biases add to the same pre-activation), gx = x·W_ihᵀ + b_ih for the GRU (whose b_hh is inside
- * r ⊙ (…), so the step adds it). It does not depend on the state, so
- * tg_rnn_forward computes it for all T steps of a layer in one product ((T·B x I) rows) and
- * hands each step its B rows. */
+/* The built-in types: "rnn" (tanh), "rnn-relu", "lstm", "gru". */
+extern const tg_cell_type tg_cell_rnn, tg_cell_rnn_relu, tg_cell_lstm, tg_cell_gru;
+
+/* Make type findable by its name (programs, checkpoints). The descriptor is borrowed and must
+ * outlive every use; registering the same descriptor again is a no-op. Returns TG_OK, or
+ * TG_EINVAL (no name, no step, a state or parameter count out of range, a parameter without a
+ * name, another type of the same name) or TG_ERANGE (the registry is full), with nothing
+ * changed. Not thread-safe: register before starting threads that look types up. */
+int tg_cell_type_register(const tg_cell_type *type, tg_status *st);
+/* The registered type of that name, or NULL. The built-ins are always registered. */
+const tg_cell_type *tg_cell_type_find(const char *name);
+/* Registered types in registration order (built-ins first); NULL when i >= the count. */
+const tg_cell_type *tg_cell_type_at(size_t i);
+
+/* Rows and columns of the type's k-th parameter for these I and H (0 x 0 when k is out of
+ * range or the size overflows). */
+void tg_cell_param_shape(const tg_cell_type *type, size_t k, size_t in, size_t hidden, size_t *rows,
+                         size_t *cols);
+
+/* Add the cell's parameters to ps as "<prefix><name>_l<layer>" (prefix may be NULL or e.g.
+ * "rnn."), initialised U(−1/√H, 1/√H) (zeros when rng is NULL). Returns TG_OK, or TG_EINVAL
+ * (a zero size, a bad or duplicate name) or TG_ENOMEM with the message in st; on failure *cell
+ * is zeroed and parameters added before the failure stay in ps. */
+int tg_cell_init(tg_cell *cell, tg_params *ps, const char *prefix, size_t layer,
+                 const tg_cell_type *type, size_t in, size_t hidden, tg_rng *rng, tg_status *st);
+
+/* The parameter of that name (without prefix and layer, e.g. "weight_hh"), or NULL. */
+tg_tensor *tg_cell_param_named(const tg_cell *cell, const char *name);
+
+/* LSTM only: set the forget-gate slice of bias_ih, columns [H, 2H), to v (bias_hh is left as it
+ * is). Returns TG_OK, or TG_EINVAL with a message for a cell of another type. */
+int tg_lstm_set_forget_bias(tg_cell *cell, double v, tg_status *st);
+
+/* The input side of a step for any number of rows: x (n x I) -> type->input(x), or x itself. */
 tg_tensor *tg_cell_input(tg_tape *t, const tg_cell *cell, tg_tensor *x);
 
-/* One step of any kind from gx = tg_cell_input(x) instead of x: the same recording as
- * tg_cell_step, minus the input product. gx (B x G·H), h (and c) (B x H). */
+/* One step from the input side gx = tg_cell_input(x), with the states checked (present, H
+ * wide, B or 1 rows) against gx's rows. */
 tg_state tg_cell_step_gx(tg_tape *t, const tg_cell *cell, tg_tensor *gx, tg_state s);
 
-/* One step of any kind: the next state (c stays NULL except for the LSTM). */
+/* One step from x (B x I): the input side, then the step. States the type does not carry are
+ * NULL in the result. */
 tg_state tg_cell_step(tg_tape *t, const tg_cell *cell, tg_tensor *x, tg_state s);
-
-/* h' = act(x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh), act = tanh or ReLU by cell->kind. */
-tg_tensor *tg_rnn_cell(tg_tape *t, const tg_cell *cell, tg_tensor *x, tg_tensor *h);
-/* The LSTM: (h, c) -> (h', c'). */
-tg_state tg_lstm_cell(tg_tape *t, const tg_cell *cell, tg_tensor *x, tg_state s);
-/* The GRU: h -> h'. */
-tg_tensor *tg_gru_cell(tg_tape *t, const tg_cell *cell, tg_tensor *x, tg_tensor *h);
 
 #ifdef __cplusplus
 }

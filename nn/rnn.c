@@ -17,21 +17,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-int tg_rnn_init(tg_rnn *r, tg_params *ps, const char *prefix, tg_cell_kind kind, size_t in,
-                size_t hidden, size_t layers, double dropout, tg_rng *rng)
+int tg_rnn_init(tg_rnn *r, tg_params *ps, const char *prefix, const tg_cell_type *type, size_t in,
+                size_t hidden, size_t layers, double dropout, tg_rng *rng, tg_status *st)
 {
     memset(r, 0, sizeof *r);
-    if (layers == 0 || !(dropout >= 0 && dropout < 1) || tg_cell_gates(kind) == 0) return TG_EINVAL;
+    if (!type) return tg_status_set(st, TG_ENULL, "tg_rnn_init: the cell type is NULL");
+    if (layers == 0 || !(dropout >= 0 && dropout < 1))
+        return tg_status_set(st, TG_EINVAL,
+                             "tg_rnn_init: %zu layers of %s with dropout %g: a stack needs at "
+                             "least 1 layer and dropout in [0, 1)",
+                             layers, type->name, dropout);
     tg_cell *cells = calloc(layers, sizeof *cells);
-    if (!cells) return TG_ENOMEM;
+    if (!cells) return tg_status_set(st, TG_ENOMEM, "tg_rnn_init: out of memory");
     for (size_t k = 0; k < layers; k++) {
-        int rc = tg_cell_init(&cells[k], ps, prefix, k, kind, k ? hidden : in, hidden, rng);
+        int rc = tg_cell_init(&cells[k], ps, prefix, k, type, k ? hidden : in, hidden, rng, st);
         if (rc != TG_OK) {
             free(cells);
             return rc;
         }
     }
-    *r = (tg_rnn){kind, layers, in, hidden, dropout, cells};
+    *r = (tg_rnn){type, layers, in, hidden, dropout, cells};
     return TG_OK;
 }
 
@@ -41,13 +46,12 @@ void tg_rnn_deinit(tg_rnn *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Zeros (B x H) for every missing h (and c) of s. 0 when out of memory (message on t). */
+/* Zeros (B x H) for every missing state of s. 0 when out of memory (message on t). */
 static int fill_zero_states(tg_tape *t, const tg_rnn *r, size_t B, tg_state *s)
 {
-    for (size_t k = 0; k < r->layers; k++) {
-        if (!s[k].h && !(s[k].h = tg_input(t, B, r->hidden, NULL))) return 0;
-        if (r->kind == TG_LSTM && !s[k].c && !(s[k].c = tg_input(t, B, r->hidden, NULL))) return 0;
-    }
+    for (size_t k = 0; k < r->layers; k++)
+        for (size_t j = 0; j < r->type->n_states; j++)
+            if (!s[k].v[j] && !(s[k].v[j] = tg_input(t, B, r->hidden, NULL))) return 0;
     return 1;
 }
 
@@ -108,45 +112,44 @@ tg_tensor *tg_rnn_forward(tg_tape *t, const tg_rnn *r, size_t T, tg_tensor *cons
     return tg_rnn_forward_rows(t, r, T, tg_concat_rows(t, T, xs), s, ys, rng);
 }
 
-int tg_rnn_carry_init(tg_rnn_carry *cs, const tg_rnn *r, size_t B)
+int tg_rnn_carry_init(tg_rnn_carry *cs, const tg_rnn *r, size_t B, tg_status *st)
 {
     memset(cs, 0, sizeof *cs);
-    size_t L = r->layers, H = r->hidden;
-    if (B == 0 || L == 0 || H == 0) return TG_EINVAL;
-    if (B > SIZE_MAX / H || B * H > SIZE_MAX / L) return TG_EINVAL;
-    size_t n = L * B * H;
-    tg_real *h = calloc(n, sizeof *h);
-    tg_real *c = r->kind == TG_LSTM ? calloc(n, sizeof *c) : NULL;
-    if (!h || (r->kind == TG_LSTM && !c)) {
-        free(h);
-        free(c);
-        return TG_ENOMEM;
-    }
-    *cs = (tg_rnn_carry){L, B, H, h, c};
+    size_t L = r->layers, H = r->hidden, S = r->type ? r->type->n_states : 0;
+    if (B == 0 || L == 0 || H == 0 || S == 0 || B > SIZE_MAX / H ||
+        B * H > SIZE_MAX / L / sizeof(tg_real))
+        return tg_status_set(st, TG_EINVAL,
+                             "tg_rnn_carry_init: %zu layers x %zu rows x %zu units: sizes must be "
+                             "at least 1 and their product must fit in memory",
+                             L, B, H);
+    *cs = (tg_rnn_carry){L, B, H, S, {0}};
+    for (size_t j = 0; j < S; j++)
+        if (!(cs->v[j] = calloc(L * B * H, sizeof(tg_real)))) {
+            tg_rnn_carry_deinit(cs);
+            return tg_status_set(st, TG_ENOMEM, "tg_rnn_carry_init: out of memory");
+        }
     return TG_OK;
 }
 
 void tg_rnn_carry_deinit(tg_rnn_carry *cs)
 {
-    free(cs->h);
-    free(cs->c);
+    for (size_t j = 0; j < TG_CELL_MAX_STATES; j++) free(cs->v[j]);
     memset(cs, 0, sizeof *cs);
 }
 
 void tg_rnn_carry_zero(tg_rnn_carry *cs)
 {
-    size_t n = cs->layers * cs->B * cs->H;
-    if (cs->h) memset(cs->h, 0, n * sizeof *cs->h);
-    if (cs->c) memset(cs->c, 0, n * sizeof *cs->c);
+    for (size_t j = 0; j < cs->n_states; j++)
+        memset(cs->v[j], 0, cs->layers * cs->B * cs->H * sizeof *cs->v[j]);
 }
 
 int tg_rnn_carry_load(tg_tape *t, const tg_rnn_carry *cs, tg_state *s)
 {
     size_t BH = cs->B * cs->H;
     for (size_t k = 0; k < cs->layers; k++) {
-        s[k].h = tg_input(t, cs->B, cs->H, cs->h + k * BH);
-        s[k].c = cs->c ? tg_input(t, cs->B, cs->H, cs->c + k * BH) : NULL;
-        if (!s[k].h || (cs->c && !s[k].c)) return TG_ENOMEM;
+        s[k] = (tg_state){{0}};
+        for (size_t j = 0; j < cs->n_states; j++)
+            if (!(s[k].v[j] = tg_input(t, cs->B, cs->H, cs->v[j] + k * BH))) return TG_ENOMEM;
     }
     return TG_OK;
 }
@@ -161,14 +164,13 @@ static int storable(const tg_rnn_carry *cs, const tg_tensor *x)
 int tg_rnn_carry_store(tg_rnn_carry *cs, const tg_state *s)
 {
     size_t BH = cs->B * cs->H;
-    for (size_t k = 0; k < cs->layers; k++) { /* check everything before changing anything */
-        int rc = storable(cs, s[k].h);
-        if (rc == TG_OK && cs->c) rc = storable(cs, s[k].c);
-        if (rc != TG_OK) return rc;
-    }
-    for (size_t k = 0; k < cs->layers; k++) {
-        memcpy(cs->h + k * BH, s[k].h->val, BH * sizeof *cs->h);
-        if (cs->c) memcpy(cs->c + k * BH, s[k].c->val, BH * sizeof *cs->c);
-    }
+    for (size_t k = 0; k < cs->layers; k++) /* check everything before changing anything */
+        for (size_t j = 0; j < cs->n_states; j++) {
+            int rc = storable(cs, s[k].v[j]);
+            if (rc != TG_OK) return rc;
+        }
+    for (size_t k = 0; k < cs->layers; k++)
+        for (size_t j = 0; j < cs->n_states; j++)
+            memcpy(cs->v[j] + k * BH, s[k].v[j]->val, BH * sizeof(tg_real));
     return TG_OK;
 }

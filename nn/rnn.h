@@ -1,12 +1,12 @@
 /* rnn.h: stacks of recurrent cells unrolled over time, and state carried between windows.
  *
  * Dimension letters: T time steps, B batch rows, I input features, H hidden units, L layers.
- * A tg_rnn is L cells of one kind (layer 0 takes I inputs, the others H), named as PyTorch's
- * nn.RNN/LSTM/GRU state_dict: "<prefix>weight_ih_l<k>", ... . Between layers, in training
+ * A tg_rnn is L cells of one type (nn/cells.h; layer 0 takes I inputs, the others H), named
+ * "<prefix><param>_l<k>", as PyTorch's nn.RNN/LSTM/GRU state_dict for the built-in types. Between layers, in training
  * mode, the outputs of layer k pass through tg_dropout before layer k + 1 reads them.
  *
- * Truncated BPTT. A tg_rnn_carry owns the last h (and c) of every layer in heap buffers outside
- * any tape. Per window:
+ * Truncated BPTT. A tg_rnn_carry owns the last value of every state the type carries (h, and
+ * c for the LSTM, ...) of every layer in heap buffers outside any tape. Per window:
  *     tg_rnn_carry_load(t, &carry, s);      s[k] become tg_input leaves: no gradient flows back
  *     tg_rnn_forward(t, &rnn, T, xs, s, ys, rng);  ... loss, tg_backward, optimizer step ...
  *     tg_rnn_carry_store(&carry, s);        copy the final values out (a detach)
@@ -18,9 +18,9 @@
  *   to the tape and die at its reset; the carry's buffers survive, and change only at store,
  *   zero and deinit.
  *
- * Speed: the stack runs layer by layer. A layer's input side x·W_ihᵀ + b_ih does not depend on
- * its state, so it is one (T·B x I)·W_ihᵀ product for all T steps, cut per step with
- * tg_slice_rows; only h·W_hhᵀ goes step by step.
+ * Speed: the stack runs layer by layer. A layer's input side (the type's `input`, x·W_ihᵀ + b_ih
+ * for the built-ins) does not depend on its state, so it is one (T·B x I) product for all T
+ * steps, cut per step with tg_slice_rows; only the step's recurrent part goes step by step.
  */
 #ifndef TG_RNN_H
 #define TG_RNN_H
@@ -37,23 +37,23 @@ extern "C" {
 #endif
 
 typedef struct tg_rnn {
-    tg_cell_kind kind;
+    const tg_cell_type *type;
     size_t layers, in, hidden; /* L, I, H */
     double dropout;            /* rate between layers, in training mode only; 0 for none */
     tg_cell *cells;            /* L cells; the array is owned, their tensors are the store's */
 } tg_rnn;
 
 /* Add L cells' parameters to ps (prefix may be NULL, e.g. "rnn."), initialised as in
- * tg_cell_init. dropout must be in [0, 1). Returns TG_OK, TG_EINVAL (bad sizes, kind, dropout
- * or names: tg_params_error says which for names) or TG_ENOMEM; on failure *r is zeroed (no
+ * tg_cell_init. dropout must be in [0, 1). Returns TG_OK, or TG_ENULL (no type), TG_EINVAL (bad
+ * sizes, dropout or names) or TG_ENOMEM with the message in st; on failure *r is zeroed (no
  * deinit needed) and parameters added before the failure stay in ps. */
-int tg_rnn_init(tg_rnn *r, tg_params *ps, const char *prefix, tg_cell_kind kind, size_t in,
-                size_t hidden, size_t layers, double dropout, tg_rng *rng);
+int tg_rnn_init(tg_rnn *r, tg_params *ps, const char *prefix, const tg_cell_type *type, size_t in,
+                size_t hidden, size_t layers, double dropout, tg_rng *rng, tg_status *st);
 void tg_rnn_deinit(tg_rnn *r);
 
 /* Unroll T >= 1 steps. xs[0..T-1] are (B x I). s, when not NULL, holds L states: on entry the
- * initial state of each layer (a NULL h, or c for the LSTM, starts from zeros (B x H)), on
- * return the final one. ys, when not NULL, receives the T top-layer outputs (B x H): the
+ * initial state of each layer (a NULL state starts from zeros (B x H)), on return the final
+ * one. ys, when not NULL, receives the T top-layer outputs (B x H): the
  * many-to-many result. Returns the last top-layer h (many-to-one), or NULL on error with the
  * message on the tape (e.g. a wrong input width names the cell and the shapes). rng draws the
  * dropout masks; it may be NULL when dropout is 0 or the tape is in evaluation mode. */
@@ -66,21 +66,22 @@ tg_tensor *tg_rnn_forward_rows(tg_tape *t, const tg_rnn *r, size_t T, tg_tensor 
                                tg_tensor **ys, tg_rng *rng);
 
 typedef struct tg_rnn_carry {
-    size_t layers, B, H;
-    tg_real *h; /* L·B·H values, layer after layer; owned */
-    tg_real *c; /* the same for the LSTM's cell state, else NULL; owned */
+    size_t layers, B, H, n_states;
+    tg_real *v[TG_CELL_MAX_STATES]; /* state k of every layer: L·B·H values, layer after layer;
+                                       owned; NULL for k >= n_states */
 } tg_rnn_carry;
 
-/* Zeroed buffers for r's layers and B rows. TG_OK, TG_EINVAL (B or r's sizes zero) or
- * TG_ENOMEM (then *cs is zeroed; deinit is harmless). */
-int tg_rnn_carry_init(tg_rnn_carry *cs, const tg_rnn *r, size_t B);
+/* Zeroed buffers for r's layers, its type's states and B rows. TG_OK, or TG_EINVAL (B or r's
+ * sizes zero, or L·B·H overflows) or TG_ENOMEM with the message in st (then *cs is zeroed;
+ * deinit is harmless). */
+int tg_rnn_carry_init(tg_rnn_carry *cs, const tg_rnn *r, size_t B, tg_status *st);
 void tg_rnn_carry_deinit(tg_rnn_carry *cs);
 /* Back to the zero state (a new sequence, a new epoch). */
 void tg_rnn_carry_zero(tg_rnn_carry *cs);
 /* s[0..L-1] = copies of the carried state as tg_input leaves of t (no gradient). TG_OK, or
  * TG_ENOMEM with the message on the tape. */
 int tg_rnn_carry_load(tg_tape *t, const tg_rnn_carry *cs, tg_state *s);
-/* Copy the values of s[0..L-1] (h, and c when carried) into the buffers. TG_OK; TG_ENULL when
+/* Copy the values of s[0..L-1] (every carried state) into the buffers. TG_OK; TG_ENULL when
  * a state is NULL (a failed forward) or TG_ESHAPE when one is not (B x H); the buffers are then
  * unchanged. */
 int tg_rnn_carry_store(tg_rnn_carry *cs, const tg_state *s);
