@@ -23,6 +23,8 @@
 #include "nn/layers.h"
 #include "nn/cells.h"
 #include "nn/rnn.h"
+#include "nn/trainer.h"
+#include "nn/gradflow.h"
 #include "nn/optim.h"
 #include "nn/clip.h"
 #include "nn/batcher.h"

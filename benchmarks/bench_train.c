@@ -17,20 +17,22 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "user_lstm.h"
+
 typedef struct bench_config {
     const char *name;
-    tg_cell_kind cell;
+    const char *cell; /* a registered cell type's name; --cell overrides it */
     size_t V, E, H, L, T, B;
 } bench_config;
 
 static const bench_config configs[] = {
-    {"ptb-small", TG_LSTM, 10000, 200, 200, 2, 20, 20},
-    {"ptb-medium", TG_LSTM, 10000, 650, 650, 2, 35, 20},
-    {"char-h100-b1", TG_LSTM, 65, 100, 100, 1, 25, 1},
-    {"char-h100-b32", TG_LSTM, 65, 100, 100, 1, 25, 32},
-    {"char-h512-b32", TG_LSTM, 65, 512, 512, 1, 25, 32},
-    {"ptb-small-gru", TG_GRU, 10000, 200, 200, 2, 20, 20},
-    {"ptb-small-rnn", TG_RNN_TANH, 10000, 200, 200, 2, 20, 20},
+    {"ptb-small", "lstm", 10000, 200, 200, 2, 20, 20},
+    {"ptb-medium", "lstm", 10000, 650, 650, 2, 35, 20},
+    {"char-h100-b1", "lstm", 65, 100, 100, 1, 25, 1},
+    {"char-h100-b32", "lstm", 65, 100, 100, 1, 25, 32},
+    {"char-h512-b32", "lstm", 65, 512, 512, 1, 25, 32},
+    {"ptb-small-gru", "gru", 10000, 200, 200, 2, 20, 20},
+    {"ptb-small-rnn", "rnn", 10000, 200, 200, 2, 20, 20},
 };
 enum { N_CONFIGS = sizeof configs / sizeof configs[0] };
 
@@ -48,15 +50,18 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Floating-point operations of the matrix products in one step: forward, and backward's two
- * products per forward product (the input's and the weight's gradients). */
+ * products per forward product (the input's and the weight's gradients). Every weight matrix
+ * of the cell type (a parameter of more than one row) is one product per token. */
 static double gemm_flops(const lm_config *c)
 {
-    double TB = (double)c->T * (double)c->B, G = (double)tg_cell_gates(c->cell), H = (double)c->H;
+    double TB = (double)c->T * (double)c->B, H = (double)c->H;
     double f = 0;
-    for (size_t k = 0; k < c->L; k++) {
-        double I = k ? H : (double)c->E;
-        f += 2 * TB * (I + H) * G * H; /* x·W_ihᵀ and h·W_hhᵀ */
-    }
+    for (size_t k = 0; k < c->L; k++)
+        for (size_t p = 0; p < c->cell->n_params; p++) {
+            size_t rows, cols;
+            tg_cell_param_shape(c->cell, p, k ? c->H : c->E, c->H, &rows, &cols);
+            if (rows > 1) f += 2 * TB * (double)rows * (double)cols; /* x·W_ihᵀ, h·W_hhᵀ, ... */
+        }
     f += 2 * TB * H * (double)c->V; /* decoder */
     return 3 * f;
 }
@@ -75,14 +80,15 @@ static size_t parse(const char *flag, const char *v)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench_train --config NAME [--T n] [--B n] [--reps n] [--steps n] "
-               "[--warmup n] [--threads n]\nconfigurations:");
+               "[--warmup n] [--threads n] [--cell NAME]\nconfigurations:");
     for (size_t i = 0; i < N_CONFIGS; i++) fprintf(f, " %s", configs[i].name);
     fprintf(f, "\n");
 }
 
 int main(int argc, char **argv)
 {
-    const char *name = NULL;
+    const char *name = NULL, *cell = NULL;
+    user_lstm_register(NULL); /* a cell defined outside the library, timed like the built-ins */
     size_t T = 0, B = 0, reps = 5, steps = 10, warmup = 3, threads = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0) return usage(stdout), 0;
@@ -102,6 +108,8 @@ int main(int argc, char **argv)
             warmup = parse(f, v);
         else if (strcmp(f, "--threads") == 0)
             threads = parse(f, v);
+        else if (strcmp(f, "--cell") == 0)
+            cell = v;
         else
             return fprintf(stderr, "bench_train: unknown option %s\n", f), usage(stderr), 2;
     }
@@ -111,14 +119,17 @@ int main(int argc, char **argv)
     if (!bc || reps == 0 || steps == 0) return usage(stderr), 2;
     if (threads) tg_set_num_threads((int)threads);
 
+    char err[512];
     lm_config c = lm_default_config();
-    c.cell = bc->cell;
+    if (!(c.cell = tg_cell_type_find(cell ? cell : bc->cell)))
+        return fprintf(stderr, "bench_train: unknown --cell '%s' (%s)\n", cell,
+                       lm_cell_names(err, sizeof err)),
+               2;
     c.V = bc->V, c.E = bc->E, c.H = bc->H, c.L = bc->L;
     c.T = T ? T : bc->T, c.B = B ? B : bc->B;
     c.init = 0.1;
     c.clip = 5;
     c.optim = tg_sgd_config(1.0, 0);
-    char err[512];
     lm_model m;
     if (lm_model_init(&m, &c, err, sizeof err) != TG_OK) return fprintf(stderr, "%s\n", err), 1;
 
@@ -149,15 +160,16 @@ int main(int argc, char **argv)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = (double)ru.ru_maxrss / 1024.0;
-    printf("%s: %s V %zu E %zu H %zu L %zu T %zu B %zu, %zu parameters\n", bc->name,
-           lm_cell_name(c.cell), c.V, c.E, c.H, c.L, c.T, c.B, tg_params_numel(m.ps));
+    printf("%s: %s V %zu E %zu H %zu L %zu T %zu B %zu, %zu parameters\n", bc->name, c.cell->name,
+           c.V, c.E, c.H, c.L, c.T, c.B, tg_params_numel(m.ps));
     printf("  %.0f tokens/s (median of %zu x %zu steps; min %.0f, max %.0f), loss %.3f\n", tps,
            reps, steps, rate[0], rate[reps - 1], loss);
     printf("  GEMM work %.1f GFLOP/s of wall time, peak RSS %.1f MB\n", gflops, rss_mb);
     printf("  %s\n", tg_blis_config());
-    printf("RESULT config=%s tokens_per_s=%.1f gemm_gflops=%.2f peak_rss_mb=%.1f blis=\"%s\" "
-           "threads=%zu T=%zu B=%zu\n",
-           bc->name, tps, gflops, rss_mb, tg_blis_config(), threads, c.T, c.B);
+    printf(
+        "RESULT config=%s cell=%s tokens_per_s=%.1f gemm_gflops=%.2f peak_rss_mb=%.1f blis=\"%s\" "
+        "threads=%zu T=%zu B=%zu\n",
+        bc->name, c.cell->name, tps, gflops, rss_mb, tg_blis_config(), threads, c.T, c.B);
     lm_trainer_deinit(&tr);
     lm_model_deinit(&m);
     free(tok);

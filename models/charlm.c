@@ -12,6 +12,7 @@
 #include "models/cli.h"
 #include "models/lm.h"
 #include "models/text.h"
+#include "models/charlm.h"
 #include "models/vocab.h"
 
 #include <math.h>
@@ -126,7 +127,8 @@ static int train(int argc, char **argv)
                     .temperature = 0.8,
                     .prime = ""};
     const lm_opt opts[] = {
-        {"cell", 's', &o.m.cell, "lstm, gru, rnn (tanh) or rnn-relu"},
+        {"cell", 's', &o.m.cell,
+         "a registered cell type: lstm, gru, rnn (tanh), rnn-relu, or yours"},
         {"layers", 'z', &o.m.layers, "recurrent layers"},
         {"hidden", 'z', &o.m.hidden, "hidden units per layer"},
         {"embed", 'z', &o.m.embed, "embedding width (0: same as --hidden)"},
@@ -198,7 +200,7 @@ static int train(int argc, char **argv)
     printf("%s: %zu characters (%zu train, %zu validation), vocabulary %zu\n", path, n, ntrain,
            nval, v.size);
     printf("model: %s, %zu layer(s) of %zu, embedding %zu, %zu parameters; T %zu, B %zu\n",
-           lm_cell_name(c->cell), c->L, c->H, c->E, tg_params_numel(m.ps), c->T, c->B);
+           c->cell->name, c->L, c->H, c->E, tg_params_numel(m.ps), c->T, c->B);
     printf("%s\n", tg_blis_config());
 
     size_t per_epoch = tg_batcher_windows(&tr.batch);
@@ -298,7 +300,7 @@ static int sample(int argc, char **argv)
     return 0;
 }
 
-int main(int argc, char **argv)
+int lm_charlm_main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "train") == 0) return train(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "sample") == 0) return sample(argc - 2, argv + 2);

@@ -203,10 +203,13 @@ static size_t keep_known(const lm_charvocab *v, const uint32_t *text, size_t n, 
 }
 
 int lm_charviz_record(lm_charviz *cv, lm_model *m, const lm_charvocab *v, const uint32_t *text,
-                      size_t n, size_t layer, char *err, size_t errsz)
+                      size_t n, size_t layer, size_t state, char *err, size_t errsz)
 {
     memset(cv, 0, sizeof *cv);
-    size_t L = m->cfg.L, H = m->cfg.H;
+    size_t L = m->cfg.L, H = m->cfg.H, S = m->cfg.cell->n_states;
+    if (state >= S)
+        return lm_fail(TG_ERANGE, err, errsz, "state %zu is out of range: %s carries %zu (0..%zu)",
+                       state, m->cfg.cell->name, S, S - 1);
     if (layer >= L)
         return lm_fail(TG_ERANGE, err, errsz,
                        "layer %zu is out of range: the model has %zu "
@@ -219,6 +222,7 @@ int lm_charviz_record(lm_charviz *cv, lm_model *m, const lm_charvocab *v, const 
     cv->skipped = n - cv->n;
     cv->H = H;
     cv->layer = layer;
+    cv->state = state;
     if (cv->n == 0) {
         free(ids);
         lm_charviz_deinit(cv);
@@ -233,7 +237,8 @@ int lm_charviz_record(lm_charviz *cv, lm_model *m, const lm_charvocab *v, const 
     int rc = TG_OK;
     for (size_t i = 0; i < cv->n && rc == TG_OK; i++) {
         rc = lm_sampler_feed(&s, ids[i], err, errsz);
-        for (size_t u = 0; u < H; u++) cv->act[i * H + u] = (float)s.carry.h[layer * H + u];
+        for (size_t u = 0; u < H; u++)
+            cv->act[i * H + u] = (float)s.carry.v[cv->state][layer * H + u];
     }
     lm_sampler_deinit(&s);
     free(ids);

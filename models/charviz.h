@@ -60,16 +60,17 @@ typedef struct lm_charviz {
     float *act;     /* n x H: row i = the layer's h after feeding text[i]; owned */
     size_t H;       /* units of the layer */
     size_t layer;   /* which layer, 0-based */
+    size_t state;   /* which state of the cell type (0: h; 1: the LSTM's c; ...) */
     size_t skipped; /* characters of the input not in the vocabulary, so not fed */
 } lm_charviz;
 
 /* Feed text[0..n) through m one character at a time (an lm_sampler from the zero state),
- * recording layer `layer` (0..L-1) after each. Characters v does not hold are skipped and
+ * recording state `state` (0..n_states-1 of the cell type) of layer `layer` (0..L-1) after each. Characters v does not hold are skipped and
  * counted. Returns TG_OK; TG_ERANGE (layer out of range, naming L), TG_EINVAL (no character
  * of the text is in the vocabulary) or TG_ENOMEM with a message in err; on failure *cv is
  * left empty (deinit is harmless). */
 int lm_charviz_record(lm_charviz *cv, lm_model *m, const lm_charvocab *v, const uint32_t *text,
-                      size_t n, size_t layer, char *err, size_t errsz);
+                      size_t n, size_t layer, size_t state, char *err, size_t errsz);
 void lm_charviz_deinit(lm_charviz *cv);
 
 /* var[0..H) = each unit's variance over the n characters (population, divided by n). */

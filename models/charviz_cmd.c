@@ -25,7 +25,7 @@ static void fatal(const char *fmt, ...)
 }
 
 typedef struct viz_opts {
-    const char *layer, *unit, *pattern, *out;
+    const char *layer, *unit, *pattern, *out, *state;
     size_t top, sections, max_chars;
 } viz_opts;
 
@@ -182,6 +182,7 @@ int lm_charviz_command(int argc, char **argv)
         {"pattern", 's', &o.pattern, "rank units by |r| with this pattern (see above)"},
         {"unit", 's', &o.unit, "colour the text by this unit (0..H-1)"},
         {"layer", 's', &o.layer, "the layer to record, 0..L-1 (default: the last)"},
+        {"state", 's', &o.state, "the state to record by name: h (default), or c for an LSTM"},
         {"top", 'z', &o.top, "units to list"},
         {"sections", 'z', &o.sections, "coloured blocks on the page, the best units first"},
         {"max-chars", 'z', &o.max_chars, "feed only the first N characters (0: all)"},
@@ -210,10 +211,17 @@ int lm_charviz_command(int argc, char **argv)
               parse_index("unit", o.unit), m.cfg.H, m.cfg.H - 1);
     uint32_t *text = read_text(pos[1], o.max_chars, &n);
     lm_charviz cv;
-    if (lm_charviz_record(&cv, &m, &v, text, n, layer, err, sizeof err) != TG_OK) fatal("%s", err);
+    size_t state = 0;
+    while (o.state && state < m.cfg.cell->n_states &&
+           strcmp(o.state, m.cfg.cell->state_names[state]) != 0)
+        state++;
+    if (o.state && state == m.cfg.cell->n_states)
+        fatal("--state %s: a %s cell carries no state of that name", o.state, m.cfg.cell->name);
+    if (lm_charviz_record(&cv, &m, &v, text, n, layer, state, err, sizeof err) != TG_OK)
+        fatal("%s", err);
     report_skipped(&cv, &v, text, n);
     printf("%zu characters of %s through layer %zu of %zu (%s, H = %zu)\n", cv.n, pos[1], layer,
-           m.cfg.L, lm_cell_name(m.cfg.cell), m.cfg.H);
+           m.cfg.L, m.cfg.cell->name, m.cfg.H);
     char title[512];
     snprintf(title, sizeof title, "%s on %s: hidden units of layer %zu", pos[0], pos[1], layer);
     visualise(&cv, &o, title);

@@ -82,9 +82,11 @@ void lm_print_options(FILE *f, const lm_opt *opts, size_t n)
 int lm_config_from_opts(const lm_model_opts *o, size_t V, lm_config *c, char *err, size_t errsz)
 {
     *c = lm_default_config();
-    int cell = lm_cell_parse(o->cell);
-    if (cell < 0)
-        return snprintf(err, errsz, "unknown --cell '%s' (lstm, gru, rnn, rnn-relu)", o->cell),
+    char names[256];
+    const tg_cell_type *cell = tg_cell_type_find(o->cell);
+    if (!cell)
+        return snprintf(err, errsz, "unknown --cell '%s' (%s)", o->cell,
+                        lm_cell_names(names, sizeof names)),
                TG_EINVAL;
     if (strcmp(o->optim, "sgd") == 0)
         c->optim = tg_sgd_config(o->lr, 0);
@@ -95,7 +97,7 @@ int lm_config_from_opts(const lm_model_opts *o, size_t V, lm_config *c, char *er
     else
         return snprintf(err, errsz, "unknown --optim '%s' (sgd, adam, adagrad)", o->optim),
                TG_EINVAL;
-    c->cell = (tg_cell_kind)cell;
+    c->cell = cell;
     c->V = V;
     c->H = o->hidden;
     c->E = o->embed ? o->embed : o->hidden;

@@ -11,7 +11,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "models/cli.h"
-#include "models/gradflow_core.h"
+#include "nn/gradflow.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -90,19 +90,19 @@ static void check_opts(const opts *o)
 /* Every series: out[k] holds T values, in the order of `columns`. */
 static void measure_all(const opts *o, double *const *out)
 {
-    gf_spec base = {
-        TG_RNN_TANH,         o->T,   o->B, o->I, o->H, 1.0, o->scale_by_sqrt_h, o->forget_bias,
-        o->forget_bias != 0, o->seed};
-    gf_spec rnn1 = base, rnn05 = base, lstm = base, gru = base;
+    tg_gradflow_spec base = {&tg_cell_rnn,       o->T, o->B, o->I,   o->H, 1.0,
+                             o->scale_by_sqrt_h, 0,    0,    o->seed};
+    tg_gradflow_spec rnn1 = base, rnn05 = base, lstm = base, gru = base;
     rnn05.scale = 0.5;
-    lstm.kind = TG_LSTM;
-    gru.kind = TG_GRU;
-    char err[512];
-    if (gf_measure(&rnn1, out[0], NULL, err, sizeof err) != TG_OK ||
-        gf_measure(&rnn05, out[1], NULL, err, sizeof err) != TG_OK ||
-        gf_measure(&lstm, out[2], out[3], err, sizeof err) != TG_OK ||
-        gf_measure(&gru, out[4], NULL, err, sizeof err) != TG_OK)
-        die(err);
+    lstm.type = &tg_cell_lstm, lstm.scale = 0;
+    lstm.forget_bias = o->forget_bias, lstm.set_forget_bias = o->forget_bias != 0;
+    gru.type = &tg_cell_gru, gru.scale = 0;
+    tg_status st = {0};
+    if (tg_gradflow_measure(&rnn1, &out[0], &st) != TG_OK ||
+        tg_gradflow_measure(&rnn05, &out[1], &st) != TG_OK ||
+        tg_gradflow_measure(&lstm, &out[2], &st) != TG_OK ||
+        tg_gradflow_measure(&gru, &out[4], &st) != TG_OK)
+        die(st.msg);
 }
 
 static void write_csv(const char *path, size_t T, double *const *y)

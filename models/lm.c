@@ -15,7 +15,7 @@
 lm_config lm_default_config(void)
 {
     lm_config c = {0};
-    c.cell = TG_LSTM;
+    c.cell = &tg_cell_lstm;
     c.L = 1;
     c.optim = tg_sgd_config(1.0, 0.0);
     c.clip = 5.0;
@@ -24,25 +24,21 @@ lm_config lm_default_config(void)
     return c;
 }
 
-static const char *const cell_names[] = {
-    [TG_RNN_TANH] = "rnn", [TG_RNN_RELU] = "rnn-relu", [TG_LSTM] = "lstm", [TG_GRU] = "gru"};
-
-const char *lm_cell_name(tg_cell_kind kind)
+const char *lm_cell_names(char *buf, size_t n)
 {
-    return (unsigned)kind < 4 ? cell_names[kind] : "?";
-}
-
-int lm_cell_parse(const char *name)
-{
-    for (int k = 0; k < 4; k++)
-        if (strcmp(name, cell_names[k]) == 0) return k;
-    return -1;
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; tg_cell_type_at(i) && used < n; i++)
+        used +=
+            (size_t)snprintf(buf + used, n - used, "%s%s", i ? ", " : "", tg_cell_type_at(i)->name);
+    return buf;
 }
 
 /* ---- The model ------------------------------------------------------------------------ */
 
 static int check_config(const lm_config *c, char *err, size_t errsz)
 {
+    if (!c->cell) return lm_fail(TG_EINVAL, err, errsz, "no cell type");
     if (!c->V || !c->E || !c->H || !c->L || !c->T || !c->B)
         return lm_fail(
             TG_EINVAL, err, errsz,
@@ -70,9 +66,13 @@ static int check_config(const lm_config *c, char *err, size_t errsz)
 static int add_layers(lm_model *m, char *err, size_t errsz)
 {
     const lm_config *c = &m->cfg;
+    tg_status st = {0};
     int rc = tg_embed_init(&m->emb, m->ps, "encoder", c->V, c->E, &m->rng);
     if (rc == TG_OK)
-        rc = tg_rnn_init(&m->rnn, m->ps, "rnn.", c->cell, c->E, c->H, c->L, c->dropout, &m->rng);
+        rc = tg_rnn_init(&m->rnn, m->ps, "rnn.", c->cell, c->E, c->H, c->L, c->dropout, &m->rng,
+                         &st);
+    if (rc != TG_OK && st.code)
+        return lm_fail(rc, err, errsz, "cannot build the model: %s", st.msg);
     if (rc == TG_OK)
         rc = c->tied ? tg_linear_init_tied(&m->dec, m->ps, "decoder", &m->emb, 1)
                      : tg_linear_init(&m->dec, m->ps, "decoder", c->H, c->V, 1, &m->rng);
@@ -81,8 +81,9 @@ static int add_layers(lm_model *m, char *err, size_t errsz)
         return lm_fail(rc, err, errsz, "cannot build the model: %s", why ? why : tg_strerror(rc));
     }
     if (c->init > 0) tg_params_init_uniform(m->ps, c->init, &m->rng);
-    if (c->cell == TG_LSTM && c->forget_bias != 0)
-        for (size_t k = 0; k < c->L; k++) tg_lstm_set_forget_bias(&m->rnn.cells[k], c->forget_bias);
+    for (size_t k = 0; c->forget_bias != 0 && k < c->L; k++)
+        if (tg_lstm_set_forget_bias(&m->rnn.cells[k], c->forget_bias, &st) != TG_OK)
+            return lm_fail(TG_EINVAL, err, errsz, "a forget-gate bias: %s", st.msg);
     return TG_OK;
 }
 
@@ -146,129 +147,56 @@ tg_tensor *lm_window_loss(tg_tape *t, lm_model *m, tg_rnn_carry *carry, const in
     return tg_softmax_xent(t, lm_window_logits(t, m, carry, x, Tw), y, Tw * carry->B);
 }
 
-/* ---- Training ------------------------------------------------------------------------- */
+/* ---- Training and evaluation, through nn/trainer.h -------------------------------------- */
 
-static double scheduled_lr(const lm_trainer *tr)
+/* The trainer's window function: the model's mean cross-entropy over a window. */
+static tg_tensor *window_loss(tg_tape *t, void *model, tg_rnn_carry *carry, const int32_t *x,
+                              const int32_t *y, size_t Tw, size_t B)
 {
-    const lm_config *c = &tr->m->cfg;
-    return tg_lr_step_decay(c->optim.lr, c->lr_decay, c->decay_after, lm_trainer_epoch(tr));
+    (void)B; /* the carry has it */
+    return lm_window_loss(t, model, carry, x, y, Tw);
 }
 
 int lm_trainer_init(lm_trainer *tr, lm_model *m, const int32_t *tok, size_t N, char *err,
                     size_t errsz)
 {
-    memset(tr, 0, sizeof *tr);
-    tr->m = m;
     const lm_config *c = &m->cfg;
-    int rc = tg_batcher_init(&tr->batch, tok, N, c->B, c->T, err, errsz);
-    if (rc != TG_OK) return rc;
-    rc = tg_optim_new(&tr->opt, m->ps, &c->optim, err, errsz);
-    if (rc != TG_OK) return rc;
-    tr->tape = tg_tape_new();
-    if (tr->tape) tg_tape_reuse_grads(tr->tape, 1);       /* training reads no node's gradient */
-    size_t ids = tg_batcher_max_steps(&tr->batch) * c->B; /* <= N: no overflow */
-    tr->x = malloc(ids * sizeof *tr->x);
-    tr->y = malloc(ids * sizeof *tr->y);
-    rc = tg_rnn_carry_init(&tr->carry, &m->rnn, c->B);
-    if (!tr->tape || !tr->x || !tr->y || rc != TG_OK) {
-        lm_trainer_deinit(tr);
-        return lm_fail(TG_ENOMEM, err, errsz, "out of memory setting up training");
-    }
-    tg_optim_set_lr(tr->opt, scheduled_lr(tr), NULL);
-    return TG_OK;
+    tg_trainer_config tc = {c->T,        c->B,           c->optim,    c->clip,
+                            c->lr_decay, c->decay_after, c->sum_steps};
+    tg_status st = {0};
+    int rc = tg_trainer_init(tr, &tc, m->ps, &m->rnn, window_loss, m, &m->rng, tok, N, &st);
+    return rc == TG_OK ? TG_OK : lm_fail(rc, err, errsz, "%s", st.msg);
 }
 
 void lm_trainer_deinit(lm_trainer *tr)
 {
-    tg_tape_free(tr->tape);
-    tg_optim_free(tr->opt);
-    tg_rnn_carry_deinit(&tr->carry);
-    free(tr->x);
-    free(tr->y);
-    memset(tr, 0, sizeof *tr);
+    tg_trainer_deinit(tr);
 }
 
 size_t lm_trainer_epoch(const lm_trainer *tr)
 {
-    return tr->batch.epoch + 1;
+    return tg_trainer_epoch(tr);
 }
 
 double lm_trainer_progress(const lm_trainer *tr)
 {
-    return tr->batch.L > 1 ? (double)tr->batch.offset / (double)(tr->batch.L - 1) : 0;
+    return tg_trainer_progress(tr);
 }
 
 long lm_train_window(lm_trainer *tr, double *loss, char *err, size_t errsz)
 {
-    lm_model *m = tr->m;
-    size_t Tw = tg_batcher_next(&tr->batch, tr->x, tr->y);
-    if (Tw == 0) { /* epoch over: a new pass starts from zero state */
-        tg_rnn_carry_zero(&tr->carry);
-        tg_optim_set_lr(tr->opt, scheduled_lr(tr), NULL);
-        return 0;
-    }
-    tg_tape_reset(tr->tape);
-    tg_tensor *L = lm_window_loss(tr->tape, m, &tr->carry, tr->x, tr->y, Tw);
-    tg_tensor *objective = m->cfg.sum_steps ? tg_scale(tr->tape, L, (double)Tw) : L;
-    int rc = objective ? tg_backward(tr->tape, objective) : TG_EINVAL;
-    if (rc != TG_OK) {
-        const char *why = tg_tape_error(tr->tape);
-        return lm_fail(-1, err, errsz, "training step %llu: %s", (unsigned long long)tr->step + 1,
-                       why ? why : tg_strerror(rc));
-    }
-    *loss = L->val[0];
-    /* clip, step and zero_grad in one pass over the store; a non-finite norm takes no step */
-    tr->last_norm = tg_grad_norm(m->ps);
-    if (!isfinite(tr->last_norm)) {
-        tg_params_zero_grad(m->ps);
-        return lm_fail(-1, err, errsz,
-                       "training step %llu: the gradient norm is %g (loss %g); the step was not "
-                       "taken, the parameters are as they were",
-                       (unsigned long long)tr->step + 1, tr->last_norm, *loss);
-    }
-    double scale = m->cfg.clip > 0 ? tg_clip_scale(tr->last_norm, m->cfg.clip) : 1;
-    tg_optim_step_scaled(tr->opt, scale, 1);
-    tr->step++;
-    return (long)Tw;
+    tg_status st = {0};
+    long Tw = tg_trainer_window(tr, loss, &st);
+    if (Tw < 0) lm_fail(-1, err, errsz, "%s", st.msg);
+    return Tw;
 }
-
-/* ---- Evaluation ----------------------------------------------------------------------- */
 
 int lm_evaluate(lm_model *m, const int32_t *tok, size_t N, size_t B, size_t T, double *nll,
                 char *err, size_t errsz)
 {
-    tg_batcher batch;
-    int rc = tg_batcher_init(&batch, tok, N, B, T, err, errsz);
-    if (rc != TG_OK) return rc;
-    tg_rnn_carry carry;
-    tg_tape *t = tg_tape_new();
-    size_t ids = tg_batcher_max_steps(&batch) * B; /* <= N: no overflow */
-    int32_t *x = malloc(ids * sizeof *x), *y = malloc(ids * sizeof *y);
-    rc = tg_rnn_carry_init(&carry, &m->rnn, B);
-    if (!t || !x || !y || rc != TG_OK)
-        rc = lm_fail(TG_ENOMEM, err, errsz, "out of memory evaluating");
-    if (t) {
-        tg_tape_set_training(t, 0);
-        tg_tape_set_grad(t, 0);
-    }
-    double total = 0;
-    size_t count = 0, Tw;
-    while (rc == TG_OK && (Tw = tg_batcher_next(&batch, x, y)) > 0) {
-        tg_tape_reset(t);
-        tg_tensor *L = lm_window_loss(t, m, &carry, x, y, Tw);
-        if (!L) {
-            rc = lm_fail(TG_EINVAL, err, errsz, "evaluation: %s", tg_tape_error(t));
-            break;
-        }
-        total += (double)L->val[0] * (double)(Tw * B);
-        count += Tw * B;
-    }
-    *nll = count ? total / (double)count : NAN;
-    tg_rnn_carry_deinit(&carry);
-    tg_tape_free(t);
-    free(x);
-    free(y);
-    return rc;
+    tg_status st = {0};
+    int rc = tg_evaluate(window_loss, m, &m->rnn, tok, N, B, T, nll, &st);
+    return rc == TG_OK ? TG_OK : lm_fail(rc, err, errsz, "%s", st.msg);
 }
 
 /* ---- Sampling ------------------------------------------------------------------------- */
@@ -279,7 +207,7 @@ int lm_sampler_init(lm_sampler *s, lm_model *m, char *err, size_t errsz)
     s->m = m;
     s->tape = tg_tape_new();
     s->logits = calloc(m->cfg.V, sizeof *s->logits);
-    int rc = tg_rnn_carry_init(&s->carry, &m->rnn, 1);
+    int rc = tg_rnn_carry_init(&s->carry, &m->rnn, 1, NULL);
     if (!s->tape || !s->logits || rc != TG_OK) {
         lm_sampler_deinit(s);
         return lm_fail(TG_ENOMEM, err, errsz, "out of memory setting up sampling");

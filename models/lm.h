@@ -26,24 +26,25 @@
 #include "nn/optim.h"
 #include "nn/params.h"
 #include "nn/rnn.h"
+#include "nn/trainer.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct lm_config {
-    tg_cell_kind cell;     /* TG_LSTM, TG_GRU, TG_RNN_TANH, TG_RNN_RELU */
-    size_t V, E, H, L;     /* vocabulary, embedding width, hidden units, layers */
-    size_t T, B;           /* steps per window, rows per batch */
-    double dropout;        /* Zaremba's three places; 0 for none */
-    int tied;              /* decoder weight = embedding table (needs E == H) */
-    double init;           /* > 0: every parameter U(-init, init); 0: PyTorch's defaults */
-    double forget_bias;    /* LSTM: added forget-gate bias in b_ih (0 for none) */
-    int sum_steps;         /* objective: 1 = Σ over the T steps of the batch-mean loss (Zaremba
+    const tg_cell_type *cell; /* any registered cell type (nn/cells.h); stored by name */
+    size_t V, E, H, L;        /* vocabulary, embedding width, hidden units, layers */
+    size_t T, B;              /* steps per window, rows per batch */
+    double dropout;           /* Zaremba's three places; 0 for none */
+    int tied;                 /* decoder weight = embedding table (needs E == H) */
+    double init;              /* > 0: every parameter U(-init, init); 0: PyTorch's defaults */
+    double forget_bias;       /* LSTM: added forget-gate bias in b_ih (0 for none) */
+    int sum_steps;            /* objective: 1 = Σ over the T steps of the batch-mean loss (Zaremba
                             * et al.'s, which their learning rates assume), 0 = the mean over
                             * all T·B tokens. The reported loss is always the per-token mean. */
-    tg_optim_config optim; /* optimizer and its learning rate (the schedule's lr0) */
-    double clip;           /* max global gradient norm; 0 for no clipping */
-    double lr_decay;       /* lr = lr0 · lr_decay^max(0, epoch − decay_after); 1 for none */
+    tg_optim_config optim;    /* optimizer and its learning rate (the schedule's lr0) */
+    double clip;              /* max global gradient norm; 0 for no clipping */
+    double lr_decay;          /* lr = lr0 · lr_decay^max(0, epoch − decay_after); 1 for none */
     size_t decay_after;
     uint64_t seed; /* initialisation, dropout masks and sampling */
 } lm_config;
@@ -52,9 +53,8 @@ typedef struct lm_config {
  * caller sets V, E, H, T, B and what else differs. */
 lm_config lm_default_config(void);
 
-/* "lstm", "gru", "rnn" (tanh), "rnn-relu"; lm_cell_parse returns -1 for anything else. */
-const char *lm_cell_name(tg_cell_kind kind);
-int lm_cell_parse(const char *name);
+/* The names of every registered cell type, ", "-separated, into buf (for help and errors). */
+const char *lm_cell_names(char *buf, size_t n);
 
 typedef struct lm_model {
     lm_config cfg;
@@ -86,18 +86,9 @@ tg_tensor *lm_window_logits(tg_tape *t, lm_model *m, tg_rnn_carry *carry, const 
 tg_tensor *lm_window_loss(tg_tape *t, lm_model *m, tg_rnn_carry *carry, const int32_t *x,
                           const int32_t *y, size_t Tw);
 
-/* Training: the model, its optimizer, the batcher over the training stream, the carried
- * state, a tape and the window buffers. Everything is allocated by lm_trainer_init. */
-typedef struct lm_trainer {
-    lm_model *m; /* borrowed */
-    tg_tape *tape;
-    tg_optim *opt;
-    tg_batcher batch;
-    tg_rnn_carry carry;
-    int32_t *x, *y;   /* T·B ids each */
-    uint64_t step;    /* windows trained */
-    double last_norm; /* gradient norm before clipping, last window */
-} lm_trainer;
+/* Training goes through the library's trainer (nn/trainer.h) with this model's window
+ * function; these calls only fill in its configuration from the model's. */
+typedef tg_trainer lm_trainer;
 
 /* Train m on tok[0..N) (borrowed; must outlive the trainer). */
 int lm_trainer_init(lm_trainer *tr, lm_model *m, const int32_t *tok, size_t N, char *err,

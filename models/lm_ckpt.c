@@ -3,13 +3,9 @@
  *
  * Layout (safetensors, see nn/checkpoint.h):
  *   model.<param>            every parameter (model.encoder.weight, model.rnn.weight_ih_l0, ...)
- *   train.optim.<state>      the optimizer's arrays (momentum_buffer, exp_avg, ...)
- *   train.counters           U64 [window steps, optimizer steps, batcher epoch, batcher offset]
- *   train.rng                U64 [4]: the dropout generator
- *   train.carry_h, _c        the carried state, (L·B x H)
- *   train.lr                 F64 [1]
- *   train.stream             U64 [length, checksum] of the training token stream
- *   metadata                 tapegrad.kind, tapegrad.vocab, config.<field> for every lm_config field
+ *   train.*                  the trainer's state (nn/trainer.h, tg_trainer_save_state)
+ *   metadata                 tapegrad.kind, tapegrad.vocab, config.<field> for every lm_config
+ *                            field, config.cell the cell type's name
  */
 #define _POSIX_C_SOURCE 200809L /* strdup */
 #include "models/lm.h"
@@ -92,44 +88,6 @@ static int parse_field(lm_config *c, const cfg_field *f, const char *s)
 
 /* ---- Saving ----------------------------------------------------------------------------- */
 
-/* FNV-1a (64-bit) over the stream's ids, one 32-bit id per step: enough to tell a resumed run
- * that it was given another corpus. */
-static uint64_t stream_checksum(const tg_batcher *b)
-{
-    uint64_t h = 0xcbf29ce484222325u;
-    for (size_t i = 0; i < b->N; i++) h = (h ^ (uint32_t)b->tok[i]) * 0x100000001b3u;
-    return h;
-}
-
-static int add_u64(tg_ckpt_writer *w, const char *name, const uint64_t *v, size_t n)
-{
-    return tg_ckpt_writer_add(w, name, TG_DT_U64, 1, &n, v);
-}
-
-static int add_training(tg_ckpt_writer *w, const lm_trainer *tr)
-{
-    const lm_model *m = tr->m;
-    int rc = TG_OK;
-    char name[96];
-    for (size_t i = 0; rc == TG_OK && i < tg_optim_state_count(tr->opt); i++) {
-        size_t n = tg_optim_numel(tr->opt);
-        snprintf(name, sizeof name, "train.optim.%s", tg_optim_state_name(tr->opt, i));
-        rc = tg_ckpt_writer_add(w, name, TG_DT_REAL, 1, &n, tg_optim_state((tg_optim *)tr->opt, i));
-    }
-    uint64_t counters[4] = {tr->step, tg_optim_steps(tr->opt), tr->batch.epoch, tr->batch.offset};
-    size_t shape[2] = {m->cfg.L * tr->carry.B, m->cfg.H}, one = 1;
-    double lr = tg_optim_lr(tr->opt);
-    uint64_t stream[2] = {tr->batch.N, stream_checksum(&tr->batch)};
-    if (rc == TG_OK) rc = add_u64(w, "train.counters", counters, 4);
-    if (rc == TG_OK) rc = add_u64(w, "train.rng", m->rng.s, 4);
-    if (rc == TG_OK) rc = add_u64(w, "train.stream", stream, 2);
-    if (rc == TG_OK) rc = tg_ckpt_writer_add(w, "train.lr", TG_DT_F64, 1, &one, &lr);
-    if (rc == TG_OK) rc = tg_ckpt_writer_add(w, "train.carry_h", TG_DT_REAL, 2, shape, tr->carry.h);
-    if (rc == TG_OK && tr->carry.c)
-        rc = tg_ckpt_writer_add(w, "train.carry_c", TG_DT_REAL, 2, shape, tr->carry.c);
-    return rc;
-}
-
 int lm_save(const char *path, const lm_model *m, const lm_trainer *tr, const char *kind,
             const char *vocab, char *err, size_t errsz)
 {
@@ -138,16 +96,19 @@ int lm_save(const char *path, const lm_model *m, const lm_trainer *tr, const cha
     int rc = tg_ckpt_writer_add_params(w, m->ps, "model.");
     if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "tapegrad.kind", kind);
     if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "tapegrad.vocab", vocab);
-    if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "config.cell", lm_cell_name(m->cfg.cell));
+    if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "config.cell", m->cfg.cell->name);
     if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "config.optim", optim_names[m->cfg.optim.kind]);
     for (size_t i = 0; rc == TG_OK && i < N_FIELDS; i++) {
         char value[64];
         format_field(&m->cfg, &fields[i], value, sizeof value);
         rc = tg_ckpt_writer_meta(w, fields[i].key, value);
     }
-    if (rc == TG_OK && tr) rc = add_training(w, tr);
-    if (rc == TG_OK) rc = tg_ckpt_writer_save(w, path);
-    if (rc != TG_OK) lm_fail(rc, err, errsz, "%s", tg_ckpt_writer_error(w));
+    tg_status st = {0};
+    if (rc == TG_OK && tr && (rc = tg_trainer_save_state(tr, w, &st)) != TG_OK)
+        lm_fail(rc, err, errsz, "%s: %s", path, st.msg);
+    else if (rc == TG_OK)
+        rc = tg_ckpt_writer_save(w, path);
+    if (rc != TG_OK && !st.code) lm_fail(rc, err, errsz, "%s", tg_ckpt_writer_error(w));
     tg_ckpt_writer_free(w);
     return rc;
 }
@@ -160,10 +121,15 @@ static int read_config(tg_ckpt *ck, const char *path, lm_config *c, char *err, s
     const char *cell = tg_ckpt_meta(ck, "config.cell"), *opt = tg_ckpt_meta(ck, "config.optim");
     int k = 0;
     while (opt && k < 3 && strcmp(opt, optim_names[k])) k++;
-    if (!cell || lm_cell_parse(cell) < 0 || !opt || k == 3)
+    if (!cell || !opt || k == 3)
         return lm_fail(TG_EFORMAT, err, errsz,
-                       "%s: metadata lacks a known config.cell or config.optim", path);
-    c->cell = (tg_cell_kind)lm_cell_parse(cell);
+                       "%s: metadata lacks config.cell or a known config.optim", path);
+    char names[256];
+    if (!(c->cell = tg_cell_type_find(cell)))
+        return lm_fail(TG_EFORMAT, err, errsz,
+                       "%s: config.cell '%s' is not a cell type this program knows (%s); a "
+                       "program that registers it (tg_cell_type_register) can load it",
+                       path, cell, lm_cell_names(names, sizeof names));
     c->optim.kind = (tg_optim_kind)k;
     for (size_t i = 0; i < N_FIELDS; i++) {
         const char *s = tg_ckpt_meta(ck, fields[i].key);
@@ -221,59 +187,14 @@ int lm_vocab_fits(const char *path, size_t vocab_size, const lm_model *m, char *
                    vocab_size, m->cfg.V);
 }
 
-static int read_training(tg_ckpt *ck, const char *path, lm_trainer *tr, char *err, size_t errsz)
-{
-    lm_model *m = tr->m;
-    uint64_t counters[4], stream[2], expect[2] = {tr->batch.N, stream_checksum(&tr->batch)};
-    double lr;
-    int rc = tg_ckpt_read(ck, "train.stream", TG_DT_U64, stream, 2);
-    if (rc == TG_OK && (stream[0] != expect[0] || stream[1] != expect[1]))
-        return lm_fail(TG_EINVAL, err, errsz,
-                       "%s: was trained on another corpus (%" PRIu64
-                       " tokens, this one has %" PRIu64 ")",
-                       path, stream[0], expect[0]);
-    if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.counters", TG_DT_U64, counters, 4);
-    if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.lr", TG_DT_F64, &lr, 1);
-    if (rc == TG_OK && !(lr >= 0 && lr < INFINITY)) /* checked before anything changes */
-        return lm_fail(TG_EFORMAT, err, errsz,
-                       "%s: train.lr is %g; a learning rate must be finite and >= 0", path, lr);
-    if (rc == TG_OK && counters[1] > TG_OPTIM_MAX_STEPS)
-        return lm_fail(TG_EFORMAT, err, errsz,
-                       "%s: train.counters[1] (optimizer steps) is %" PRIu64 ", above the %" PRIu64
-                       " an optimizer counts",
-                       path, counters[1], (uint64_t)TG_OPTIM_MAX_STEPS);
-    if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.rng", TG_DT_U64, m->rng.s, 4);
-    size_t n = m->cfg.L * tr->carry.B * m->cfg.H;
-    if (rc == TG_OK) rc = tg_ckpt_read_reals(ck, "train.carry_h", tr->carry.h, n);
-    if (rc == TG_OK && tr->carry.c) rc = tg_ckpt_read_reals(ck, "train.carry_c", tr->carry.c, n);
-    for (size_t i = 0; rc == TG_OK && i < tg_optim_state_count(tr->opt); i++) {
-        char name[96];
-        snprintf(name, sizeof name, "train.optim.%s", tg_optim_state_name(tr->opt, i));
-        rc = tg_ckpt_read_reals(ck, name, tg_optim_state(tr->opt, i), tg_optim_numel(tr->opt));
-    }
-    if (rc == TG_OK) rc = tg_batcher_set_position(&tr->batch, counters[2], counters[3], err, errsz);
-    if (rc != TG_OK) {
-        if (err && !err[0]) lm_fail(rc, err, errsz, "%s", tg_ckpt_error(ck)); /* names the file */
-        return rc;
-    }
-    tr->step = counters[0];
-    tg_optim_set_steps(tr->opt, counters[1], NULL); /* both checked above */
-    tg_optim_set_lr(tr->opt, lr, NULL);
-    return TG_OK;
-}
-
 int lm_load_training(const char *path, lm_trainer *tr, char *err, size_t errsz)
 {
     tg_ckpt *ck;
     int rc = tg_ckpt_open(&ck, path, err, errsz);
     if (rc != TG_OK) return rc;
-    if (!tg_ckpt_find(ck, "train.counters"))
-        rc = lm_fail(TG_EFORMAT, err, errsz,
-                     "%s: holds no training state (saved for sampling only)", path);
-    if (rc == TG_OK) {
-        if (err && errsz) err[0] = '\0';
-        rc = read_training(ck, path, tr, err, errsz);
-    }
+    tg_status st = {0};
+    if ((rc = tg_trainer_load_state(tr, ck, path, &st)) != TG_OK)
+        lm_fail(rc, err, errsz, "%s", st.msg);
     tg_ckpt_close(ck);
     return rc;
 }

@@ -179,7 +179,7 @@ static void print_setup(const lm_model *m, const lm_wordvocab *v, const train_op
     printf("%s: %zu tokens (%zu words not in the vocabulary, read as <unk>)\n", o->valid, nval,
            nunk);
     printf("model: %s, %zu layer(s) of %zu, embedding %zu%s, dropout %g, %zu parameters\n",
-           lm_cell_name(c->cell), c->L, c->H, c->E, c->tied ? " (tied)" : "", c->dropout,
+           c->cell->name, c->L, c->H, c->E, c->tied ? " (tied)" : "", c->dropout,
            tg_params_numel(m->ps));
     printf("training: T %zu, B %zu, lr %g decayed x%g after epoch %zu, clip %g, init %g, "
            "objective %s\n",
@@ -241,7 +241,8 @@ static int train(int argc, char **argv)
         {"train", 's', &o.train, "training text (one sentence a line)"},
         {"valid", 's', &o.valid, "validation text, same format"},
         {"config", 's', &o.config, "small or medium (Zaremba et al. 2014)"},
-        {"cell", 's', &o.m.cell, "lstm, gru, rnn (tanh) or rnn-relu"},
+        {"cell", 's', &o.m.cell,
+         "a registered cell type: lstm, gru, rnn (tanh), rnn-relu, or yours"},
         {"layers", 'z', &o.m.layers, "recurrent layers"},
         {"hidden", 'z', &o.m.hidden, "hidden units per layer"},
         {"embed", 'z', &o.m.embed, "embedding width (0: same as --hidden)"},

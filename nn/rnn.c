@@ -122,7 +122,7 @@ int tg_rnn_carry_init(tg_rnn_carry *cs, const tg_rnn *r, size_t B, tg_status *st
                              "tg_rnn_carry_init: %zu layers x %zu rows x %zu units: sizes must be "
                              "at least 1 and their product must fit in memory",
                              L, B, H);
-    *cs = (tg_rnn_carry){L, B, H, S, {0}};
+    *cs = (tg_rnn_carry){r->type, L, B, H, S, {0}};
     for (size_t j = 0; j < S; j++)
         if (!(cs->v[j] = calloc(L * B * H, sizeof(tg_real)))) {
             tg_rnn_carry_deinit(cs);

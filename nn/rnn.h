@@ -66,6 +66,7 @@ tg_tensor *tg_rnn_forward_rows(tg_tape *t, const tg_rnn *r, size_t T, tg_tensor 
                                tg_tensor **ys, tg_rng *rng);
 
 typedef struct tg_rnn_carry {
+    const tg_cell_type *type; /* whose states these are (names: type->state_names); borrowed */
     size_t layers, B, H, n_states;
     tg_real *v[TG_CELL_MAX_STATES]; /* state k of every layer: L·B·H values, layer after layer;
                                        owned; NULL for k >= n_states */

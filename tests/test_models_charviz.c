@@ -185,7 +185,7 @@ static void test_record_equals_the_samplers_state_after_every_feed(void **st)
     char err[LM_ERRSZ];
     for (size_t layer = 0; layer < 2; layer++) {
         lm_charviz cv;
-        if (lm_charviz_record(&cv, &m, &v, text, n, layer, err, sizeof err) != TG_OK)
+        if (lm_charviz_record(&cv, &m, &v, text, n, layer, 0, err, sizeof err) != TG_OK)
             fail_msg("%s", err);
         assert_int_equal(cv.n, n - 2);
         assert_int_equal(cv.skipped, 2);
@@ -197,7 +197,7 @@ static void test_record_equals_the_samplers_state_after_every_feed(void **st)
             assert_int_equal(lm_sampler_feed(&s, lm_charvocab_id(&v, cv.text[i]), err, sizeof err),
                              TG_OK);
             for (size_t u = 0; u < 5; u++)
-                assert_true(cv.act[i * 5 + u] == (float)s.carry.h[layer * 5 + u]);
+                assert_true(cv.act[i * 5 + u] == (float)s.carry.v[0][layer * 5 + u]);
         }
         double var[5];
         lm_charviz_variance(&cv, var);
@@ -219,10 +219,10 @@ static void test_record_rejects_a_layer_past_the_last_and_an_unknown_text(void *
     const uint32_t text[] = {'a', 'b'}, alien[] = {'x', 'y'};
     char err[LM_ERRSZ];
     lm_charviz cv;
-    assert_int_equal(lm_charviz_record(&cv, &m, &v, text, 2, 2, err, sizeof err), TG_ERANGE);
+    assert_int_equal(lm_charviz_record(&cv, &m, &v, text, 2, 2, 0, err, sizeof err), TG_ERANGE);
     assert_string_equal(err, "layer 2 is out of range: the model has 2 layers (0..1)");
     assert_null(cv.act);
-    assert_int_equal(lm_charviz_record(&cv, &m, &v, alien, 2, 0, err, sizeof err), TG_EINVAL);
+    assert_int_equal(lm_charviz_record(&cv, &m, &v, alien, 2, 0, 0, err, sizeof err), TG_EINVAL);
     assert_string_equal(err, "none of the 2 characters of the text is in the model's vocabulary");
     lm_charviz_deinit(&cv);
     lm_model_deinit(&m);
@@ -254,7 +254,8 @@ static void test_page_escapes_the_text_keeps_breaks_and_titles_each_value(void *
     uint32_t *text = decode("a<b>&\"c\"\nb", &n);
     char err[LM_ERRSZ], want[96];
     lm_charviz cv;
-    if (lm_charviz_record(&cv, &m, &v, text, n, 1, err, sizeof err) != TG_OK) fail_msg("%s", err);
+    if (lm_charviz_record(&cv, &m, &v, text, n, 1, 0, err, sizeof err) != TG_OK)
+        fail_msg("%s", err);
     lm_charviz_section sec[2] = {{3, "unit 3, r = 0.50"}, {0, "<unit 0>"}};
     char *page = page_of(&cv, sec, 2);
     assert_non_null(strstr(page, "<!DOCTYPE html>"));

@@ -12,8 +12,8 @@
 
 enum { I = 3, H = 4, TMAX = 7, LMAX = 2 }; /* B, T and L vary per test */
 
-static const tg_cell_kind kinds[] = {TG_RNN_TANH, TG_RNN_RELU, TG_LSTM, TG_GRU};
-static const char *const kind_names[] = {"RNN tanh", "RNN ReLU", "LSTM", "GRU"};
+static const tg_cell_type *const kinds[] = {&tg_cell_rnn, &tg_cell_rnn_relu, &tg_cell_lstm,
+                                            &tg_cell_gru};
 
 typedef struct {
     tg_rnn rnn;
@@ -24,12 +24,12 @@ typedef struct {
     uint64_t seed;                 /* dropout masks, redrawn identically at every call */
 } seq;
 
-static void seq_init(seq *q, tg_cell_kind kind, size_t T, size_t B, size_t L, double dropout,
+static void seq_init(seq *q, const tg_cell_type *kind, size_t T, size_t B, size_t L, double dropout,
                      int given_state, tg_rng *r)
 {
     memset(q, 0, sizeof *q);
     q->ps = tg_params_new();
-    assert_int_equal(tg_rnn_init(&q->rnn, q->ps, "rnn.", kind, I, H, L, dropout, r), TG_OK);
+    assert_int_equal(tg_rnn_init(&q->rnn, q->ps, "rnn.", kind, I, H, L, dropout, r, NULL), TG_OK);
     tg_params_init_uniform(q->ps, 0.8, r);
     q->T = T;
     q->B = B;
@@ -39,7 +39,7 @@ static void seq_init(seq *q, tg_cell_kind kind, size_t T, size_t B, size_t L, do
     }
     for (size_t k = 0; given_state && k < L; k++) {
         q->s0[k].h = rand_leaf(B, H, r, -1, 1);
-        if (kind == TG_LSTM) q->s0[k].c = rand_leaf(B, H, r, -1, 1);
+        if (kind->n_states > 1) q->s0[k].c = rand_leaf(B, H, r, -1, 1);
     }
     q->seed = 77;
 }
@@ -97,8 +97,8 @@ static void assert_gradcheck_seq(seq *q, tg_tensor *const *xs, size_t n)
     if (!(r.max_rel <= GRAD_TOL))
         fail_msg("%s T %zu B %zu L %zu: rel %.3g at tensor %zu (%zu, %zu): analytic %.12g "
                  "numeric %.12g",
-                 kind_names[q->rnn.kind], q->T, q->B, q->rnn.layers, r.max_rel, r.tensor, r.row,
-                 r.col, r.analytic, r.numeric);
+                 q->rnn.type->name, q->T, q->B, q->rnn.layers, r.max_rel, r.tensor, r.row, r.col,
+                 r.analytic, r.numeric);
     tg_tape_free(t);
 }
 
@@ -108,7 +108,7 @@ static size_t seq_checked(seq *q, tg_tensor **xs)
     size_t n = 0;
     for (size_t k = 0; k < q->rnn.layers; k++) {
         tg_cell *c = &q->rnn.cells[k];
-        xs[n++] = c->W_ih, xs[n++] = c->W_hh, xs[n++] = c->b_ih, xs[n++] = c->b_hh;
+        for (size_t j = 0; j < c->type->n_params; j++) xs[n++] = c->p[j];
         if (q->s0[k].h) xs[n++] = q->s0[k].h;
         if (q->s0[k].c) xs[n++] = q->s0[k].c;
     }
@@ -160,7 +160,7 @@ static void test_rnn_many_to_one_returns_the_last_top_output(void **s)
     tg_rng r;
     tg_rng_seed(&r, 15);
     seq q;
-    seq_init(&q, TG_GRU, 5, 3, 2, 0, 0, &r);
+    seq_init(&q, &tg_cell_gru, 5, 3, 2, 0, 0, &r);
     tg_tape *t = tg_tape_new();
     tg_state st[LMAX] = {{NULL, NULL}};
     tg_tensor *ys[TMAX];
@@ -182,7 +182,7 @@ static void test_rnn_zero_initial_state_equals_given_zeros(void **s)
     tg_rng r;
     tg_rng_seed(&r, 16);
     seq q;
-    seq_init(&q, TG_LSTM, 4, 3, 2, 0, 1, &r);
+    seq_init(&q, &tg_cell_lstm, 4, 3, 2, 0, 1, &r);
     for (size_t k = 0; k < 2; k++) {
         memset(q.s0[k].h->val, 0, 3 * H * sizeof(tg_real));
         memset(q.s0[k].c->val, 0, 3 * H * sizeof(tg_real));
@@ -210,7 +210,7 @@ static void grads_of(tg_params *ps, tg_real *out)
 static void hand_truncated(seq *q, size_t T1, tg_real *last)
 {
     size_t L = q->rnn.layers, B = q->B;
-    int lstm = q->rnn.kind == TG_LSTM;
+    int lstm = q->rnn.type == &tg_cell_lstm;
     tg_tape *t = tg_tape_new();
     tg_state st[LMAX];
     for (size_t k = 0; k < L; k++)
@@ -243,7 +243,7 @@ static void carried(seq *q, size_t T1, tg_real *last)
 {
     tg_tape *t = tg_tape_new();
     tg_rnn_carry cs;
-    assert_int_equal(tg_rnn_carry_init(&cs, &q->rnn, q->B), TG_OK);
+    assert_int_equal(tg_rnn_carry_init(&cs, &q->rnn, q->B, NULL), TG_OK);
     for (size_t t0 = 0; t0 < q->T; t0 = T1) {
         size_t t1 = t0 == 0 ? T1 : q->T;
         tg_state st[LMAX];
@@ -256,7 +256,7 @@ static void carried(seq *q, size_t T1, tg_real *last)
         if (t1 == q->T) break;
     }
     size_t L = q->rnn.layers, BH = q->B * H;
-    memcpy(last, cs.h + (L - 1) * BH, BH * sizeof *last);
+    memcpy(last, cs.v[0] + (L - 1) * BH, BH * sizeof *last);
     tg_rnn_carry_deinit(&cs);
     tg_tape_free(t);
 }
@@ -342,7 +342,7 @@ static void test_dropout_acts_only_in_training_mode(void **s)
     tg_rng r, dr;
     tg_rng_seed(&r, 18);
     seq q;
-    seq_init(&q, TG_LSTM, 3, 3, 2, 0.5, 0, &r);
+    seq_init(&q, &tg_cell_lstm, 3, 3, 2, 0.5, 0, &r);
     tg_rnn plain = q.rnn;
     plain.dropout = 0;
     tg_tape *t = tg_tape_new();
@@ -367,20 +367,23 @@ static void test_rnn_init_names_every_layer_like_pytorch(void **s)
     (void)s;
     tg_params *ps = tg_params_new();
     tg_rnn rnn;
-    assert_int_equal(tg_rnn_init(&rnn, ps, "lstm.", TG_LSTM, I, H, 2, 0.2, NULL), TG_OK);
+    assert_int_equal(tg_rnn_init(&rnn, ps, "lstm.", &tg_cell_lstm, I, H, 2, 0.2, NULL, NULL),
+                     TG_OK);
     assert_int_equal(tg_params_count(ps), 8);
     tg_tensor *w1 = tg_params_find(ps, "lstm.weight_ih_l1");
-    assert_ptr_equal(w1, rnn.cells[1].W_ih);
+    assert_ptr_equal(w1, rnn.cells[1].p[0]);
     assert_int_equal(w1->rows, 4 * H);
     assert_int_equal(w1->cols, H); /* layer 1 reads layer 0's h */
     assert_int_equal(tg_params_find(ps, "lstm.weight_ih_l0")->cols, I);
     assert_non_null(tg_params_find(ps, "lstm.bias_hh_l1"));
     tg_rnn_deinit(&rnn);
-    assert_int_equal(tg_rnn_init(&rnn, ps, "lstm.", TG_LSTM, I, H, 1, 0, NULL), TG_EINVAL);
+    assert_int_equal(tg_rnn_init(&rnn, ps, "lstm.", &tg_cell_lstm, I, H, 1, 0, NULL, NULL),
+                     TG_EINVAL);
     assert_non_null(strstr(tg_params_error(ps), "lstm.weight_ih_l0"));
     assert_null(rnn.cells);
-    assert_int_equal(tg_rnn_init(&rnn, ps, "g.", TG_GRU, I, H, 0, 0, NULL), TG_EINVAL);
-    assert_int_equal(tg_rnn_init(&rnn, ps, "g.", TG_GRU, I, H, 1, 1.0, NULL), TG_EINVAL);
+    assert_int_equal(tg_rnn_init(&rnn, ps, "g.", &tg_cell_gru, I, H, 0, 0, NULL, NULL), TG_EINVAL);
+    assert_int_equal(tg_rnn_init(&rnn, ps, "g.", &tg_cell_gru, I, H, 1, 1.0, NULL, NULL),
+                     TG_EINVAL);
     tg_params_free(ps);
 }
 
@@ -389,7 +392,7 @@ static void test_rnn_forward_names_the_cell_and_shapes_of_a_wrong_input(void **s
     (void)s;
     tg_params *ps = tg_params_new();
     tg_rnn rnn;
-    assert_int_equal(tg_rnn_init(&rnn, ps, NULL, TG_LSTM, I, H, 2, 0, NULL), TG_OK);
+    assert_int_equal(tg_rnn_init(&rnn, ps, NULL, &tg_cell_lstm, I, H, 2, 0, NULL, NULL), TG_OK);
     tg_tape *t = tg_tape_new();
     tg_tensor *xs[2] = {tg_input(t, 3, I, NULL), tg_input(t, 3, 5, NULL)};
     tg_tensor *ys[2];
@@ -417,10 +420,10 @@ static void test_carry_store_rejects_failed_or_misshapen_states(void **s)
     (void)s;
     tg_params *ps = tg_params_new();
     tg_rnn rnn;
-    assert_int_equal(tg_rnn_init(&rnn, ps, NULL, TG_LSTM, I, H, 2, 0, NULL), TG_OK);
+    assert_int_equal(tg_rnn_init(&rnn, ps, NULL, &tg_cell_lstm, I, H, 2, 0, NULL, NULL), TG_OK);
     tg_rnn_carry cs;
-    assert_int_equal(tg_rnn_carry_init(&cs, &rnn, 3), TG_OK);
-    assert_non_null(cs.c);
+    assert_int_equal(tg_rnn_carry_init(&cs, &rnn, 3, NULL), TG_OK);
+    assert_non_null(cs.v[1]);
     tg_tape *t = tg_tape_new();
     tg_state st[2];
     assert_int_equal(tg_rnn_carry_load(t, &cs, st), TG_OK);
@@ -430,14 +433,14 @@ static void test_carry_store_rejects_failed_or_misshapen_states(void **s)
     assert_int_equal(tg_rnn_carry_store(&cs, st), TG_ENULL);
     st[1].c = tg_input(t, 2, H, NULL);
     assert_int_equal(tg_rnn_carry_store(&cs, st), TG_ESHAPE);
-    for (size_t i = 0; i < 2 * 3 * H; i++) assert_true(cs.h[i] == 0); /* unchanged */
+    for (size_t i = 0; i < 2 * 3 * H; i++) assert_true(cs.v[0][i] == 0); /* unchanged */
     st[1].c = tg_input(t, 3, H, NULL);
     assert_int_equal(tg_rnn_carry_store(&cs, st), TG_OK);
-    for (size_t i = 0; i < 2 * 3 * H; i++) assert_true(cs.h[i] == 1);
+    for (size_t i = 0; i < 2 * 3 * H; i++) assert_true(cs.v[0][i] == 1);
     tg_rnn_carry_zero(&cs);
-    for (size_t i = 0; i < 2 * 3 * H; i++) assert_true(cs.h[i] == 0 && cs.c[i] == 0);
+    for (size_t i = 0; i < 2 * 3 * H; i++) assert_true(cs.v[0][i] == 0 && cs.v[1][i] == 0);
     tg_rnn_carry_deinit(&cs);
-    assert_int_equal(tg_rnn_carry_init(&cs, &rnn, 0), TG_EINVAL);
+    assert_int_equal(tg_rnn_carry_init(&cs, &rnn, 0, NULL), TG_EINVAL);
     tg_tape_free(t);
     tg_rnn_deinit(&rnn);
     tg_params_free(ps);
@@ -449,9 +452,9 @@ static void test_windows_after_the_first_allocate_nothing(void **s)
     tg_rng r;
     tg_rng_seed(&r, 19);
     seq q;
-    seq_init(&q, TG_LSTM, 5, 3, 2, 0.3, 0, &r);
+    seq_init(&q, &tg_cell_lstm, 5, 3, 2, 0.3, 0, &r);
     tg_rnn_carry cs;
-    assert_int_equal(tg_rnn_carry_init(&cs, &q.rnn, 3), TG_OK);
+    assert_int_equal(tg_rnn_carry_init(&cs, &q.rnn, 3, NULL), TG_OK);
     tg_tape *t = tg_tape_new();
     tg_tape_stats st;
     size_t allocs = 0;

@@ -1,13 +1,13 @@
-/* test_models_gradflow_core.c: the gradient-flow measurement. The tape's ∂L/∂h_t on a tiny tanh
+/* test_nn_gradflow.c: the gradient-flow measurement (nn/gradflow.c). The tape's ∂L/∂h_t on a tiny tanh
  * RNN equal the hand-written chain dh_{t-1} = (dh_t ⊙ (1 − h_t²))·W_hh (PyTorch layout, h' =
  * tanh(x·W_ihᵀ + h·W_hhᵀ + b)); the norms grow back through time for a large W_hh scale and
- * shrink for a small one on a fixed seed; the LSTM's cell state gets gradients; bad specs are
- * named. */
+ * shrink for a small one on a fixed seed; every state of a type (the LSTM's c) gets
+ * gradients; bad specs are named. */
 #include "testutil.h"
 
 #include <stdlib.h>
 
-#include "models/gradflow_core.h"
+#include "nn/gradflow.h"
 
 enum { T = 3, H = 2, I = 1 };
 
@@ -18,15 +18,15 @@ static void test_tape_state_gradients_equal_the_hand_chain(void **state)
     tg_rng_seed(&r, 11);
     tg_params *ps = tg_params_new();
     tg_cell cell;
-    assert_int_equal(tg_cell_init(&cell, ps, NULL, 0, TG_RNN_TANH, I, H, &r), TG_OK);
+    assert_int_equal(tg_cell_init(&cell, ps, NULL, 0, &tg_cell_rnn, I, H, &r, NULL), TG_OK);
     const tg_real W[H * H] = {0.9, -1.3, 0.7, 1.1}; /* W_hh[i][j]: row i is unit i's weights */
-    memcpy(cell.W_hh->val, W, sizeof W);
+    memcpy(tg_cell_param_named(&cell, "weight_hh")->val, W, sizeof W);
     tg_tape *t = tg_tape_new();
     const tg_real x[T] = {0.5, -1.0, 2.0}, v[H] = {0.8, -0.6};
     tg_tensor *xs[T], *vt = tg_input(t, 1, H, v);
     for (size_t k = 0; k < T; k++) xs[k] = tg_input(t, 1, I, &x[k]);
     tg_state hs[T];
-    assert_int_equal(gf_record(t, &cell, T, xs, vt, hs), TG_OK);
+    assert_int_equal(tg_gradflow_record(t, &cell, T, xs, vt, hs), TG_OK);
 
     tg_real d[H] = {v[0], v[1]}; /* ∂L/∂h_T = v */
     for (size_t k = T; k-- > 0;) {
@@ -37,7 +37,7 @@ static void test_tape_state_gradients_equal_the_hand_chain(void **state)
         for (size_t i = 0; i < H; i++)
             for (size_t j = 0; j < H; j++) prev[j] += dt[i] * W[i * H + j]; /* dt·W_hh */
         double norm = sqrt((double)d[0] * d[0] + (double)d[1] * d[1]);
-        assert_true(fabs(gf_grad_norm(hs[k].h) - norm) <= VAL_TOL * fmax(1, norm));
+        assert_true(fabs(tg_grad_norm_of(hs[k].h) - norm) <= VAL_TOL * fmax(1, norm));
         memcpy(d, prev, sizeof d);
     }
     tg_tape_free(t);
@@ -47,11 +47,10 @@ static void test_tape_state_gradients_equal_the_hand_chain(void **state)
 /* ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ for a tanh RNN with W_hh entries N(0, 1)·scale. */
 static double rnn_ratio(double scale, size_t steps)
 {
-    gf_spec s = {TG_RNN_TANH, steps, 1, 4, 32, scale, 0, 0, 0, 5};
+    tg_gradflow_spec s = {&tg_cell_rnn, steps, 1, 4, 32, scale, 0, 0, 0, 5};
     double *dh = calloc(steps, sizeof *dh);
-    char err[256];
     assert_non_null(dh);
-    assert_int_equal(gf_measure(&s, dh, NULL, err, sizeof err), TG_OK);
+    assert_int_equal(tg_gradflow_measure(&s, &dh, NULL), TG_OK);
     for (size_t k = 0; k < steps; k++) assert_true(isfinite(dh[k]) && dh[k] > 0);
     double ratio = dh[0] / dh[steps - 1];
     free(dh);
@@ -69,24 +68,26 @@ static void test_norms_grow_for_a_large_scale_and_shrink_for_a_small_one(void **
 static void test_lstm_reports_both_h_and_cell_state_norms(void **state)
 {
     (void)state;
-    gf_spec s = {TG_LSTM, 10, 2, 3, 5, 1, 0, 1.0, 1, 9};
-    double dh[10], dc[10];
-    char err[256];
-    assert_int_equal(gf_measure(&s, dh, dc, err, sizeof err), TG_OK);
+    tg_gradflow_spec s = {&tg_cell_lstm, 10, 2, 3, 5, 0, 0, 1.0, 1, 9};
+    double dh[10], dc[10], *ds[2] = {dh, dc};
+    assert_int_equal(tg_gradflow_measure(&s, ds, NULL), TG_OK);
     for (size_t k = 0; k < 10; k++) assert_true(dh[k] > 0 && dc[k] > 0);
 }
 
 static void test_measure_names_a_bad_spec(void **state)
 {
     (void)state;
-    gf_spec s = {TG_GRU, 0, 1, 3, 5, 1, 0, 0, 0, 1};
-    double dh[1];
-    char err[256];
-    assert_int_equal(gf_measure(&s, dh, NULL, err, sizeof err), TG_EINVAL);
-    assert_non_null(strstr(err, "T = 0"));
-    s = (gf_spec){TG_RNN_RELU, 4, 1, 3, 5, 1, 0, 0, 0, 1};
-    assert_int_equal(gf_measure(&s, dh, NULL, err, sizeof err), TG_EINVAL);
-    assert_non_null(strstr(err, "tanh RNN, LSTM or GRU"));
+    tg_gradflow_spec s = {&tg_cell_gru, 0, 1, 3, 5, 1, 0, 0, 0, 1};
+    double dh[4], *ds[1] = {dh};
+    tg_status st;
+    assert_int_equal(tg_gradflow_measure(&s, ds, &st), TG_EINVAL);
+    assert_non_null(strstr(st.msg, "T = 0"));
+    s = (tg_gradflow_spec){&tg_cell_gru, 4, 1, 3, 5, 0, 0, 1.0, 1, 1};
+    assert_int_equal(tg_gradflow_measure(&s, ds, &st), TG_EINVAL);
+    assert_non_null(strstr(st.msg, "the cell is gru, not lstm"));
+    s = (tg_gradflow_spec){NULL, 4, 1, 3, 5, 0, 0, 0, 0, 1};
+    assert_int_equal(tg_gradflow_measure(&s, ds, &st), TG_ENULL);
+    assert_non_null(strstr(st.msg, "no cell type"));
 }
 
 int main(void)

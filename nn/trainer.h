@@ -1,0 +1,113 @@
+/* trainer.h: truncated backpropagation through time as library calls: the window step, the
+ * evaluator, and the training state a checkpoint keeps.
+ *
+ * Dimension letters: N tokens in the stream, B rows, T steps per window, L layers, H hidden.
+ * The trainer owns what every recurrent model trains with and knows nothing of the model: a
+ * tape that reuses node gradients, a batcher over the token stream (B rows, each its own
+ * offset), the carried state of a stack (sized by its cell type's states), an optimizer over
+ * the parameter store, clipping by global norm, a step-decay schedule and the non-finite
+ * policy. The model gives one function, which records the loss of a window:
+ *
+ *     tg_tensor *my_window(tg_tape *t, void *model, tg_rnn_carry *carry, const int32_t *x,
+ *                          const int32_t *y, size_t Tw, size_t B);
+ *
+ * x and y are Tw·B ids each, time-major (step t of row b at t·B + b). The function loads the
+ * carried state (tg_rnn_carry_load), records, stores the final state back (tg_rnn_carry_store)
+ * and returns the mean loss per token (1 x 1), or NULL with the message on the tape.
+ *
+ * One window (tg_trainer_window):
+ *     reset the tape ─▶ window function ─▶ (× Tw when sum_steps) ─▶ tg_backward
+ *     ─▶ global gradient norm: not finite? no step, an error ─▶ clip ─▶ optimizer step, zero grad
+ * After the first window a training loop makes no heap allocation.
+ *
+ * Read next: nn/rnn.h (the carry), nn/optim.h, nn/batcher.h, models/lm.c (a language model
+ * trained through this).
+ */
+#ifndef TG_TRAINER_H
+#define TG_TRAINER_H
+
+#include "autograd/rng.h"
+#include "autograd/status.h"
+#include "autograd/tape.h"
+#include "nn/batcher.h"
+#include "nn/checkpoint.h"
+#include "nn/optim.h"
+#include "nn/params.h"
+#include "nn/rnn.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Records the mean loss of one window on t (see above). */
+typedef tg_tensor *(*tg_window_fn)(tg_tape *t, void *model, tg_rnn_carry *carry, const int32_t *x,
+                                   const int32_t *y, size_t Tw, size_t B);
+
+typedef struct tg_trainer_config {
+    size_t T, B;           /* steps per window (the last of an epoch may be shorter), rows */
+    tg_optim_config optim; /* its lr is the schedule's lr0 */
+    double clip;           /* max global gradient norm; 0 for no clipping */
+    double lr_decay;       /* lr = lr0 · lr_decay^max(0, epoch − decay_after), in (0, 1] */
+    size_t decay_after;
+    int sum_steps; /* objective: 1 = Tw · the mean loss (Zaremba et al.'s Σ over steps of the
+                    * batch mean), 0 = the mean over all Tw·B tokens */
+} tg_trainer_config;
+
+typedef struct tg_trainer {
+    tg_trainer_config cfg;
+    tg_params *ps;       /* the store trained; borrowed */
+    tg_window_fn window; /* the model's window function and its argument; borrowed */
+    void *model;
+    tg_rng *rng; /* the model's dropout generator, saved with the state; borrowed, may be NULL */
+    tg_tape *tape;
+    tg_optim *opt;
+    tg_batcher batch;
+    tg_rnn_carry carry; /* the stack's state between windows; empty without a stack */
+    int32_t *x, *y;     /* the window's ids, tg_batcher_max_steps·B each */
+    uint64_t step;      /* windows trained */
+    uint64_t clipped;   /* of which the gradient was clipped */
+    double last_norm;   /* gradient norm before clipping, last window */
+} tg_trainer;
+
+/* Train the parameters ps by windows of the stream tok[0..N) (borrowed; it must outlive the
+ * trainer). stack, when not NULL, is the recurrent stack whose state is carried from window to
+ * window. Returns TG_OK, or a TG_* code with the message in st (a configuration out of range,
+ * a stream too short for B rows, out of memory); on failure nothing is left to deinit. */
+int tg_trainer_init(tg_trainer *tr, const tg_trainer_config *cfg, tg_params *ps,
+                    const tg_rnn *stack, tg_window_fn window, void *model, tg_rng *rng,
+                    const int32_t *tok, size_t N, tg_status *st);
+void tg_trainer_deinit(tg_trainer *tr);
+
+/* One window (see above). Returns its number of steps Tw (> 0) with the mean loss in *loss; 0
+ * when the epoch has ended (the carried state is zeroed, the learning rate set for the next
+ * epoch; nothing trained); or -1 with the message in st: the recording failed, or the gradient
+ * norm is not finite (then no step was taken and the parameters are as they were). */
+long tg_trainer_window(tg_trainer *tr, double *loss, tg_status *st);
+
+/* The current epoch, counted from 1, and the fraction of it done. */
+size_t tg_trainer_epoch(const tg_trainer *tr);
+double tg_trainer_progress(const tg_trainer *tr);
+
+/* Mean loss per token of the model over tok[0..N) in evaluation mode (no dropout, no
+ * gradients), B rows of windows of T, state of stack (may be NULL) carried. TG_OK and *nll, or
+ * a TG_* code with the message in st. */
+int tg_evaluate(tg_window_fn window, void *model, const tg_rnn *stack, const int32_t *tok, size_t N,
+                size_t B, size_t T, double *nll, tg_status *st);
+
+/* The training state, as arrays of a checkpoint: "train.optim.<state>" (the optimizer's
+ * arrays), "train.counters" (U64: windows, optimizer steps, epoch, offset),
+ * "train.rng" (U64 [4]), "train.lr" (F64), "train.stream" (U64: N and a checksum of the
+ * stream), "train.carry_<state>" for every carried state ((L·B x H)). Load checks everything
+ * before changing anything: on failure (TG_EFORMAT, TG_EINVAL for another stream, ...) the
+ * trainer is as it was, and st names the file and the array. */
+int tg_trainer_save_state(const tg_trainer *tr, tg_ckpt_writer *w, tg_status *st);
+int tg_trainer_load_state(tg_trainer *tr, tg_ckpt *ck, const char *path, tg_status *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

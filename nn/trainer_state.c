@@ -1,0 +1,151 @@
+/* trainer_state.c: the trainer's state as checkpoint arrays, so that a resumed run continues
+ * bit for bit: optimizer arrays and counters, the dropout generator, the batcher's position,
+ * the carried state and the learning rate, with the stream's length and checksum to tell a
+ * resumed run that it was given another corpus.
+ *
+ * Loading reads every array into scratch and checks every value before the trainer changes,
+ * so a damaged or foreign file leaves it as it was. Read trainer.h first.
+ */
+#include "nn/trainer.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* FNV-1a (64-bit) over the stream's ids, one 32-bit id per step. */
+static uint64_t stream_checksum(const tg_batcher *b)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    for (size_t i = 0; i < b->N; i++) h = (h ^ (uint32_t)b->tok[i]) * 0x100000001b3u;
+    return h;
+}
+
+static int add_u64(tg_ckpt_writer *w, const char *name, const uint64_t *v, size_t n)
+{
+    return tg_ckpt_writer_add(w, name, TG_DT_U64, 1, &n, v);
+}
+
+/* "train.carry_<state name>", e.g. train.carry_h, train.carry_c */
+static void carry_name(const tg_trainer *tr, size_t j, char *out, size_t n)
+{
+    snprintf(out, n, "train.carry_%s", tr->carry.type->state_names[j]);
+}
+
+int tg_trainer_save_state(const tg_trainer *tr, tg_ckpt_writer *w, tg_status *st)
+{
+    int rc = TG_OK;
+    char name[96];
+    size_t n = tg_optim_numel(tr->opt), one = 1;
+    for (size_t i = 0; rc == TG_OK && i < tg_optim_state_count(tr->opt); i++) {
+        snprintf(name, sizeof name, "train.optim.%s", tg_optim_state_name(tr->opt, i));
+        rc = tg_ckpt_writer_add(w, name, TG_DT_REAL, 1, &n, tg_optim_state((tg_optim *)tr->opt, i));
+    }
+    uint64_t counters[4] = {tr->step, tg_optim_steps(tr->opt), tr->batch.epoch, tr->batch.offset};
+    uint64_t stream[2] = {tr->batch.N, stream_checksum(&tr->batch)}, none[4] = {0};
+    double lr = tg_optim_lr(tr->opt);
+    if (rc == TG_OK) rc = add_u64(w, "train.counters", counters, 4);
+    if (rc == TG_OK) rc = add_u64(w, "train.rng", tr->rng ? tr->rng->s : none, 4);
+    if (rc == TG_OK) rc = add_u64(w, "train.stream", stream, 2);
+    if (rc == TG_OK) rc = tg_ckpt_writer_add(w, "train.lr", TG_DT_F64, 1, &one, &lr);
+    const tg_rnn_carry *cs = &tr->carry;
+    size_t shape[2] = {cs->layers * cs->B, cs->H};
+    for (size_t j = 0; rc == TG_OK && j < cs->n_states; j++) {
+        carry_name(tr, j, name, sizeof name);
+        rc = tg_ckpt_writer_add(w, name, TG_DT_REAL, 2, shape, cs->v[j]);
+    }
+    if (rc != TG_OK)
+        tg_status_set(st, rc, "saving the training state: %s", tg_ckpt_writer_error(w));
+    return rc;
+}
+
+/* Everything a load reads, before any of it reaches the trainer. */
+typedef struct loaded {
+    uint64_t counters[4], rng[4];
+    double lr;
+    tg_real *arrays; /* the optimizer's arrays, then the carried states; owned */
+} loaded;
+
+/* Read and check the small arrays; TG_OK or a code with st naming the file and the array. */
+static int read_small(const tg_trainer *tr, tg_ckpt *ck, const char *path, loaded *ld,
+                      tg_status *st)
+{
+    uint64_t stream[2], expect[2] = {tr->batch.N, stream_checksum(&tr->batch)};
+    int rc = tg_ckpt_read(ck, "train.stream", TG_DT_U64, stream, 2);
+    if (rc == TG_OK && (stream[0] != expect[0] || stream[1] != expect[1]))
+        return tg_status_set(st, TG_EINVAL,
+                             "%s: was trained on another corpus (%" PRIu64
+                             " tokens, this one has %" PRIu64 ")",
+                             path, stream[0], expect[0]);
+    if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.counters", TG_DT_U64, ld->counters, 4);
+    if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.rng", TG_DT_U64, ld->rng, 4);
+    if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.lr", TG_DT_F64, &ld->lr, 1);
+    if (rc != TG_OK) return tg_status_set(st, rc, "%s", tg_ckpt_error(ck));
+    if (!(ld->lr >= 0 && ld->lr < INFINITY))
+        return tg_status_set(st, TG_EFORMAT,
+                             "%s: train.lr is %g; a learning rate must be finite and >= 0", path,
+                             ld->lr);
+    if (ld->counters[1] > TG_OPTIM_MAX_STEPS)
+        return tg_status_set(st, TG_EFORMAT,
+                             "%s: train.counters[1] (optimizer steps) is %" PRIu64
+                             ", above the %" PRIu64 " an optimizer counts",
+                             path, ld->counters[1], (uint64_t)TG_OPTIM_MAX_STEPS);
+    if (ld->counters[3] > tr->batch.L - 1 || ld->counters[2] > SIZE_MAX)
+        return tg_status_set(st, TG_EFORMAT,
+                             "%s: train.counters: epoch %" PRIu64 ", offset %" PRIu64
+                             " do not fit a stream of rows of %zu tokens",
+                             path, ld->counters[2], ld->counters[3], tr->batch.L);
+    return TG_OK;
+}
+
+/* Read the optimizer's arrays and the carried states into ld->arrays. */
+static int read_arrays(const tg_trainer *tr, tg_ckpt *ck, loaded *ld, tg_status *st)
+{
+    const tg_rnn_carry *cs = &tr->carry;
+    size_t n = tg_optim_numel(tr->opt), S = tg_optim_state_count(tr->opt);
+    size_t nc = cs->layers * cs->B * cs->H;
+    if (!(ld->arrays = malloc((S * n + cs->n_states * nc + 1) * sizeof(tg_real))))
+        return tg_status_set(st, TG_ENOMEM, "loading the training state: out of memory");
+    char name[96];
+    int rc = TG_OK;
+    for (size_t i = 0; rc == TG_OK && i < S; i++) {
+        snprintf(name, sizeof name, "train.optim.%s", tg_optim_state_name(tr->opt, i));
+        rc = tg_ckpt_read_reals(ck, name, ld->arrays + i * n, n);
+    }
+    for (size_t j = 0; rc == TG_OK && j < cs->n_states; j++) {
+        carry_name(tr, j, name, sizeof name);
+        rc = tg_ckpt_read_reals(ck, name, ld->arrays + S * n + j * nc, nc);
+    }
+    return rc == TG_OK ? TG_OK : tg_status_set(st, rc, "%s", tg_ckpt_error(ck));
+}
+
+/* Everything was read and checked: hand it to the trainer. */
+static void commit(tg_trainer *tr, const loaded *ld)
+{
+    tg_rnn_carry *cs = &tr->carry;
+    size_t n = tg_optim_numel(tr->opt), S = tg_optim_state_count(tr->opt);
+    size_t nc = cs->layers * cs->B * cs->H;
+    for (size_t i = 0; i < S; i++)
+        memcpy(tg_optim_state(tr->opt, i), ld->arrays + i * n, n * sizeof(tg_real));
+    for (size_t j = 0; j < cs->n_states; j++)
+        memcpy(cs->v[j], ld->arrays + S * n + j * nc, nc * sizeof(tg_real));
+    if (tr->rng) memcpy(tr->rng->s, ld->rng, sizeof ld->rng);
+    tg_batcher_set_position(&tr->batch, (size_t)ld->counters[2], (size_t)ld->counters[3], NULL, 0);
+    tr->step = ld->counters[0];
+    tg_optim_set_steps(tr->opt, ld->counters[1], NULL); /* both checked in read_small */
+    tg_optim_set_lr(tr->opt, ld->lr, NULL);
+}
+
+int tg_trainer_load_state(tg_trainer *tr, tg_ckpt *ck, const char *path, tg_status *st)
+{
+    if (!tg_ckpt_find(ck, "train.counters"))
+        return tg_status_set(st, TG_EFORMAT,
+                             "%s: holds no training state (saved for sampling only)", path);
+    loaded ld = {0};
+    int rc = read_small(tr, ck, path, &ld, st);
+    if (rc == TG_OK) rc = read_arrays(tr, ck, &ld, st);
+    if (rc == TG_OK) commit(tr, &ld);
+    free(ld.arrays);
+    return rc;
+}
