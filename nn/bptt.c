@@ -1,8 +1,11 @@
-/* bptt.c: the hand-derived BPTT reference: a forward that keeps its own cache, then the
- * textbook backward of each cell as plain loops, with no tape and no op.
+/* bptt.c: the arrays of a hand-derived BPTT for any cell type, and the library's own hand
+ * derivations of the built-in cells: a forward that keeps its own cache, then the textbook
+ * backward of each cell as plain loops, with no tape and no op.
  *
  * Invariant: nothing here calls the tape or an op, so a bug in an op's backward cannot hide in
- * the reference. The work block holds every intermediate; the caller's tg_bptt_grads is only
+ * a reference. A reference is a family (below): its gate count and two element functions, one
+ * forward and one backward; the walk over steps, the products with the weights and the export
+ * are shared. The work block holds every intermediate; the caller's tg_bptt_grads is only
  * written at the end, so on failure it is unchanged. Sums are accumulated in double.
  *
  * Read next: nn/bptt_check.c (the tape's side and the comparison), nn/bptt_adapt.c.
@@ -10,53 +13,76 @@
 #include "nn/bptt.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 tg_bptt_cell tg_bptt_cell_of(const tg_cell *cell)
 {
-    return (tg_bptt_cell){.kind = cell->kind,
-                          .in = cell->in,
-                          .hidden = cell->hidden,
-                          .W_ih = cell->W_ih->val,
-                          .W_hh = cell->W_hh->val,
-                          .b_ih = cell->b_ih->val,
-                          .b_hh = cell->b_hh->val};
-}
-
-static size_t gates(tg_cell_kind kind)
-{
-    return kind == TG_LSTM ? 4 : kind == TG_GRU ? 3 : 1;
-}
-
-static int known(tg_cell_kind kind)
-{
-    return kind == TG_RNN_TANH || kind == TG_RNN_RELU || kind == TG_LSTM || kind == TG_GRU;
+    tg_bptt_cell w = {.type = cell->type, .in = cell->in, .hidden = cell->hidden};
+    for (size_t k = 0; cell->type && k < cell->type->n_params; k++)
+        w.param[k] = cell->p[k] ? cell->p[k]->val : NULL;
+    return w;
 }
 
 /* ---- the gradients' block ---- */
 
-int tg_bptt_grads_init(tg_bptt_grads *g, tg_cell_kind kind, size_t T, size_t B, size_t I, size_t H)
+/* *acc += a·b, or 0 when a size overflows on the way. */
+static int add_product(size_t *acc, size_t a, size_t b)
+{
+    if (a && b > SIZE_MAX / a) return 0;
+    if (*acc > SIZE_MAX - a * b) return 0;
+    *acc += a * b;
+    return 1;
+}
+
+size_t tg_bptt_param_numel(const tg_bptt_grads *g, size_t k)
+{
+    size_t rows, cols, n = 0;
+    if (!g->type || k >= g->type->n_params) return 0;
+    tg_cell_param_shape(g->type, k, g->I, g->H, &rows, &cols);
+    return add_product(&n, rows, cols) ? n : 0;
+}
+
+/* Total elements of every array for g's type and sizes; 0 when it overflows. The estimate in
+ * double is exact enough to tell whether the sum fits, and then the size_t sum is exact. */
+static size_t grads_numel(const tg_bptt_grads *g)
+{
+    double S = (double)g->type->n_states, TB = (double)g->T * g->B;
+    double est = TB * g->I + S * g->B * g->H * (2.0 * g->T + 1);
+    if (!(est < (double)(SIZE_MAX / sizeof(tg_real)) / 4)) return 0;
+    size_t n = g->T * g->B * g->I + g->type->n_states * g->B * g->H * (2 * g->T + 1), p;
+    for (size_t k = 0; k < g->type->n_params; k++)
+        if (!(p = tg_bptt_param_numel(g, k)) || !add_product(&n, p, 1)) return 0;
+    return n <= SIZE_MAX / sizeof(tg_real) ? n : 0;
+}
+
+int tg_bptt_grads_init(tg_bptt_grads *g, const tg_cell_type *type, size_t T, size_t B, size_t I,
+                       size_t H, tg_status *st)
 {
     memset(g, 0, sizeof *g);
-    if (!known(kind) || !T || !B || !I || !H) return TG_EINVAL;
-    size_t GH = gates(kind) * H, lstm = kind == TG_LSTM, TBH = T * B * H;
-    size_t n = GH * I + GH * H + 2 * GH + TBH * (2 + 2 * lstm) + T * B * I + B * H * (1 + lstm);
-    tg_real *p = calloc(n, sizeof *p);
-    if (!p) return TG_ENOMEM;
-    *g = (tg_bptt_grads){.kind = kind, .T = T, .B = B, .I = I, .H = H, .block = p};
-    g->dW_ih = p, p += GH * I;
-    g->dW_hh = p, p += GH * H;
-    g->db_ih = p, p += GH;
-    g->db_hh = p, p += GH;
-    g->dh = p, p += TBH;
-    g->h = p, p += TBH;
+    if (!type) return tg_status_set(st, TG_ENULL, "tg_bptt_grads_init: the cell type is NULL");
+    if (!T || !B || !I || !H)
+        return tg_status_set(st, TG_EINVAL,
+                             "tg_bptt_grads_init: %s with T = %zu, B = %zu, I = %zu, H = %zu: "
+                             "sizes must be at least 1",
+                             type->name, T, B, I, H);
+    *g = (tg_bptt_grads){.type = type, .T = T, .B = B, .I = I, .H = H};
+    size_t n = grads_numel(g), TBH = T * B * H;
+    tg_real *p = n ? calloc(n, sizeof *p) : NULL;
+    if (!p) {
+        memset(g, 0, sizeof *g);
+        return tg_status_set(st, n ? TG_ENOMEM : TG_ERANGE,
+                             "tg_bptt_grads_init: %s with T = %zu, B = %zu, I = %zu, H = %zu: %s",
+                             type->name, T, B, I, H, n ? "out of memory" : "the sizes overflow");
+    }
+    g->block = p;
+    for (size_t k = 0; k < type->n_params; k++) g->dparam[k] = p, p += tg_bptt_param_numel(g, k);
     g->dx = p, p += T * B * I;
-    g->dh0 = p, p += B * H;
-    if (lstm) {
-        g->dc = p, p += TBH;
-        g->c = p, p += TBH;
-        g->dc0 = p;
+    for (size_t k = 0; k < type->n_states; k++) {
+        g->dstate[k] = p, p += TBH;
+        g->state[k] = p, p += TBH;
+        g->dstate0[k] = p, p += B * H;
     }
     return TG_OK;
 }
@@ -114,29 +140,149 @@ static double sigm(double a)
     return 1 / (1 + exp(-a));
 }
 
+/* ---- one step's view of the cache; a family's element functions read and write it ---- */
+
+typedef struct view {
+    size_t H;               /* the offset of gate block k is k·H in a row of act, ax, ah */
+    const tg_real *hp, *cp; /* h_{t−1}, c_{t−1} (B x H); c only for the LSTM */
+    tg_real *h, *c;         /* h_t, c_t */
+    tg_real *act, *q;       /* gate activations (B x G·H); the GRU's h_{t−1}·W_hnᵀ + b_hn */
+    tg_real *ax, *ah;  /* forward: x·W_ihᵀ + b_ih, h·W_hhᵀ + b_hh; backward: their grads */
+    const tg_real *dh; /* backward: dh_t, the total gradient reaching h_t */
+    tg_real *dc, *dcc, *dhc; /* dc_t; dc and the direct part of dh sent to step t − 1 */
+} view;
+
+/* A hand reference: G gates, the states it carries, and element (r, j) of one step. bwd sets
+ * the pre-activation gradients of row r, unit j (ax input side, ah hidden side) and adds to
+ * dhc what reaches h_{t−1} without W_hh. */
+typedef struct family {
+    const char *fn; /* the public entry point, for messages */
+    size_t G, n_states;
+    void (*fwd)(const view *v, size_t r, size_t j);
+    void (*bwd)(const view *v, size_t r, size_t j);
+} family;
+
+/* Element e = (r, j) of a (B x H) array, and gate k of row r of a (B x G·H) array. */
+#define E(r, j)          ((r)*v->H + (j))
+#define GATE(a, r, k, j) ((a)[((r)*G + (k)) * v->H + (j)])
+
+static void rnn_tanh_fwd(const view *v, size_t r, size_t j)
+{
+    enum { G = 1 };
+    v->h[E(r, j)] = (tg_real)tanh((double)GATE(v->ax, r, 0, j) + GATE(v->ah, r, 0, j));
+}
+
+static void rnn_tanh_bwd(const view *v, size_t r, size_t j)
+{
+    enum { G = 1 };
+    double h = v->h[E(r, j)];
+    GATE(v->ax, r, 0, j) = GATE(v->ah, r, 0, j) = (tg_real)(v->dh[E(r, j)] * (1 - h * h));
+}
+
+static void rnn_relu_fwd(const view *v, size_t r, size_t j)
+{
+    enum { G = 1 };
+    double a = (double)GATE(v->ax, r, 0, j) + GATE(v->ah, r, 0, j);
+    v->h[E(r, j)] = (tg_real)(a > 0 ? a : 0);
+}
+
+static void rnn_relu_bwd(const view *v, size_t r, size_t j)
+{
+    enum { G = 1 };
+    GATE(v->ax, r, 0, j) = GATE(v->ah, r, 0, j) = v->h[E(r, j)] > 0 ? v->dh[E(r, j)] : 0;
+}
+
+static void lstm_fwd(const view *v, size_t r, size_t j)
+{
+    enum { G = 4 };
+    size_t e = E(r, j);
+    double a[4];
+    for (size_t k = 0; k < 4; k++) a[k] = (double)GATE(v->ax, r, k, j) + GATE(v->ah, r, k, j);
+    double i = sigm(a[0]), f = sigm(a[1]), g = tanh(a[2]), o = sigm(a[3]); /* gates i f g o */
+    v->c[e] = (tg_real)(f * v->cp[e] + i * g);                             /* c = f⊙c + i⊙g */
+    v->h[e] = (tg_real)(o * tanh((double)v->c[e]));                        /* h = o⊙tanh(c) */
+    GATE(v->act, r, 0, j) = (tg_real)i, GATE(v->act, r, 1, j) = (tg_real)f;
+    GATE(v->act, r, 2, j) = (tg_real)g, GATE(v->act, r, 3, j) = (tg_real)o;
+}
+
+static void lstm_bwd(const view *v, size_t r, size_t j)
+{
+    enum { G = 4 };
+    size_t e = E(r, j);
+    double i = GATE(v->act, r, 0, j), f = GATE(v->act, r, 1, j);
+    double g = GATE(v->act, r, 2, j), o = GATE(v->act, r, 3, j);
+    double d = v->dh[e], tc = tanh((double)v->c[e]);
+    double dct = v->dcc[e] + d * o * (1 - tc * tc); /* dc_t = dc + dh⊙o⊙(1−tanh²c) */
+    v->dc[e] = (tg_real)dct;
+    v->dcc[e] = (tg_real)(dct * f);                                 /* dc_{t−1} = dc_t ⊙ f */
+    GATE(v->ax, r, 0, j) = (tg_real)(dct * g * i * (1 - i));        /* da_i = dc⊙g · i(1−i) */
+    GATE(v->ax, r, 1, j) = (tg_real)(dct * v->cp[e] * f * (1 - f)); /* da_f = dc⊙c_{t−1}·f(1−f) */
+    GATE(v->ax, r, 2, j) = (tg_real)(dct * i * (1 - g * g));        /* da_g = dc⊙i · (1−g²) */
+    GATE(v->ax, r, 3, j) = (tg_real)(d * tc * o * (1 - o)); /* da_o = dh⊙tanh(c) · o(1−o) */
+    for (size_t k = 0; k < 4; k++) GATE(v->ah, r, k, j) = GATE(v->ax, r, k, j);
+}
+
+static void gru_fwd(const view *v, size_t r, size_t j)
+{
+    enum { G = 3 };
+    size_t e = E(r, j);
+    double rr = sigm((double)GATE(v->ax, r, 0, j) + GATE(v->ah, r, 0, j));     /* r = σ(a_r) */
+    double z = sigm((double)GATE(v->ax, r, 1, j) + GATE(v->ah, r, 1, j));      /* z = σ(a_z) */
+    double n = tanh((double)GATE(v->ax, r, 2, j) + rr * GATE(v->ah, r, 2, j)); /* n */
+    GATE(v->act, r, 0, j) = (tg_real)rr, GATE(v->act, r, 1, j) = (tg_real)z;
+    GATE(v->act, r, 2, j) = (tg_real)n;
+    v->q[e] = GATE(v->ah, r, 2, j);
+    v->h[e] = (tg_real)((1 - z) * n + z * v->hp[e]); /* h = (1−z)⊙n + z⊙h */
+}
+
+static void gru_bwd(const view *v, size_t r, size_t j)
+{
+    enum { G = 3 };
+    size_t e = E(r, j);
+    double rr = GATE(v->act, r, 0, j), z = GATE(v->act, r, 1, j), n = GATE(v->act, r, 2, j);
+    double d = v->dh[e], dan = d * (1 - z) * (1 - n * n);      /* dan = dh⊙(1−z) · (1−n²) */
+    tg_real dar = (tg_real)(dan * v->q[e] * rr * (1 - rr));    /* dar = dan⊙q · r(1−r) */
+    tg_real daz = (tg_real)(d * (v->hp[e] - n) * z * (1 - z)); /* daz = dh⊙(h−n) · z(1−z) */
+    GATE(v->ax, r, 0, j) = GATE(v->ah, r, 0, j) = dar;
+    GATE(v->ax, r, 1, j) = GATE(v->ah, r, 1, j) = daz;
+    GATE(v->ax, r, 2, j) = (tg_real)dan;
+    GATE(v->ah, r, 2, j) = (tg_real)(dan * rr); /* dq = dan ⊙ r */
+    v->dhc[e] = (tg_real)(d * z);               /* direct path: dh ⊙ z */
+}
+
+#undef E
+#undef GATE
+
+static const family rnn_tanh = {"tg_bptt_rnn_tanh_hand", 1, 1, rnn_tanh_fwd, rnn_tanh_bwd};
+static const family rnn_relu = {"tg_bptt_rnn_relu_hand", 1, 1, rnn_relu_fwd, rnn_relu_bwd};
+static const family lstm = {"tg_bptt_lstm_hand", 4, 2, lstm_fwd, lstm_bwd};
+static const family gru = {"tg_bptt_gru_hand", 3, 1, gru_fwd, gru_bwd};
+
 /* ---- the forward cache and the backward's accumulators, in one block ---- */
 
 typedef struct work {
+    const family *fam;
     size_t T, B, I, H, G;
-    tg_real *hs, *cs;       /* (T+1)·B·H states h_0..h_T, c_0..c_T (LSTM) */
-    tg_real *act;           /* T·B·G·H gate activations: LSTM i f g o, GRU r z n */
-    tg_real *q;             /* T·B·H, GRU: h_{t−1}·W_hnᵀ + b_hn */
-    tg_real *dW_ih, *dW_hh; /* as the weights */
-    tg_real *db_ih, *db_hh; /* G·H */
-    tg_real *dh, *dc, *dx;  /* per step: T·B·H, T·B·H, T·B·I */
-    tg_real *dhc, *dcc;     /* B·H: dh and dc carried to the step before */
-    tg_real *ax, *ah;       /* B·G·H: pre-activations (forward), their gradients (backward) */
+    tg_real *hs, *cs; /* (T+1)·B·H states h_0..h_T, c_0..c_T */
+    tg_real *act, *q; /* T·B·G·H gate activations, T·B·H GRU q */
+    tg_real *dW_ih, *dW_hh, *db_ih, *db_hh;
+    tg_real *dh, *dc, *dx; /* per step: T·B·H, T·B·H, T·B·I */
+    tg_real *dhc, *dcc;    /* B·H: dh and dc carried to the step before */
+    tg_real *ax, *ah;      /* B·G·H: pre-activations (forward), their gradients (backward) */
     tg_real *block;
 } work;
 
-static int work_init(work *w, const tg_bptt_cell *c, size_t T, size_t B)
+/* The block's size is checked in double first (exact enough to tell whether it fits). */
+static int work_init(work *w, const family *fam, size_t T, size_t B, size_t I, size_t H)
 {
-    size_t I = c->in, H = c->hidden, G = gates(c->kind), GH = G * H, BH = B * H;
-    size_t n = 2 * (T + 1) * BH + T * B * GH + T * BH + GH * (I + H + 2) + 2 * T * BH + T * B * I +
-               2 * BH + 2 * B * GH;
+    size_t GH = fam->G * H, BH = B * H;
+    double est = (double)B * H * (5.0 * T + 4) + (double)T * B * ((double)fam->G * H + I) +
+                 (double)fam->G * H * (I + H + 2.0) + 2.0 * B * fam->G * H;
+    if (!(est < (double)(SIZE_MAX / sizeof(tg_real)) / 4)) return TG_ENOMEM;
+    size_t n = BH * (5 * T + 4) + T * B * (GH + I) + GH * (I + H + 2) + 2 * B * GH;
     tg_real *p = calloc(n, sizeof *p);
     if (!p) return TG_ENOMEM;
-    *w = (work){.T = T, .B = B, .I = I, .H = H, .G = G, .block = p};
+    *w = (work){.fam = fam, .T = T, .B = B, .I = I, .H = H, .G = fam->G, .block = p};
     w->hs = p, p += (T + 1) * BH;
     w->cs = p, p += (T + 1) * BH;
     w->act = p, p += T * B * GH;
@@ -155,99 +301,55 @@ static int work_init(work *w, const tg_bptt_cell *c, size_t T, size_t B)
     return TG_OK;
 }
 
-/* Step t (1..T) forward: h_t (and c_t) from h_{t−1}, c_{t−1} and x_t. */
-static void forward_step(work *w, const tg_bptt_cell *c, size_t t, const tg_real *x)
+/* Step t's view (t = 1..T). */
+static view view_at(const work *w, size_t t)
 {
-    size_t B = w->B, H = w->H, GH = w->G * H, BH = B * H;
-    const tg_real *hp = w->hs + (t - 1) * BH, *cp = w->cs + (t - 1) * BH;
-    tg_real *h = w->hs + t * BH, *cn = w->cs + t * BH, *act = w->act + (t - 1) * B * GH;
-    tg_real *q = w->q + (t - 1) * BH;
-    affine(w->ax, x, c->W_ih, c->b_ih, B, w->I, GH); /* x·W_ihᵀ + b_ih */
-    affine(w->ah, hp, c->W_hh, c->b_hh, B, H, GH);   /* h·W_hhᵀ + b_hh */
-    for (size_t r = 0; r < B; r++)
-        for (size_t j = 0; j < H; j++) {
-            const tg_real *ax = w->ax + r * GH, *ah = w->ah + r * GH;
-            tg_real *ac = act + r * GH;
-            size_t e = r * H + j;
-            if (c->kind == TG_LSTM) {
-                double i = sigm((double)ax[j] + ah[j]);                 /* i = σ(a_i) */
-                double f = sigm((double)ax[H + j] + ah[H + j]);         /* f = σ(a_f) */
-                double g = tanh((double)ax[2 * H + j] + ah[2 * H + j]); /* g = tanh(a_g) */
-                double o = sigm((double)ax[3 * H + j] + ah[3 * H + j]); /* o = σ(a_o) */
-                double cc = f * cp[e] + i * g;                          /* c = f⊙c + i⊙g */
-                ac[j] = (tg_real)i, ac[H + j] = (tg_real)f;
-                ac[2 * H + j] = (tg_real)g, ac[3 * H + j] = (tg_real)o;
-                cn[e] = (tg_real)cc;
-                h[e] = (tg_real)(o * tanh((double)cn[e])); /* h = o⊙tanh(c) */
-            } else if (c->kind == TG_GRU) {
-                double rr = sigm((double)ax[j] + ah[j]);                     /* r = σ(a_r) */
-                double z = sigm((double)ax[H + j] + ah[H + j]);              /* z = σ(a_z) */
-                double n = tanh((double)ax[2 * H + j] + rr * ah[2 * H + j]); /* n */
-                ac[j] = (tg_real)rr, ac[H + j] = (tg_real)z, ac[2 * H + j] = (tg_real)n;
-                q[e] = ah[2 * H + j];
-                h[e] = (tg_real)((1 - z) * n + z * hp[e]); /* h = (1−z)⊙n + z⊙h */
-            } else {
-                double a = (double)ax[j] + ah[j];
-                h[e] = (tg_real)(c->kind == TG_RNN_RELU ? (a > 0 ? a : 0) : tanh(a));
-            }
-        }
+    size_t BH = w->B * w->H, BGH = BH * w->G;
+    return (view){.H = w->H,
+                  .hp = w->hs + (t - 1) * BH,
+                  .cp = w->cs + (t - 1) * BH,
+                  .h = w->hs + t * BH,
+                  .c = w->cs + t * BH,
+                  .act = w->act + (t - 1) * BGH,
+                  .q = w->q + (t - 1) * BH,
+                  .ax = w->ax,
+                  .ah = w->ah,
+                  .dh = w->dh + (t - 1) * BH,
+                  .dc = w->dc + (t - 1) * BH,
+                  .dcc = w->dcc,
+                  .dhc = w->dhc};
 }
 
-/* Step t backward: from dh_t (already in w->dh) and dc carried, the pre-activation gradients
- * w->ax (input side) and w->ah (hidden side), dc_t, and the part of dh_{t−1} that does not go
- * through W_hh, left in w->dhc. */
-static void gate_grads(work *w, const tg_bptt_cell *c, size_t t)
+/* w_ih etc. are PyTorch's weight_ih (G·H x I), weight_hh, bias_ih, bias_hh. */
+enum { W_IH, W_HH, B_IH, B_HH };
+
+static void forward(work *w, const tg_bptt_cell *c, const tg_real *x)
 {
-    size_t B = w->B, H = w->H, GH = w->G * H, BH = B * H;
-    const tg_real *dh = w->dh + (t - 1) * BH, *h = w->hs + t * BH, *hp = w->hs + (t - 1) * BH;
-    const tg_real *cn = w->cs + t * BH, *cp = w->cs + (t - 1) * BH;
-    const tg_real *act = w->act + (t - 1) * B * GH, *q = w->q + (t - 1) * BH;
-    tg_real *dc = w->dc + (t - 1) * BH;
-    for (size_t r = 0; r < B; r++)
-        for (size_t j = 0; j < H; j++) {
-            size_t e = r * H + j;
-            const tg_real *ac = act + r * GH;
-            tg_real *dax = w->ax + r * GH, *dah = w->ah + r * GH;
-            double d = dh[e];
-            w->dhc[e] = 0;
-            if (c->kind == TG_LSTM) {
-                double i = ac[j], f = ac[H + j], g = ac[2 * H + j], o = ac[3 * H + j];
-                double tc = tanh((double)cn[e]);
-                double dct = w->dcc[e] + d * o * (1 - tc * tc); /* dc_t = dc + dh⊙o⊙(1−tanh²c) */
-                dc[e] = (tg_real)dct;
-                w->dcc[e] = (tg_real)(dct * f);                    /* dc_{t−1} = dc_t ⊙ f */
-                dax[j] = (tg_real)(dct * g * i * (1 - i));         /* da_i = dc⊙g · i(1−i) */
-                dax[H + j] = (tg_real)(dct * cp[e] * f * (1 - f)); /* da_f = dc⊙c_{t−1} · f(1−f) */
-                dax[2 * H + j] = (tg_real)(dct * i * (1 - g * g)); /* da_g = dc⊙i · (1−g²) */
-                dax[3 * H + j] = (tg_real)(d * tc * o * (1 - o)); /* da_o = dh⊙tanh(c) · o(1−o) */
-                for (size_t k = 0; k < 4; k++) dah[k * H + j] = dax[k * H + j];
-            } else if (c->kind == TG_GRU) {
-                double rr = ac[j], z = ac[H + j], n = ac[2 * H + j];
-                double dan = d * (1 - z) * (1 - n * n); /* dan = dh⊙(1−z) · (1−n²) */
-                dax[j] = dah[j] = (tg_real)(dan * q[e] * rr * (1 - rr)); /* dar = dan⊙q · r(1−r) */
-                dax[H + j] = dah[H + j] = (tg_real)(d * (hp[e] - n) * z * (1 - z)); /* daz */
-                dax[2 * H + j] = (tg_real)dan;
-                dah[2 * H + j] = (tg_real)(dan * rr); /* dq = dan ⊙ r */
-                w->dhc[e] = (tg_real)(d * z);         /* direct path: dh ⊙ z */
-            } else {
-                double da = c->kind == TG_RNN_RELU ? (h[e] > 0 ? d : 0) : d * (1 - h[e] * h[e]);
-                dax[j] = dah[j] = (tg_real)da; /* da = dh ⊙ (1 − h²) */
-            }
-        }
+    size_t B = w->B, I = w->I, H = w->H, GH = w->G * H;
+    for (size_t t = 1; t <= w->T; t++) {
+        view v = view_at(w, t);
+        affine(w->ax, x + (t - 1) * B * I, c->param[W_IH], c->param[B_IH], B, I, GH);
+        affine(w->ah, v.hp, c->param[W_HH], c->param[B_HH], B, H, GH); /* h·W_hhᵀ + b_hh */
+        for (size_t r = 0; r < B; r++)
+            for (size_t j = 0; j < H; j++) w->fam->fwd(&v, r, j);
+    }
 }
 
 static void backward(work *w, const tg_bptt_cell *c, const tg_real *x, const tg_real *dy)
 {
     size_t B = w->B, I = w->I, H = w->H, GH = w->G * H, BH = B * H;
     for (size_t t = w->T; t >= 1; t--) {
-        tg_real *dh = w->dh + (t - 1) * BH;
-        const tg_real *xt = x + (t - 1) * B * I, *hp = w->hs + (t - 1) * BH;
-        for (size_t e = 0; e < BH; e++) dh[e] = (tg_real)((double)dy[(t - 1) * BH + e] + w->dhc[e]);
-        gate_grads(w, c, t);
-        weight_grads(w->dW_ih, w->db_ih, w->ax, xt, B, I, GH); /* dW_ih += daᵀ·x_t */
-        weight_grads(w->dW_hh, w->db_hh, w->ah, hp, B, H, GH); /* dW_hh += daᵀ·h_{t−1} */
-        input_grads(w->dx + (t - 1) * B * I, NULL, w->ax, c->W_ih, B, I, GH); /* dx = da·W_ih */
-        input_grads(w->dhc, w->dhc, w->ah, c->W_hh, B, H, GH); /* dh_{t−1} += da·W_hh */
+        view v = view_at(w, t);
+        const tg_real *xt = x + (t - 1) * B * I;
+        for (size_t e = 0; e < BH; e++) /* dh_t = dy_t + what step t + 1 sent */
+            w->dh[(t - 1) * BH + e] = (tg_real)((double)dy[(t - 1) * BH + e] + w->dhc[e]);
+        memset(w->dhc, 0, BH * sizeof *w->dhc);
+        for (size_t r = 0; r < B; r++)
+            for (size_t j = 0; j < H; j++) w->fam->bwd(&v, r, j);
+        weight_grads(w->dW_ih, w->db_ih, w->ax, xt, B, I, GH);   /* dW_ih += daᵀ·x_t */
+        weight_grads(w->dW_hh, w->db_hh, w->ah, v.hp, B, H, GH); /* dW_hh += daᵀ·h_{t−1} */
+        input_grads(w->dx + (t - 1) * B * I, NULL, w->ax, c->param[W_IH], B, I, GH); /* da·W_ih */
+        input_grads(w->dhc, w->dhc, w->ah, c->param[W_HH], B, H, GH); /* dh_{t−1} += da·W_hh */
     }
 }
 
@@ -256,38 +358,101 @@ static void put(tg_real *dst, const tg_real *src, size_t n)
     if (dst) memcpy(dst, src, n * sizeof *dst);
 }
 
-static void work_export(const work *w, tg_cell_kind kind, tg_bptt_grads *g)
+static void work_export(const work *w, tg_bptt_grads *g)
 {
     size_t T = w->T, BH = w->B * w->H, GH = w->G * w->H;
-    put(g->dW_ih, w->dW_ih, GH * w->I);
-    put(g->dW_hh, w->dW_hh, GH * w->H);
-    put(g->db_ih, w->db_ih, GH);
-    put(g->db_hh, w->db_hh, GH);
-    put(g->dh, w->dh, T * BH);
+    const tg_real *ds[2] = {w->dh, w->dc}, *s0[2] = {w->dhc, w->dcc}, *s[2] = {w->hs, w->cs};
+    put(g->dparam[W_IH], w->dW_ih, GH * w->I);
+    put(g->dparam[W_HH], w->dW_hh, GH * w->H);
+    put(g->dparam[B_IH], w->db_ih, GH);
+    put(g->dparam[B_HH], w->db_hh, GH);
     put(g->dx, w->dx, T * w->B * w->I);
-    put(g->dh0, w->dhc, BH);
-    put(g->h, w->hs + BH, T * BH);
-    if (kind != TG_LSTM) return;
-    put(g->dc, w->dc, T * BH);
-    put(g->dc0, w->dcc, BH);
-    put(g->c, w->cs + BH, T * BH);
+    for (size_t k = 0; k < w->fam->n_states; k++) {
+        put(g->dstate[k], ds[k], T * BH);
+        put(g->dstate0[k], s0[k], BH);
+        put(g->state[k], s[k] + BH, T * BH);
+    }
 }
 
-int tg_bptt_reference(const tg_bptt_cell *c, size_t T, size_t B, const tg_real *x,
-                      const tg_real *h0, const tg_real *c0, const tg_real *dy, tg_bptt_grads *g)
+/* ---- the entry points ---- */
+
+/* 1 when type has PyTorch's four parameters for G gates and the family's states. */
+static int torch_layout(const family *fam, const tg_cell_type *ty, size_t I, size_t H)
 {
-    if (!c || !x || !dy || !g || !c->W_ih || !c->W_hh || !c->b_ih || !c->b_hh) return TG_ENULL;
-    if (!known(c->kind) || !T || !B || !c->in || !c->hidden || g->kind != c->kind || g->T != T ||
-        g->B != B || g->I != c->in || g->H != c->hidden)
-        return TG_EINVAL;
+    size_t want[4][2] = {{fam->G * H, I}, {fam->G * H, H}, {1, fam->G * H}, {1, fam->G * H}};
+    if (ty->n_params != 4 || ty->n_states != fam->n_states) return 0;
+    for (size_t k = 0; k < 4; k++) {
+        size_t rows, cols;
+        tg_cell_param_shape(ty, k, I, H, &rows, &cols);
+        if (rows != want[k][0] || cols != want[k][1]) return 0;
+    }
+    return 1;
+}
+
+static int check_args(const family *fam, const tg_bptt_cell *c, size_t T, size_t B,
+                      const tg_real *x, const tg_real *dy, const tg_bptt_grads *g, tg_status *st)
+{
+    if (!c || !c->type || !x || !dy || !g)
+        return tg_status_set(st, TG_ENULL, "%s: the cell, its type, x, dy or g is NULL", fam->fn);
+    for (size_t k = 0; k < 4 && k < c->type->n_params; k++)
+        if (!c->param[k])
+            return tg_status_set(st, TG_ENULL, "%s: parameter %zu is NULL", fam->fn, k);
+    if (!T || !B || !c->in || !c->hidden || !torch_layout(fam, c->type, c->in, c->hidden))
+        return tg_status_set(st, TG_EINVAL,
+                             "%s: a %s cell with T = %zu, B = %zu, I = %zu, H = %zu does not have "
+                             "PyTorch's 4 parameters for %zu gates and %zu states",
+                             fam->fn, c->type->name, T, B, c->in, c->hidden, fam->G, fam->n_states);
+    if (g->type != c->type || g->T != T || g->B != B || g->I != c->in || g->H != c->hidden)
+        return tg_status_set(
+            st, TG_EINVAL,
+            "%s: g is for %s, T = %zu, B = %zu, I = %zu, H = %zu, not %s, %zu, %zu, "
+            "%zu, %zu",
+            fam->fn, g->type ? g->type->name : "(no type)", g->T, g->B, g->I, g->H, c->type->name,
+            T, B, c->in, c->hidden);
+    return TG_OK;
+}
+
+static int run(const family *fam, const tg_bptt_cell *c, size_t T, size_t B, const tg_real *x,
+               const tg_real *const *s0, const tg_real *dy, tg_bptt_grads *g, tg_status *st)
+{
+    int rc = check_args(fam, c, T, B, x, dy, g, st);
+    if (rc != TG_OK) return rc;
     work w;
-    if (work_init(&w, c, T, B) != TG_OK) return TG_ENOMEM;
-    size_t BH = B * c->hidden;
-    if (h0) memcpy(w.hs, h0, BH * sizeof *h0);
-    if (c0 && c->kind == TG_LSTM) memcpy(w.cs, c0, BH * sizeof *c0);
-    for (size_t t = 1; t <= T; t++) forward_step(&w, c, t, x + (t - 1) * B * c->in);
+    if (work_init(&w, fam, T, B, c->in, c->hidden) != TG_OK)
+        return tg_status_set(st, TG_ENOMEM, "%s: out of memory for T = %zu, B = %zu, H = %zu",
+                             fam->fn, T, B, c->hidden);
+    tg_real *first[2] = {w.hs, w.cs};
+    for (size_t k = 0; s0 && k < fam->n_states; k++)
+        if (s0[k]) memcpy(first[k], s0[k], B * c->hidden * sizeof *s0[k]);
+    forward(&w, c, x);
     backward(&w, c, x, dy);
-    work_export(&w, c->kind, g);
+    work_export(&w, g);
     free(w.block);
     return TG_OK;
+}
+
+int tg_bptt_rnn_tanh_hand(const tg_bptt_cell *w, size_t T, size_t B, const tg_real *x,
+                          const tg_real *const *s0, const tg_real *dy, tg_bptt_grads *g,
+                          tg_status *st)
+{
+    return run(&rnn_tanh, w, T, B, x, s0, dy, g, st);
+}
+
+int tg_bptt_rnn_relu_hand(const tg_bptt_cell *w, size_t T, size_t B, const tg_real *x,
+                          const tg_real *const *s0, const tg_real *dy, tg_bptt_grads *g,
+                          tg_status *st)
+{
+    return run(&rnn_relu, w, T, B, x, s0, dy, g, st);
+}
+
+int tg_bptt_lstm_hand(const tg_bptt_cell *w, size_t T, size_t B, const tg_real *x,
+                      const tg_real *const *s0, const tg_real *dy, tg_bptt_grads *g, tg_status *st)
+{
+    return run(&lstm, w, T, B, x, s0, dy, g, st);
+}
+
+int tg_bptt_gru_hand(const tg_bptt_cell *w, size_t T, size_t B, const tg_real *x,
+                     const tg_real *const *s0, const tg_real *dy, tg_bptt_grads *g, tg_status *st)
+{
+    return run(&gru, w, T, B, x, s0, dy, g, st);
 }

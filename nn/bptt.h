@@ -1,14 +1,19 @@
-/* bptt.h: hand-derived backpropagation through time, as a reference to check the tape against,
+/* bptt.h: backpropagation through time derived by hand, for any cell type: the arrays a hand
+ * derivation fills (tg_bptt_grads), the library's own hand derivations of the built-in cells,
  * and adapters between PyTorch's weight layout and the textbooks'.
  *
- * Dimension letters: T time steps, B batch rows, I input features, H hidden units, G gates
- * (1 RNN, 4 LSTM, 3 GRU). One layer of one cell, unrolled over T steps, in PyTorch's layout
- * (nn/cells.h): W_ih (G·H x I), W_hh (G·H x H), b_ih and b_hh (G·H each).
+ * Dimension letters: T time steps, B batch rows, I input features, H hidden units, G gates.
+ * A cell type (nn/cells.h) names its parameters, with shapes from I and H, and its states
+ * (h, or h and c, ...). A hand derivation of one layer unrolled over T steps produces, for
+ * upstream gradients dy_t = dL/dh_t reaching each output h_t from outside the recurrence:
+ *     dparam[k]   dL/d(parameter k), the parameter's shape, summed over the T steps
+ *     dstate[k]   per step, the total gradient reaching state k at step t (dy_t plus what
+ *                 step t + 1 sends back, for h)
+ *     dx          per step, dL/dx_t;   dstate0[k]  dL/d(initial state k);
+ *     state[k]    per step, the forward values, so a forward slip is told from a backward one.
+ * nn/bptt_check.h computes the same arrays from the tape and compares them element by element.
  *
- * tg_bptt_reference runs the cell forward with its own cache and then backward as plain loops
- * written from the textbook equations, with no tape. Given dy_t = dL/dh_t, the upstream
- * gradient of each output h_t (t = 1..T), it walks t = T..1 carrying dh (and dc) backwards:
- *
+ * The built-in references walk t = T..1 carrying dh (and the LSTM's dc) backwards:
  *   RNN (tanh)  dh_t = dy_t + dh_carry             total gradient reaching h_t
  *               da   = dh_t ⊙ (1 − h_t²)           (ReLU: dh_t ⊙ [h_t > 0])
  *               db  += Σ_rows da,  dW_hh += daᵀ·h_{t−1},  dW_ih += daᵀ·x_t
@@ -23,15 +28,17 @@
  *               input side da_x = [dar, daz, dan], hidden side da_h = [dar, daz, dq]
  *               dh_carry = dh ⊙ z + da_h·W_hh,  dx_t = da_x·W_ih.
  *
- * Everything is tg_real, so the reference runs in both builds; in the double build it agrees
+ * Everything is tg_real, so the references run in both builds; in the double build they agree
  * with the tape to 1e-12 over 50 steps (tests/test_nn_bptt.c). Layers chain: the dx of layer
  * k + 1 is the dy of layer k (tests/test_nn_torch.c checks a 2-layer chain against PyTorch).
  *
- * Read next: nn/bptt_check.h (the same quantities from the tape, and the comparison).
+ * Read next: nn/bptt_check.h (the same quantities from the tape, and the comparison),
+ * docs/check-your-cell.md (checking a cell of your own).
  */
 #ifndef TG_BPTT_H
 #define TG_BPTT_H
 
+#include "autograd/status.h"
 #include "autograd/tensor.h"
 #include "nn/cells.h"
 
@@ -41,77 +48,106 @@
 extern "C" {
 #endif
 
-/* One cell's weights in PyTorch's layout; every pointer is borrowed and must be non-NULL. */
+/* One cell's weights: param[k] is the type's parameter k (type->params[k]), row-major in the
+ * shape tg_cell_param_shape gives. Every pointer is borrowed. */
 typedef struct tg_bptt_cell {
-    tg_cell_kind kind;          /* TG_RNN_TANH, TG_RNN_RELU, TG_LSTM or TG_GRU */
-    size_t in, hidden;          /* I and H */
-    const tg_real *W_ih, *W_hh; /* (G·H x I), (G·H x H), row-major */
-    const tg_real *b_ih, *b_hh; /* G·H each */
+    const tg_cell_type *type;
+    size_t in, hidden; /* I and H */
+    const tg_real *param[TG_CELL_MAX_PARAMS];
 } tg_bptt_cell;
 
 /* The weights of a tape cell (nn/cells.h), borrowed from its tensors' values. */
 tg_bptt_cell tg_bptt_cell_of(const tg_cell *cell);
 
-/* A sequence's forward results and gradients. Per-step arrays hold step t (t = 1..T) at offset
- * (t − 1)·B·N, rows of N values. Member pointers may be the caller's own (to fill by hand and
- * compare, nn/bptt_check.h) or allocated by tg_bptt_grads_init. NULL means "not computed". */
+/* A sequence's forward results and gradients, for one cell type. Per-step arrays hold step t
+ * (t = 1..T) at offset (t − 1)·B·N, rows of N values (N = H for states, I for dx). Members
+ * may be the caller's own arrays (filled by hand, then compared: nn/bptt_check.h) or
+ * allocated by tg_bptt_grads_init. NULL means "not computed"; entries past the type's
+ * n_params or n_states are NULL. */
 typedef struct tg_bptt_grads {
-    tg_cell_kind kind;
+    const tg_cell_type *type;
     size_t T, B, I, H;
-    tg_real *dW_ih, *dW_hh; /* (G·H x I), (G·H x H): dL/dW summed over the T steps */
-    tg_real *db_ih, *db_hh; /* G·H each */
-    tg_real *dh; /* T·B·H: the total gradient reaching h_t (dy_t plus what h_{t+1} sends) */
-    tg_real *dc; /* T·B·H: the total gradient reaching c_t; LSTM only, else NULL */
-    tg_real *dx; /* T·B·I: dL/dx_t */
-    tg_real *dh0, *dc0; /* B·H: dL/dh_0, dL/dc_0 (dc0 LSTM only, else NULL) */
-    tg_real *h, *c;     /* T·B·H: the forward states h_t, c_t (c LSTM only), for checking */
-    void *block;        /* what tg_bptt_grads_init allocated (owned), or NULL */
+    tg_real *dparam[TG_CELL_MAX_PARAMS];  /* the parameter's shape: dL/dparam over T steps */
+    tg_real *dstate[TG_CELL_MAX_STATES];  /* T·B·H: total gradient reaching state k at step t */
+    tg_real *dx;                          /* T·B·I: dL/dx_t */
+    tg_real *dstate0[TG_CELL_MAX_STATES]; /* B·H: dL/d(initial state k) */
+    tg_real *state[TG_CELL_MAX_STATES];   /* T·B·H: the forward value of state k at step t */
+    void *block;                          /* what tg_bptt_grads_init allocated (owned), or NULL */
 } tg_bptt_grads;
 
-/* Allocate every member for this kind and these sizes, zeroed, in one block. Returns TG_OK,
- * TG_EINVAL (a zero size or an unknown kind) or TG_ENOMEM; on failure *g is zeroed, and
- * deinit is harmless. */
-int tg_bptt_grads_init(tg_bptt_grads *g, tg_cell_kind kind, size_t T, size_t B, size_t I, size_t H);
+/* Allocate every member for this type and these sizes, zeroed, in one block. Returns TG_OK,
+ * TG_ENULL (no type), TG_EINVAL (a zero size), TG_ERANGE (the sizes overflow) or TG_ENOMEM,
+ * with the message in st; on failure *g is zeroed, and deinit is harmless. */
+int tg_bptt_grads_init(tg_bptt_grads *g, const tg_cell_type *type, size_t T, size_t B, size_t I,
+                       size_t H, tg_status *st);
 /* Free what init allocated and zero *g; caller-set pointers are not freed. */
 void tg_bptt_grads_deinit(tg_bptt_grads *g);
 
-/* The hand-derived forward and backward of one cell over T >= 1 steps.
+/* Elements of g's parameter k (0 when k is out of range). */
+size_t tg_bptt_param_numel(const tg_bptt_grads *g, size_t k);
+
+/* ---- The library's hand derivations of the built-in cells ---------------------------------
+ *
+ * Each runs its cell forward with its own cache and then backward as plain loops, with no tape
+ * and no op, over T >= 1 steps:
  *   x   T·B·I: step t's input (B x I) at (t − 1)·B·I (the rows of tg_rnn_forward_rows)
- *   h0  B·H, c0 B·H (LSTM only; ignored otherwise); NULL means zeros
+ *   s0  the initial states, s0[k] B·H for state k (h, then the LSTM's c); s0 NULL, or s0[k]
+ *       NULL, means zeros
  *   dy  T·B·H: dL/dh_t from outside the recurrence (the upstream gradient of each output)
- * g must be sized for w->kind, T, B, w->in, w->hidden (tg_bptt_grads_init). Every non-NULL
- * member of g is overwritten, not accumulated. Returns TG_OK; TG_ENULL for a NULL w, x, dy, g
- * or weight; TG_EINVAL when g's kind or sizes differ from w and T; TG_ENOMEM for the cache
- * (g is then unchanged). */
-int tg_bptt_reference(const tg_bptt_cell *w, size_t T, size_t B, const tg_real *x,
-                      const tg_real *h0, const tg_real *c0, const tg_real *dy, tg_bptt_grads *g);
+ * w holds PyTorch's four parameters weight_ih (G·H x I), weight_hh (G·H x H), bias_ih and
+ * bias_hh (1 x G·H), the layout of tg_cell_rnn, tg_cell_rnn_relu (G = 1), tg_cell_lstm (4) and
+ * tg_cell_gru (3). g must be sized for w's type, T, B, I and H (tg_bptt_grads_init); every
+ * non-NULL member of g is overwritten, not accumulated. Returns TG_OK; TG_ENULL for a NULL w,
+ * x, dy, g or weight; TG_EINVAL when w's type does not have this layout, or g's type or sizes
+ * differ from w and T; TG_ENOMEM for the cache; the message in st, and g unchanged. */
+int tg_bptt_rnn_tanh_hand(const tg_bptt_cell *w, size_t T, size_t B, const tg_real *x,
+                          const tg_real *const *s0, const tg_real *dy, tg_bptt_grads *g,
+                          tg_status *st);
+int tg_bptt_rnn_relu_hand(const tg_bptt_cell *w, size_t T, size_t B, const tg_real *x,
+                          const tg_real *const *s0, const tg_real *dy, tg_bptt_grads *g,
+                          tg_status *st);
+int tg_bptt_lstm_hand(const tg_bptt_cell *w, size_t T, size_t B, const tg_real *x,
+                      const tg_real *const *s0, const tg_real *dy, tg_bptt_grads *g, tg_status *st);
+int tg_bptt_gru_hand(const tg_bptt_cell *w, size_t T, size_t B, const tg_real *x,
+                     const tg_real *const *s0, const tg_real *dy, tg_bptt_grads *g, tg_status *st);
 
 /* ---- Adapters between conventions ---------------------------------------------------------
  *
- * The textbook layout (RNN and LSTM): one input matrix W_x (I x G·H) and one recurrent matrix
- * W_h (H x G·H) multiplied from the right (a = x·W_x + h·W_h + b), one bias b (G·H), and for
- * the LSTM the gate order f, g, i, o instead of PyTorch's i, f, g, o. The map is
- *     W_x[k][q·H + j] = W_ih[p(q)·H + j][k],  W_h likewise,  b = b_ih + b_hh,
- * with p = (1, 2, 0, 3) taking textbook block q to PyTorch block p(q) (the RNN: p = (0)).
+ * The textbook layout: one input matrix W_x (I x G·H) and one recurrent matrix W_h (H x G·H)
+ * multiplied from the right (a = x·W_x + h·W_h + b), one bias b (G·H), and the gate blocks in
+ * the book's order. order[q] is the PyTorch block that textbook block q holds (NULL: the same
+ * order); for the LSTM, whose books write f, g, i, o where PyTorch writes i, f, g, o, pass
+ * tg_lstm_textbook_order. The map is
+ *     W_x[k][q·H + j] = W_ih[order[q]·H + j][k],  W_h likewise,  b = b_ih + b_hh.
  * Back to PyTorch, b_ih = b and b_hh = 0: the same function, not the same numbers.
  * Gradients map like the weights, except the bias: db = db_ih (= db_hh, the two biases enter
  * the cell as a sum), and back db_ih = db_hh = db.
- * The GRU cannot merge its biases (b_hn sits inside r ⊙ (...)); see tg_gru_flip_z.
- * Each returns TG_OK, or TG_EINVAL for the GRU or an unknown kind, TG_ENULL for a NULL array.
+ * Only for cells whose two biases add (RNN, LSTM): the GRU cannot merge its biases (b_hn sits
+ * inside r ⊙ (...)); see tg_gru_flip_z.
+ * Each returns TG_OK, or with the message in st TG_EINVAL (G, I or H zero, or order not a
+ * permutation of 0..G−1), TG_ERANGE (the sizes overflow) or TG_ENULL (a NULL array).
  * Sources and destinations must not overlap.
  */
-int tg_textbook_from_torch(tg_cell_kind kind, size_t I, size_t H, const tg_real *W_ih,
+
+/* PyTorch's LSTM gate blocks, in weight_ih's rows: i, f, g, o. */
+enum { TG_LSTM_GATE_I, TG_LSTM_GATE_F, TG_LSTM_GATE_G, TG_LSTM_GATE_O, TG_LSTM_GATES };
+
+/* The textbooks' LSTM order f, g, i, o as PyTorch blocks: {F, G, I, O}. */
+extern const size_t tg_lstm_textbook_order[TG_LSTM_GATES];
+
+int tg_textbook_from_torch(size_t G, const size_t *order, size_t I, size_t H, const tg_real *W_ih,
                            const tg_real *W_hh, const tg_real *b_ih, const tg_real *b_hh,
-                           tg_real *W_x, tg_real *W_h, tg_real *b);
-int tg_textbook_to_torch(tg_cell_kind kind, size_t I, size_t H, const tg_real *W_x,
+                           tg_real *W_x, tg_real *W_h, tg_real *b, tg_status *st);
+int tg_textbook_to_torch(size_t G, const size_t *order, size_t I, size_t H, const tg_real *W_x,
                          const tg_real *W_h, const tg_real *b, tg_real *W_ih, tg_real *W_hh,
-                         tg_real *b_ih, tg_real *b_hh);
-int tg_textbook_grads_from_torch(tg_cell_kind kind, size_t I, size_t H, const tg_real *dW_ih,
-                                 const tg_real *dW_hh, const tg_real *db_ih, tg_real *dW_x,
-                                 tg_real *dW_h, tg_real *db);
-int tg_textbook_grads_to_torch(tg_cell_kind kind, size_t I, size_t H, const tg_real *dW_x,
-                               const tg_real *dW_h, const tg_real *db, tg_real *dW_ih,
-                               tg_real *dW_hh, tg_real *db_ih, tg_real *db_hh);
+                         tg_real *b_ih, tg_real *b_hh, tg_status *st);
+int tg_textbook_grads_from_torch(size_t G, const size_t *order, size_t I, size_t H,
+                                 const tg_real *dW_ih, const tg_real *dW_hh, const tg_real *db_ih,
+                                 tg_real *dW_x, tg_real *dW_h, tg_real *db, tg_status *st);
+int tg_textbook_grads_to_torch(size_t G, const size_t *order, size_t I, size_t H,
+                               const tg_real *dW_x, const tg_real *dW_h, const tg_real *db,
+                               tg_real *dW_ih, tg_real *dW_hh, tg_real *db_ih, tg_real *db_hh,
+                               tg_status *st);
 
 /* The GRU with its update gate reversed. Textbooks (Cho et al.; Goodfellow et al.) write
  *     h' = z ⊙ n + (1 − z) ⊙ h,     PyTorch   h' = (1 − z) ⊙ n + z ⊙ h.

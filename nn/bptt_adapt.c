@@ -1,123 +1,161 @@
 /* bptt_adapt.c: moving weights and gradients between PyTorch's layout and the textbooks'.
  *
  * PyTorch keeps W_ih (G·H x I) and multiplies x·W_ihᵀ; textbooks keep W_x (I x G·H) and
- * multiply x·W_x, so every conversion is a transpose, with the LSTM's gate blocks reordered
- * (PyTorch i, f, g, o; textbooks f, g, i, o). The map of a gradient is the map of its weight,
- * because both are linear in the same entries; only the two biases need care (see nn/bptt.h).
+ * multiply x·W_x, so every conversion is a transpose, with the gate blocks reordered by a
+ * permutation the caller gives (the LSTM: PyTorch i, f, g, o; textbooks f, g, i, o). The map
+ * of a gradient is the map of its weight, because both are linear in the same entries; only
+ * the two biases need care (see nn/bptt.h). Nothing here knows a cell type: the caller says
+ * how many gates and in which order.
  *
  * Read next: nn/bptt.h for the equations, tests/test_nn_bptt.c for the round trips.
  */
 #include "nn/bptt.h"
 
+#include <stdint.h>
 #include <string.h>
 
-/* The PyTorch gate block that textbook block q holds: textbook f, g, i, o = PyTorch 1, 2, 0, 3. */
-static size_t torch_block(tg_cell_kind kind, size_t q)
+const size_t tg_lstm_textbook_order[TG_LSTM_GATES] = {TG_LSTM_GATE_F, TG_LSTM_GATE_G,
+                                                      TG_LSTM_GATE_I, TG_LSTM_GATE_O};
+
+/* G gates of H units, textbook block q being PyTorch block order[q]. */
+typedef struct layout {
+    size_t G, H;
+    const size_t *order; /* NULL: the same order */
+} layout;
+
+/* The PyTorch row of textbook column q·H + j. */
+static size_t torch_row(const layout *l, size_t q, size_t j)
 {
-    static const size_t lstm[4] = {1, 2, 0, 3};
-    return kind == TG_LSTM ? lstm[q] : q;
+    return (l->order ? l->order[q] : q) * l->H + j;
 }
 
-static int mergeable(tg_cell_kind kind)
+/* TG_OK when G, I, H are at least 1, G·H·max(I, H) fits and order is a permutation of 0..G−1. */
+static int layout_check(const char *fn, size_t G, const size_t *order, size_t I, size_t H,
+                        tg_status *st)
 {
-    return kind == TG_RNN_TANH || kind == TG_RNN_RELU || kind == TG_LSTM;
-}
-
-static size_t gate_count(tg_cell_kind kind)
-{
-    return kind == TG_LSTM ? 4 : 1;
+    if (!G || !I || !H)
+        return tg_status_set(st, TG_EINVAL, "%s: G = %zu, I = %zu, H = %zu must be at least 1", fn,
+                             G, I, H);
+    size_t K = I > H ? I : H;
+    if (H > SIZE_MAX / G || K > SIZE_MAX / (G * H) / sizeof(tg_real))
+        return tg_status_set(st, TG_ERANGE, "%s: G = %zu, I = %zu, H = %zu overflow", fn, G, I, H);
+    for (size_t q = 0; order && q < G; q++) {
+        size_t seen = 0;
+        for (size_t p = 0; p < G; p++) seen += order[p] == order[q];
+        if (order[q] >= G || seen != 1)
+            return tg_status_set(st, TG_EINVAL,
+                                 "%s: order[%zu] = %zu: the order must be a permutation of 0..%zu",
+                                 fn, q, order[q], G - 1);
+    }
+    return TG_OK;
 }
 
 /* Textbook Wb (K x G·H) from PyTorch's W (G·H x K): Wb[k][q·H + j] = W[p(q)·H + j][k]. */
-static void weights_to_book(tg_cell_kind kind, size_t K, size_t H, const tg_real *W, tg_real *Wb)
+static void weights_to_book(const layout *l, size_t K, const tg_real *W, tg_real *Wb)
 {
-    size_t GH = gate_count(kind) * H;
-    for (size_t q = 0; q < gate_count(kind); q++)
-        for (size_t j = 0; j < H; j++)
+    size_t GH = l->G * l->H;
+    for (size_t q = 0; q < l->G; q++)
+        for (size_t j = 0; j < l->H; j++)
             for (size_t k = 0; k < K; k++)
-                Wb[k * GH + q * H + j] = W[(torch_block(kind, q) * H + j) * K + k];
+                Wb[k * GH + q * l->H + j] = W[torch_row(l, q, j) * K + k];
 }
 
 /* The inverse: W[p(q)·H + j][k] = Wb[k][q·H + j]. */
-static void weights_to_torch(tg_cell_kind kind, size_t K, size_t H, const tg_real *Wb, tg_real *W)
+static void weights_to_torch(const layout *l, size_t K, const tg_real *Wb, tg_real *W)
 {
-    size_t GH = gate_count(kind) * H;
-    for (size_t q = 0; q < gate_count(kind); q++)
-        for (size_t j = 0; j < H; j++)
+    size_t GH = l->G * l->H;
+    for (size_t q = 0; q < l->G; q++)
+        for (size_t j = 0; j < l->H; j++)
             for (size_t k = 0; k < K; k++)
-                W[(torch_block(kind, q) * H + j) * K + k] = Wb[k * GH + q * H + j];
+                W[torch_row(l, q, j) * K + k] = Wb[k * GH + q * l->H + j];
 }
 
 /* The bias in textbook order from one or two PyTorch biases (b2 may be NULL). */
-static void bias_to_book(tg_cell_kind kind, size_t H, const tg_real *b1, const tg_real *b2,
-                         tg_real *b)
+static void bias_to_book(const layout *l, const tg_real *b1, const tg_real *b2, tg_real *b)
 {
-    size_t G = gate_count(kind);
-    for (size_t q = 0; q < G; q++)
-        for (size_t j = 0; j < H; j++) {
-            size_t p = torch_block(kind, q) * H + j;
-            b[q * H + j] = (tg_real)((double)b1[p] + (b2 ? b2[p] : 0));
+    for (size_t q = 0; q < l->G; q++)
+        for (size_t j = 0; j < l->H; j++) {
+            size_t p = torch_row(l, q, j);
+            b[q * l->H + j] = (tg_real)((double)b1[p] + (b2 ? b2[p] : 0));
         }
 }
 
-/* b1 (and b2, when not NULL) in PyTorch order from the textbook bias; zero2 zeroes b2 instead. */
-static void bias_to_torch(tg_cell_kind kind, size_t H, const tg_real *b, tg_real *b1, tg_real *b2,
-                          int zero2)
+/* b1 and b2 in PyTorch order from the textbook bias; zero2 zeroes b2 instead. */
+static void bias_to_torch(const layout *l, const tg_real *b, tg_real *b1, tg_real *b2, int zero2)
 {
-    size_t G = gate_count(kind);
-    for (size_t q = 0; q < G; q++)
-        for (size_t j = 0; j < H; j++) {
-            size_t p = torch_block(kind, q) * H + j;
-            b1[p] = b[q * H + j];
-            b2[p] = zero2 ? 0 : b[q * H + j];
+    for (size_t q = 0; q < l->G; q++)
+        for (size_t j = 0; j < l->H; j++) {
+            size_t p = torch_row(l, q, j);
+            b1[p] = b[q * l->H + j];
+            b2[p] = zero2 ? 0 : b[q * l->H + j];
         }
 }
 
-int tg_textbook_from_torch(tg_cell_kind kind, size_t I, size_t H, const tg_real *W_ih,
+/* The checks every adapter makes: the layout, then no NULL among the n arrays. */
+static int adapter_check(const char *fn, size_t G, const size_t *order, size_t I, size_t H,
+                         const void *const *arrays, size_t n, tg_status *st)
+{
+    int rc = layout_check(fn, G, order, I, H, st);
+    for (size_t k = 0; rc == TG_OK && k < n; k++)
+        if (!arrays[k])
+            rc = tg_status_set(st, TG_ENULL, "%s: array %zu of %zu is NULL", fn, k + 1, n);
+    return rc;
+}
+
+int tg_textbook_from_torch(size_t G, const size_t *order, size_t I, size_t H, const tg_real *W_ih,
                            const tg_real *W_hh, const tg_real *b_ih, const tg_real *b_hh,
-                           tg_real *W_x, tg_real *W_h, tg_real *b)
+                           tg_real *W_x, tg_real *W_h, tg_real *b, tg_status *st)
 {
-    if (!mergeable(kind)) return TG_EINVAL;
-    if (!W_ih || !W_hh || !b_ih || !b_hh || !W_x || !W_h || !b) return TG_ENULL;
-    weights_to_book(kind, I, H, W_ih, W_x);
-    weights_to_book(kind, H, H, W_hh, W_h);
-    bias_to_book(kind, H, b_ih, b_hh, b); /* b = b_ih + b_hh */
+    const void *arrays[] = {W_ih, W_hh, b_ih, b_hh, W_x, W_h, b};
+    int rc = adapter_check("tg_textbook_from_torch", G, order, I, H, arrays, 7, st);
+    if (rc != TG_OK) return rc;
+    layout l = {G, H, order};
+    weights_to_book(&l, I, W_ih, W_x);
+    weights_to_book(&l, H, W_hh, W_h);
+    bias_to_book(&l, b_ih, b_hh, b); /* b = b_ih + b_hh */
     return TG_OK;
 }
 
-int tg_textbook_to_torch(tg_cell_kind kind, size_t I, size_t H, const tg_real *W_x,
+int tg_textbook_to_torch(size_t G, const size_t *order, size_t I, size_t H, const tg_real *W_x,
                          const tg_real *W_h, const tg_real *b, tg_real *W_ih, tg_real *W_hh,
-                         tg_real *b_ih, tg_real *b_hh)
+                         tg_real *b_ih, tg_real *b_hh, tg_status *st)
 {
-    if (!mergeable(kind)) return TG_EINVAL;
-    if (!W_x || !W_h || !b || !W_ih || !W_hh || !b_ih || !b_hh) return TG_ENULL;
-    weights_to_torch(kind, I, H, W_x, W_ih);
-    weights_to_torch(kind, H, H, W_h, W_hh);
-    bias_to_torch(kind, H, b, b_ih, b_hh, 1); /* b_ih = b, b_hh = 0 */
+    const void *arrays[] = {W_x, W_h, b, W_ih, W_hh, b_ih, b_hh};
+    int rc = adapter_check("tg_textbook_to_torch", G, order, I, H, arrays, 7, st);
+    if (rc != TG_OK) return rc;
+    layout l = {G, H, order};
+    weights_to_torch(&l, I, W_x, W_ih);
+    weights_to_torch(&l, H, W_h, W_hh);
+    bias_to_torch(&l, b, b_ih, b_hh, 1); /* b_ih = b, b_hh = 0 */
     return TG_OK;
 }
 
-int tg_textbook_grads_from_torch(tg_cell_kind kind, size_t I, size_t H, const tg_real *dW_ih,
-                                 const tg_real *dW_hh, const tg_real *db_ih, tg_real *dW_x,
-                                 tg_real *dW_h, tg_real *db)
+int tg_textbook_grads_from_torch(size_t G, const size_t *order, size_t I, size_t H,
+                                 const tg_real *dW_ih, const tg_real *dW_hh, const tg_real *db_ih,
+                                 tg_real *dW_x, tg_real *dW_h, tg_real *db, tg_status *st)
 {
-    if (!mergeable(kind)) return TG_EINVAL;
-    if (!dW_ih || !dW_hh || !db_ih || !dW_x || !dW_h || !db) return TG_ENULL;
-    weights_to_book(kind, I, H, dW_ih, dW_x);
-    weights_to_book(kind, H, H, dW_hh, dW_h);
-    bias_to_book(kind, H, db_ih, NULL, db); /* db = db_ih (= db_hh) */
+    const void *arrays[] = {dW_ih, dW_hh, db_ih, dW_x, dW_h, db};
+    int rc = adapter_check("tg_textbook_grads_from_torch", G, order, I, H, arrays, 6, st);
+    if (rc != TG_OK) return rc;
+    layout l = {G, H, order};
+    weights_to_book(&l, I, dW_ih, dW_x);
+    weights_to_book(&l, H, dW_hh, dW_h);
+    bias_to_book(&l, db_ih, NULL, db); /* db = db_ih (= db_hh) */
     return TG_OK;
 }
 
-int tg_textbook_grads_to_torch(tg_cell_kind kind, size_t I, size_t H, const tg_real *dW_x,
-                               const tg_real *dW_h, const tg_real *db, tg_real *dW_ih,
-                               tg_real *dW_hh, tg_real *db_ih, tg_real *db_hh)
+int tg_textbook_grads_to_torch(size_t G, const size_t *order, size_t I, size_t H,
+                               const tg_real *dW_x, const tg_real *dW_h, const tg_real *db,
+                               tg_real *dW_ih, tg_real *dW_hh, tg_real *db_ih, tg_real *db_hh,
+                               tg_status *st)
 {
-    if (!mergeable(kind)) return TG_EINVAL;
-    if (!dW_x || !dW_h || !db || !dW_ih || !dW_hh || !db_ih || !db_hh) return TG_ENULL;
-    weights_to_torch(kind, I, H, dW_x, dW_ih);
-    weights_to_torch(kind, H, H, dW_h, dW_hh);
-    bias_to_torch(kind, H, db, db_ih, db_hh, 0); /* db_ih = db_hh = db */
+    const void *arrays[] = {dW_x, dW_h, db, dW_ih, dW_hh, db_ih, db_hh};
+    int rc = adapter_check("tg_textbook_grads_to_torch", G, order, I, H, arrays, 7, st);
+    if (rc != TG_OK) return rc;
+    layout l = {G, H, order};
+    weights_to_torch(&l, I, dW_x, dW_ih);
+    weights_to_torch(&l, H, dW_h, dW_hh);
+    bias_to_torch(&l, db, db_ih, db_hh, 0); /* db_ih = db_hh = db */
     return TG_OK;
 }
 

@@ -2,13 +2,15 @@
  *
  * docs/bptt-walkthrough.md walks through this file. A tanh RNN, in PyTorch's layout:
  *     h_t = tanh(x_t·W_ihᵀ + b_ih + h_{t−1}·W_hhᵀ + b_hh)
+ * (the built-in type tg_cell_rnn, parameters weight_ih, weight_hh, bias_ih, bias_hh)
  * and its backward derived by hand, step t from T down to 1, with dh_t = dy_t + what h_{t+1}
  * sends back:
  *     dt = dh_t ⊙ (1 − h_t²)      db_ih = db_hh = Σ_t Σ_rows dt
  *     dW_ih += dtᵀ·x_t             dW_hh += dtᵀ·h_{t−1}
  *     dx_t = dt·W_ih               dh_{t−1} (sent back) = dt·W_hh
- * Built against the double library and run by `meson test`: it exits 1 unless the right
- * derivation agrees with the tape to 1e-10 and a wrong one is caught at the step it goes wrong.
+ * Built against the double library and run by `meson test`, which also compares what it prints
+ * with docs/bptt-walkthrough.md: it exits 1 unless the right derivation agrees with the tape to
+ * 1e-10 and a wrong one is caught at the step it goes wrong.
  */
 #include <math.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include <tapegrad.h>
 
 enum { T = 8, B = 2, I = 3, H = 4 };
+enum { W_IH, W_HH, B_IH, B_HH }; /* the parameters' order in tg_cell_rnn */
 
 /* y (rows x n) += a (rows x k) · w (n x k)ᵀ, or with transpose_a: y (k x n) += aᵀ · w (rows x n). */
 static void matmul_acc(tg_real *y, const tg_real *a, const tg_real *w, size_t rows, size_t k,
@@ -41,33 +44,34 @@ static void my_rnn_bptt(const tg_bptt_cell *w, const tg_real *x, const tg_real *
     for (size_t t = 1; t <= T; t++) { /* forward */
         tg_real *ht = &h[t * B * H];
         for (size_t r = 0; r < B; r++)
-            for (size_t j = 0; j < H; j++) ht[r * H + j] = w->b_ih[j] + w->b_hh[j];
-        matmul_acc(ht, &x[(t - 1) * B * I], w->W_ih, B, I, H, 0);
-        matmul_acc(ht, &h[(t - 1) * B * H], w->W_hh, B, H, H, 0);
+            for (size_t j = 0; j < H; j++) ht[r * H + j] = w->param[B_IH][j] + w->param[B_HH][j];
+        matmul_acc(ht, &x[(t - 1) * B * I], w->param[W_IH], B, I, H, 0);
+        matmul_acc(ht, &h[(t - 1) * B * H], w->param[W_HH], B, H, H, 0);
         for (size_t i = 0; i < B * H; i++) ht[i] = tanh(ht[i]);
-        memcpy(&g->h[(t - 1) * B * H], ht, sizeof dt);
+        memcpy(&g->state[0][(t - 1) * B * H], ht, sizeof dt);
     }
     memset(dnext, 0, sizeof dnext);
     for (size_t t = T; t >= 1; t--) { /* backward, through time */
-        tg_real *dh = &g->dh[(t - 1) * B * H], *ht = &h[t * B * H];
+        tg_real *dh = &g->dstate[0][(t - 1) * B * H], *ht = &h[t * B * H];
         for (size_t i = 0; i < B * H; i++) dh[i] = dy[(t - 1) * B * H + i] + dnext[i];
         for (size_t i = 0; i < B * H; i++) dt[i] = dh[i] * (1 - ht[i] * ht[i]);
         for (size_t r = 0; r < B; r++)
             for (size_t j = 0; j < H; j++)
-                g->db_ih[j] += dt[r * H + j], g->db_hh[j] += dt[r * H + j];
-        matmul_acc(g->dW_ih, dt, &x[(t - 1) * B * I], B, H, I, 1);
-        matmul_acc(g->dW_hh, dt, &h[(t - 1) * B * H], B, H, H, 1);
+                g->dparam[B_IH][j] += dt[r * H + j], g->dparam[B_HH][j] += dt[r * H + j];
+        matmul_acc(g->dparam[W_IH], dt, &x[(t - 1) * B * I], B, H, I, 1);
+        matmul_acc(g->dparam[W_HH], dt, &h[(t - 1) * B * H], B, H, H, 1);
         tg_real *dx = &g->dx[(t - 1) * B * I];
         memset(dx, 0, B * I * sizeof *dx);
         memset(dnext, 0, sizeof dnext);
         for (size_t r = 0; r < B; r++) /* dx_t = dt·W_ih, dh_{t−1} = dt·W_hh */
             for (size_t j = 0; j < H; j++) {
                 tg_real back = forget_tanh_grad ? dh[r * H + j] : dt[r * H + j];
-                for (size_t i = 0; i < I; i++) dx[r * I + i] += dt[r * H + j] * w->W_ih[j * I + i];
-                for (size_t i = 0; i < H; i++) dnext[r * H + i] += back * w->W_hh[j * H + i];
+                for (size_t i = 0; i < I; i++)
+                    dx[r * I + i] += dt[r * H + j] * w->param[W_IH][j * I + i];
+                for (size_t i = 0; i < H; i++) dnext[r * H + i] += back * w->param[W_HH][j * H + i];
             }
     }
-    memcpy(g->dh0, dnext, sizeof dnext);
+    memcpy(g->dstate0[0], dnext, sizeof dnext);
 }
 
 static void fill(tg_real *v, size_t n, tg_rng *r)
@@ -79,15 +83,20 @@ static void fill(tg_real *v, size_t n, tg_rng *r)
 static int check(const tg_bptt_cell *w, const tg_real *x, const tg_real *dy, int slip,
                  tg_bptt_report *rep)
 {
-    tg_bptt_grads mine, tape;
-    tg_bptt_grads_init(&mine, TG_RNN_TANH, T, B, I, H);
-    tg_bptt_grads_init(&tape, TG_RNN_TANH, T, B, I, H);
-    my_rnn_bptt(w, x, dy, &mine, slip);
+    tg_bptt_grads mine = {0}, tape = {0};
+    tg_status st;
     tg_tape *t = tg_tape_new();
-    int rc = tg_bptt_tape(t, w, T, B, x, NULL, NULL, dy, &tape);
-    mine.dc = mine.dc0 = mine.c = NULL; /* a tanh RNN has no cell state */
-    if (rc == TG_OK) rc = tg_bptt_compare(&mine, &tape, 1e-10, 1e-12, rep);
-    if (rc == TG_OK) tg_bptt_report_print(rep, stdout);
+    int rc = tg_bptt_grads_init(&mine, &tg_cell_rnn, T, B, I, H, &st);
+    if (rc == TG_OK) rc = tg_bptt_grads_init(&tape, &tg_cell_rnn, T, B, I, H, &st);
+    if (rc == TG_OK) {
+        my_rnn_bptt(w, x, dy, &mine, slip);
+        rc = tg_bptt_tape(t, w, T, B, x, NULL, dy, &tape, &st); /* h_0 = 0 */
+    }
+    if (rc == TG_OK) rc = tg_bptt_compare(&mine, &tape, 1e-10, 1e-12, rep, &st);
+    if (rc == TG_OK)
+        tg_bptt_report_print(rep, stdout);
+    else
+        fprintf(stderr, "%s\n", st.msg);
     tg_tape_free(t);
     tg_bptt_grads_deinit(&mine);
     tg_bptt_grads_deinit(&tape);
@@ -101,7 +110,7 @@ int main(void)
     tg_rng_seed(&r, 1986);
     fill(W_ih, H * I, &r), fill(W_hh, H * H, &r), fill(b_ih, H, &r), fill(b_hh, H, &r);
     fill(x, T * B * I, &r), fill(dy, T * B * H, &r);
-    tg_bptt_cell w = {TG_RNN_TANH, I, H, W_ih, W_hh, b_ih, b_hh};
+    tg_bptt_cell w = {&tg_cell_rnn, I, H, {W_ih, W_hh, b_ih, b_hh}};
     tg_bptt_report right, slip;
     printf("== the derivation above\n");
     if (check(&w, x, dy, 0, &right) != TG_OK) return 1;
