@@ -79,7 +79,7 @@ static void test_cells_forward_matches_pytorch_equations(void **s)
             tg_tensor *c = rand_leaf(B, H, &r, -1, 1);
             tg_tape *t = tg_tape_new();
             tg_state out =
-                tg_cell_step(t, &cell, x, (tg_state){h, kinds[k] == &tg_cell_lstm ? c : NULL});
+                tg_cell_step(t, &cell, x, (tg_state){{h, kinds[k] == &tg_cell_lstm ? c : NULL}});
             assert_non_null(out.h);
             assert_int_equal(out.h->rows, B);
             assert_int_equal(out.h->cols, H);
@@ -110,7 +110,7 @@ typedef struct {
 static tg_tensor *step_loss(tg_tape *t, void *p)
 {
     step_ctx *k = p;
-    tg_state s = tg_cell_step(t, k->cell, k->x, (tg_state){k->h, k->c});
+    tg_state s = tg_cell_step(t, k->cell, k->x, (tg_state){{k->h, k->c}});
     tg_tensor *loss = tg_sum(t, tg_mul(t, s.h, k->wh));
     return k->c ? tg_add(t, loss, tg_sum(t, tg_mul(t, s.c, k->wc))) : loss;
 }

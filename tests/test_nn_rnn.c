@@ -162,7 +162,7 @@ static void test_rnn_many_to_one_returns_the_last_top_output(void **s)
     seq q;
     seq_init(&q, &tg_cell_gru, 5, 3, 2, 0, 0, &r);
     tg_tape *t = tg_tape_new();
-    tg_state st[LMAX] = {{NULL, NULL}};
+    tg_state st[LMAX] = {{{0}}};
     tg_tensor *ys[TMAX];
     tg_tensor *last = tg_rnn_forward(t, &q.rnn, q.T, q.xs, st, ys, NULL);
     assert_non_null(last);
@@ -214,7 +214,7 @@ static void hand_truncated(seq *q, size_t T1, tg_real *last)
     tg_tape *t = tg_tape_new();
     tg_state st[LMAX];
     for (size_t k = 0; k < L; k++)
-        st[k] = (tg_state){tg_input(t, B, H, NULL), lstm ? tg_input(t, B, H, NULL) : NULL};
+        st[k] = (tg_state){{tg_input(t, B, H, NULL), lstm ? tg_input(t, B, H, NULL) : NULL}};
     for (size_t t0 = 0; t0 < q->T; t0 = T1) {
         size_t t1 = t0 == 0 ? T1 : q->T;
         tg_tensor *ys[TMAX], *x = tg_concat_rows(t, t1 - t0, q->xs + t0);
@@ -313,7 +313,7 @@ static void test_layer_major_stack_equals_a_step_by_step_loop_of_cells(void **s)
         tg_state st[LMAX];
         tg_tensor *ys[TMAX] = {NULL}, *zs[TMAX] = {NULL};
         for (size_t l = 0; l < L; l++)
-            st[l] = (tg_state){tg_input(t, B, H, NULL), k == 2 ? tg_input(t, B, H, NULL) : NULL};
+            st[l] = (tg_state){{tg_input(t, B, H, NULL), k == 2 ? tg_input(t, B, H, NULL) : NULL}};
         for (size_t step = 0; step < q.T; step++) {
             tg_tensor *x = q.xs[step];
             for (size_t l = 0; l < L; l++)
