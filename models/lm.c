@@ -130,11 +130,12 @@ tg_tensor *lm_window_logits(tg_tape *t, lm_model *m, tg_rnn_carry *carry, const 
 {
     size_t B = carry->B;
     double p = m->cfg.dropout;
+    tg_rng *rng = m->eval ? NULL : &m->rng; /* no generator: dropout is the identity */
     if (!reserve_steps(m, Tw)) return NULL;
     if (tg_rnn_carry_load(t, carry, m->s) != TG_OK) return NULL;
-    tg_tensor *e = tg_dropout(t, tg_embed_forward(t, &m->emb, x, Tw * B), p, &m->rng);
-    if (!tg_rnn_forward_rows(t, &m->rnn, Tw, e, m->s, m->ys, &m->rng)) return NULL;
-    tg_tensor *h = tg_dropout(t, tg_concat_rows(t, Tw, m->ys), p, &m->rng); /* (Tw·B x H) */
+    tg_tensor *e = tg_dropout(t, tg_embed_forward(t, &m->emb, x, Tw * B), p, rng);
+    if (!tg_rnn_forward_rows(t, &m->rnn, Tw, e, m->s, m->ys, rng)) return NULL;
+    tg_tensor *h = tg_dropout(t, tg_concat_rows(t, Tw, m->ys), p, rng); /* (Tw·B x H) */
     tg_tensor *logits = tg_linear_forward(t, &m->dec, h);
     if (logits && tg_rnn_carry_store(carry, m->s) != TG_OK) return NULL;
     return logits;
@@ -247,10 +248,9 @@ int lm_evaluate(lm_model *m, const int32_t *tok, size_t N, size_t B, size_t T, d
     rc = tg_rnn_carry_init(&carry, &m->rnn, B);
     if (!t || !x || !y || rc != TG_OK)
         rc = lm_fail(TG_ENOMEM, err, errsz, "out of memory evaluating");
-    if (t) {
-        tg_tape_set_training(t, 0);
-        tg_tape_set_grad(t, 0);
-    }
+    if (t) tg_tape_set_grad(t, 0);
+    int was_eval = m->eval;
+    m->eval = 1;
     double total = 0;
     size_t count = 0, Tw;
     while (rc == TG_OK && (Tw = tg_batcher_next(&batch, x, y)) > 0) {
@@ -263,6 +263,7 @@ int lm_evaluate(lm_model *m, const int32_t *tok, size_t N, size_t B, size_t T, d
         total += (double)L->val[0] * (double)(Tw * B);
         count += Tw * B;
     }
+    m->eval = was_eval;
     *nll = count ? total / (double)count : NAN;
     tg_rnn_carry_deinit(&carry);
     tg_tape_free(t);
@@ -284,7 +285,6 @@ int lm_sampler_init(lm_sampler *s, lm_model *m, char *err, size_t errsz)
         lm_sampler_deinit(s);
         return lm_fail(TG_ENOMEM, err, errsz, "out of memory setting up sampling");
     }
-    tg_tape_set_training(s->tape, 0);
     tg_tape_set_grad(s->tape, 0);
     return TG_OK;
 }
@@ -300,7 +300,10 @@ void lm_sampler_deinit(lm_sampler *s)
 int lm_sampler_feed(lm_sampler *s, int32_t id, char *err, size_t errsz)
 {
     tg_tape_reset(s->tape);
+    int was_eval = s->m->eval;
+    s->m->eval = 1;
     tg_tensor *z = lm_window_logits(s->tape, s->m, &s->carry, &id, 1);
+    s->m->eval = was_eval;
     if (!z) return lm_fail(TG_EINVAL, err, errsz, "sampling: %s", tg_tape_error(s->tape));
     memcpy(s->logits, z->val, s->m->cfg.V * sizeof *s->logits);
     return TG_OK;

@@ -84,52 +84,52 @@ static block part(const tg_tensor *y, const tg_tensor *into, int k, int nt)
         }                                                                                          \
     } while (0)
 
-static void add_forward(tg_tensor *y)
+static void add_forward(tg_tape *t, tg_tensor *y)
 {
     tg_tensor *a = y->in[0], *b = y->in[1];
     FOR_EACH(y, a, b, y, y->val[iy + j] = a->val[ia + ja] + b->val[ib + jb]);
 }
 
-static void add_backward(tg_tensor *y) /* da += dy; db += dy */
+static void add_backward(tg_tape *t, tg_tensor *y) /* da += dy; db += dy */
 {
     tg_tensor *a = y->in[0], *b = y->in[1];
     if (a->grad) FOR_EACH(y, a, b, a, a->grad[ia + ja] += y->grad[iy + j]);
     if (b->grad) FOR_EACH(y, a, b, b, b->grad[ib + jb] += y->grad[iy + j]);
 }
 
-static void sub_forward(tg_tensor *y)
+static void sub_forward(tg_tape *t, tg_tensor *y)
 {
     tg_tensor *a = y->in[0], *b = y->in[1];
     FOR_EACH(y, a, b, y, y->val[iy + j] = a->val[ia + ja] - b->val[ib + jb]);
 }
 
-static void sub_backward(tg_tensor *y) /* da += dy; db -= dy */
+static void sub_backward(tg_tape *t, tg_tensor *y) /* da += dy; db -= dy */
 {
     tg_tensor *a = y->in[0], *b = y->in[1];
     if (a->grad) FOR_EACH(y, a, b, a, a->grad[ia + ja] += y->grad[iy + j]);
     if (b->grad) FOR_EACH(y, a, b, b, b->grad[ib + jb] -= y->grad[iy + j]);
 }
 
-static void mul_forward(tg_tensor *y)
+static void mul_forward(tg_tape *t, tg_tensor *y)
 {
     tg_tensor *a = y->in[0], *b = y->in[1];
     FOR_EACH(y, a, b, y, y->val[iy + j] = a->val[ia + ja] * b->val[ib + jb]);
 }
 
-static void mul_backward(tg_tensor *y) /* da += dy * b; db += dy * a */
+static void mul_backward(tg_tape *t, tg_tensor *y) /* da += dy * b; db += dy * a */
 {
     tg_tensor *a = y->in[0], *b = y->in[1];
     if (a->grad) FOR_EACH(y, a, b, a, a->grad[ia + ja] += y->grad[iy + j] * b->val[ib + jb]);
     if (b->grad) FOR_EACH(y, a, b, b, b->grad[ib + jb] += y->grad[iy + j] * a->val[ia + ja]);
 }
 
-static void div_forward(tg_tensor *y)
+static void div_forward(tg_tape *t, tg_tensor *y)
 {
     tg_tensor *a = y->in[0], *b = y->in[1];
     FOR_EACH(y, a, b, y, y->val[iy + j] = a->val[ia + ja] / b->val[ib + jb]);
 }
 
-static void div_backward(tg_tensor *y) /* da += dy / b; db -= dy * y / b  (y = a / b) */
+static void div_backward(tg_tape *t, tg_tensor *y) /* da += dy / b; db -= dy * y / b  (y = a / b) */
 {
     tg_tensor *a = y->in[0], *b = y->in[1];
     if (a->grad) FOR_EACH(y, a, b, a, a->grad[ia + ja] += y->grad[iy + j] / b->val[ib + jb]);
@@ -138,10 +138,10 @@ static void div_backward(tg_tensor *y) /* da += dy / b; db -= dy * y / b  (y = a
                  b->grad[ib + jb] -= y->grad[iy + j] * y->val[iy + j] / b->val[ib + jb]);
 }
 
-static const tg_op add_op = {"tg_add", add_forward, add_backward};
-static const tg_op sub_op = {"tg_sub", sub_forward, sub_backward};
-static const tg_op mul_op = {"tg_mul", mul_forward, mul_backward};
-static const tg_op div_op = {"tg_div", div_forward, div_backward};
+static const tg_op add_op = {"tg_add", add_forward, add_backward, NULL};
+static const tg_op sub_op = {"tg_sub", sub_forward, sub_backward, NULL};
+static const tg_op mul_op = {"tg_mul", mul_forward, mul_backward, NULL};
+static const tg_op div_op = {"tg_div", div_forward, div_backward, NULL};
 
 /* 1 when a and b broadcast: equal shapes, or a (1 x N) row or a (B x 1) column against the
  * other's (B x N), on either side. */
@@ -156,13 +156,13 @@ static int broadcasts(const tg_tensor *a, const tg_tensor *b)
 static tg_tensor *binary(tg_tape *t, const tg_op *op, tg_tensor *a, tg_tensor *b)
 {
     tg_tensor *in[2] = {a, b};
-    if (!tgi_check(t, op->name, 2, in)) return NULL;
+    if (!tg_check_inputs(t, op->name, 2, in)) return NULL;
     if (!broadcasts(a, b))
-        return tgi_fail(t, "%s: shapes do not broadcast: a is " TGI_SHAPE ", b is " TGI_SHAPE,
-                        op->name, TGI_DIMS(a), TGI_DIMS(b));
+        return tg_fail(t, "%s: shapes do not broadcast: a is " TG_SHAPE ", b is " TG_SHAPE,
+                       op->name, TG_DIMS(a), TG_DIMS(b));
     size_t rows = a->rows == 1 ? b->rows : a->rows; /* the non-broadcast side's */
     size_t cols = a->cols == 1 ? b->cols : a->cols;
-    return tgi_record(t, op, rows, cols, 2, in);
+    return tg_record(t, op, rows, cols, 2, in);
 }
 
 tg_tensor *tg_add(tg_tape *t, tg_tensor *a, tg_tensor *b)
