@@ -1,88 +1,109 @@
 /* backward.c: the reverse walk.
  *
  * Recording order is topological, so one loop from the loss down to the first node visits every
- * node after all of its users. A node is visited only when the loss depends on it (`needed`),
- * and each op's backward adds into its inputs' gradients, so fan-out needs no special case. A
- * view (tgi_view: a window of its input's value and gradient) has no backward at all.
- * When the tape reuses gradients (tg_tape_reuse_grads), a node gets its gradient buffer just
- * before the first of its users is walked back, and hands it back once its own backward has
- * run: by then every user has added its part and nothing reads it again.
- * Work an op deferred during the walk (tgi_defer) runs once at the end, before returning.
+ * node after all of its users. A node is visited only when the loss depends on it (its entry is
+ * `reached`), and each op's backward adds into its inputs' gradients, so fan-out needs no special
+ * case. A view (a window of its input's value and gradient) has no backward at all.
+ * When the tape reuses gradients, a node is lent its gradient buffer just before the first of
+ * its users is walked back, and hands it back once its own backward has run: by then every user
+ * has added its part and nothing reads it again (unless an op asked to keep it: tg_keep_grad).
+ * Work an op put off (tg_defer) runs once at the end, in its descriptor's finish.
  * Read next: any op family, e.g. ops/binary.c, for what a backward looks like.
  */
 #include "autograd/internal.h"
 
-#include <string.h>
+#include <assert.h>
 
-/* A second backward over the same recording must not add to the first one's node gradients. */
-static void clear_node_grads(tg_tensor **nodes, size_t n)
+/* A second walk over the same recording must not add to the first one's node gradients. */
+static void clear_node_grads(tg_tape *t)
 {
-    for (size_t i = 0; i < n; i++) {
-        nodes[i]->needed = 0;
-        /* A view's gradient is part of its input's: cleared with it, or (a leaf's) kept. */
-        if (nodes[i]->op && nodes[i]->op->backward && nodes[i]->grad) tg_tensor_zero_grad(nodes[i]);
+    for (size_t i = 0; i < t->n_nodes; i++) {
+        tgi_entry_of(t->nodes[i])->reached = 0;
+        if (t->nodes[i]->op->backward) tg_tensor_zero_grad(t->nodes[i]); /* a view's: its input's */
     }
 }
 
-/* x's gradient buffer, given now if x gets it in backward; a view's points into its input's.
- * 0 when out of memory. */
-static int give_grad(tg_tape *t, tg_tensor *x)
+/* Give node x its gradient now if it waits for one: a buffer from the arena, or for a view a
+ * window of its input's. 0 when out of memory (message on the tape). */
+static int lend_grad(tg_tape *t, tg_tensor *x)
 {
-    if (x->grad || !x->grad_later) return 1;
-    if (x->op->backward) return tgi_grad_give(t, x);
-    tg_tensor *in = x->in[0];
-    if (!give_grad(t, in)) return 0;
-    x->grad = in->grad + (x->val - in->val);
+    if (tgi_entry_of(x)->grad != TGI_GRAD_LATER) return 1;
+    if (!x->op->backward) { /* a view */
+        if (x->in[0]->op && !lend_grad(t, x->in[0])) return 0;
+        x->grad = x->in[0]->grad + (x->val - x->in[0]->val);
+    } else if (!(x->grad = tgi_arena_grad(&t->arena, tg_numel(x) * sizeof(tg_real)))) {
+        tg_fail(t, "%s: out of memory (asked for %zu bytes)", x->op->name,
+                tg_numel(x) * sizeof(tg_real));
+        return 0;
+    }
+    tgi_entry_of(x)->grad = TGI_GRAD_LENT;
     return 1;
 }
 
-/* After y's backward: its gradient is complete and used; a reused one goes back to the pool. */
+/* After y's backward its gradient is complete and used: a lent one goes back to the arena. */
 static void release_grad(tg_tape *t, tg_tensor *y)
 {
-    if (!y->grad_later || (y->needed & TGI_KEEP_GRAD)) return;
-    if (y->op->backward)
-        tgi_grad_release(t, y);
-    else
-        y->grad = NULL; /* a view: the buffer is its input's */
+    if (tgi_entry_of(y)->grad != TGI_GRAD_LENT) return;
+    if (y->op->backward) tgi_arena_release(&t->arena, y->grad, tg_numel(y) * sizeof(tg_real));
+    y->grad = NULL; /* a view's buffer is its input's */
+    tgi_entry_of(y)->grad = TGI_GRAD_LATER;
+}
+
+void **tg_defer(tg_tape *t, const tg_op *op)
+{
+    assert(op->finish);
+    tgi_deferred **d = &t->deferred;
+    while (*d && (*d)->op != op) d = &(*d)->next;
+    if (!*d && (*d = tg_tape_alloc(t, sizeof **d, op->name))) **d = (tgi_deferred){op, NULL, NULL};
+    return *d ? &(*d)->work : NULL;
+}
+
+void tg_keep_grad(tg_tape *t, tg_tensor *y)
+{
+    (void)t;
+    if (tgi_entry_of(y)->grad == TGI_GRAD_LENT) tgi_entry_of(y)->grad = TGI_GRAD_KEPT;
+}
+
+static int check_loss(tg_tape *t, const tg_tensor *loss)
+{
+    if (!loss) return tg_fail(t, "tg_backward: loss is NULL"), TG_ENULL;
+    if (loss->rows != 1 || loss->cols != 1)
+        return tg_fail(t, "tg_backward: loss must be (1 x 1), got " TG_SHAPE, TG_DIMS(loss)),
+               TG_ESHAPE;
+    size_t i = loss->op ? tgi_entry_of(loss)->index : 0;
+    if (!loss->op || i >= t->n_nodes || t->nodes[i] != loss)
+        return tg_fail(t, "tg_backward: loss was not recorded on this tape"), TG_EINVAL;
+    if (!tg_requires_grad(loss))
+        return tg_fail(t, "tg_backward: loss has no gradient (no input requires one, or it was "
+                          "recorded with gradients off)"),
+               TG_EINVAL;
+    return TG_OK;
 }
 
 int tg_backward(tg_tape *t, tg_tensor *loss)
 {
-    size_t n;
-    int *ran;
-    tg_tensor **nodes = tgi_tape_nodes(t, &n, &ran);
-    if (!loss) {
-        tgi_fail(t, "tg_backward: loss is NULL");
-        return TG_ENULL;
-    }
-    if (loss->rows != 1 || loss->cols != 1) {
-        tgi_fail(t, "tg_backward: loss must be (1 x 1), got " TGI_SHAPE, TGI_DIMS(loss));
-        return TG_ESHAPE;
-    }
-    if (!loss->op || loss->index >= n || nodes[loss->index] != loss) {
-        tgi_fail(t, "tg_backward: loss was not recorded on this tape");
-        return TG_EINVAL;
-    }
-    if (!loss->grad && !loss->grad_later) {
-        tgi_fail(t, "tg_backward: loss has no gradient (no input requires one, or it was "
-                    "recorded with gradients off)");
-        return TG_EINVAL;
-    }
-    if (*ran) clear_node_grads(nodes, n);
-    *ran = 1;
-    if (!give_grad(t, loss)) return TG_ENOMEM;
+    int rc = check_loss(t, loss);
+    if (rc != TG_OK) return rc;
+    if (t->backward_ran) clear_node_grads(t);
+    t->backward_ran = 1;
+    t->deferred = NULL;
+    if (!lend_grad(t, loss)) return TG_ENOMEM;
     loss->grad[0] += 1; /* d(loss)/d(loss) */
-    loss->needed = 1;
-    for (size_t i = loss->index + 1; i-- > 0;) {
-        tg_tensor *y = nodes[i];
-        if (!y->needed || !y->grad) continue;
-        for (size_t k = 0; k < y->n_in; k++)
-            if (!give_grad(t, y->in[k])) return TG_ENOMEM;
-        if (y->op->backward) y->op->backward(y); /* a view (NULL) has nothing to add */
-        for (size_t k = 0; k < y->n_in; k++)
-            if (y->in[k]->op) y->in[k]->needed |= 1; /* leaves have nothing to walk */
+    tgi_entry_of(loss)->reached = 1;
+    for (size_t i = tgi_entry_of(loss)->index + 1; i-- > 0;) {
+        tg_tensor *y = t->nodes[i];
+        if (!tgi_entry_of(y)->reached) continue;
+        assert(y->grad);
+        for (size_t k = 0; k < y->n_in; k++) { /* leaves have nothing to lend or walk */
+            tg_tensor *x = y->in[k];
+            if (!x->op || !tgi_requires_grad(x)) continue;
+            if (!lend_grad(t, x)) return TG_ENOMEM;
+            tgi_entry_of(x)->reached = 1;
+        }
+        if (y->op->backward) y->op->backward(t, y); /* a view (NULL) has nothing to add */
         release_grad(t, y);
     }
-    tgi_run_deferred(t); /* e.g. a parameter's weight gradients over all time steps at once */
+    for (tgi_deferred *d = t->deferred; d; d = d->next) d->op->finish(t, d->work);
+    t->deferred = NULL;
     return TG_OK;
 }

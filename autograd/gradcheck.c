@@ -59,10 +59,10 @@ int tg_gradcheck(tg_tape *t, tg_loss_fn f, void *ctx, tg_tensor *const *xs, size
     if (o.floor <= 0) o.floor = 1e-4;
     memset(r, 0, sizeof *r);
     for (size_t k = 0; k < n; k++) {
-        if (!xs[k]) return tgi_fail(t, "tg_gradcheck: tensor %zu is NULL", k), TG_ENULL;
+        if (!xs[k]) return tg_fail(t, "tg_gradcheck: tensor %zu is NULL", k), TG_ENULL;
         if (!xs[k]->grad)
-            return tgi_fail(t, "tg_gradcheck: tensor %zu " TGI_SHAPE " has no gradient", k,
-                            TGI_DIMS(xs[k])),
+            return tg_fail(t, "tg_gradcheck: tensor %zu " TG_SHAPE " has no gradient", k,
+                           TG_DIMS(xs[k])),
                    TG_EINVAL;
     }
     int status = analytic(t, f, ctx, xs, n);

@@ -26,11 +26,11 @@ static int finish(FILE *f)
 static void print_input(FILE *f, const tg_tensor *x)
 {
     if (x->op)
-        fprintf(f, " #%zu", x->index);
+        fprintf(f, " #%zu", tgi_entry_of(x)->index);
     else if (x->name)
-        fprintf(f, " leaf(%s %zux%zu)", x->name, TGI_DIMS(x));
+        fprintf(f, " leaf(%s %zux%zu)", x->name, TG_DIMS(x));
     else
-        fprintf(f, " leaf(%zux%zu)", TGI_DIMS(x));
+        fprintf(f, " leaf(%zux%zu)", TG_DIMS(x));
 }
 
 int tg_tape_print(const tg_tape *t, FILE *f)
@@ -41,7 +41,7 @@ int tg_tape_print(const tg_tape *t, FILE *f)
         if (y->name) fprintf(f, " (%s)", y->name);
         fprintf(f, "  in:");
         for (size_t k = 0; k < y->n_in; k++) print_input(f, y->in[k]);
-        fprintf(f, "  ->  " TGI_SHAPE "\n", TGI_DIMS(y));
+        fprintf(f, "  ->  " TG_SHAPE "\n", TG_DIMS(y));
     }
     return finish(f);
 }
@@ -104,13 +104,13 @@ static void dot_leaf(FILE *f, size_t id, const tg_tensor *x, int flags)
 {
     fprintf(f, "  l%zu [shape=box, label=\"", id);
     put_escaped(f, x->name ? x->name : "leaf");
-    fprintf(f, "\\n" TGI_SHAPE, TGI_DIMS(x));
+    fprintf(f, "\\n" TG_SHAPE, TG_DIMS(x));
     end_label(f, x, flags);
 }
 
 static void dot_node(FILE *f, const tg_tensor *y, int flags)
 {
-    fprintf(f, "  n%zu [shape=ellipse, label=\"%s", y->index, y->op->name);
+    fprintf(f, "  n%zu [shape=ellipse, label=\"%s", tgi_entry_of(y)->index, y->op->name);
     if (y->name) {
         fprintf(f, "\\n");
         put_escaped(f, y->name);
@@ -123,15 +123,15 @@ static void dot_node(FILE *f, const tg_tensor *y, int flags)
 static int dot_edge(FILE *f, leaf_set *leaves, const tg_tensor *x, const tg_tensor *y, int flags)
 {
     if (x->op) {
-        fprintf(f, "  n%zu -> n%zu", x->index, y->index);
+        fprintf(f, "  n%zu -> n%zu", tgi_entry_of(x)->index, tgi_entry_of(y)->index);
     } else {
         int fresh;
         size_t id = leaf_find(leaves, x, &fresh);
         if (id == SIZE_MAX) return TG_ENOMEM;
         if (fresh) dot_leaf(f, id, x, flags);
-        fprintf(f, "  l%zu -> n%zu", id, y->index);
+        fprintf(f, "  l%zu -> n%zu", id, tgi_entry_of(y)->index);
     }
-    fprintf(f, " [label=\"%zu x %zu\"];\n", TGI_DIMS(x));
+    fprintf(f, " [label=\"%zu x %zu\"];\n", TG_DIMS(x));
     return TG_OK;
 }
 

@@ -1,71 +1,65 @@
-/* internal.h: what the op families and the rest of the library share, not for users.
+/* internal.h: what the library's files share and users do not see.
  *
- * An op family (ops/<family>.c) uses three calls:
- *   tgi_check(t, "tg_add", n, in)     -> 0 if an input is NULL (message kept or recorded)
- *   tgi_fail(t, "fmt", ...)           -> records the first message, returns NULL
- *   tgi_record(t, &op, rows, cols, n, in) -> a new node, its forward already run
- * and tgi_node when the op must set arguments (iarg, arg, saved) before its forward runs.
+ * The op-author API (tg_record, tg_node, tg_fail, ...) is public: autograd/op.h. Here are the
+ * tape's own fields and the bookkeeping it keeps beside each node (tape.c, backward.c), row
+ * views (ops/shape.c), and the BLIS and thread set-up the op families share (ops/blis.c).
  */
 #ifndef TG_INTERNAL_H
 #define TG_INTERNAL_H
 
-#include "autograd/tape.h"
+#include "autograd/arena.h"
+#include "autograd/op.h"
 
 #include <stddef.h>
 
-/* Printf-style format and arguments for a shape, e.g. tgi_fail(t, "a is " TGI_SHAPE, TGI_DIMS(a)). */
-#define TGI_SHAPE   "(%zu x %zu)"
-#define TGI_DIMS(x) (x)->rows, (x)->cols
+/* Where a node's gradient is in its life (tgi_entry.grad). */
+enum {
+    TGI_GRAD_NONE,  /* it requires no gradient; grad is NULL */
+    TGI_GRAD_OWN,   /* gradients kept: its buffer exists from recording on */
+    TGI_GRAD_LATER, /* gradients reused: grad is NULL until backward lends it a buffer */
+    TGI_GRAD_LENT,  /* gradients reused: lent, until its own backward has run */
+    TGI_GRAD_KEPT,  /* lent, and kept until reset for an op's finish (tg_keep_grad) */
+};
 
-/* Arena memory, 64-byte aligned, valid until the next reset. NULL (with a message naming who)
- * when out of memory. The memory is not zeroed. */
-void *tgi_alloc(tg_tape *t, size_t bytes, const char *who);
+/* A node as the tape holds it: the public tensor, then the tape's bookkeeping. Leaves (op NULL)
+ * are bare tensors; only nodes have an entry. */
+typedef struct tgi_entry {
+    tg_tensor x;           /* the node; first, so a node's address is its entry's */
+    size_t index;          /* its position on the tape: t->nodes[index] == &x */
+    unsigned char grad;    /* TGI_GRAD_* */
+    unsigned char reached; /* set by backward: the loss depends on this node */
+} tgi_entry;
 
-/* Write a message into err[0..errsz) (when err is not NULL) and return code: the error report of
- * calls that take a caller's message buffer (optimizers, the batcher, checkpoints). */
-int tgi_errf(int code, char *err, size_t errsz, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
+static inline tgi_entry *tgi_entry_of(const tg_tensor *node)
+{
+    return (tgi_entry *)node;
+}
 
-/* Record the first error message on the tape (later ones are dropped). Returns NULL so an op
- * can `return tgi_fail(...)`. */
-tg_tensor *tgi_fail(tg_tape *t, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
+/* tg_requires_grad, inline for the tape's own loops. */
+static inline int tgi_requires_grad(const tg_tensor *x)
+{
+    return x->op ? tgi_entry_of(x)->grad != TGI_GRAD_NONE : x->grad != NULL;
+}
 
-/* 1 when all n inputs are non-NULL. Otherwise 0, and when no error is recorded yet, records
- * "<name>: input <i> is NULL". */
-int tgi_check(tg_tape *t, const char *name, size_t n, tg_tensor *const *in);
-
-/* A new node of the given shape with inputs in[0..n-1], appended to the tape, with a zeroed
- * gradient when recording is on and some input has one. Its value is NOT computed. NULL when
- * out of memory. */
-tg_tensor *tgi_node(tg_tape *t, const tg_op *op, size_t rows, size_t cols, size_t n,
-                    tg_tensor *const *in);
-
-/* The recorded nodes (count in *n) and the tape's "backward already ran" flag: backward.c. */
-tg_tensor **tgi_tape_nodes(tg_tape *t, size_t *n, int **backward_ran);
-
-/* Work an op's backward hands over to the end of the walk, to do once for many nodes: matmul
- * turns the per-step weight-gradient products of a parameter used at every time step into one
- * product over all B·T rows. An op puts this struct first in a record it allocates with
- * tgi_alloc and passes it to tgi_defer. After the last node's backward, tg_backward calls
- * run(t, d) with the first record not yet done; run handles every record of its own (walking
- * d->next, recognising its own by d->run) and marks them done. Records live until reset. */
+/* Ops whose finish runs at the end of the walk, each with the work its backwards left. */
 typedef struct tgi_deferred {
-    void (*run)(tg_tape *t, struct tgi_deferred *d);
+    const tg_op *op;
+    void *work;
     struct tgi_deferred *next;
-    int done;
 } tgi_deferred;
 
-void tgi_defer(tg_tape *t, tgi_deferred *d);
-
-/* Run every deferred record and empty the list: the end of tg_backward. */
-void tgi_run_deferred(tg_tape *t);
+struct tg_tape {
+    tgi_arena arena;           /* every node, value, gradient and saved block recorded */
+    tg_tensor **nodes;         /* recorded nodes in order; heap array grown by doubling */
+    size_t n_nodes, cap_nodes; /* count, capacity */
+    size_t heap_allocs;        /* malloc/realloc calls for the tape and its node array */
+    int grad_enabled;          /* new nodes may get gradients (off: PyTorch's no_grad) */
+    int reuse_grads;           /* new nodes get their gradient in backward (tg_tape_reuse_grads) */
+    int backward_ran;          /* node gradients hold a walk's sums: the next walk clears them */
+    int has_error;             /* error[] holds the first message since reset */
+    char error[512];
+    tgi_deferred *deferred; /* the ops to finish after this walk (arena records) */
+};
 
 /* A node whose value and gradient are x's, from element `offset` on, as a (rows x cols) matrix:
  * a contiguous window (a block of whole rows) needs no copy. Nothing is allocated or zeroed,
@@ -75,18 +69,21 @@ void tgi_run_deferred(tg_tape *t);
 tg_tensor *tgi_view(tg_tape *t, const tg_op *op, tg_tensor *x, size_t offset, size_t rows,
                     size_t cols);
 
-/* Gradients reused (tg_tape_reuse_grads), for backward.c: give x (a node with grad_later) a
- * zeroed gradient buffer, a released one of its size when there is one; 0 when out of memory
- * (message on the tape). Release hands x's buffer back and sets x->grad to NULL. */
-int tgi_grad_give(tg_tape *t, tg_tensor *x);
-void tgi_grad_release(tg_tape *t, tg_tensor *x);
+/* Write a message into err[0..errsz) (when err is not NULL) and return code: the error report of
+ * calls that take a caller's message buffer (optimizers, the batcher, checkpoints). */
+int tgi_errf(int code, char *err, size_t errsz, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
 
-/* Set in y->needed by an op's backward when deferred work (tgi_defer) reads y's gradient after
- * the walk: backward then keeps it instead of releasing it. */
-#define TGI_KEEP_GRAD 2
-
-/* tgi_node followed by op->forward. */
-tg_tensor *tgi_record(tg_tape *t, const tg_op *op, size_t rows, size_t cols, size_t n,
-                      tg_tensor *const *in);
+/* The names op.h had before it was public, kept while nn/ moves over: use the tg_ names. */
+#define tgi_fail    tg_fail
+#define tgi_check   tg_check_inputs
+#define tgi_alloc   tg_tape_alloc
+#define tgi_node    tg_node
+#define tgi_record  tg_record
+#define TGI_SHAPE   TG_SHAPE
+#define TGI_DIMS(x) TG_DIMS(x)
 
 #endif

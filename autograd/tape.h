@@ -21,6 +21,7 @@
  * An op given NULL returns NULL and keeps the first message, so a whole cell can be checked
  * once at its end. The library never prints, exits or aborts on user input.
  *
+ * Writing an op: autograd/op.h.
  * Read next: ops/binary.c (an op family), autograd/backward.c (the reverse walk).
  */
 #ifndef TG_TAPE_H
@@ -34,7 +35,7 @@ extern "C" {
 
 typedef struct tg_tape tg_tape;
 
-/* A new empty tape, recording with gradients, in training mode. NULL when out of memory. */
+/* A new empty tape, recording with gradients, keeping them. NULL when out of memory. */
 tg_tape *tg_tape_new(void);
 /* Free the tape and everything it recorded (see the invalidation rule). NULL is allowed. */
 void tg_tape_free(tg_tape *t);
@@ -59,11 +60,6 @@ int tg_backward(tg_tape *t, tg_tensor *loss);
 /* Recording with gradients on (default) or off. Off is PyTorch's no_grad: values are computed,
  * no gradient buffers are made, backward cannot reach these nodes. Returns the previous mode. */
 int tg_tape_set_grad(tg_tape *t, int enabled);
-/* Training mode (default) or evaluation mode; dropout is the identity in evaluation. Returns
- * the previous mode. */
-int tg_tape_set_training(tg_tape *t, int training);
-int tg_tape_training(const tg_tape *t);
-
 /* Gradient memory of nodes recorded from now on: kept (default) or reused. Kept: every node
  * has its gradient buffer from the moment it is recorded, and after backward each holds
  * d(loss)/d(node) for inspection. Reused (training): a node's gradient exists only during

@@ -6,6 +6,7 @@
 #include "autograd/tensor.h"
 #include "autograd/status.h"
 #include "autograd/tape.h"
+#include "autograd/op.h"
 #include "autograd/rng.h"
 #include "autograd/gradcheck.h"
 #include "autograd/graph.h"

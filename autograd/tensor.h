@@ -3,10 +3,18 @@
  * A tg_tensor is a 2-D, row-major, contiguous matrix of tg_real with an optional gradient of
  * the same shape. It is either a leaf (op == NULL: a parameter, an input, a detached state) or
  * the output of an op recorded on a tape, in which case `op` and `in` say how it was computed,
- * exactly like micrograd's Value keeps `_op` and `_prev`.
+ * exactly like micrograd's Value keeps `_op` and `_prev`. The tape keeps its own bookkeeping
+ * for a node (its position, where its gradient is in its life) out of sight, beside it.
  *
- * Invariant: grad != NULL  <=>  the tensor requires a gradient. A node requires one when
- * recording was enabled and at least one of its inputs requires one.
+ * Invariants:
+ * - A leaf requires a gradient iff its grad is not NULL.
+ * - A node requires a gradient iff it was recorded with gradients on (tg_tape_set_grad) and
+ *   one of its inputs requires one. tg_requires_grad says which, for leaves and nodes alike.
+ * - A node that requires a gradient has grad != NULL from its recording on when the tape keeps
+ *   gradients (the default). When it reuses them (tg_tape_reuse_grads), grad is NULL except
+ *   inside tg_backward, from the first of its users' backward until its own has run.
+ * - Inside an op's backward, y->grad is not NULL, and neither is the grad of any input that
+ *   requires one.
  *
  * Read next: tape.h (recording and backward), then ops/binary.c (a whole op family).
  */
@@ -43,16 +51,8 @@ enum {
 /* A short English description of a TG_* code; never NULL. */
 const char *tg_strerror(int code);
 
-typedef struct tg_op tg_op;
+typedef struct tg_op tg_op; /* an op's descriptor: autograd/op.h */
 typedef struct tg_tensor tg_tensor;
-
-/* An op: a name and two functions, defined side by side in the file of its family. */
-struct tg_op {
-    const char *name;               /* public name, e.g. "tg_matmul" */
-    void (*forward)(tg_tensor *y);  /* computes y->val from y->in[]->val; NULL for a view */
-    void (*backward)(tg_tensor *y); /* adds y->grad's contribution into y->in[]->grad; NULL
-                                       for a view, whose gradient is a window of its input's */
-};
 
 struct tg_tensor {
     const tg_op *op;   /* the op that computed this tensor; NULL for a leaf */
@@ -60,13 +60,10 @@ struct tg_tensor {
     size_t n_in;       /* number of inputs */
     size_t rows, cols; /* shape: rows x cols, row-major, contiguous */
     tg_real *val;     /* rows*cols values; owned by the tape for nodes, by the creator for leaves */
-    tg_real *grad;    /* same shape, or NULL when no gradient is wanted here; same owner as val */
+    tg_real *grad;    /* same shape, same owner as val; NULL when none (see the invariants) */
     void *saved;      /* what forward kept for backward (ids, probabilities, a mask); tape-owned */
     double arg;       /* the op's scalar argument (scale factor, dropout rate), if any */
     size_t iarg;      /* the op's integer argument (slice start, ...), if any */
-    size_t index;     /* position on the tape; meaningful for nodes only */
-    int needed;       /* set during backward when the loss depends on this node */
-    int grad_later;   /* wants a gradient, which backward gives it (tg_tape_reuse_grads) */
     const char *name; /* optional label for printing; borrowed, may be NULL */
 };
 
@@ -75,6 +72,9 @@ static inline size_t tg_numel(const tg_tensor *x)
 {
     return x->rows * x->cols;
 }
+
+/* 1 when x requires a gradient (see the invariants above), else 0. */
+int tg_requires_grad(const tg_tensor *x);
 
 /* Make a caller-owned struct a leaf over caller-owned memory. `grad` may be NULL (no gradient).
  * Nothing is copied or freed: the memory must outlive every tape that records with x. */

@@ -131,11 +131,12 @@ tg_tensor *lm_window_logits(tg_tape *t, lm_model *m, tg_rnn_carry *carry, const 
 {
     size_t B = carry->B;
     double p = m->cfg.dropout;
+    tg_rng *rng = m->eval ? NULL : &m->rng; /* no generator: dropout is the identity */
     if (!reserve_steps(m, Tw)) return NULL;
     if (tg_rnn_carry_load(t, carry, m->s) != TG_OK) return NULL;
-    tg_tensor *e = tg_dropout(t, tg_embed_forward(t, &m->emb, x, Tw * B), p, &m->rng);
-    if (!tg_rnn_forward_rows(t, &m->rnn, Tw, e, m->s, m->ys, &m->rng)) return NULL;
-    tg_tensor *h = tg_dropout(t, tg_concat_rows(t, Tw, m->ys), p, &m->rng); /* (Tw·B x H) */
+    tg_tensor *e = tg_dropout(t, tg_embed_forward(t, &m->emb, x, Tw * B), p, rng);
+    if (!tg_rnn_forward_rows(t, &m->rnn, Tw, e, m->s, m->ys, rng)) return NULL;
+    tg_tensor *h = tg_dropout(t, tg_concat_rows(t, Tw, m->ys), p, rng); /* (Tw·B x H) */
     tg_tensor *logits = tg_linear_forward(t, &m->dec, h);
     if (logits && tg_rnn_carry_store(carry, m->s) != TG_OK) return NULL;
     return logits;
@@ -151,10 +152,15 @@ tg_tensor *lm_window_loss(tg_tape *t, lm_model *m, tg_rnn_carry *carry, const in
 
 /* The trainer's window function: the model's mean cross-entropy over a window. */
 static tg_tensor *window_loss(tg_tape *t, void *model, tg_rnn_carry *carry, const int32_t *x,
-                              const int32_t *y, size_t Tw, size_t B)
+                              const int32_t *y, size_t Tw, size_t B, int training)
 {
     (void)B; /* the carry has it */
-    return lm_window_loss(t, model, carry, x, y, Tw);
+    lm_model *m = model;
+    int was_eval = m->eval;
+    m->eval = was_eval || !training;
+    tg_tensor *L = lm_window_loss(t, m, carry, x, y, Tw);
+    m->eval = was_eval;
+    return L;
 }
 
 int lm_trainer_init(lm_trainer *tr, lm_model *m, const int32_t *tok, size_t N, char *err,
@@ -212,7 +218,6 @@ int lm_sampler_init(lm_sampler *s, lm_model *m, char *err, size_t errsz)
         lm_sampler_deinit(s);
         return lm_fail(TG_ENOMEM, err, errsz, "out of memory setting up sampling");
     }
-    tg_tape_set_training(s->tape, 0);
     tg_tape_set_grad(s->tape, 0);
     return TG_OK;
 }
@@ -228,7 +233,10 @@ void lm_sampler_deinit(lm_sampler *s)
 int lm_sampler_feed(lm_sampler *s, int32_t id, char *err, size_t errsz)
 {
     tg_tape_reset(s->tape);
+    int was_eval = s->m->eval;
+    s->m->eval = 1;
     tg_tensor *z = lm_window_logits(s->tape, s->m, &s->carry, &id, 1);
+    s->m->eval = was_eval;
     if (!z) return lm_fail(TG_EINVAL, err, errsz, "sampling: %s", tg_tape_error(s->tape));
     memcpy(s->logits, z->val, s->m->cfg.V * sizeof *s->logits);
     return TG_OK;

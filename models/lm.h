@@ -63,6 +63,7 @@ typedef struct lm_model {
     tg_rnn rnn;
     tg_linear dec;
     tg_rng rng;     /* dropout masks (training) */
+    int eval;       /* 1: dropout off (evaluation, sampling), PyTorch's model.eval() */
     tg_state *s;    /* L states of the window being recorded; owned scratch */
     tg_tensor **ys; /* per-step outputs of that window, steps_cap of them; owned */
     size_t steps_cap;

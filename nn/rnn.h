@@ -2,8 +2,9 @@
  *
  * Dimension letters: T time steps, B batch rows, I input features, H hidden units, L layers.
  * A tg_rnn is L cells of one type (nn/cells.h; layer 0 takes I inputs, the others H), named
- * "<prefix><param>_l<k>", as PyTorch's nn.RNN/LSTM/GRU state_dict for the built-in types. Between layers, in training
- * mode, the outputs of layer k pass through tg_dropout before layer k + 1 reads them.
+ * "<prefix><param>_l<k>", as PyTorch's nn.RNN/LSTM/GRU state_dict for the built-in types.
+ * Between layers, in training (an rng given), the outputs of layer k pass through tg_dropout
+ * before layer k + 1 reads them.
  *
  * Truncated BPTT. A tg_rnn_carry owns the last value of every state the type carries (h, and
  * c for the LSTM, ...) of every layer in heap buffers outside any tape. Per window:
@@ -39,7 +40,7 @@ extern "C" {
 typedef struct tg_rnn {
     const tg_cell_type *type;
     size_t layers, in, hidden; /* L, I, H */
-    double dropout;            /* rate between layers, in training mode only; 0 for none */
+    double dropout;            /* rate between layers, in training (an rng given); 0 for none */
     tg_cell *cells;            /* L cells; the array is owned, their tensors are the store's */
 } tg_rnn;
 
@@ -56,7 +57,7 @@ void tg_rnn_deinit(tg_rnn *r);
  * one. ys, when not NULL, receives the T top-layer outputs (B x H): the
  * many-to-many result. Returns the last top-layer h (many-to-one), or NULL on error with the
  * message on the tape (e.g. a wrong input width names the cell and the shapes). rng draws the
- * dropout masks; it may be NULL when dropout is 0 or the tape is in evaluation mode. */
+ * dropout masks in training; NULL is evaluation: no dropout (PyTorch's model.eval()). */
 tg_tensor *tg_rnn_forward(tg_tape *t, const tg_rnn *r, size_t T, tg_tensor *const *xs, tg_state *s,
                           tg_tensor **ys, tg_rng *rng);
 

@@ -93,7 +93,7 @@ static int forward_backward(tg_trainer *tr, size_t Tw, double *loss, tg_status *
 {
     tg_tape *t = tr->tape;
     tg_tape_reset(t);
-    tg_tensor *L = tr->window(t, tr->model, &tr->carry, tr->x, tr->y, Tw, tr->cfg.B);
+    tg_tensor *L = tr->window(t, tr->model, &tr->carry, tr->x, tr->y, Tw, tr->cfg.B, 1);
     tg_tensor *objective = tr->cfg.sum_steps ? tg_scale(t, L, (double)Tw) : L;
     int rc = objective ? tg_backward(t, objective) : TG_EINVAL;
     if (rc == TG_OK) {
@@ -145,7 +145,7 @@ static int evaluate_windows(tg_window_fn window, void *model, tg_tape *t, tg_bat
     size_t count = 0, Tw;
     while ((Tw = tg_batcher_next(b, x, y)) > 0) {
         tg_tape_reset(t);
-        tg_tensor *L = window(t, model, carry, x, y, Tw, b->B);
+        tg_tensor *L = window(t, model, carry, x, y, Tw, b->B, 0);
         if (!L) return tg_status_set(st, TG_EINVAL, "evaluation: %s", tg_tape_error(t));
         total += (double)L->val[0] * (double)(Tw * b->B);
         count += Tw * b->B;
@@ -170,7 +170,6 @@ int tg_evaluate(tg_window_fn window, void *model, const tg_rnn *stack, const int
     else if (stack)
         rc = tg_rnn_carry_init(&carry, stack, B, st);
     if (rc == TG_OK) {
-        tg_tape_set_training(t, 0);
         tg_tape_set_grad(t, 0);
         rc = evaluate_windows(window, model, t, &batch, &carry, x, y, nll, st);
     }

@@ -9,7 +9,7 @@
  * policy. The model gives one function, which records the loss of a window:
  *
  *     tg_tensor *my_window(tg_tape *t, void *model, tg_rnn_carry *carry, const int32_t *x,
- *                          const int32_t *y, size_t Tw, size_t B);
+ *                          const int32_t *y, size_t Tw, size_t B, int training);
  *
  * x and y are Tw·B ids each, time-major (step t of row b at t·B + b). The function loads the
  * carried state (tg_rnn_carry_load), records, stores the final state back (tg_rnn_carry_store)
@@ -19,6 +19,8 @@
  *     reset the tape ─▶ window function ─▶ (× Tw when sum_steps) ─▶ tg_backward
  *     ─▶ global gradient norm: not finite? no step, an error ─▶ clip ─▶ optimizer step, zero grad
  * After the first window a training loop makes no heap allocation.
+ *
+ * The evaluator records without gradients (tg_tape_set_grad) and passes training = 0.
  *
  * Read next: nn/rnn.h (the carry), nn/optim.h, nn/batcher.h, models/lm.c (a language model
  * trained through this).
@@ -42,9 +44,10 @@
 extern "C" {
 #endif
 
-/* Records the mean loss of one window on t (see above). */
+/* Records the mean loss of one window on t (see above). training is 1 in tg_trainer_window and
+ * 0 in tg_evaluate: a model with dropout draws masks only in training (PyTorch's train/eval). */
 typedef tg_tensor *(*tg_window_fn)(tg_tape *t, void *model, tg_rnn_carry *carry, const int32_t *x,
-                                   const int32_t *y, size_t Tw, size_t B);
+                                   const int32_t *y, size_t Tw, size_t B, int training);
 
 typedef struct tg_trainer_config {
     size_t T, B;           /* steps per window (the last of an epoch may be shorter), rows */

@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-static void embedding_forward(tg_tensor *y)
+static void embedding_forward(tg_tape *t, tg_tensor *y)
 {
     const tg_tensor *W = y->in[0];
     const int32_t *ids = y->saved;
@@ -20,7 +20,7 @@ static void embedding_forward(tg_tensor *y)
         memcpy(&y->val[i * E], &W->val[(size_t)ids[i] * E], E * sizeof *y->val);
 }
 
-static void embedding_backward(tg_tensor *y) /* dW[ids[i]] += dy[i] */
+static void embedding_backward(tg_tape *t, tg_tensor *y) /* dW[ids[i]] += dy[i] */
 {
     tg_tensor *W = y->in[0];
     const int32_t *ids = y->saved;
@@ -33,24 +33,24 @@ static void embedding_backward(tg_tensor *y) /* dW[ids[i]] += dy[i] */
     }
 }
 
-static const tg_op embedding_op = {"tg_embedding", embedding_forward, embedding_backward};
+static const tg_op embedding_op = {"tg_embedding", embedding_forward, embedding_backward, NULL};
 
 tg_tensor *tg_embedding(tg_tape *t, tg_tensor *W, const int32_t *ids, size_t n)
 {
-    if (!tgi_check(t, "tg_embedding", 1, &W)) return NULL;
-    if (!ids && n > 0) return tgi_fail(t, "tg_embedding: ids is NULL (n = %zu)", n);
+    if (!tg_check_inputs(t, "tg_embedding", 1, &W)) return NULL;
+    if (!ids && n > 0) return tg_fail(t, "tg_embedding: ids is NULL (n = %zu)", n);
     for (size_t i = 0; i < n; i++)
         if (ids[i] < 0 || (size_t)ids[i] >= W->rows)
-            return tgi_fail(t,
-                            "tg_embedding: id %ld at position %zu is out of range for a table "
-                            "of %zu rows " TGI_SHAPE,
-                            (long)ids[i], i, W->rows, TGI_DIMS(W));
-    int32_t *saved = tgi_alloc(t, n * sizeof *saved, "tg_embedding");
+            return tg_fail(t,
+                           "tg_embedding: id %ld at position %zu is out of range for a table "
+                           "of %zu rows " TG_SHAPE,
+                           (long)ids[i], i, W->rows, TG_DIMS(W));
+    int32_t *saved = tg_tape_alloc(t, n * sizeof *saved, "tg_embedding");
     if (!saved) return NULL;
     if (n > 0) memcpy(saved, ids, n * sizeof *saved);
-    tg_tensor *y = tgi_node(t, &embedding_op, n, W->cols, 1, &W);
+    tg_tensor *y = tg_node(t, &embedding_op, n, W->cols, 1, &W);
     if (!y) return NULL;
     y->saved = saved;
-    embedding_op.forward(y);
+    embedding_op.forward(t, y);
     return y;
 }

@@ -97,7 +97,7 @@ static double row_xent(const tg_real *z, size_t V, int32_t target, tg_real *m, t
     return (double)*m + log(s) - (double)z[target]; /* lse - z[target] */
 }
 
-static void xent_forward(tg_tensor *y)
+static void xent_forward(tg_tape *t, tg_tensor *y)
 {
     const tg_tensor *z = y->in[0];
     const int32_t *tgt = targets_of(y);
@@ -111,7 +111,7 @@ static void xent_forward(tg_tensor *y)
 }
 
 /* dz[i][j] += dloss * (p[i][j] - [j == t_i]) / n, p[i][j] = exp(z[i][j] - m_i) * inv_i */
-static void xent_backward(tg_tensor *y)
+static void xent_backward(tg_tape *t, tg_tensor *y)
 {
     tg_tensor *z = y->in[0];
     const int32_t *tgt = targets_of(y);
@@ -131,36 +131,35 @@ static void xent_backward(tg_tensor *y)
     }
 }
 
-static const tg_op xent_op = {"tg_softmax_xent", xent_forward, xent_backward};
+static const tg_op xent_op = {"tg_softmax_xent", xent_forward, xent_backward, NULL};
 
 /* NULL after recording the error when shapes or targets do not fit, else the logits. */
 static tg_tensor *check(tg_tape *t, tg_tensor *z, const int32_t *targets, size_t n)
 {
-    if (!tgi_check(t, "tg_softmax_xent", 1, &z)) return NULL;
-    if (n == 0)
-        return tgi_fail(t, "tg_softmax_xent: n is 0 (logits are " TGI_SHAPE ")", TGI_DIMS(z));
+    if (!tg_check_inputs(t, "tg_softmax_xent", 1, &z)) return NULL;
+    if (n == 0) return tg_fail(t, "tg_softmax_xent: n is 0 (logits are " TG_SHAPE ")", TG_DIMS(z));
     if (z->rows != n)
-        return tgi_fail(t, "tg_softmax_xent: logits " TGI_SHAPE " have %zu rows, expected n = %zu",
-                        TGI_DIMS(z), z->rows, n);
-    if (!targets) return tgi_fail(t, "tg_softmax_xent: targets is NULL (n = %zu)", n);
+        return tg_fail(t, "tg_softmax_xent: logits " TG_SHAPE " have %zu rows, expected n = %zu",
+                       TG_DIMS(z), z->rows, n);
+    if (!targets) return tg_fail(t, "tg_softmax_xent: targets is NULL (n = %zu)", n);
     for (size_t i = 0; i < n; i++)
         if (targets[i] < 0 || (size_t)targets[i] >= z->cols)
-            return tgi_fail(t,
-                            "tg_softmax_xent: target %ld at position %zu is out of range for "
-                            "V = %zu classes (logits " TGI_SHAPE ")",
-                            (long)targets[i], i, z->cols, TGI_DIMS(z));
+            return tg_fail(t,
+                           "tg_softmax_xent: target %ld at position %zu is out of range for "
+                           "V = %zu classes (logits " TG_SHAPE ")",
+                           (long)targets[i], i, z->cols, TG_DIMS(z));
     return z;
 }
 
 tg_tensor *tg_softmax_xent(tg_tape *t, tg_tensor *logits, const int32_t *targets, size_t n)
 {
     if (!check(t, logits, targets, n)) return NULL;
-    char *saved = tgi_alloc(t, saved_bytes(n), "tg_softmax_xent"); /* n fits: logits exist */
+    char *saved = tg_tape_alloc(t, saved_bytes(n), "tg_softmax_xent"); /* n fits: logits exist */
     if (!saved) return NULL;
     memcpy(saved, targets, n * sizeof *targets);
-    tg_tensor *y = tgi_node(t, &xent_op, 1, 1, 1, &logits);
+    tg_tensor *y = tg_node(t, &xent_op, 1, 1, 1, &logits);
     if (!y) return NULL;
     y->saved = saved;
-    xent_op.forward(y);
+    xent_op.forward(t, y);
     return y;
 }

@@ -6,7 +6,9 @@
  * Forward writes y with beta = 0; backward adds into the gradients with beta = 1, so a tensor
  * used twice simply receives two products.
  *
- * The op keeps its flags in y->iarg. Which kernels BLIS runs, and on how many threads, is
+ * The op keeps its flags in y->iarg. A parameter's weight gradients from products of few rows
+ * (one time step's) wait for the op's finish, which stacks them into a few long products.
+ * Which kernels BLIS runs, and on how many threads, is
  * ops/blis.c's business (tgi_blis_context, tgi_blis_threads).
  *
  * Read next: ops/blis.c, then tests/test_ops_matmul.c (the naive loop this is checked against).
@@ -96,13 +98,6 @@ static size_t inner(const tg_tensor *a, int ta)
     return ta ? a->rows : a->cols;
 }
 
-static void matmul_forward(tg_tensor *y) /* y = op(a)·op(b) */
-{
-    tg_tensor *a = y->in[0], *b = y->in[1];
-    int ta = (y->iarg & TG_TRANS_A) != 0, tb = (y->iarg & TG_TRANS_B) != 0;
-    gemm(ta, tb, y->rows, y->cols, inner(a, ta), a->val, b->val, 0, y->val);
-}
-
 /* db += (a rows)ᵀ·(dy rows), or its transpose when b is used transposed: the sum over the m
  * rows of y of one row of a times one row of dy. a (m x k), dy (m x n). */
 static void weight_grad(int tb, size_t m, size_t k, size_t n, const tg_real *a, const tg_real *dy,
@@ -114,94 +109,119 @@ static void weight_grad(int tb, size_t m, size_t k, size_t n, const tg_real *a, 
         gemm(1, 0, k, n, m, a, dy, 1, db);
 }
 
-/* A parameter's weight-gradient product, deferred to the end of backward. A weight used at
- * every time step gets T products of only B rows each, which BLIS runs far below peak; their
- * sum is one product over the T·B rows stacked, which it runs near peak. */
+/* A parameter's weight-gradient product, put off to the end of backward (matmul's finish). A
+ * weight used at every time step gets T products of only B rows each, which BLIS runs far below
+ * peak; their sum is one product over the T·B rows stacked, which it runs near peak. The
+ * records of one walk form a list, in walk order, kept in the tape's slot for matmul_op. */
 typedef struct wgrad {
-    tgi_deferred d;
+    struct wgrad *next;
     tg_tensor *b;           /* the parameter (a leaf) */
     int tb;                 /* b is used transposed */
-    const tg_tensor *a, *y; /* a (m x k); y's gradient dy (m x n) is final when queued */
+    int done;               /* its product is done */
+    const tg_tensor *a, *y; /* a (m x k); y's gradient dy (m x n), kept (tg_keep_grad) */
 } wgrad;
 
-static int same_weight(const tgi_deferred *e, const wgrad *w)
+typedef struct wgrad_list {
+    wgrad *first, *last;
+} wgrad_list;
+
+static int same_weight(const wgrad *x, const wgrad *w)
 {
-    const wgrad *x = (const wgrad *)e;
-    return !e->done && e->run == w->d.run && x->b == w->b && x->tb == w->tb;
+    return !x->done && x->b == w->b && x->tb == w->tb;
 }
 
 /* Rows of a and dy stacked for one product: about this many at a time (ptb-medium's 700 rows
  * go as two products of 350), so the scratch stays small while each product stays long. */
 enum { STACK_ROWS = 512 };
 
-/* One product over the rows of every record of w's parameter, stacked in turn into one scratch
- * block that serves all the parameters, in products of about STACK_ROWS rows; a lone record
- * (or no scratch: the arena is full) is done where it lies. */
-static void run_weight_grads(tg_tape *t, tgi_deferred *first)
+/* The stacked products of w's parameter from w on, through scratch (cap rows of a, then of dy),
+ * in products of about STACK_ROWS rows; without scratch, each record where it lies. */
+static void stack_weight_grads(const wgrad *w, tg_real *scratch, size_t cap)
 {
+    size_t k = w->a->cols, n = w->y->cols, rows = 0;
+    for (const wgrad *x = w; x; x = x->next)
+        if (same_weight(x, w)) rows += x->a->rows;
+    size_t chunk = (rows + STACK_ROWS - 1) / STACK_ROWS; /* products */
+    chunk = (rows + chunk - 1) / chunk;                  /* rows each */
+    tg_real *A = scratch, *DY = scratch ? scratch + cap * k : NULL, *db = w->b->grad;
+    size_t at = 0;
+    for (wgrad *x = (wgrad *)w; x; x = x->next) {
+        if (!same_weight(x, w)) continue;
+        size_t m = x->a->rows;
+        x->done = 1;
+        if (!scratch) {
+            weight_grad(w->tb, m, k, n, x->a->val, x->y->grad, db);
+            continue;
+        }
+        memcpy(A + at * k, x->a->val, m * k * sizeof *A);
+        memcpy(DY + at * n, x->y->grad, m * n * sizeof *DY);
+        if ((at += m) >= chunk) weight_grad(w->tb, at, k, n, A, DY, db), at = 0;
+    }
+    if (at) weight_grad(w->tb, at, k, n, A, DY, db);
+}
+
+/* matmul's finish: every parameter's records as stacked products, through one scratch block
+ * that serves all the parameters; a parameter with a lone record (or no scratch: the arena is
+ * full) is done where it lies. */
+static void finish_weight_grads(tg_tape *t, void *work)
+{
+    const wgrad_list *l = work;
     size_t width = 0, rec_max = 0, total = 0; /* widest a + dy row; most rows of one record */
-    for (tgi_deferred *d = first; d; d = d->next) {
-        if (d->done || d->run != run_weight_grads) continue;
-        const wgrad *w = (const wgrad *)d;
+    for (const wgrad *w = l->first; w; w = w->next) {
         if (w->a->cols + w->y->cols > width) width = w->a->cols + w->y->cols;
         if (w->a->rows > rec_max) rec_max = w->a->rows;
         total += w->a->rows;
     }
     size_t cap = STACK_ROWS + rec_max < total ? STACK_ROWS + rec_max : total;
     tg_real *scratch = NULL;
-    for (tgi_deferred *d = first; d; d = d->next) {
-        if (d->done || d->run != run_weight_grads) continue;
-        const wgrad *w = (const wgrad *)d;
-        size_t k = w->a->cols, n = w->y->cols, rows = 0, count = 0;
-        for (tgi_deferred *e = d; e; e = e->next)
-            if (same_weight(e, w)) rows += ((const wgrad *)e)->a->rows, count++;
-        if (count > 1 && !scratch)
-            scratch = tgi_alloc(t, cap * width * sizeof *scratch, "tg_matmul");
-        int stack = count > 1 && scratch;
-        size_t chunk = (rows + STACK_ROWS - 1) / STACK_ROWS; /* products */
-        chunk = (rows + chunk - 1) / chunk;                  /* rows each */
-        tg_real *A = scratch, *DY = stack ? scratch + cap * k : NULL;
-        size_t at = 0;
-        for (tgi_deferred *e = d; e; e = e->next) {
-            if (!same_weight(e, w)) continue;
-            const wgrad *x = (const wgrad *)e;
-            size_t m = x->a->rows;
-            e->done = 1;
-            if (!stack) {
-                weight_grad(w->tb, m, k, n, x->a->val, x->y->grad, w->b->grad);
-                continue;
-            }
-            memcpy(A + at * k, x->a->val, m * k * sizeof *A);
-            memcpy(DY + at * n, x->y->grad, m * n * sizeof *DY);
-            at += m;
-            if (at >= chunk) {
-                weight_grad(w->tb, at, k, n, A, DY, w->b->grad);
-                at = 0;
-            }
-        }
-        if (at) weight_grad(w->tb, at, k, n, A, DY, w->b->grad);
+    for (wgrad *w = l->first; w; w = w->next) {
+        if (w->done) continue;
+        int alone = 1;
+        for (const wgrad *x = w->next; x && alone; x = x->next) alone = !same_weight(x, w);
+        if (!alone && !scratch)
+            scratch = tg_tape_alloc(t, cap * width * sizeof *scratch, "tg_matmul");
+        stack_weight_grads(w, alone ? NULL : scratch, cap);
     }
+}
+
+static const tg_op matmul_op;
+
+/* Queue db's product for finish_weight_grads; 0 when out of memory (then it is done at once). */
+static int defer_weight_grad(tg_tape *t, tg_tensor *y, tg_tensor *a, tg_tensor *b, int tb)
+{
+    void **slot = tg_defer(t, &matmul_op);
+    if (slot && !*slot && (*slot = tg_tape_alloc(t, sizeof(wgrad_list), "tg_matmul")))
+        *(wgrad_list *)*slot = (wgrad_list){NULL, NULL};
+    wgrad *w = slot && *slot ? tg_tape_alloc(t, sizeof *w, "tg_matmul") : NULL;
+    if (!w) return 0;
+    wgrad_list *l = *slot;
+    *w = (wgrad){NULL, b, tb, 0, a, y};
+    if (l->last)
+        l->last->next = w;
+    else
+        l->first = w;
+    l->last = w;
+    tg_keep_grad(t, y); /* finish reads dy after the walk */
+    return 1;
+}
+
+static void matmul_forward(tg_tape *t, tg_tensor *y) /* y = op(a)·op(b) */
+{
+    tg_tensor *a = y->in[0], *b = y->in[1];
+    int ta = (y->iarg & TG_TRANS_A) != 0, tb = (y->iarg & TG_TRANS_B) != 0;
+    gemm(ta, tb, y->rows, y->cols, inner(a, ta), a->val, b->val, 0, y->val);
 }
 
 /* With op(a) (m x k), op(b) (k x n): d op(a) += dy·op(b)ᵀ and d op(b) += op(a)ᵀ·dy, written
  * for the stored a and b (a stored transposed receives the transpose of its gradient). The
- * gradient of a parameter b (a leaf) from a product of few rows is queued for run_weight_grads;
- * y->saved is the tape. */
-static void matmul_backward(tg_tensor *y)
+ * gradient of a parameter b (a leaf) from a product of few rows waits for matmul's finish. */
+static void matmul_backward(tg_tape *t, tg_tensor *y)
 {
     tg_tensor *a = y->in[0], *b = y->in[1];
     int ta = (y->iarg & TG_TRANS_A) != 0, tb = (y->iarg & TG_TRANS_B) != 0;
     size_t m = y->rows, n = y->cols, k = inner(a, ta);
-    int db_now = b->grad != NULL;
-    if (db_now && !b->op && !ta && m > 0 && m < DEFER_MAX_ROWS) {
-        wgrad *w = tgi_alloc(y->saved, sizeof *w, "tg_matmul");
-        if (w) {
-            *w = (wgrad){{run_weight_grads, NULL, 0}, b, tb, a, y};
-            tgi_defer(y->saved, &w->d);
-            y->needed |= TGI_KEEP_GRAD; /* run_weight_grads reads dy after the walk */
-            db_now = 0;
-        }
-    }
+    int db_now = b->grad && !(!b->op && !ta && m > 0 && m < DEFER_MAX_ROWS &&
+                              defer_weight_grad(t, y, a, b, tb));
     if (a->grad && !ta) /* da += dy·op(b)ᵀ: dy·bᵀ, or dy·b when b is used transposed */
         gemm(0, !tb, m, k, n, y->grad, b->val, 1, a->grad);
     if (a->grad && ta) /* da += (dy·op(b)ᵀ)ᵀ = op(b)·dyᵀ: b·dyᵀ, or bᵀ·dyᵀ */
@@ -212,10 +232,10 @@ static void matmul_backward(tg_tensor *y)
         gemm(1, ta, n, k, m, y->grad, a->val, 1, b->grad);
 }
 
-static const tg_op matmul_op = {"tg_matmul", matmul_forward, matmul_backward};
+static const tg_op matmul_op = {"tg_matmul", matmul_forward, matmul_backward, finish_weight_grads};
 
 /* addmm's inputs are a, b, c: a and b where matmul has them, so its backward is matmul's. */
-static void addmm_forward(tg_tensor *y) /* y = c, then y += op(a)·op(b) */
+static void addmm_forward(tg_tape *t, tg_tensor *y) /* y = c, then y += op(a)·op(b) */
 {
     tg_tensor *a = y->in[0], *b = y->in[1], *c = y->in[2];
     int ta = (y->iarg & TG_TRANS_A) != 0, tb = (y->iarg & TG_TRANS_B) != 0;
@@ -224,7 +244,8 @@ static void addmm_forward(tg_tensor *y) /* y = c, then y += op(a)·op(b) */
     gemm(ta, tb, y->rows, y->cols, inner(a, ta), a->val, b->val, 1, y->val);
 }
 
-static void addmm_backward(tg_tensor *y) /* dc += dy (summed over rows for a (1 x n) c) */
+static void addmm_backward(tg_tape *t,
+                           tg_tensor *y) /* dc += dy (summed over rows for a (1 x n) c) */
 {
     tg_tensor *c = y->in[2];
     if (c->grad && c->rows == 1)
@@ -234,23 +255,23 @@ static void addmm_backward(tg_tensor *y) /* dc += dy (summed over rows for a (1 
         }
     else if (c->grad)
         for (size_t i = 0, n = tg_numel(y); i < n; i++) c->grad[i] += y->grad[i];
-    matmul_backward(y);
+    matmul_backward(t, y);
 }
 
-static const tg_op addmm_op = {"tg_addmm", addmm_forward, addmm_backward};
+static const tg_op addmm_op = {"tg_addmm", addmm_forward, addmm_backward, NULL};
 
-#define MISMATCH "%s: inner dimensions differ: a is " TGI_SHAPE ", b is " TGI_SHAPE
+#define MISMATCH "%s: inner dimensions differ: a is " TG_SHAPE ", b is " TG_SHAPE
 
 /* "tg_matmul: inner dimensions differ: a is (..), b is (..)", and with flags which side is
  * transposed and the two inner dimensions it produced. */
 static tg_tensor *inner_mismatch(tg_tape *t, const char *name, const tg_tensor *a,
                                  const tg_tensor *b, int ta, int tb)
 {
-    if (!ta && !tb) return tgi_fail(t, MISMATCH, name, TGI_DIMS(a), TGI_DIMS(b));
+    if (!ta && !tb) return tg_fail(t, MISMATCH, name, TG_DIMS(a), TG_DIMS(b));
     const char *flags = ta && tb ? "TG_TRANS_A | TG_TRANS_B" : ta ? "TG_TRANS_A" : "TG_TRANS_B";
-    return tgi_fail(t, MISMATCH "; with %s, %s has %zu columns and %s has %zu rows", name,
-                    TGI_DIMS(a), TGI_DIMS(b), flags, ta ? "aᵀ" : "a", inner(a, ta), tb ? "bᵀ" : "b",
-                    tb ? b->cols : b->rows);
+    return tg_fail(t, MISMATCH "; with %s, %s has %zu columns and %s has %zu rows", name,
+                   TG_DIMS(a), TG_DIMS(b), flags, ta ? "aᵀ" : "a", inner(a, ta), tb ? "bᵀ" : "b",
+                   tb ? b->cols : b->rows);
 }
 
 /* The node of op(a)·op(b) (+ c when c is not NULL), its forward run; errors name op. */
@@ -260,32 +281,31 @@ static tg_tensor *product(tg_tape *t, const tg_op *op, tg_tensor *c, tg_tensor *
     tg_tensor *in[3] = {a, b, c};
     size_t n_in = c ? 3 : 2;
     if (flags & ~(TG_TRANS_A | TG_TRANS_B))
-        return tgi_fail(t, "%s: unknown flags 0x%x (only TG_TRANS_A, TG_TRANS_B)", op->name,
-                        (unsigned)flags);
+        return tg_fail(t, "%s: unknown flags 0x%x (only TG_TRANS_A, TG_TRANS_B)", op->name,
+                       (unsigned)flags);
     int ta = (flags & TG_TRANS_A) != 0, tb = (flags & TG_TRANS_B) != 0;
     if (inner(a, ta) != (tb ? b->cols : b->rows)) return inner_mismatch(t, op->name, a, b, ta, tb);
     size_t m = ta ? a->cols : a->rows, n = tb ? b->rows : b->cols;
     if (c && (c->cols != n || (c->rows != m && c->rows != 1)))
-        return tgi_fail(t, "tg_addmm: c is " TGI_SHAPE " but op(a)·op(b) is (%zu x %zu)",
-                        TGI_DIMS(c), m, n);
-    tg_tensor *y = tgi_node(t, op, m, n, n_in, in);
+        return tg_fail(t, "tg_addmm: c is " TG_SHAPE " but op(a)·op(b) is (%zu x %zu)", TG_DIMS(c),
+                       m, n);
+    tg_tensor *y = tg_node(t, op, m, n, n_in, in);
     if (!y) return NULL;
     y->iarg = (size_t)flags;
-    y->saved = t; /* backward queues weight gradients on the tape */
-    op->forward(y);
+    op->forward(t, y);
     return y;
 }
 
 tg_tensor *tg_matmul(tg_tape *t, tg_tensor *a, tg_tensor *b, int flags)
 {
     tg_tensor *in[2] = {a, b};
-    if (!tgi_check(t, "tg_matmul", 2, in)) return NULL;
+    if (!tg_check_inputs(t, "tg_matmul", 2, in)) return NULL;
     return product(t, &matmul_op, NULL, a, b, flags);
 }
 
 tg_tensor *tg_addmm(tg_tape *t, tg_tensor *c, tg_tensor *a, tg_tensor *b, int flags)
 {
     const char *missing = !c ? "c" : !a ? "a" : !b ? "b" : NULL;
-    if (missing) return tgi_fail(t, "tg_addmm: %s is NULL", missing); /* keeps a first error */
+    if (missing) return tg_fail(t, "tg_addmm: %s is NULL", missing); /* keeps a first error */
     return product(t, &addmm_op, c, a, b, flags);
 }

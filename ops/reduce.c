@@ -4,7 +4,7 @@
 
 #include "autograd/internal.h"
 
-static void sum_forward(tg_tensor *y)
+static void sum_forward(tg_tape *t, tg_tensor *y)
 {
     const tg_tensor *x = y->in[0];
     double s = 0;
@@ -12,7 +12,8 @@ static void sum_forward(tg_tensor *y)
     y->val[0] = (tg_real)(s * y->arg);
 }
 
-static void sum_backward(tg_tensor *y) /* dx += dy * arg  (arg = 1 for sum, 1/n for mean) */
+static void sum_backward(tg_tape *t,
+                         tg_tensor *y) /* dx += dy * arg  (arg = 1 for sum, 1/n for mean) */
 {
     tg_tensor *x = y->in[0];
     tg_real g = (tg_real)(y->grad[0] * y->arg);
@@ -20,27 +21,27 @@ static void sum_backward(tg_tensor *y) /* dx += dy * arg  (arg = 1 for sum, 1/n 
         for (size_t i = 0; i < tg_numel(x); i++) x->grad[i] += g;
 }
 
-static const tg_op sum_op = {"tg_sum", sum_forward, sum_backward};
-static const tg_op mean_op = {"tg_mean", sum_forward, sum_backward};
+static const tg_op sum_op = {"tg_sum", sum_forward, sum_backward, NULL};
+static const tg_op mean_op = {"tg_mean", sum_forward, sum_backward, NULL};
 
 static tg_tensor *reduce(tg_tape *t, const tg_op *op, tg_tensor *x, double scale)
 {
-    tg_tensor *y = tgi_node(t, op, 1, 1, 1, &x);
+    tg_tensor *y = tg_node(t, op, 1, 1, 1, &x);
     if (!y) return NULL;
     y->arg = scale;
-    op->forward(y);
+    op->forward(t, y);
     return y;
 }
 
 tg_tensor *tg_sum(tg_tape *t, tg_tensor *x)
 {
-    if (!tgi_check(t, "tg_sum", 1, &x)) return NULL;
+    if (!tg_check_inputs(t, "tg_sum", 1, &x)) return NULL;
     return reduce(t, &sum_op, x, 1.0);
 }
 
 tg_tensor *tg_mean(tg_tape *t, tg_tensor *x)
 {
-    if (!tgi_check(t, "tg_mean", 1, &x)) return NULL;
-    if (tg_numel(x) == 0) return tgi_fail(t, "tg_mean: x is empty " TGI_SHAPE, TGI_DIMS(x));
+    if (!tg_check_inputs(t, "tg_mean", 1, &x)) return NULL;
+    if (tg_numel(x) == 0) return tg_fail(t, "tg_mean: x is empty " TG_SHAPE, TG_DIMS(x));
     return reduce(t, &mean_op, x, 1.0 / (double)tg_numel(x));
 }

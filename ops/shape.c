@@ -16,14 +16,14 @@
 #include <stdio.h>
 #include <string.h>
 
-static void slice_cols_forward(tg_tensor *y)
+static void slice_cols_forward(tg_tape *t, tg_tensor *y)
 {
     const tg_tensor *x = y->in[0];
     for (size_t i = 0; i < y->rows; i++)
         memcpy(y->val + i * y->cols, x->val + i * x->cols + y->iarg, y->cols * sizeof *y->val);
 }
 
-static void slice_cols_backward(tg_tensor *y) /* dx[:, start + j] += dy[:, j] */
+static void slice_cols_backward(tg_tape *t, tg_tensor *y) /* dx[:, start + j] += dy[:, j] */
 {
     tg_tensor *x = y->in[0];
     if (!x->grad) return;
@@ -34,7 +34,7 @@ static void slice_cols_backward(tg_tensor *y) /* dx[:, start + j] += dy[:, j] */
     }
 }
 
-static void concat_cols_forward(tg_tensor *y)
+static void concat_cols_forward(tg_tape *t, tg_tensor *y)
 {
     for (size_t i = 0, off = 0; i < y->rows; i++)
         for (size_t k = 0; k < y->n_in; k++) {
@@ -44,7 +44,7 @@ static void concat_cols_forward(tg_tensor *y)
         }
 }
 
-static void concat_cols_backward(tg_tensor *y) /* dxs[k][:, j] += dy[:, first_k + j] */
+static void concat_cols_backward(tg_tape *t, tg_tensor *y) /* dxs[k][:, j] += dy[:, first_k + j] */
 {
     for (size_t k = 0, first = 0; k < y->n_in; first += y->in[k++]->cols) {
         tg_tensor *x = y->in[k];
@@ -57,13 +57,13 @@ static void concat_cols_backward(tg_tensor *y) /* dxs[k][:, j] += dy[:, first_k 
     }
 }
 
-static void concat_rows_forward(tg_tensor *y)
+static void concat_rows_forward(tg_tape *t, tg_tensor *y)
 {
     for (size_t k = 0, off = 0; k < y->n_in; off += tg_numel(y->in[k++]))
         memcpy(y->val + off, y->in[k]->val, tg_numel(y->in[k]) * sizeof *y->val);
 }
 
-static void concat_rows_backward(tg_tensor *y) /* dxs[k][i, :] += dy[first_k + i, :] */
+static void concat_rows_backward(tg_tape *t, tg_tensor *y) /* dxs[k][i, :] += dy[first_k + i, :] */
 {
     for (size_t k = 0, off = 0; k < y->n_in; off += tg_numel(y->in[k++])) {
         tg_tensor *x = y->in[k];
@@ -72,27 +72,29 @@ static void concat_rows_backward(tg_tensor *y) /* dxs[k][i, :] += dy[first_k + i
     }
 }
 
-static const tg_op slice_cols_op = {"tg_slice_cols", slice_cols_forward, slice_cols_backward};
-static const tg_op slice_rows_op = {"tg_slice_rows", NULL, NULL}; /* a view */
-static const tg_op concat_cols_op = {"tg_concat_cols", concat_cols_forward, concat_cols_backward};
-static const tg_op concat_rows_op = {"tg_concat_rows", concat_rows_forward, concat_rows_backward};
+static const tg_op slice_cols_op = {"tg_slice_cols", slice_cols_forward, slice_cols_backward, NULL};
+static const tg_op slice_rows_op = {"tg_slice_rows", NULL, NULL, NULL}; /* a view */
+static const tg_op concat_cols_op = {"tg_concat_cols", concat_cols_forward, concat_cols_backward,
+                                     NULL};
+static const tg_op concat_rows_op = {"tg_concat_rows", concat_rows_forward, concat_rows_backward,
+                                     NULL};
 
 /* Record op on [start, start + len) of x's columns (along_cols) or rows. */
 static tg_tensor *slice(tg_tape *t, const tg_op *op, tg_tensor *x, size_t start, size_t len,
                         int along_cols)
 {
-    if (!tgi_check(t, op->name, 1, &x)) return NULL;
+    if (!tg_check_inputs(t, op->name, 1, &x)) return NULL;
     size_t size = along_cols ? x->cols : x->rows;
     if (start > size || len > size - start) {
         size_t end = len > SIZE_MAX - start ? SIZE_MAX : start + len; /* for the message */
-        return tgi_fail(t, "%s: %s [%zu, %zu) out of range for x " TGI_SHAPE, op->name,
-                        along_cols ? "columns" : "rows", start, end, TGI_DIMS(x));
+        return tg_fail(t, "%s: %s [%zu, %zu) out of range for x " TG_SHAPE, op->name,
+                       along_cols ? "columns" : "rows", start, end, TG_DIMS(x));
     }
-    tg_tensor *y = along_cols ? tgi_node(t, op, x->rows, len, 1, &x)
+    tg_tensor *y = along_cols ? tg_node(t, op, x->rows, len, 1, &x)
                               : tgi_view(t, op, x, start * x->cols, len, x->cols);
     if (!y) return NULL;
     y->iarg = start;
-    if (along_cols) op->forward(y);
+    if (along_cols) op->forward(t, y);
     return y;
 }
 
@@ -111,7 +113,7 @@ static const char *list_shapes(char *buf, size_t size, size_t n, tg_tensor *cons
 {
     buf[0] = '\0';
     for (size_t k = 0, used = 0; k < n && used < size; k++) {
-        int w = snprintf(buf + used, size - used, "%s" TGI_SHAPE, k ? ", " : "", TGI_DIMS(xs[k]));
+        int w = snprintf(buf + used, size - used, "%s" TG_SHAPE, k ? ", " : "", TG_DIMS(xs[k]));
         if (w < 0) break;
         used += (size_t)w;
     }
@@ -123,25 +125,25 @@ static const char *list_shapes(char *buf, size_t size, size_t n, tg_tensor *cons
 static tg_tensor *concat(tg_tape *t, const tg_op *op, size_t n, tg_tensor *const *xs,
                          int along_cols)
 {
-    if (n == 0) return tgi_fail(t, "%s: no pieces to concatenate (n is 0)", op->name);
-    if (!xs) return tgi_fail(t, "%s: xs is NULL (n is %zu)", op->name, n);
-    if (!tgi_check(t, op->name, n, xs)) return NULL;
+    if (n == 0) return tg_fail(t, "%s: no pieces to concatenate (n is 0)", op->name);
+    if (!xs) return tg_fail(t, "%s: xs is NULL (n is %zu)", op->name, n);
+    if (!tg_check_inputs(t, op->name, n, xs)) return NULL;
     size_t want = along_cols ? xs[0]->rows : xs[0]->cols, total = 0;
     for (size_t k = 0; k < n; k++) {
         size_t got = along_cols ? xs[k]->rows : xs[k]->cols;
         size_t add = along_cols ? xs[k]->cols : xs[k]->rows;
         char buf[256];
         if (got != want)
-            return tgi_fail(t, "%s: piece %zu has %zu %s, piece 1 has %zu: %s", op->name, k + 1,
-                            got, along_cols ? "rows" : "columns", want,
-                            list_shapes(buf, sizeof buf, n, xs));
+            return tg_fail(t, "%s: piece %zu has %zu %s, piece 1 has %zu: %s", op->name, k + 1, got,
+                           along_cols ? "rows" : "columns", want,
+                           list_shapes(buf, sizeof buf, n, xs));
         if (add > SIZE_MAX - total)
-            return tgi_fail(t, "%s: the pieces' sizes overflow: %s", op->name,
-                            list_shapes(buf, sizeof buf, n, xs));
+            return tg_fail(t, "%s: the pieces' sizes overflow: %s", op->name,
+                           list_shapes(buf, sizeof buf, n, xs));
         total += add;
     }
-    if (along_cols) return tgi_record(t, op, want, total, n, xs);
-    return tgi_record(t, op, total, want, n, xs);
+    if (along_cols) return tg_record(t, op, want, total, n, xs);
+    return tg_record(t, op, total, want, n, xs);
 }
 
 tg_tensor *tg_concat_cols(tg_tape *t, size_t n, tg_tensor *const *xs)

@@ -1,4 +1,4 @@
-/* unary.c: tanh, sigmoid, relu, scale and 1 - x, forward and backward side by side.
+/* unary.c: tanh, sigmoid, relu, exp, log, scale and 1 - x, forward and backward side by side.
  *
  * Each op maps x to y element by element, so y has x's shape and element i of dx depends only
  * on element i of dy and y. Every backward differentiates through forward's output y (tanh and
@@ -40,9 +40,13 @@ enum { MIN_PER_THREAD = 8192 };
 #ifdef TG_DOUBLE
 #define ABS  fabs
 #define TANH tanh
+#define EXP  exp
+#define LOG  log
 #else
 #define ABS  fabsf
 #define TANH tanh_float
+#define EXP  expf
+#define LOG  logf
 /* tanh |x| = -u / (2 + u) with u = e^-2|x| - 1: expm1 keeps full relative precision for tiny x
  * (the result is x itself for subnormals), and u -> -1 gives 1 for large |x|. */
 static inline float tanh_float(float x)
@@ -58,42 +62,42 @@ static inline tg_real sigmoid(tg_real x) /* 1/(1 + e) for x >= 0, else e/(1 + e)
     return nan_or(x, (x >= 0 ? 1 : e) / (1 + e));
 }
 
-static void tanh_forward(tg_tensor *y)
+static void tanh_forward(tg_tape *t, tg_tensor *y)
 {
     const tg_real *x = y->in[0]->val;
     tg_real *v = y->val;
     FOR_EACH(y, v[i] = TANH(x[i]));
 }
 
-static void tanh_backward(tg_tensor *y) /* dx += dy * (1 - y*y) */
+static void tanh_backward(tg_tape *t, tg_tensor *y) /* dx += dy * (1 - y*y) */
 {
     tg_real *restrict dx = y->in[0]->grad;
     const tg_real *restrict dy = y->grad, *restrict v = y->val;
     if (dx) FOR_EACH(y, dx[i] += dy[i] * (1 - v[i] * v[i]));
 }
 
-static void sigmoid_forward(tg_tensor *y)
+static void sigmoid_forward(tg_tape *t, tg_tensor *y)
 {
     const tg_real *x = y->in[0]->val;
     tg_real *v = y->val;
     FOR_EACH(y, v[i] = sigmoid(x[i]));
 }
 
-static void sigmoid_backward(tg_tensor *y) /* dx += dy * y*(1-y) */
+static void sigmoid_backward(tg_tape *t, tg_tensor *y) /* dx += dy * y*(1-y) */
 {
     tg_real *restrict dx = y->in[0]->grad;
     const tg_real *restrict dy = y->grad, *restrict v = y->val;
     if (dx) FOR_EACH(y, dx[i] += dy[i] * v[i] * (1 - v[i]));
 }
 
-static void relu_forward(tg_tensor *y) /* x < 0 ? 0 : x, so a NaN passes through */
+static void relu_forward(tg_tape *t, tg_tensor *y) /* x < 0 ? 0 : x, so a NaN passes through */
 {
     const tg_real *x = y->in[0]->val;
     tg_real *v = y->val;
     FOR_EACH(y, v[i] = x[i] < 0 ? 0 : x[i]);
 }
 
-static void relu_backward(tg_tensor *y) /* dx += dy * (y > 0) */
+static void relu_backward(tg_tape *t, tg_tensor *y) /* dx += dy * (y > 0) */
 {
     tg_real *restrict dx = y->in[0]->grad;
     const tg_real *restrict dy = y->grad, *restrict v = y->val;
@@ -104,7 +108,37 @@ static void relu_backward(tg_tensor *y) /* dx += dy * (y > 0) */
         });
 }
 
-static void scale_forward(tg_tensor *y)
+/* exp and log are libm's, a call per element: accuracy first, and neither is on a hot path
+ * (the softmax ops have their own exponentials, through ops/vmath.h). */
+static void exp_forward(tg_tape *t, tg_tensor *y)
+{
+    const tg_real *x = y->in[0]->val;
+    tg_real *v = y->val;
+    FOR_EACH(y, v[i] = EXP(x[i]));
+}
+
+static void exp_backward(tg_tape *t, tg_tensor *y) /* dx += dy * y */
+{
+    tg_real *restrict dx = y->in[0]->grad;
+    const tg_real *restrict dy = y->grad, *restrict v = y->val;
+    if (dx) FOR_EACH(y, dx[i] += dy[i] * v[i]);
+}
+
+static void log_forward(tg_tape *t, tg_tensor *y)
+{
+    const tg_real *x = y->in[0]->val;
+    tg_real *v = y->val;
+    FOR_EACH(y, v[i] = LOG(x[i]));
+}
+
+static void log_backward(tg_tape *t, tg_tensor *y) /* dx += dy / x */
+{
+    tg_real *restrict dx = y->in[0]->grad;
+    const tg_real *restrict dy = y->grad, *restrict x = y->in[0]->val;
+    if (dx) FOR_EACH(y, dx[i] += dy[i] / x[i]);
+}
+
+static void scale_forward(tg_tape *t, tg_tensor *y)
 {
     const tg_real *x = y->in[0]->val;
     tg_real *v = y->val;
@@ -112,7 +146,7 @@ static void scale_forward(tg_tensor *y)
     FOR_EACH(y, v[i] = c * x[i]);
 }
 
-static void scale_backward(tg_tensor *y) /* dx += dy * c */
+static void scale_backward(tg_tape *t, tg_tensor *y) /* dx += dy * c */
 {
     tg_real *restrict dx = y->in[0]->grad;
     const tg_real *restrict dy = y->grad;
@@ -120,34 +154,36 @@ static void scale_backward(tg_tensor *y) /* dx += dy * c */
     if (dx) FOR_EACH(y, dx[i] += c * dy[i]);
 }
 
-static void one_minus_forward(tg_tensor *y)
+static void one_minus_forward(tg_tape *t, tg_tensor *y)
 {
     const tg_real *x = y->in[0]->val;
     tg_real *v = y->val;
     FOR_EACH(y, v[i] = 1 - x[i]);
 }
 
-static void one_minus_backward(tg_tensor *y) /* dx -= dy */
+static void one_minus_backward(tg_tape *t, tg_tensor *y) /* dx -= dy */
 {
     tg_real *restrict dx = y->in[0]->grad;
     const tg_real *restrict dy = y->grad;
     if (dx) FOR_EACH(y, dx[i] -= dy[i]);
 }
 
-static const tg_op tanh_op = {"tg_tanh", tanh_forward, tanh_backward};
-static const tg_op sigmoid_op = {"tg_sigmoid", sigmoid_forward, sigmoid_backward};
-static const tg_op relu_op = {"tg_relu", relu_forward, relu_backward};
-static const tg_op scale_op = {"tg_scale", scale_forward, scale_backward};
-static const tg_op one_minus_op = {"tg_one_minus", one_minus_forward, one_minus_backward};
+static const tg_op tanh_op = {"tg_tanh", tanh_forward, tanh_backward, NULL};
+static const tg_op sigmoid_op = {"tg_sigmoid", sigmoid_forward, sigmoid_backward, NULL};
+static const tg_op relu_op = {"tg_relu", relu_forward, relu_backward, NULL};
+static const tg_op exp_op = {"tg_exp", exp_forward, exp_backward, NULL};
+static const tg_op log_op = {"tg_log", log_forward, log_backward, NULL};
+static const tg_op scale_op = {"tg_scale", scale_forward, scale_backward, NULL};
+static const tg_op one_minus_op = {"tg_one_minus", one_minus_forward, one_minus_backward, NULL};
 
 /* Record op on x with its scalar argument set before forward runs (only scale reads it). */
 static tg_tensor *unary(tg_tape *t, const tg_op *op, tg_tensor *x, double arg)
 {
-    if (!tgi_check(t, op->name, 1, &x)) return NULL;
-    tg_tensor *y = tgi_node(t, op, x->rows, x->cols, 1, &x);
+    if (!tg_check_inputs(t, op->name, 1, &x)) return NULL;
+    tg_tensor *y = tg_node(t, op, x->rows, x->cols, 1, &x);
     if (!y) return NULL;
     y->arg = arg;
-    op->forward(y);
+    op->forward(t, y);
     return y;
 }
 
@@ -164,6 +200,16 @@ tg_tensor *tg_sigmoid(tg_tape *t, tg_tensor *x)
 tg_tensor *tg_relu(tg_tape *t, tg_tensor *x)
 {
     return unary(t, &relu_op, x, 0);
+}
+
+tg_tensor *tg_exp(tg_tape *t, tg_tensor *x)
+{
+    return unary(t, &exp_op, x, 0);
+}
+
+tg_tensor *tg_log(tg_tape *t, tg_tensor *x)
+{
+    return unary(t, &log_op, x, 0);
 }
 
 tg_tensor *tg_scale(tg_tape *t, tg_tensor *x, double c)

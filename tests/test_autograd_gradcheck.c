@@ -5,22 +5,22 @@
 #include "autograd/internal.h"
 
 /* An op with a deliberately wrong backward (d(x²)/dx taken as 3x), built the way ops are. */
-static void bad_square_forward(tg_tensor *y)
+static void bad_square_forward(tg_tape *t, tg_tensor *y)
 {
     for (size_t i = 0; i < tg_numel(y); i++) y->val[i] = y->in[0]->val[i] * y->in[0]->val[i];
 }
 
-static void bad_square_backward(tg_tensor *y) /* wrong on purpose: dx += dy * 3x */
+static void bad_square_backward(tg_tape *t, tg_tensor *y) /* wrong on purpose: dx += dy * 3x */
 {
     for (size_t i = 0; i < tg_numel(y); i++) y->in[0]->grad[i] += y->grad[i] * 3 * y->in[0]->val[i];
 }
 
-static const tg_op bad_square_op = {"bad_square", bad_square_forward, bad_square_backward};
+static const tg_op bad_square_op = {"bad_square", bad_square_forward, bad_square_backward, NULL};
 
 static tg_tensor *bad_loss(tg_tape *t, void *p)
 {
     tg_tensor *x = p;
-    return tg_sum(t, tgi_record(t, &bad_square_op, x->rows, x->cols, 1, &x));
+    return tg_sum(t, tg_record(t, &bad_square_op, x->rows, x->cols, 1, &x));
 }
 
 static tg_tensor *good_loss(tg_tape *t, void *p)

@@ -347,17 +347,13 @@ static void test_dropout_acts_only_in_training_mode(void **s)
     plain.dropout = 0;
     tg_tape *t = tg_tape_new();
     tg_tensor *ref = tg_rnn_forward(t, &plain, q.T, q.xs, NULL, NULL, NULL);
-    tg_tape_set_training(t, 0);
-    tg_tensor *eval = tg_rnn_forward(t, &q.rnn, q.T, q.xs, NULL, NULL, NULL);
+    tg_tensor *eval = tg_rnn_forward(t, &q.rnn, q.T, q.xs, NULL, NULL, NULL); /* no rng: eval */
     assert_close(eval->val, ref->val, 3 * H, 0);
-    tg_tape_set_training(t, 1);
     tg_rng_seed(&dr, 1);
     tg_tensor *train = tg_rnn_forward(t, &q.rnn, q.T, q.xs, NULL, NULL, &dr);
     int differs = 0;
     for (size_t i = 0; i < 3 * H; i++) differs |= train->val[i] != ref->val[i];
     assert_true(differs);
-    assert_null(tg_rnn_forward(t, &q.rnn, q.T, q.xs, NULL, NULL, NULL));
-    assert_error_has(t, "tg_dropout", "rng is NULL", NULL);
     tg_tape_free(t);
     seq_free(&q);
 }

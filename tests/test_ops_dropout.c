@@ -70,16 +70,14 @@ static void test_dropout_with_the_same_seed_draws_the_same_mask(void **s)
     tg_tape_free(t);
 }
 
-static void test_dropout_in_evaluation_mode_returns_x_itself(void **s)
+static void test_dropout_without_a_generator_is_evaluation_and_returns_x_itself(void **s)
 {
     (void)s;
-    tg_rng r;
-    tg_rng_seed(&r, 1);
     tg_tape *t = tg_tape_new();
     tg_tensor *x = ones(t, 3, 4);
-    tg_tape_set_training(t, 0);
-    assert_ptr_equal(tg_dropout(t, x, 0.5, &r), x);
+    assert_ptr_equal(tg_dropout(t, x, 0.5, NULL), x);
     assert_int_equal(tg_tape_size(t), 0);
+    assert_null(tg_tape_error(t));
     tg_tape_free(t);
 }
 
@@ -163,12 +161,12 @@ static void test_dropout_of_null_x_returns_null_and_says_so(void **s)
     tg_tape_free(t);
 }
 
-static void test_dropout_in_training_rejects_a_null_rng(void **s)
+static void test_dropout_in_evaluation_still_rejects_p_outside_zero_to_one(void **s)
 {
     (void)s;
     tg_tape *t = tg_tape_new();
-    assert_null(tg_dropout(t, ones(t, 2, 2), 0.5, NULL));
-    assert_error_has(t, "tg_dropout", "rng is NULL", "(2 x 2)", NULL);
+    assert_null(tg_dropout(t, ones(t, 2, 2), 1.5, NULL));
+    assert_error_has(t, "tg_dropout", "p = 1.5", "[0, 1)", "(2 x 2)", NULL);
     tg_tape_free(t);
 }
 
@@ -178,13 +176,13 @@ int main(void)
         cmocka_unit_test(test_dropout_mask_values_are_zero_or_the_inverse_keep_rate),
         cmocka_unit_test(test_dropout_keeps_a_fraction_within_one_percent_of_one_minus_p),
         cmocka_unit_test(test_dropout_with_the_same_seed_draws_the_same_mask),
-        cmocka_unit_test(test_dropout_in_evaluation_mode_returns_x_itself),
+        cmocka_unit_test(test_dropout_without_a_generator_is_evaluation_and_returns_x_itself),
         cmocka_unit_test(test_dropout_with_p_zero_returns_x_itself),
         cmocka_unit_test(test_dropout_backward_matches_finite_differences_with_a_fixed_mask),
         cmocka_unit_test(test_dropout_backward_multiplies_the_gradient_by_the_mask),
         cmocka_unit_test(test_dropout_rejects_p_outside_zero_to_one),
         cmocka_unit_test(test_dropout_of_null_x_returns_null_and_says_so),
-        cmocka_unit_test(test_dropout_in_training_rejects_a_null_rng),
+        cmocka_unit_test(test_dropout_in_evaluation_still_rejects_p_outside_zero_to_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
-/* test_ops_unary.c: tanh, sigmoid, relu, scale and 1 - x against libm in double and against
- * finite differences, on 1x1, 1xN and non-square shapes; sigmoid at +-1000; accumulation;
+/* test_ops_unary.c: tanh, sigmoid, relu, exp, log, scale and 1 - x against libm in double and
+ * against finite differences, on 1x1, 1xN and non-square shapes (log on positive values);
+ * sigmoid at +-1000; exp's overflow and log's domain; accumulation;
  * sigmoid and tanh in ulps over a sweep of all floats; one thread against two. */
 #include "testutil.h"
 
@@ -36,6 +37,16 @@ static double ref_relu(double x)
     return x > 0 ? x : 0;
 }
 
+static double ref_exp(double x)
+{
+    return exp(x);
+}
+
+static double ref_log(double x)
+{
+    return log(x);
+}
+
 static double ref_scale(double x)
 {
     return C * x;
@@ -50,14 +61,17 @@ static const struct {
     unop f;
     double (*ref)(double);
     const char *name;
+    int positive; /* defined for x > 0 only: the tests take |x| */
 } ops[] = {
-    {tg_tanh, ref_tanh, "tg_tanh"},
-    {tg_sigmoid, ref_sigmoid, "tg_sigmoid"},
-    {tg_relu, ref_relu, "tg_relu"},
-    {scale_by_c, ref_scale, "tg_scale"},
-    {tg_one_minus, ref_one_minus, "tg_one_minus"},
+    {tg_tanh, ref_tanh, "tg_tanh", 0},
+    {tg_sigmoid, ref_sigmoid, "tg_sigmoid", 0},
+    {tg_relu, ref_relu, "tg_relu", 0},
+    {tg_exp, ref_exp, "tg_exp", 0},
+    {tg_log, ref_log, "tg_log", 1},
+    {scale_by_c, ref_scale, "tg_scale", 0},
+    {tg_one_minus, ref_one_minus, "tg_one_minus", 0},
 };
-enum { TANH, SIGMOID, RELU, SCALE, ONE_MINUS };
+enum { TANH, SIGMOID, RELU, EXP, LOG, SCALE, ONE_MINUS };
 
 static const size_t shapes[][2] = {{1, 1}, {1, 7}, {5, 3}, {3, 7}, {4, 1}};
 enum { N_SHAPES = sizeof shapes / sizeof shapes[0] };
@@ -71,12 +85,20 @@ static tg_tensor *rand_away_from_zero(size_t rows, size_t cols, tg_rng *r)
     return x;
 }
 
+/* x in op k's domain: |x| for log. */
+static tg_tensor *in_domain(int k, tg_tensor *x)
+{
+    if (ops[k].positive)
+        for (size_t i = 0; i < tg_numel(x); i++) x->val[i] = (tg_real)fabs((double)x->val[i]);
+    return x;
+}
+
 static void check_forward(int k)
 {
     tg_rng r;
     tg_rng_seed(&r, 3);
     for (size_t s = 0; s < N_SHAPES; s++) {
-        tg_tensor *x = rand_leaf(shapes[s][0], shapes[s][1], &r, -3, 3);
+        tg_tensor *x = in_domain(k, rand_leaf(shapes[s][0], shapes[s][1], &r, -3, 3));
         tg_tape *t = tg_tape_new();
         tg_tensor *y = ops[k].f(t, x);
         assert_non_null(y);
@@ -108,7 +130,7 @@ static void check_gradients(int k)
     tg_rng r;
     tg_rng_seed(&r, 5);
     for (size_t s = 0; s < N_SHAPES; s++) {
-        ctx c = {ops[k].f, rand_away_from_zero(shapes[s][0], shapes[s][1], &r),
+        ctx c = {ops[k].f, in_domain(k, rand_away_from_zero(shapes[s][0], shapes[s][1], &r)),
                  rand_leaf(shapes[s][0], shapes[s][1], &r, -1, 1)};
         assert_gradcheck(weighted, &c, &c.x, 1);
         tg_tensor_free(c.x);
@@ -132,6 +154,18 @@ static void test_relu_forward_matches_reference(void **s)
 {
     (void)s;
     check_forward(RELU);
+}
+
+static void test_exp_forward_matches_reference(void **s)
+{
+    (void)s;
+    check_forward(EXP);
+}
+
+static void test_log_forward_matches_reference(void **s)
+{
+    (void)s;
+    check_forward(LOG);
 }
 
 static void test_scale_forward_matches_reference(void **s)
@@ -164,6 +198,18 @@ static void test_relu_backward_matches_finite_differences(void **s)
     check_gradients(RELU);
 }
 
+static void test_exp_backward_matches_finite_differences(void **s)
+{
+    (void)s;
+    check_gradients(EXP);
+}
+
+static void test_log_backward_matches_finite_differences(void **s)
+{
+    (void)s;
+    check_gradients(LOG);
+}
+
 static void test_scale_backward_matches_finite_differences(void **s)
 {
     (void)s;
@@ -192,6 +238,28 @@ static void test_sigmoid_stays_finite_and_saturates_at_large_inputs(void **s)
         assert_true(isfinite(x->grad[i]));
         assert_true(fabs(x->grad[i]) < 1e-12);
     }
+    tg_tape_free(t);
+    tg_tensor_free(x);
+}
+
+/* Like PyTorch: exp overflows to +inf and underflows to 0; ln 0 = -inf, ln of a negative is
+ * NaN and so is ln NaN; no error is recorded, and log's gradient at 0 is +inf. */
+static void test_exp_overflows_to_inf_and_log_of_non_positive_is_minus_inf_or_nan(void **s)
+{
+    (void)s;
+    const tg_real xs[] = {1000, -1000, 0, -1, (tg_real)NAN};
+    tg_tensor *x = tg_tensor_new(1, 5, 1);
+    memcpy(x->val, xs, sizeof xs);
+    tg_tape *t = tg_tape_new();
+    tg_tensor *e = tg_exp(t, x), *l = tg_log(t, x);
+    assert_non_null(e);
+    assert_non_null(l);
+    assert_null(tg_tape_error(t));
+    assert_true(isinf(e->val[0]) && e->val[0] > 0 && e->val[1] == 0 && e->val[2] == 1);
+    assert_true(isinf(l->val[2]) && l->val[2] < 0);
+    assert_true(isnan(l->val[3]) && isnan(l->val[4]) && isnan(e->val[4]));
+    assert_int_equal(tg_backward(t, tg_sum(t, tg_slice_cols(t, l, 2, 1))), TG_OK);
+    assert_true(isinf(x->grad[2]) && x->grad[2] > 0);
     tg_tape_free(t);
     tg_tensor_free(x);
 }
@@ -247,7 +315,7 @@ static void test_unary_backward_adds_to_the_gradient_already_there(void **s)
     tg_rng r;
     tg_rng_seed(&r, 9);
     for (int k = 0; k < (int)(sizeof ops / sizeof ops[0]); k++) {
-        tg_tensor *x = rand_away_from_zero(3, 4, &r);
+        tg_tensor *x = in_domain(k, rand_away_from_zero(3, 4, &r));
         tg_tape *t = tg_tape_new();
         assert_int_equal(tg_backward(t, tg_sum(t, ops[k].f(t, x))), TG_OK);
         tg_real once[12];
@@ -373,6 +441,7 @@ static void test_unary_ops_give_the_same_bits_on_one_and_two_threads(void **s)
     tg_tensor *x = rand_leaf(R, C, &r, -6, 6), *w = rand_leaf(R, C, &r, -1, 1);
     tg_real *got[2][2];
     for (int k = 0; k < (int)(sizeof ops / sizeof ops[0]); k++) {
+        in_domain(k, x); /* log's |x| stays: the ops after it are defined everywhere */
         for (int th = 0; th < 2; th++) {
             tg_set_num_threads(th + 1);
             memset(x->grad, 0, R * C * sizeof *x->grad);
@@ -404,14 +473,19 @@ int main(void)
         cmocka_unit_test(test_tanh_forward_matches_reference),
         cmocka_unit_test(test_sigmoid_forward_matches_reference),
         cmocka_unit_test(test_relu_forward_matches_reference),
+        cmocka_unit_test(test_exp_forward_matches_reference),
+        cmocka_unit_test(test_log_forward_matches_reference),
         cmocka_unit_test(test_scale_forward_matches_reference),
         cmocka_unit_test(test_one_minus_forward_matches_reference),
         cmocka_unit_test(test_tanh_backward_matches_finite_differences),
         cmocka_unit_test(test_sigmoid_backward_matches_finite_differences),
         cmocka_unit_test(test_relu_backward_matches_finite_differences),
+        cmocka_unit_test(test_exp_backward_matches_finite_differences),
+        cmocka_unit_test(test_log_backward_matches_finite_differences),
         cmocka_unit_test(test_scale_backward_matches_finite_differences),
         cmocka_unit_test(test_one_minus_backward_matches_finite_differences),
         cmocka_unit_test(test_sigmoid_stays_finite_and_saturates_at_large_inputs),
+        cmocka_unit_test(test_exp_overflows_to_inf_and_log_of_non_positive_is_minus_inf_or_nan),
         cmocka_unit_test(test_tanh_keeps_relative_precision_at_tiny_and_huge_inputs),
         cmocka_unit_test(test_relu_passes_gradient_only_where_the_input_is_positive),
         cmocka_unit_test(test_scale_keeps_its_factor_in_arg),

@@ -1,0 +1,155 @@
+/* arena.c: chunks, bump allocation, O(1) reset, and gradient buffers reused by size.
+ *
+ * Allocation bumps an offset in the current chunk and moves on along the chain when it does
+ * not fit; only when no chunk is left does it call malloc, for one twice the size of the last
+ * (capped at MAX_GROWTH) or as large as asked. Reset rewinds to the first chunk and keeps the
+ * chain. A chunk entered again after a reset starts empty (its `used` is cleared on entry).
+ *
+ * Gradient buffers that backward takes back (tgi_arena_release) wait in a list per size,
+ * linked through their own first bytes, for the next node of that size: an unrolled step's
+ * nodes reuse the step before's buffers. The lists' records live in the arena too, so a reset
+ * forgets them with everything else.
+ * Read next: tape.c (its user).
+ */
+#include "autograd/arena.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { FIRST_CHUNK = 1 << 16 };
+#define MAX_GROWTH ((size_t)16 << 20) /* chunks double up to 16 MiB, then grow by that */
+
+struct tgi_chunk {
+    tgi_chunk *next;
+    size_t size, used; /* bytes of data[], bytes handed out */
+    _Alignas(TGI_ALIGN) unsigned char data[];
+};
+
+/* Released gradient buffers of one size, each holding the next one's address. */
+struct tgi_pool {
+    size_t bytes;
+    void *free;
+    tgi_pool *next;
+};
+
+static tgi_chunk *chunk_new(tgi_arena *a, size_t size)
+{
+    tgi_chunk *c = malloc(sizeof *c + size);
+    if (!c) return NULL;
+    a->heap_allocs++;
+    *c = (tgi_chunk){.size = size};
+    return c;
+}
+
+int tgi_arena_init(tgi_arena *a)
+{
+    *a = (tgi_arena){0};
+    a->first = a->cur = chunk_new(a, FIRST_CHUNK);
+    return a->first != NULL;
+}
+
+void tgi_arena_deinit(tgi_arena *a)
+{
+    for (tgi_chunk *c = a->first, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    *a = (tgi_arena){0};
+}
+
+void tgi_arena_reset(tgi_arena *a)
+{
+    a->first->used = 0;
+    a->cur = a->first;
+    a->pools = NULL;
+}
+
+void *tgi_arena_alloc(tgi_arena *a, size_t bytes, size_t align)
+{
+    if (bytes > SIZE_MAX - TGI_ALIGN) return NULL;
+    size_t need = (bytes + align - 1) & ~(align - 1);
+    for (tgi_chunk *c = a->cur; c; c = c->next) {
+        size_t at = (c->used + align - 1) & ~(align - 1);
+        if (at <= c->size && c->size - at >= need) {
+            c->used = at + need;
+            a->cur = c;
+            return c->data + at;
+        }
+        if (c->next) c->next->used = 0; /* entering a chunk from an earlier window */
+    }
+    tgi_chunk *last = a->cur;
+    while (last->next) last = last->next;
+    size_t size = last->size < MAX_GROWTH ? 2 * last->size : MAX_GROWTH;
+    tgi_chunk *c = chunk_new(a, size < need ? need : size);
+    if (!c) return NULL;
+    last->next = a->cur = c;
+    c->used = need;
+    return c->data;
+}
+
+tg_tensor *tgi_arena_tensor(tgi_arena *a, size_t head, size_t rows, size_t cols, size_t n_in,
+                            int with_grad)
+{
+    size_t n = rows * cols;
+    size_t align = n * sizeof(tg_real) > TGI_ALIGN ? TGI_ALIGN : TGI_SMALL_ALIGN;
+    size_t body = (head + n_in * sizeof(tg_tensor *) + align - 1) & ~(align - 1);
+    unsigned char *p = tgi_arena_alloc(a, body + (with_grad ? 2 : 1) * n * sizeof(tg_real), align);
+    if (!p) return NULL;
+    tg_tensor *y = (tg_tensor *)p;
+    *y = (tg_tensor){.in = (tg_tensor **)(p + head), .rows = rows, .cols = cols};
+    y->val = (tg_real *)(p + body);
+    if (with_grad) y->grad = memset(y->val + n, 0, n * sizeof(tg_real));
+    return y;
+}
+
+/* Buffers hold at least a pointer, so a released one can link to the next. */
+static size_t pool_size(size_t bytes)
+{
+    return bytes < TGI_SMALL_ALIGN ? TGI_SMALL_ALIGN : bytes;
+}
+
+static tgi_pool *pool_of(tgi_arena *a, size_t size)
+{
+    tgi_pool *p = a->pools;
+    while (p && p->bytes != size) p = p->next;
+    return p;
+}
+
+void *tgi_arena_grad(tgi_arena *a, size_t bytes)
+{
+    size_t size = pool_size(bytes);
+    tgi_pool *p = pool_of(a, size);
+    void *buf = p ? p->free : NULL;
+    if (buf)
+        memcpy(&p->free, buf, sizeof p->free); /* the next buffer of the list */
+    else
+        buf = tgi_arena_alloc(a, size, size > TGI_ALIGN ? TGI_ALIGN : TGI_SMALL_ALIGN);
+    if (buf) memset(buf, 0, bytes);
+    return buf;
+}
+
+void tgi_arena_release(tgi_arena *a, void *buf, size_t bytes)
+{
+    size_t size = pool_size(bytes);
+    tgi_pool *p = pool_of(a, size);
+    if (!p) {
+        p = tgi_arena_alloc(a, sizeof *p, TGI_SMALL_ALIGN);
+        if (!p) return; /* the buffer is simply not reused */
+        *p = (tgi_pool){size, NULL, a->pools};
+        a->pools = p;
+    }
+    memcpy(buf, &p->free, sizeof p->free);
+    p->free = buf;
+}
+
+void tgi_arena_usage(const tgi_arena *a, size_t *used, size_t *reserved)
+{
+    *used = *reserved = 0;
+    int before_cur = 1;
+    for (const tgi_chunk *c = a->first; c; c = c->next) {
+        *reserved += c->size;
+        if (before_cur) *used += c->used;
+        if (c == a->cur) before_cur = 0;
+    }
+}

@@ -1,0 +1,58 @@
+/* arena.h: the tape's memory (internal to autograd/). A chain of chunks handed out by bumping
+ * an offset and rewound in O(1), plus the gradient buffers backward lends and takes back.
+ *
+ * Invariant: memory is only ever handed out, never freed one piece at a time; a reset makes
+ * all of it free again at once and keeps the chunks, so a window that asks for the same sizes
+ * as the one before finds every chunk it needs and calls malloc no more.
+ * Read next: arena.c; tape.c is its user.
+ */
+#ifndef TG_ARENA_H
+#define TG_ARENA_H
+
+#include "autograd/tensor.h"
+
+#include <stddef.h>
+
+enum {
+    TGI_ALIGN = 64,       /* the alignment of tg_tape_alloc, and of values over a cache line */
+    TGI_SMALL_ALIGN = 16, /* the alignment of small values (a (1 x 1) loss, a scalar chain) */
+};
+
+typedef struct tgi_chunk tgi_chunk;
+typedef struct tgi_pool tgi_pool;
+
+typedef struct tgi_arena {
+    tgi_chunk *first, *cur; /* the chain (heap), and the chunk allocation happens in now */
+    tgi_pool *pools;        /* released gradient buffers, one list per size (in the arena) */
+    size_t heap_allocs;     /* malloc calls made for chunks, since init */
+} tgi_arena;
+
+/* An arena holding one chunk. 0 when out of memory. */
+int tgi_arena_init(tgi_arena *a);
+/* Free every chunk; everything handed out dies. */
+void tgi_arena_deinit(tgi_arena *a);
+/* Everything handed out is free again; the chunks are kept. O(1). */
+void tgi_arena_reset(tgi_arena *a);
+
+/* `bytes` aligned to `align` (a power of two, at most TGI_ALIGN), not zeroed. NULL when out of
+ * memory or when bytes is within TGI_ALIGN of SIZE_MAX. */
+void *tgi_arena_alloc(tgi_arena *a, size_t bytes, size_t align);
+
+/* A tensor in one block: `head` bytes of header (a tg_tensor, or a node's entry), room for n_in
+ * input pointers (t->in), then rows·cols values and, when with_grad, as many zeroed gradient
+ * values. Values of more than a cache line start on one; small ones are 16-byte aligned, so a
+ * chain of scalars stays small. Every other field is zero. NULL when out of memory; the caller
+ * has checked that twice the values and the inputs fit in size_t. */
+tg_tensor *tgi_arena_tensor(tgi_arena *a, size_t head, size_t rows, size_t cols, size_t n_in,
+                            int with_grad);
+
+/* A zeroed gradient buffer of `bytes`: one released earlier with that size when there is one,
+ * else new memory. NULL when out of memory. */
+void *tgi_arena_grad(tgi_arena *a, size_t bytes);
+/* Take back a buffer from tgi_arena_grad (of the same `bytes`) for the next one of its size. */
+void tgi_arena_release(tgi_arena *a, void *buf, size_t bytes);
+
+/* Bytes handed out since the last reset, and bytes held in chunks. */
+void tgi_arena_usage(const tgi_arena *a, size_t *used, size_t *reserved);
+
+#endif
