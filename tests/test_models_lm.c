@@ -551,6 +551,21 @@ static void test_item1_a_checkpoint_whose_window_overflows_fails_to_load(void **
     tmpdir_remove(&e);
 }
 
+/* A checkpoint names its cell type; one this program has not registered is a clear error. */
+static void test_load_names_an_unregistered_cell_type(void **state)
+{
+    (void)state;
+    tmpdir d, e;
+    tmpdir_make(&d, "good.safetensors");
+    tmpdir_make(&e, "other_cell.safetensors");
+    save_tiny(d.path, "word", NULL, 0);
+    copy_replacing(d.path, e.path, NULL, NULL, "config.cell", "peephole-lstm");
+    assert_load_fails(e.path, TG_EFORMAT, "config.cell 'peephole-lstm' is not a cell type");
+    assert_load_fails(e.path, TG_EFORMAT, "tg_cell_type_register");
+    tmpdir_remove(&d);
+    tmpdir_remove(&e);
+}
+
 /* Item 3: a vocabulary with fewer entries than the model's V is refused, naming both. */
 static void test_item3_a_vocabulary_shorter_than_v_is_refused(void **state)
 {
@@ -721,6 +736,7 @@ int main(void)
             test_item1_window_sizes_that_overflow_are_refused_and_huge_ones_cost_nothing),
         cmocka_unit_test(test_item1_a_checkpoint_whose_window_overflows_fails_to_load),
         cmocka_unit_test(test_item3_a_vocabulary_shorter_than_v_is_refused),
+        cmocka_unit_test(test_load_names_an_unregistered_cell_type),
         cmocka_unit_test(test_item4_training_state_out_of_range_is_refused_before_anything_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
