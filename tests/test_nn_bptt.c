@@ -412,6 +412,34 @@ static void test_reference_and_tape_reject_bad_arguments_naming_them(void **s)
     free(p);
 }
 
+static void test_check_in_one_call_agrees_or_names_what_failed(void **s)
+{
+    (void)s;
+    problem *p = malloc(sizeof *p);
+    problem_init(p, &lstm, 9, 12);
+    tg_bptt_grads mine;
+    tg_bptt_report rep;
+    tg_status st;
+    grads_init(&mine, p);
+    run_hand(p, &mine);
+    assert_int_equal(tg_bptt_check(&mine, &p->w, p->x, p->s0, p->dy, REF_TOL, REF_FLOOR, &rep, &st),
+                     TG_OK);
+    assert_true(rep.ok);
+    assert_int_equal(rep.n, 4 + 3 * 2 + 1);
+    mine.dstate[1][(5 - 1) * B * H] += 1; /* dc at step 5 */
+    assert_int_equal(tg_bptt_check(&mine, &p->w, p->x, p->s0, p->dy, REF_TOL, REF_FLOOR, &rep, &st),
+                     TG_OK);
+    assert_int_equal(rep.part_step, 5);
+    assert_int_equal(q(&rep, "dc")->first_step, 5);
+    assert_int_equal(tg_bptt_check(NULL, &p->w, p->x, p->s0, p->dy, 0, 0, &rep, &st), TG_ENULL);
+    assert_non_null(strstr(st.msg, "tg_bptt_check: mine or its type is NULL"));
+    assert_int_equal(tg_bptt_check(&mine, &p->w, p->x, p->s0, NULL, 0, 0, &rep, &st), TG_ENULL);
+    assert_non_null(strstr(st.msg, "tg_bptt_tape:"));
+    assert_int_equal(rep.n, 0);
+    tg_bptt_grads_deinit(&mine);
+    free(p);
+}
+
 static void test_reference_takes_weights_from_a_tape_cell(void **s)
 {
     (void)s;
@@ -769,6 +797,7 @@ int main(void)
         cmocka_unit_test(test_grads_init_rejects_no_type_zero_and_overflowing_sizes_naming_them),
         cmocka_unit_test(test_report_prints_a_table_naming_the_step_where_they_part),
         cmocka_unit_test(test_reference_and_tape_reject_bad_arguments_naming_them),
+        cmocka_unit_test(test_check_in_one_call_agrees_or_names_what_failed),
         cmocka_unit_test(test_reference_takes_weights_from_a_tape_cell),
         cmocka_unit_test(test_a_type_of_our_own_gets_a_report_with_its_own_names),
         cmocka_unit_test(test_lstm_textbook_layout_round_trips_with_equal_outputs_and_gradients),
