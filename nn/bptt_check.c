@@ -273,6 +273,24 @@ int tg_bptt_compare(const tg_bptt_grads *mine, const tg_bptt_grads *ref, double 
     return TG_OK;
 }
 
+int tg_bptt_check(const tg_bptt_grads *mine, const tg_bptt_cell *w, const tg_real *x,
+                  const tg_real *const *s0, const tg_real *dy, double tol, double floor,
+                  tg_bptt_report *rep, tg_status *st)
+{
+    if (rep) memset(rep, 0, sizeof *rep);
+    if (!mine || !mine->type)
+        return tg_status_set(st, TG_ENULL, "tg_bptt_check: mine or its type is NULL");
+    tg_bptt_grads tape;
+    tg_tape *t = tg_tape_new();
+    int rc = tg_bptt_grads_init(&tape, mine->type, mine->T, mine->B, mine->I, mine->H, st);
+    if (rc == TG_OK && !t) rc = tg_status_set(st, TG_ENOMEM, "tg_bptt_check: out of memory");
+    if (rc == TG_OK) rc = tg_bptt_tape(t, w, mine->T, mine->B, x, s0, dy, &tape, st);
+    if (rc == TG_OK) rc = tg_bptt_compare(mine, &tape, tol, floor, rep, st);
+    tg_bptt_grads_deinit(&tape);
+    tg_tape_free(t);
+    return rc;
+}
+
 const tg_bptt_diff *tg_bptt_report_find(const tg_bptt_report *rep, const char *name)
 {
     for (size_t k = 0; rep && name && k < rep->n; k++)

@@ -8,11 +8,13 @@
  * and after tg_backward each state node holds the total gradient reaching it, which is what a
  * hand derivation calls dh_t (dc_t, ...). A typical check, in the double build:
  *
- *     tg_bptt_grads mine, tape;       (both tg_bptt_grads_init'ed, or mine filled by hand)
+ *     tg_bptt_grads mine;             (tg_bptt_grads_init'ed, or your own arrays)
  *     my_hand_bptt(..., &mine);       (or tg_bptt_lstm_hand(&w, T, B, x, s0, dy, &mine, &st))
- *     tg_bptt_tape(t, &w, T, B, x, s0, dy, &tape, &st);
- *     tg_bptt_compare(&mine, &tape, 1e-10, 1e-12, &rep, &st);
+ *     tg_bptt_check(&mine, &w, x, s0, dy, 1e-10, 1e-12, &rep, &st);
  *     tg_bptt_report_print(&rep, stderr);  (the library never prints by itself)
+ *
+ * tg_bptt_check is tg_bptt_tape into a second tg_bptt_grads, then tg_bptt_compare; call those
+ * two yourself to keep the tape's side or the recording.
  *
  * Read next: nn/bptt.h (the arrays, the built-in references), docs/check-your-cell.md.
  */
@@ -89,10 +91,19 @@ typedef struct tg_bptt_report {
  * the tolerance when |mine − ref| / max(|mine|, |ref|, floor) > tol: relative for values above
  * floor, absolute (scaled by floor) below it; floor may be 0. A NaN on either side counts as
  * exceeding. Returns TG_OK; TG_ENULL for a NULL argument or type; TG_EINVAL for a negative or
- * NaN tol or floor; TG_ESHAPE when the two differ in type, T, B, I or H (the message in st,
- * rep zeroed). */
+ * NaN tol or floor; TG_ESHAPE when the two differ in type, T, B, I or H; TG_ERANGE when their
+ * sizes overflow (the message in st, rep zeroed). */
 int tg_bptt_compare(const tg_bptt_grads *mine, const tg_bptt_grads *ref, double tol, double floor,
                     tg_bptt_report *rep, tg_status *st);
+
+/* The whole check in one call: the tape's quantities for w over mine's T steps and B rows
+ * (tg_bptt_tape on a tape of its own, freed before returning), compared with mine as by
+ * tg_bptt_compare. x, s0 and dy as for tg_bptt_tape. Returns TG_OK (whether or not they agree:
+ * see rep->ok), TG_ENULL for a NULL mine or type, or the code of tg_bptt_grads_init,
+ * tg_bptt_tape or tg_bptt_compare, with the message in st and rep zeroed. */
+int tg_bptt_check(const tg_bptt_grads *mine, const tg_bptt_cell *w, const tg_real *x,
+                  const tg_real *const *s0, const tg_real *dy, double tol, double floor,
+                  tg_bptt_report *rep, tg_status *st);
 
 /* The quantity of that name in rep ("dweight_hh", "dc", ...), or NULL. */
 const tg_bptt_diff *tg_bptt_report_find(const tg_bptt_report *rep, const char *name);

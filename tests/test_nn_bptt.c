@@ -412,6 +412,34 @@ static void test_reference_and_tape_reject_bad_arguments_naming_them(void **s)
     free(p);
 }
 
+static void test_check_in_one_call_agrees_or_names_what_failed(void **s)
+{
+    (void)s;
+    problem *p = malloc(sizeof *p);
+    problem_init(p, &lstm, 9, 12);
+    tg_bptt_grads mine;
+    tg_bptt_report rep;
+    tg_status st;
+    grads_init(&mine, p);
+    run_hand(p, &mine);
+    assert_int_equal(tg_bptt_check(&mine, &p->w, p->x, p->s0, p->dy, REF_TOL, REF_FLOOR, &rep, &st),
+                     TG_OK);
+    assert_true(rep.ok);
+    assert_int_equal(rep.n, 4 + 3 * 2 + 1);
+    mine.dstate[1][(5 - 1) * B * H] += 1; /* dc at step 5 */
+    assert_int_equal(tg_bptt_check(&mine, &p->w, p->x, p->s0, p->dy, REF_TOL, REF_FLOOR, &rep, &st),
+                     TG_OK);
+    assert_int_equal(rep.part_step, 5);
+    assert_int_equal(q(&rep, "dc")->first_step, 5);
+    assert_int_equal(tg_bptt_check(NULL, &p->w, p->x, p->s0, p->dy, 0, 0, &rep, &st), TG_ENULL);
+    assert_non_null(strstr(st.msg, "tg_bptt_check: mine or its type is NULL"));
+    assert_int_equal(tg_bptt_check(&mine, &p->w, p->x, p->s0, NULL, 0, 0, &rep, &st), TG_ENULL);
+    assert_non_null(strstr(st.msg, "tg_bptt_tape:"));
+    assert_int_equal(rep.n, 0);
+    tg_bptt_grads_deinit(&mine);
+    free(p);
+}
+
 static void test_reference_takes_weights_from_a_tape_cell(void **s)
 {
     (void)s;
@@ -537,6 +565,33 @@ static void test_a_type_of_our_own_gets_a_report_with_its_own_names(void **s)
     tg_tape_free(t);
     tg_bptt_grads_deinit(&tape);
     tg_bptt_grads_deinit(&mine);
+}
+
+/* A type whose step multiplies x by a parameter of the wrong width: the recording fails. */
+static tg_state broken_step(tg_tape *t, const tg_cell *c, tg_tensor *x, tg_state s)
+{
+    (void)s;
+    return (tg_state){{tg_matmul(t, x, c->p[0], TG_TRANS_B)}}; /* W is (H x H), x (B x I) */
+}
+
+static const tg_cell_type broken_type = {
+    "broken", 1, {"h"}, 1, {{"W", {1, 0, 0}, {1, 0, 0}}}, NULL, broken_step};
+
+static void test_tape_reports_a_failed_recording_and_leaves_g_unchanged(void **s)
+{
+    (void)s;
+    tg_real W[H * H] = {0}, x[2 * B * I] = {0}, dy[2 * B * H] = {0};
+    tg_bptt_cell w = {&broken_type, I, H, {W}};
+    tg_bptt_grads g;
+    tg_status st;
+    assert_int_equal(tg_bptt_grads_init(&g, &broken_type, 2, B, I, H, NULL), TG_OK);
+    g.state[0][0] = 42;
+    tg_tape *t = tg_tape_new();
+    assert_int_not_equal(tg_bptt_tape(t, &w, 2, B, x, NULL, dy, &g, &st), TG_OK);
+    assert_non_null(strstr(st.msg, "tg_bptt_tape: recording broken failed: tg_matmul"));
+    assert_true(g.state[0][0] == 42);
+    tg_tape_free(t);
+    tg_bptt_grads_deinit(&g);
 }
 
 /* ---- adapters: textbook cells recorded with ops, in their own layout ---- */
@@ -769,7 +824,9 @@ int main(void)
         cmocka_unit_test(test_grads_init_rejects_no_type_zero_and_overflowing_sizes_naming_them),
         cmocka_unit_test(test_report_prints_a_table_naming_the_step_where_they_part),
         cmocka_unit_test(test_reference_and_tape_reject_bad_arguments_naming_them),
+        cmocka_unit_test(test_check_in_one_call_agrees_or_names_what_failed),
         cmocka_unit_test(test_reference_takes_weights_from_a_tape_cell),
+        cmocka_unit_test(test_tape_reports_a_failed_recording_and_leaves_g_unchanged),
         cmocka_unit_test(test_a_type_of_our_own_gets_a_report_with_its_own_names),
         cmocka_unit_test(test_lstm_textbook_layout_round_trips_with_equal_outputs_and_gradients),
         cmocka_unit_test(test_rnn_textbook_layout_round_trips_with_equal_outputs_and_gradients),
