@@ -12,7 +12,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "ops/internal.h" /* tgi_blis_context: the direct call uses the same kernels */
-#include "autograd/tapegrad.h"
+#include "tapegrad.h"
 
 #include <blis.h>
 #include <stdio.h>

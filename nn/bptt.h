@@ -37,9 +37,7 @@
 
 #include <stddef.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 /* One cell's weights in PyTorch's layout; every pointer is borrowed and must be non-NULL. */
 typedef struct tg_bptt_cell {
@@ -121,8 +119,6 @@ int tg_textbook_grads_to_torch(tg_cell_kind kind, size_t I, size_t H, const tg_r
  * gradients too (dL/d(−W) = −dL/dW). Any pointer may be NULL to skip that array. */
 void tg_gru_flip_z(size_t I, size_t H, tg_real *W_ih, tg_real *W_hh, tg_real *b_ih, tg_real *b_hh);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

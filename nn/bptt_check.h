@@ -25,9 +25,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 /* The same quantities as tg_bptt_reference, from the tape: records the cell (nn/cells.h,
  * tg_cell_step) for T steps on t, which is reset first, with copies of the weights, of x, h0
@@ -97,8 +95,6 @@ int tg_bptt_compare(const tg_bptt_grads *mine, const tg_bptt_grads *ref, double 
  * Returns TG_OK, TG_ENULL or TG_EIO when writing fails. */
 int tg_bptt_report_print(const tg_bptt_report *rep, FILE *f);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

@@ -26,9 +26,7 @@
 
 #include <stddef.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 typedef enum { TG_RNN_TANH, TG_RNN_RELU, TG_LSTM, TG_GRU } tg_cell_kind;
 
@@ -81,8 +79,6 @@ tg_state tg_lstm_cell(tg_tape *t, const tg_cell *cell, tg_tensor *x, tg_state s)
 /* The GRU: h -> h'. */
 tg_tensor *tg_gru_cell(tg_tape *t, const tg_cell *cell, tg_tensor *x, tg_tensor *h);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif
