@@ -24,8 +24,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "benchmarks/profile.h"
 
-#include "autograd/internal.h"
 #include "nn/optim.h"
+#include "ops/internal.h"
 
 #include <blis.h>
 #include <stdlib.h>
@@ -262,12 +262,12 @@ static size_t op_index(const tg_op *op)
     return n_ops++;
 }
 
-static void timed_backward(tg_tensor *y)
+static void timed_backward(tg_tape *t, tg_tensor *y)
 {
     const proxy *p = (const proxy *)y->op;
     frame f;
     enter(&f);
-    p->orig->backward(y);
+    p->orig->backward(t, y);
     acc[A_OP_BWD + p->stat->index] += leave(&f);
     p->stat->nb++;
 }
@@ -277,7 +277,7 @@ static int is_proxy(const tg_op *op)
     return op >= &proxies[0].op && (const void *)op < (const void *)&proxies[n_ops];
 }
 
-static void replay(tg_tensor **nodes, size_t n, const tg_tensor *loss)
+static void replay(tg_tape *t, tg_tensor **nodes, size_t n, const tg_tensor *loss)
 {
     float before = loss->val[0];
     phase = REPLAY;
@@ -288,7 +288,7 @@ static void replay(tg_tensor **nodes, size_t n, const tg_tensor *loss)
         if (s == SIZE_MAX) continue;
         frame f;
         enter(&f);
-        op->forward(nodes[i]);
+        op->forward(t, nodes[i]);
         acc[A_OP_FWD + s] += leave(&f);
         stats[s].nf++;
     }
@@ -350,10 +350,9 @@ int __wrap_tg_backward(tg_tape *t, tg_tensor *loss)
 {
     if (!on || phase != FORWARD || !loss) return __real_tg_backward(t, loss);
     acc[A_FORWARD] += now() - window_t0;
-    size_t n;
-    int *ran;
-    tg_tensor **nodes = tgi_tape_nodes(t, &n, &ran);
-    replay(nodes, n, loss);
+    size_t n = t->n_nodes;
+    tg_tensor **nodes = t->nodes;
+    replay(t, nodes, n, loss);
     install_proxies(nodes, n);
     phase = WALK;
     double t0 = now();
