@@ -13,9 +13,7 @@
 
 #include "autograd/tape.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 /* Records a (1 x 1) loss on t from ctx, or returns NULL on error (message on the tape). */
 typedef tg_tensor *(*tg_loss_fn)(tg_tape *t, void *ctx);
@@ -42,8 +40,6 @@ typedef struct tg_gradcheck_report {
 int tg_gradcheck(tg_tape *t, tg_loss_fn f, void *ctx, tg_tensor *const *xs, size_t n,
                  const tg_gradcheck_opts *opts, tg_gradcheck_report *report);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

@@ -6,9 +6,7 @@
 
 #include <stdio.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 /* One line per node: index, op, inputs (node indices, or "leaf" with the leaf's name/shape),
  * shape. Writes to f; returns TG_OK or TG_EIO. */
@@ -23,8 +21,6 @@ enum {
  * output is then cut short). */
 int tg_tape_dot(const tg_tape *t, FILE *f, int flags);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

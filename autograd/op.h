@@ -39,6 +39,8 @@
 
 #include <stddef.h>
 
+TG_BEGIN_DECLS
+
 /* An op: its name and its functions, defined side by side in the file of its family. */
 struct tg_op {
     const char *name; /* public name, used in error messages and printouts, e.g. "tg_matmul" */
@@ -97,5 +99,7 @@ void **tg_defer(tg_tape *t, const tg_op *op);
  * (tg_tape_reuse_grads) y keeps its gradient buffer until the tape is reset instead of handing
  * it on. Call it from y's backward. */
 void tg_keep_grad(tg_tape *t, tg_tensor *y);
+
+TG_END_DECLS
 
 #endif

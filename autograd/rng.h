@@ -6,11 +6,11 @@
 #ifndef TG_RNG_H
 #define TG_RNG_H
 
+#include "autograd/export.h"
+
 #include <stdint.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 typedef struct tg_rng {
     uint64_t s[4]; /* generator state; never all zero after tg_rng_seed */
@@ -25,8 +25,6 @@ uint64_t tg_rng_below(tg_rng *r, uint64_t n);
 /* Standard normal (Box-Muller; two uniforms per call, no cached second value). */
 double tg_rng_normal(tg_rng *r);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

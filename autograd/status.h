@@ -17,9 +17,7 @@
 
 #include "autograd/tensor.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 typedef struct tg_status {
     int code;      /* TG_OK, or the TG_* code of the last failure reported here */
@@ -38,8 +36,6 @@ int tg_status_set(tg_status *st, int code, const char *fmt, ...)
 #endif
     ;
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

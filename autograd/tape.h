@@ -29,9 +29,7 @@
 
 #include "autograd/tensor.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 typedef struct tg_tape tg_tape;
 
@@ -88,8 +86,6 @@ typedef struct tg_tape_stats {
 } tg_tape_stats;
 void tg_tape_get_stats(const tg_tape *t, tg_tape_stats *s);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

@@ -21,11 +21,11 @@
 #ifndef TG_TENSOR_H
 #define TG_TENSOR_H
 
+#include "autograd/export.h"
+
 #include <stddef.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 /* Every number in the library. The double build (-DTG_DOUBLE, library tapegrad-f64) is used by
  * gradient checks and by anyone checking a hand-derived backward exactly. */
@@ -88,8 +88,6 @@ void tg_tensor_free(tg_tensor *x);
 /* Set x's gradient to zero (no-op when x has none). */
 void tg_tensor_zero_grad(tg_tensor *x);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

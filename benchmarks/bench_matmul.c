@@ -8,11 +8,14 @@
  * 3. The 1024^3 product on every kernel set this CPU can run: the choice of kernels matters.
  *
  * Usage: bench_matmul            (the issue's bar: >= 70% of peak on 1024^3, 1 thread)
+ *        bench_matmul --kernels skx,zen3,haswell [--threads n]
+ *                                 (every shape below on each named kernel set, side by side:
+ *                                  which set this CPU should run)
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include "ops/internal.h" /* tgi_blis_context: the direct call uses the same kernels */
-#include "autograd/tapegrad.h"
+#include "tapegrad.h"
 
 #include <blis.h>
 #include <stdio.h>
@@ -59,20 +62,57 @@ __attribute__((target("avx2,fma"))) static float fma_loop(long iters, float x)
     _mm256_storeu_ps(out, s);
     return out[0] + out[7];
 }
+
+/* The same with 16-wide AVX-512 FMAs: 12 * 16 * 2 = 384 flops per round. On a CPU whose
+ * AVX-512 units are full width (Zen 5, server Intel) this is twice the AVX2 loop. */
+__attribute__((target("avx512f"))) static float fma_loop512(long iters, float x)
+{
+#define START(i) _mm512_set1_ps(x + 0.01f * (i))
+    __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
+    __m512 r0 = START(0), r1 = START(1), r2 = START(2), r3 = START(3), r4 = START(4);
+    __m512 r5 = START(5), r6 = START(6), r7 = START(7), r8 = START(8), r9 = START(9);
+    __m512 r10 = START(10), r11 = START(11);
+#undef START
+    for (long i = 0; i < iters; i++) {
+        r0 = _mm512_fmadd_ps(r0, m, c), r1 = _mm512_fmadd_ps(r1, m, c);
+        r2 = _mm512_fmadd_ps(r2, m, c), r3 = _mm512_fmadd_ps(r3, m, c);
+        r4 = _mm512_fmadd_ps(r4, m, c), r5 = _mm512_fmadd_ps(r5, m, c);
+        r6 = _mm512_fmadd_ps(r6, m, c), r7 = _mm512_fmadd_ps(r7, m, c);
+        r8 = _mm512_fmadd_ps(r8, m, c), r9 = _mm512_fmadd_ps(r9, m, c);
+        r10 = _mm512_fmadd_ps(r10, m, c), r11 = _mm512_fmadd_ps(r11, m, c);
+    }
+    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r0, r1), _mm512_add_ps(r2, r3)),
+                             _mm512_add_ps(_mm512_add_ps(r4, r5), _mm512_add_ps(r6, r7)));
+    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(r8, r9), _mm512_add_ps(r10, r11)));
+    return _mm512_reduce_add_ps(s);
+}
 #endif
 
-/* One core's FP32 peak in GFLOP/s (best of 5 runs), or 0 when the CPU has no AVX2/FMA. */
+/* The widest FMA this CPU runs: 16 (AVX-512), 8 (AVX2 + FMA) or 0 floats. */
+static int fma_width(void)
+{
+#ifdef HAVE_FMA_LOOP
+    if (__builtin_cpu_supports("avx512f")) return 16;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 8;
+#endif
+    return 0;
+}
+
+/* One core's FP32 peak in GFLOP/s with the widest FMA it runs (best of 5 runs), or 0 when the
+ * CPU has no AVX2/FMA. */
 static double peak_gflops(void)
 {
 #ifdef HAVE_FMA_LOOP
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0;
+    int width = fma_width();
+    if (width == 0) return 0;
     const long iters = 50 * 1000 * 1000;
     double best = 0;
     volatile float sink = 0;
     for (int r = 0; r < 5; r++) {
         double t0 = now();
-        sink += fma_loop(iters, 1e-3f * (float)r);
-        double g = 192.0 * (double)iters / (now() - t0) * 1e-9;
+        sink +=
+            width == 16 ? fma_loop512(iters, 1e-3f * (float)r) : fma_loop(iters, 1e-3f * (float)r);
+        double g = 24.0 * width * (double)iters / (now() - t0) * 1e-9;
         if (g > best) best = g;
     }
     (void)sink;
@@ -183,34 +223,89 @@ static double pct(double g, double peak)
     return peak > 0 ? 100.0 * g / peak : 0;
 }
 
-int main(void)
+static const shape shapes[] = {
+    {"square 256", 256, 256, 256, 0},
+    {"square 512", 512, 512, 512, 0},
+    {"square 1024", 1024, 1024, 1024, 0},
+    {"square 2048", 2048, 2048, 2048, 0},
+    {"x.W  (20x400).(400x800)", 20, 400, 800, 0},
+    {"h.Wt (20x650).(2600x650)^T", 20, 650, 2600, TG_TRANS_B},
+    {"X.W  (700x200).(200x800)", 700, 200, 800, 0},
+    {"dW   (20x400)^T.(20x800)", 400, 20, 800, TG_TRANS_A},
+    {"dh   (20x800).(400x800)^T", 20, 800, 400, TG_TRANS_B},
+    /* Per-step recurrent products, where the thread count per product matters most. */
+    {"h.Wt (20x200).(800x200)^T", 20, 200, 800, TG_TRANS_B},
+    {"dh   (20x800).(800x200)", 20, 800, 200, 0},
+    {"h.Wt (32x100).(400x100)^T", 32, 100, 400, TG_TRANS_B},
+    {"h.Wt (8x100).(400x100)^T", 8, 100, 400, TG_TRANS_B},
+    {"h.Wt (8x64).(256x64)^T", 8, 64, 256, TG_TRANS_B},
+    {"X.Wt (25x100).(400x100)^T", 25, 100, 400, TG_TRANS_B},
+    {"dW   (25x400)^T.(25x100)", 400, 25, 100, TG_TRANS_A},
+    {"dX   (25x400).(400x100)", 25, 400, 100, 0},
+    {"h.Wt (32x512).(2048x512)^T", 32, 512, 2048, TG_TRANS_B},
+    {"h.Wt (1x100).(400x100)^T", 1, 100, 400, TG_TRANS_B},
+};
+enum { N_SHAPES = sizeof shapes / sizeof shapes[0] };
+
+/* --kernels: each shape's tg_matmul GFLOP/s on each kernel set in `list` (comma-separated),
+ * one column a set, and the flop-weighted total time of all shapes at the foot. */
+static int compare_kernels(char *list, int threads)
 {
-    const shape shapes[] = {
-        {"square 256", 256, 256, 256, 0},
-        {"square 512", 512, 512, 512, 0},
-        {"square 1024", 1024, 1024, 1024, 0},
-        {"square 2048", 2048, 2048, 2048, 0},
-        {"x.W  (20x400).(400x800)", 20, 400, 800, 0},
-        {"h.Wt (20x650).(2600x650)^T", 20, 650, 2600, TG_TRANS_B},
-        {"X.W  (700x200).(200x800)", 700, 200, 800, 0},
-        {"dW   (20x400)^T.(20x800)", 400, 20, 800, TG_TRANS_A},
-        {"dh   (20x800).(400x800)^T", 20, 800, 400, TG_TRANS_B},
-        /* Per-step recurrent products, where the thread count per product matters most. */
-        {"h.Wt (20x200).(800x200)^T", 20, 200, 800, TG_TRANS_B},
-        {"dh   (20x800).(800x200)", 20, 800, 200, 0},
-        {"h.Wt (32x100).(400x100)^T", 32, 100, 400, TG_TRANS_B},
-        {"h.Wt (8x100).(400x100)^T", 8, 100, 400, TG_TRANS_B},
-        {"h.Wt (8x64).(256x64)^T", 8, 64, 256, TG_TRANS_B},
-        {"X.Wt (25x100).(400x100)^T", 25, 100, 400, TG_TRANS_B},
-        {"dW   (25x400)^T.(25x100)", 400, 25, 100, TG_TRANS_A},
-        {"dX   (25x400).(400x100)", 25, 400, 100, 0},
-        {"h.Wt (32x512).(2048x512)^T", 32, 512, 2048, TG_TRANS_B},
-        {"h.Wt (1x100).(400x100)^T", 1, 100, 400, TG_TRANS_B},
-    };
+    const char *names[8];
+    int n = 0;
+    for (char *tok = strtok(list, ","); tok && n < 8; tok = strtok(NULL, ",")) {
+        int rc = tg_blis_select(tok);
+        if (rc != TG_OK) {
+            fprintf(stderr, "bench_matmul: kernel set %s: %s\n", tok, tg_strerror(rc));
+            return 2;
+        }
+        names[n++] = tok;
+    }
+    printf("tg_matmul GFLOP/s, %d thread(s), each kernel set in turn per shape\n%-30s %-7s",
+           threads, "product", "flags");
+    for (int j = 0; j < n; j++) printf(" %9s", names[j]);
+    printf("\n");
+    double total[8] = {0};
+    for (size_t i = 0; i < N_SHAPES; i++) {
+        printf("%-30s %-7s", shapes[i].what, flag_name(shapes[i].flags));
+        for (int j = 0; j < n; j++) {
+            tg_blis_select(names[j]);
+            result r = measure(&shapes[i], threads, 0);
+            total[j] +=
+                2e-9 * (double)shapes[i].m * (double)shapes[i].k * (double)shapes[i].n / r.tg;
+            printf(" %9.1f", r.tg);
+            fflush(stdout);
+        }
+        printf("\n");
+    }
+    printf("%-38s", "seconds for one of each");
+    for (int j = 0; j < n; j++) printf(" %9.4f", total[j]);
+    printf("\n");
+    tg_blis_select("auto");
+    tg_set_num_threads(0);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    char *kernels = NULL;
+    int threads = 1;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--kernels") == 0)
+            kernels = argv[i + 1];
+        else if (strcmp(argv[i], "--threads") == 0)
+            threads = atoi(argv[i + 1]);
+    }
+    if ((argc - 1) % 2 || (argc > 1 && !kernels) || threads < 1) {
+        fprintf(stderr, "usage: bench_matmul [--kernels set,set,... [--threads n]]\n");
+        return 2;
+    }
     printf("%s\n", tg_blis_config());
+    if (kernels) return compare_kernels(kernels, threads);
     double peak = peak_gflops();
     if (peak > 0)
-        printf("peak FP32, one core (12 x 8-wide FMA chains): %.1f GFLOP/s\n\n", peak);
+        printf("peak FP32, one core (12 x %d-wide FMA chains): %.1f GFLOP/s\n\n", fma_width(),
+               peak);
     else
         printf("peak FP32: not measured (no AVX2/FMA on this CPU); %% columns are 0\n\n");
 
@@ -219,7 +314,7 @@ int main(void)
     printf("%-30s %-7s %3s %10s %10s %6s %12s\n", "", "", "", "GFLOP/s", "GFLOP/s", "tg/dir",
            "(x threads)");
     for (int threads = 1; threads <= 2; threads++)
-        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        for (size_t i = 0; i < N_SHAPES; i++) {
             result r = measure(&shapes[i], threads, 1);
             printf("%-30s %-7s %3d %10.1f %10.1f %6.3f %11.1f%%\n", shapes[i].what,
                    flag_name(shapes[i].flags), threads, r.tg, r.direct, r.tg / r.direct,

@@ -10,7 +10,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "autograd/tapegrad.h"
+#include "tapegrad.h"
 
 #include <stdio.h>
 #include <stdlib.h>

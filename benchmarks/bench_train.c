@@ -1,14 +1,18 @@
 /* bench_train.c: full training steps of a language model, timed.
  *
  *   bench_train --config NAME [--T n] [--B n] [--reps n] [--steps n] [--warmup n] [--threads n]
+ *               [--profile]
  *
  * One step is a window of T tokens for each of B rows: embedding, the recurrent stack, the
  * decoder, softmax cross-entropy, backward, clipping to norm 5 and an SGD update, exactly the
  * loop of models/lm.c, on synthetic token ids. Reports tokens/s (the median of --reps timed
  * repetitions of --steps steps, after --warmup steps), the GEMM work per second of wall time,
  * and the peak resident memory. The last line is machine-readable for benchmarks/run.py.
+ * --profile adds where a step's time goes (benchmarks/profile.c); its tokens/s then include the
+ * profiler's own work, so time without it.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "benchmarks/profile.h"
 #include "models/lm.h"
 
 #include <stdio.h>
@@ -80,7 +84,7 @@ static size_t parse(const char *flag, const char *v)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench_train --config NAME [--T n] [--B n] [--reps n] [--steps n] "
-               "[--warmup n] [--threads n] [--cell NAME]\nconfigurations:");
+               "[--warmup n] [--threads n] [--cell NAME] [--profile]\nconfigurations:");
     for (size_t i = 0; i < N_CONFIGS; i++) fprintf(f, " %s", configs[i].name);
     fprintf(f, "\n");
 }
@@ -90,8 +94,13 @@ int main(int argc, char **argv)
     const char *name = NULL, *cell = NULL;
     user_lstm_register(NULL); /* a cell defined outside the library, timed like the built-ins */
     size_t T = 0, B = 0, reps = 5, steps = 10, warmup = 3, threads = 0;
+    int profile = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0) return usage(stdout), 0;
+        if (strcmp(argv[i], "--profile") == 0) {
+            profile = 1;
+            continue;
+        }
         if (i + 1 == argc) return usage(stderr), 2;
         const char *f = argv[i], *v = argv[++i];
         if (strcmp(f, "--config") == 0)
@@ -148,6 +157,10 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < warmup; i++)
         if (lm_train_window(&tr, &loss, err, sizeof err) <= 0)
             return fprintf(stderr, "%s\n", err), 1;
+    if (profile) {
+        prof_init(m.ps);
+        if (!prof_start(reps * steps)) return fprintf(stderr, "bench_train: out of memory\n"), 1;
+    }
     for (size_t k = 0; k < reps; k++) {
         double t0 = now();
         for (size_t i = 0; i < steps; i++)
@@ -155,6 +168,7 @@ int main(int argc, char **argv)
                 return fprintf(stderr, "%s\n", err), 1;
         rate[k] = (double)(steps * c.T * c.B) / (now() - t0);
     }
+    if (profile) prof_stop();
     qsort(rate, reps, sizeof *rate, cmp_double);
     double tps = rate[reps / 2], gflops = gemm_flops(&c) * tps / (double)(c.T * c.B) * 1e-9;
     struct rusage ru;
@@ -166,6 +180,7 @@ int main(int argc, char **argv)
            reps, steps, rate[0], rate[reps - 1], loss);
     printf("  GEMM work %.1f GFLOP/s of wall time, peak RSS %.1f MB\n", gflops, rss_mb);
     printf("  %s\n", tg_blis_config());
+    if (profile && prof_report(stdout, reps * steps)) return 1;
     printf(
         "RESULT config=%s cell=%s tokens_per_s=%.1f gemm_gflops=%.2f peak_rss_mb=%.1f blis=\"%s\" "
         "threads=%zu T=%zu B=%zu\n",

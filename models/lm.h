@@ -17,7 +17,7 @@
 #ifndef LM_H
 #define LM_H
 
-#include "autograd/tapegrad.h"
+#include "tapegrad.h"
 #include "nn/batcher.h"
 #include "nn/cells.h"
 #include "nn/checkpoint.h"

@@ -34,9 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 typedef struct tg_batcher {
     const int32_t *tok; /* the stream, N ids; borrowed */
@@ -73,8 +71,6 @@ size_t tg_batcher_windows(const tg_batcher *b);
 void tg_batcher_position(const tg_batcher *b, size_t *epoch, size_t *offset);
 int tg_batcher_set_position(tg_batcher *b, size_t epoch, size_t offset, char *err, size_t errsz);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

@@ -44,9 +44,7 @@
 
 #include <stddef.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 /* One cell's weights: param[k] is the type's parameter k (type->params[k]), row-major in the
  * shape tg_cell_param_shape gives. Every pointer is borrowed. */
@@ -157,8 +155,6 @@ int tg_textbook_grads_to_torch(size_t G, const size_t *order, size_t I, size_t H
  * gradients too (dL/d(−W) = −dL/dW). Any pointer may be NULL to skip that array. */
 void tg_gru_flip_z(size_t I, size_t H, tg_real *W_ih, tg_real *W_hh, tg_real *b_ih, tg_real *b_hh);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

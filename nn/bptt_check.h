@@ -28,9 +28,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 /* The same quantities as a hand reference, from the tape: records w's type (tg_cell_step) for
  * T steps on t, which is reset first, with copies of the weights, of x and of the initial
@@ -112,8 +110,6 @@ const tg_bptt_diff *tg_bptt_report_find(const tg_bptt_report *rep, const char *n
  * Returns TG_OK, TG_ENULL or TG_EIO when writing fails. */
 int tg_bptt_report_print(const tg_bptt_report *rep, FILE *f);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

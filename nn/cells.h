@@ -35,9 +35,7 @@
 
 #include <stddef.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 #define TG_CELL_MAX_PARAMS 8  /* parameters of one cell type */
 #define TG_CELL_MAX_STATES 4  /* states one cell type carries (h, c, ...) */
@@ -90,7 +88,10 @@ struct tg_cell {
 };
 
 /* The built-in types: "rnn" (tanh), "rnn-relu", "lstm", "gru". */
-extern const tg_cell_type tg_cell_rnn, tg_cell_rnn_relu, tg_cell_lstm, tg_cell_gru;
+extern const tg_cell_type tg_cell_rnn;
+extern const tg_cell_type tg_cell_rnn_relu;
+extern const tg_cell_type tg_cell_lstm;
+extern const tg_cell_type tg_cell_gru;
 
 /* Make type findable by its name (programs, checkpoints). The descriptor is borrowed and must
  * outlive every use; registering the same descriptor again is a no-op. Returns TG_OK, or
@@ -133,8 +134,6 @@ tg_state tg_cell_step_gx(tg_tape *t, const tg_cell *cell, tg_tensor *gx, tg_stat
  * NULL in the result. */
 tg_state tg_cell_step(tg_tape *t, const tg_cell *cell, tg_tensor *x, tg_state s);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

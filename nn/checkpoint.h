@@ -28,9 +28,7 @@
 
 #include <stddef.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 /* Element types of the safetensors format. Arrays of every type can be written and listed;
  * tg_real can be read from F32 and F64. */
@@ -157,8 +155,6 @@ int tg_ckpt_read_tensor(tg_ckpt *ck, const char *name, tg_tensor *x);
  * TG_ENOMEM) the store is unchanged and tg_ckpt_error says what differs. Gradients are kept. */
 int tg_ckpt_load_params(tg_ckpt *ck, tg_params *ps, const char *prefix);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

@@ -11,9 +11,7 @@
 
 #include "nn/params.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 /* sqrt(Σ grad²) over the whole store; 0 for an empty store. May be inf or NaN when a gradient
  * is. Large stores are summed on several threads (tgi_threads_for's policy); the result does not
@@ -33,8 +31,6 @@ double tg_clip_grad_norm(tg_params *ps, double max_norm);
  * updates the parameters exactly as tg_clip_grad_norm, tg_optim_step, tg_params_zero_grad. */
 double tg_clip_scale(double norm, double max_norm);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

@@ -20,9 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 typedef struct tg_gradflow_spec {
     const tg_cell_type *type; /* any registered type */
@@ -51,8 +49,6 @@ double tg_grad_norm_of(const tg_tensor *x);
  * TG_OK, or a TG_* code with the message in st; ds is then unspecified. */
 int tg_gradflow_measure(const tg_gradflow_spec *s, double *const *ds, tg_status *st);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

@@ -17,9 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 typedef struct tg_linear {
     size_t in, out; /* I and O */
@@ -56,8 +54,6 @@ int tg_embed_init(tg_embed *e, tg_params *ps, const char *prefix, size_t V, size
 /* y[i] = W[ids[i]]: (n x E). ids are copied. NULL on error (message on the tape). */
 tg_tensor *tg_embed_forward(tg_tape *t, const tg_embed *e, const int32_t *ids, size_t n);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

@@ -32,9 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 typedef enum tg_optim_kind {
     TG_OPTIM_SGD,
@@ -110,8 +108,6 @@ const char *tg_optim_state_name(const tg_optim *o, size_t i); /* NULL when i >= 
  * one is (1.0, 0.8, 6). */
 double tg_lr_step_decay(double lr0, double factor, size_t k, size_t epoch);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

@@ -18,9 +18,7 @@
 
 #include <stddef.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 typedef struct tg_params tg_params;
 
@@ -58,8 +56,6 @@ void tg_init_xavier(tg_tensor *w, tg_rng *rng);
 /* Every parameter of the store U(-k, k): PyTorch's RNN default uses k = 1/sqrt(hidden). */
 void tg_params_init_uniform(tg_params *ps, double k, tg_rng *rng);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

@@ -33,9 +33,7 @@
 
 #include <stddef.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 typedef struct tg_rnn {
     const tg_cell_type *type;
@@ -88,8 +86,6 @@ int tg_rnn_carry_load(tg_tape *t, const tg_rnn_carry *cs, tg_state *s);
  * unchanged. */
 int tg_rnn_carry_store(tg_rnn_carry *cs, const tg_state *s);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

@@ -40,9 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 /* Records the mean loss of one window on t (see above). training is 1 in tg_trainer_window and
  * 0 in tg_evaluate: a model with dropout draws masks only in training (PyTorch's train/eval). */
@@ -109,8 +107,6 @@ int tg_evaluate(tg_window_fn window, void *model, const tg_rnn *stack, const int
 int tg_trainer_save_state(const tg_trainer *tr, tg_ckpt_writer *w, tg_status *st);
 int tg_trainer_load_state(tg_trainer *tr, tg_ckpt *ck, const char *path, tg_status *st);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

@@ -12,9 +12,7 @@
 
 #include "autograd/tape.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 tg_tensor *tg_add(tg_tape *t, tg_tensor *a, tg_tensor *b); /* a + b */
 tg_tensor *tg_sub(tg_tape *t, tg_tensor *a, tg_tensor *b); /* a - b */
@@ -23,8 +21,6 @@ tg_tensor *tg_mul(tg_tape *t, tg_tensor *a, tg_tensor *b); /* a ⊙ b (Hadamard)
  * gradients are then inf or NaN too, which the trainer's non-finite check catches). */
 tg_tensor *tg_div(tg_tape *t, tg_tensor *a, tg_tensor *b);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

@@ -5,9 +5,7 @@
 #include "autograd/rng.h"
 #include "autograd/tape.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 /* Training (rng given): each element is kept with probability 1 - p and scaled by 1 / (1 - p),
  * or zeroed; the mask is drawn from rng and kept for backward. Evaluation (rng NULL), or
@@ -16,8 +14,6 @@ extern "C" {
  * else records an error naming p, in both modes. */
 tg_tensor *tg_dropout(tg_tape *t, tg_tensor *x, double p, tg_rng *rng);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

@@ -6,9 +6,7 @@
 
 #include <stdint.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 /* y[i] = W[ids[i]] for i < n: (n x E) from W (V x E). ids are copied (the caller's buffer may
  * be reused at once). An id outside [0, V) records "tg_embedding: id <v> at position <i> is
@@ -16,8 +14,6 @@ extern "C" {
  * so repeated ids accumulate. */
 tg_tensor *tg_embedding(tg_tape *t, tg_tensor *W, const int32_t *ids, size_t n);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

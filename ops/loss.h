@@ -6,9 +6,7 @@
 
 #include <stdint.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 /* loss = mean over the n rows of -log softmax(logits[i])[targets[i]], a (1 x 1) tensor.
  * logits is (n x V); targets are copied. Stable: uses log-sum-exp with the row maximum.
@@ -18,8 +16,6 @@ extern "C" {
  * the target and its position. */
 tg_tensor *tg_softmax_xent(tg_tape *t, tg_tensor *logits, const int32_t *targets, size_t n);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

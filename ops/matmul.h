@@ -11,9 +11,7 @@
 
 #include <stddef.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 enum {
     TG_TRANS_A = 1, /* use aᵀ */
@@ -45,8 +43,6 @@ int tg_blis_select(const char *name);
  * OMP_NUM_THREADS, else 1). */
 void tg_set_num_threads(int n);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

@@ -4,15 +4,11 @@
 
 #include "autograd/tape.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 tg_tensor *tg_sum(tg_tape *t, tg_tensor *x);  /* y = Σ x          (1 x 1) */
 tg_tensor *tg_mean(tg_tape *t, tg_tensor *x); /* y = Σ x / numel  (1 x 1); x must not be empty */
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

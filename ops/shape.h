@@ -6,9 +6,7 @@
 
 #include "autograd/tape.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 /* Columns [start, start + len) of x: (rows x len). A range past x's columns is an error. */
 tg_tensor *tg_slice_cols(tg_tape *t, tg_tensor *x, size_t start, size_t len);
@@ -21,8 +19,6 @@ tg_tensor *tg_concat_cols(tg_tape *t, size_t n, tg_tensor *const *xs);
 /* xs[0..n-1] stacked: every piece has the same cols; rows add up. n >= 1. */
 tg_tensor *tg_concat_rows(tg_tape *t, size_t n, tg_tensor *const *xs);
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

@@ -4,9 +4,7 @@
 
 #include "autograd/tape.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+TG_BEGIN_DECLS
 
 tg_tensor *tg_tanh(tg_tape *t, tg_tensor *x);    /* y = tanh(x) */
 tg_tensor *tg_sigmoid(tg_tape *t, tg_tensor *x); /* y = 1 / (1 + exp(-x)) */
@@ -21,8 +19,6 @@ tg_tensor *tg_log(tg_tape *t, tg_tensor *x);
 tg_tensor *tg_scale(tg_tape *t, tg_tensor *x, double c); /* y = c * x */
 tg_tensor *tg_one_minus(tg_tape *t, tg_tensor *x);       /* y = 1 - x (GRU's 1 - z) */
 
-#ifdef __cplusplus
-}
-#endif
+TG_END_DECLS
 
 #endif

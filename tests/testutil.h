@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "autograd/tapegrad.h"
+#include "tapegrad.h"
 
 #ifdef TG_DOUBLE
 #define GRAD_TOL 1e-6 /* finite differences in double: the bar */
