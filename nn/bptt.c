@@ -44,6 +44,13 @@ size_t tg_bptt_param_numel(const tg_bptt_grads *g, size_t k)
     return add_product(&n, rows, cols) ? n : 0;
 }
 
+tg_real *tg_bptt_dparam(const tg_bptt_grads *g, const char *name)
+{
+    for (size_t k = 0; g->type && name && k < g->type->n_params; k++)
+        if (strcmp(g->type->params[k].name, name) == 0) return g->dparam[k];
+    return NULL;
+}
+
 /* Total elements of every array for g's type and sizes; 0 when it overflows. The estimate in
  * double is exact enough to tell whether the sum fits, and then the size_t sum is exact. */
 static size_t grads_numel(const tg_bptt_grads *g)

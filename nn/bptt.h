@@ -84,6 +84,10 @@ void tg_bptt_grads_deinit(tg_bptt_grads *g);
 /* Elements of g's parameter k (0 when k is out of range). */
 size_t tg_bptt_param_numel(const tg_bptt_grads *g, size_t k);
 
+/* g->dparam[k] for the type's parameter of that name (e.g. "weight_hh", without prefix and
+ * layer), or NULL when the type has none of that name. */
+tg_real *tg_bptt_dparam(const tg_bptt_grads *g, const char *name);
+
 /* ---- The library's hand derivations of the built-in cells ---------------------------------
  *
  * Each runs its cell forward with its own cache and then backward as plain loops, with no tape

@@ -337,6 +337,8 @@ static void test_grads_init_rejects_no_type_zero_and_overflowing_sizes_naming_th
     assert_non_null(g.dstate[1]);
     assert_null(g.dstate[2]);
     assert_null(g.dparam[4]);
+    assert_ptr_equal(tg_bptt_dparam(&g, "bias_ih"), g.dparam[B_IH]); /* parameters by name */
+    assert_null(tg_bptt_dparam(&g, "bias"));
     tg_bptt_grads_deinit(&g);
 }
 
