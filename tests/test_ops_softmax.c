@@ -44,28 +44,13 @@ static void check_forward(unop f, int log_, double lo, double hi)
     }
 }
 
-typedef struct {
-    unop f;
-    tg_tensor *x, *w;
-} ctx;
-
-/* loss = sum(f(x) ⊙ w): every output element gets its own gradient. */
-static tg_tensor *weighted(tg_tape *t, void *p)
-{
-    ctx *c = p;
-    return tg_sum(t, tg_mul(t, c->f(t, c->x), c->w));
-}
-
 static void check_gradients(unop f)
 {
     tg_rng r;
     tg_rng_seed(&r, 31);
     for (size_t s = 0; s < N_SHAPES; s++) {
-        ctx c = {f, rand_leaf(shapes[s][0], shapes[s][1], &r, -3, 3),
-                 rand_leaf(shapes[s][0], shapes[s][1], &r, -1, 1)};
-        assert_gradcheck(weighted, &c, &c.x, 1);
-        tg_tensor_free(c.x);
-        tg_tensor_free(c.w);
+        tg_tensor *x = rand_leaf(shapes[s][0], shapes[s][1], &r, -3, 3);
+        assert_weighted_gradcheck(f, x, rand_leaf(shapes[s][0], shapes[s][1], &r, -1, 1));
     }
 }
 
@@ -139,14 +124,14 @@ static void test_softmax_backward_adds_to_the_gradient_already_there(void **s)
     tg_rng r;
     tg_rng_seed(&r, 41);
     for (int k = 0; k < 2; k++) {
-        ctx c = {fs[k], rand_leaf(3, 4, &r, -2, 2), rand_leaf(3, 4, &r, -1, 1)};
+        weighted_op c = {fs[k], rand_leaf(3, 4, &r, -2, 2), rand_leaf(3, 4, &r, -1, 1)};
         tg_tape *t = tg_tape_new();
-        assert_int_equal(tg_backward(t, weighted(t, &c)), TG_OK);
+        assert_int_equal(tg_backward(t, weighted_loss(t, &c)), TG_OK);
         tg_real once[12];
         memcpy(once, c.x->grad, sizeof once);
         for (int i = 0; i < 12; i++) c.x->grad[i] = 1;
         tg_tape_reset(t);
-        tg_tensor *y = tg_add(t, weighted(t, &c), weighted(t, &c));
+        tg_tensor *y = tg_add(t, weighted_loss(t, &c), weighted_loss(t, &c));
         assert_int_equal(tg_backward(t, y), TG_OK);
         for (int i = 0; i < 12; i++) {
             tg_real want = 1 + 2 * once[i];
@@ -183,7 +168,7 @@ static void test_softmax_ops_give_the_same_bits_on_one_and_two_threads(void **s)
     const unop fs[] = {tg_softmax, tg_log_softmax};
     tg_rng r;
     tg_rng_seed(&r, 43);
-    ctx c = {NULL, rand_leaf(R, C, &r, -8, 8), rand_leaf(R, C, &r, -1, 1)};
+    weighted_op c = {NULL, rand_leaf(R, C, &r, -8, 8), rand_leaf(R, C, &r, -1, 1)};
     for (int k = 0; k < 2; k++) {
         c.f = fs[k];
         tg_real *got[2][2];
@@ -195,7 +180,7 @@ static void test_softmax_ops_give_the_same_bits_on_one_and_two_threads(void **s)
             got[th][0] = malloc(R * C * sizeof(tg_real));
             got[th][1] = malloc(R * C * sizeof(tg_real));
             memcpy(got[th][0], y->val, R * C * sizeof(tg_real));
-            assert_int_equal(tg_backward(t, weighted(t, &c)), TG_OK);
+            assert_int_equal(tg_backward(t, weighted_loss(t, &c)), TG_OK);
             memcpy(got[th][1], c.x->grad, R * C * sizeof(tg_real));
             tg_tape_free(t);
         }
@@ -215,9 +200,26 @@ static void test_softmax_ops_give_the_same_bits_on_one_and_two_threads(void **s)
  * context c = Σ_t a[:, t] ⊙ h[t] (a (B x 1) column against (B x H)). */
 enum { B = 3, T = 4, H = 5 };
 
+/* The checked tensors: the T encoder states, then q (xs[T]); and the loss weights w. */
 typedef struct {
-    tg_tensor *h[T], *q, *w;
+    tg_tensor *xs[T + 1], *w;
 } attn_ctx;
+
+static attn_ctx attn_new(uint64_t seed)
+{
+    tg_rng r;
+    tg_rng_seed(&r, seed);
+    attn_ctx c;
+    for (int k = 0; k <= T; k++) c.xs[k] = rand_leaf(B, H, &r, -1, 1);
+    c.w = rand_leaf(B, H, &r, -1, 1);
+    return c;
+}
+
+static void attn_free(attn_ctx *c)
+{
+    for (int k = 0; k <= T; k++) tg_tensor_free(c->xs[k]);
+    tg_tensor_free(c->w);
+}
 
 static tg_tensor *attention(tg_tape *t, tg_tensor *const *h, tg_tensor *q, tg_tensor **weights)
 {
@@ -235,58 +237,55 @@ static tg_tensor *attention(tg_tape *t, tg_tensor *const *h, tg_tensor *q, tg_te
 static tg_tensor *attention_loss(tg_tape *t, void *p)
 {
     attn_ctx *c = p;
-    return tg_sum(t, tg_mul(t, attention(t, c->h, c->q, NULL), c->w));
+    return tg_sum(t, tg_mul(t, attention(t, c->xs, c->xs[T], NULL), c->w));
+}
+
+/* Row b of the attention weights (a[T]) and of the context (ctx[H]), naively in double. */
+static void naive_attention(const attn_ctx *c, size_t b, double *a, double *ctx)
+{
+    double m = -INFINITY, z = 0;
+    for (int k = 0; k < T; k++) {
+        a[k] = 0;
+        for (size_t j = 0; j < H; j++) a[k] += c->xs[k]->val[b * H + j] * c->xs[T]->val[b * H + j];
+        m = fmax(m, a[k]);
+    }
+    for (int k = 0; k < T; k++) z += a[k] = exp(a[k] - m);
+    for (int k = 0; k < T; k++) a[k] /= z;
+    for (size_t j = 0; j < H; j++) {
+        ctx[j] = 0;
+        for (int k = 0; k < T; k++) ctx[j] += a[k] * c->xs[k]->val[b * H + j];
+    }
 }
 
 static void test_attention_composed_from_public_ops_matches_a_naive_reference(void **s)
 {
     (void)s;
-    tg_rng r;
-    tg_rng_seed(&r, 47);
-    attn_ctx c;
-    for (int k = 0; k < T; k++) c.h[k] = rand_leaf(B, H, &r, -1, 1);
-    c.q = rand_leaf(B, H, &r, -1, 1);
+    attn_ctx c = attn_new(47);
     tg_tape *t = tg_tape_new();
-    tg_tensor *a, *ctx_vec = attention(t, c.h, c.q, &a);
-    assert_non_null(ctx_vec);
+    tg_tensor *a, *ctx = attention(t, c.xs, c.xs[T], &a);
+    assert_non_null(ctx);
     for (size_t b = 0; b < B; b++) {
-        double e[T], m = -INFINITY, z = 0;
-        for (int k = 0; k < T; k++) {
-            e[k] = 0;
-            for (size_t j = 0; j < H; j++) e[k] += c.h[k]->val[b * H + j] * c.q->val[b * H + j];
-            m = fmax(m, e[k]);
+        double wa[T], wctx[H];
+        naive_attention(&c, b, wa, wctx);
+        for (size_t k = 0; k < T; k++) {
+            tg_real w = (tg_real)wa[k];
+            assert_close(&a->val[b * T + k], &w, 1, 4 * VAL_TOL);
         }
-        for (int k = 0; k < T; k++) z += exp(e[k] - m);
         for (size_t j = 0; j < H; j++) {
-            double want = 0;
-            for (int k = 0; k < T; k++) want += exp(e[k] - m) / z * c.h[k]->val[b * H + j];
-            tg_real w = (tg_real)want;
-            assert_close(&ctx_vec->val[b * H + j], &w, 1, 4 * VAL_TOL);
+            tg_real w = (tg_real)wctx[j];
+            assert_close(&ctx->val[b * H + j], &w, 1, 4 * VAL_TOL);
         }
-        tg_real w0 = (tg_real)(exp(e[0] - m) / z);
-        assert_close(&a->val[b * T], &w0, 1, 4 * VAL_TOL);
     }
     tg_tape_free(t);
-    for (int k = 0; k < T; k++) tg_tensor_free(c.h[k]);
-    tg_tensor_free(c.q);
+    attn_free(&c);
 }
 
 static void test_attention_composed_from_public_ops_matches_finite_differences(void **s)
 {
     (void)s;
-    tg_rng r;
-    tg_rng_seed(&r, 53);
-    attn_ctx c;
-    for (int k = 0; k < T; k++) c.h[k] = rand_leaf(B, H, &r, -1, 1);
-    c.q = rand_leaf(B, H, &r, -1, 1);
-    c.w = rand_leaf(B, H, &r, -1, 1);
-    tg_tensor *xs[T + 1];
-    for (int k = 0; k < T; k++) xs[k] = c.h[k];
-    xs[T] = c.q;
-    assert_gradcheck(attention_loss, &c, xs, T + 1);
-    for (int k = 0; k < T; k++) tg_tensor_free(c.h[k]);
-    tg_tensor_free(c.q);
-    tg_tensor_free(c.w);
+    attn_ctx c = attn_new(53);
+    assert_gradcheck(attention_loss, &c, c.xs, T + 1);
+    attn_free(&c);
 }
 
 int main(void)
