@@ -62,8 +62,8 @@ struct tg_tape {
 };
 
 /* A tensor in the tape's arena with `head` bytes of header (a tg_tensor for a leaf, a tgi_entry
- * for a node), its inputs and values in one block (arena.c), or NULL after a message naming who (shape too large, out of
- * memory). */
+ * for a node), its input array and its values in one block (arena.c); NULL after a message
+ * naming who (shape too large, out of memory). */
 tg_tensor *tgi_tape_tensor(tg_tape *t, const char *who, size_t head, size_t rows, size_t cols,
                            size_t n_in, int with_grad);
 
