@@ -9,9 +9,12 @@
  * linked through their own first bytes, for the next node of that size: an unrolled step's
  * nodes reuse the step before's buffers. The lists' records live in the arena too, so a reset
  * forgets them with everything else.
+ * At the end, the tape's two ways to ask for memory, which record a message when they fail.
  * Read next: tape.c (its user).
  */
 #include "autograd/arena.h"
+
+#include "autograd/internal.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -65,10 +68,9 @@ void tgi_arena_reset(tgi_arena *a)
     a->pools = NULL;
 }
 
-void *tgi_arena_alloc(tgi_arena *a, size_t bytes, size_t align)
+/* No room in the current chunk: the next chunk of the chain with room, or a new one. */
+static void *alloc_further(tgi_arena *a, size_t need, size_t align)
 {
-    if (bytes > SIZE_MAX - TGI_ALIGN) return NULL;
-    size_t need = (bytes + align - 1) & ~(align - 1);
     for (tgi_chunk *c = a->cur; c; c = c->next) {
         size_t at = (c->used + align - 1) & ~(align - 1);
         if (at <= c->size && c->size - at >= need) {
@@ -88,13 +90,33 @@ void *tgi_arena_alloc(tgi_arena *a, size_t bytes, size_t align)
     return c->data;
 }
 
-tg_tensor *tgi_arena_tensor(tgi_arena *a, size_t head, size_t rows, size_t cols, size_t n_in,
-                            int with_grad)
+static inline void *bump(tgi_arena *a, size_t bytes, size_t align)
+{
+    if (bytes > SIZE_MAX - TGI_ALIGN) return NULL;
+    tgi_chunk *c = a->cur;
+    size_t need = (bytes + align - 1) & ~(align - 1), at = (c->used + align - 1) & ~(align - 1);
+    if (at > c->size || c->size - at < need) return alloc_further(a, need, align);
+    c->used = at + need;
+    return c->data + at;
+}
+
+void *tgi_arena_alloc(tgi_arena *a, size_t bytes, size_t align)
+{
+    return bump(a, bytes, align);
+}
+
+/* A tensor in one block: `head` bytes of header (a tg_tensor, or a node's entry), room for n_in
+ * input pointers (t->in), then rows·cols values and, when with_grad, as many zeroed gradient
+ * values. Values of more than a cache line start on one; small ones are 16-byte aligned, so a
+ * chain of scalars stays small. Every other field is zero. NULL when out of memory; the caller
+ * has checked that twice the values and the inputs fit in size_t. */
+static tg_tensor *arena_tensor(tgi_arena *a, size_t head, size_t rows, size_t cols, size_t n_in,
+                               int with_grad)
 {
     size_t n = rows * cols;
     size_t align = n * sizeof(tg_real) > TGI_ALIGN ? TGI_ALIGN : TGI_SMALL_ALIGN;
     size_t body = (head + n_in * sizeof(tg_tensor *) + align - 1) & ~(align - 1);
-    unsigned char *p = tgi_arena_alloc(a, body + (with_grad ? 2 : 1) * n * sizeof(tg_real), align);
+    unsigned char *p = bump(a, body + (with_grad ? 2 : 1) * n * sizeof(tg_real), align);
     if (!p) return NULL;
     tg_tensor *y = (tg_tensor *)p;
     *y = (tg_tensor){.in = (tg_tensor **)(p + head), .rows = rows, .cols = cols};
@@ -152,4 +174,22 @@ void tgi_arena_usage(const tgi_arena *a, size_t *used, size_t *reserved)
         if (before_cur) *used += c->used;
         if (c == a->cur) before_cur = 0;
     }
+}
+
+void *tg_tape_alloc(tg_tape *t, size_t bytes, const char *who)
+{
+    void *p = tgi_arena_alloc(&t->arena, bytes, TGI_ALIGN);
+    if (!p && bytes > SIZE_MAX - TGI_ALIGN)
+        return tg_fail(t, "%s: allocation of %zu bytes overflows", who, bytes);
+    return p ? p : tg_fail(t, "%s: out of memory (asked for %zu bytes)", who, bytes);
+}
+
+tg_tensor *tgi_tape_tensor(tg_tape *t, const char *who, size_t head, size_t rows, size_t cols,
+                           size_t n_in, int with_grad)
+{
+    size_t n = rows * cols, max = SIZE_MAX / 4 / sizeof(tg_real);
+    if ((cols != 0 && n / cols != rows) || n > max || n_in > max)
+        return tg_fail(t, "%s: shape (%zu x %zu) is too large", who, rows, cols);
+    tg_tensor *y = arena_tensor(&t->arena, head, rows, cols, n_in, with_grad);
+    return y ? y : tg_fail(t, "%s: out of memory for a (%zu x %zu) tensor", who, rows, cols);
 }

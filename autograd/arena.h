@@ -38,14 +38,6 @@ void tgi_arena_reset(tgi_arena *a);
  * memory or when bytes is within TGI_ALIGN of SIZE_MAX. */
 void *tgi_arena_alloc(tgi_arena *a, size_t bytes, size_t align);
 
-/* A tensor in one block: `head` bytes of header (a tg_tensor, or a node's entry), room for n_in
- * input pointers (t->in), then rows·cols values and, when with_grad, as many zeroed gradient
- * values. Values of more than a cache line start on one; small ones are 16-byte aligned, so a
- * chain of scalars stays small. Every other field is zero. NULL when out of memory; the caller
- * has checked that twice the values and the inputs fit in size_t. */
-tg_tensor *tgi_arena_tensor(tgi_arena *a, size_t head, size_t rows, size_t cols, size_t n_in,
-                            int with_grad);
-
 /* A zeroed gradient buffer of `bytes`: one released earlier with that size when there is one,
  * else new memory. NULL when out of memory. */
 void *tgi_arena_grad(tgi_arena *a, size_t bytes);

@@ -1,18 +1,17 @@
 /* backward.c: the reverse walk.
  *
- * Recording order is topological, so one loop from the loss down to the first node visits every
- * node after all of its users. A node is visited only when the loss depends on it (its entry is
- * `reached`), and each op's backward adds into its inputs' gradients, so fan-out needs no special
- * case. A view (a window of its input's value and gradient) has no backward at all.
- * When the tape reuses gradients, a node is lent its gradient buffer just before the first of
- * its users is walked back, and hands it back once its own backward has run: by then every user
- * has added its part and nothing reads it again (unless an op asked to keep it: tg_keep_grad).
- * Work an op put off (tg_defer) runs once at the end, in its descriptor's finish.
- * Read next: any op family, e.g. ops/binary.c, for what a backward looks like.
+ * Recording order is topological, so one loop from the loss down visits every node after all of
+ * its users. It visits only the nodes the loss depends on (`reached`), and each backward adds
+ * into its inputs' gradients, so fan-out needs no special case. A view has no backward at all.
+ * With reused gradients a node is lent its buffer just before its first user's backward and
+ * hands it back after its own: by then every user has added its part and nothing reads it
+ * again, unless an op keeps it (tg_keep_grad) for the work it put off (tg_defer), which runs
+ * once at the end in the op's finish. Read next: ops/binary.c, for what a backward looks like.
  */
 #include "autograd/internal.h"
 
 #include <assert.h>
+#include <stdint.h>
 
 /* A second walk over the same recording must not add to the first one's node gradients. */
 static void clear_node_grads(tg_tape *t)
@@ -23,20 +22,19 @@ static void clear_node_grads(tg_tape *t)
     }
 }
 
-/* Give node x its gradient now if it waits for one: a buffer from the arena, or for a view a
- * window of its input's. 0 when out of memory (message on the tape). */
+/* Give node x its gradient if it waits for one: a zeroed buffer, or for a view a window of its
+ * input's. 0 when out of memory (message on the tape). */
 static int lend_grad(tg_tape *t, tg_tensor *x)
 {
-    if (tgi_entry_of(x)->grad != TGI_GRAD_LATER) return 1;
-    if (!x->op->backward) { /* a view */
-        if (x->in[0]->op && !lend_grad(t, x->in[0])) return 0;
-        x->grad = x->in[0]->grad + (x->val - x->in[0]->val);
-    } else if (!(x->grad = tgi_arena_grad(&t->arena, tg_numel(x) * sizeof(tg_real)))) {
-        tg_fail(t, "%s: out of memory (asked for %zu bytes)", x->op->name,
-                tg_numel(x) * sizeof(tg_real));
-        return 0;
-    }
-    tgi_entry_of(x)->grad = TGI_GRAD_LENT;
+    tgi_entry *e = tgi_entry_of(x);
+    size_t bytes = tg_numel(x) * sizeof(tg_real);
+    if (e->grad != TGI_GRAD_LATER) return 1;
+    if (!x->op->backward && x->in[0]->op && !lend_grad(t, x->in[0])) return 0;
+    x->grad = x->op->backward ? tgi_arena_grad(&t->arena, bytes)
+                              : x->in[0]->grad + (x->val - x->in[0]->val);
+    if (!x->grad)
+        return tg_fail(t, "%s: out of memory (asked for %zu bytes)", x->op->name, bytes), 0;
+    e->grad = TGI_GRAD_LENT;
     return 1;
 }
 
@@ -60,20 +58,19 @@ void **tg_defer(tg_tape *t, const tg_op *op)
 
 void tg_keep_grad(tg_tape *t, tg_tensor *y)
 {
-    (void)t;
     if (tgi_entry_of(y)->grad == TGI_GRAD_LENT) tgi_entry_of(y)->grad = TGI_GRAD_KEPT;
 }
 
 static int check_loss(tg_tape *t, const tg_tensor *loss)
 {
+    size_t i = loss && loss->op ? tgi_entry_of(loss)->index : SIZE_MAX;
     if (!loss) return tg_fail(t, "tg_backward: loss is NULL"), TG_ENULL;
     if (loss->rows != 1 || loss->cols != 1)
         return tg_fail(t, "tg_backward: loss must be (1 x 1), got " TG_SHAPE, TG_DIMS(loss)),
                TG_ESHAPE;
-    size_t i = loss->op ? tgi_entry_of(loss)->index : 0;
-    if (!loss->op || i >= t->n_nodes || t->nodes[i] != loss)
+    if (i >= t->n_nodes || t->nodes[i] != loss)
         return tg_fail(t, "tg_backward: loss was not recorded on this tape"), TG_EINVAL;
-    if (!tg_requires_grad(loss))
+    if (!tgi_requires_grad(loss))
         return tg_fail(t, "tg_backward: loss has no gradient (no input requires one, or it was "
                           "recorded with gradients off)"),
                TG_EINVAL;
@@ -93,7 +90,6 @@ int tg_backward(tg_tape *t, tg_tensor *loss)
     for (size_t i = tgi_entry_of(loss)->index + 1; i-- > 0;) {
         tg_tensor *y = t->nodes[i];
         if (!tgi_entry_of(y)->reached) continue;
-        assert(y->grad);
         for (size_t k = 0; k < y->n_in; k++) { /* leaves have nothing to lend or walk */
             tg_tensor *x = y->in[k];
             if (!x->op || !tgi_requires_grad(x)) continue;

@@ -1,4 +1,5 @@
-/* graph.c: a recording as text (tg_tape_print) or as a Graphviz digraph (tg_tape_dot).
+/* graph.c: looking at a recording: its nodes and memory counters, and the recording as text
+ * (tg_tape_print) or as a Graphviz digraph (tg_tape_dot).
  *
  * Both walk the tape's node list in recording order. Leaves (parameters, inputs, detached
  * state) are not on that list: they are met as inputs of the nodes. The text form just names
@@ -15,6 +16,23 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+
+size_t tg_tape_size(const tg_tape *t)
+{
+    return t->n_nodes;
+}
+
+tg_tensor *tg_tape_node(const tg_tape *t, size_t i)
+{
+    return i < t->n_nodes ? t->nodes[i] : NULL;
+}
+
+void tg_tape_get_stats(const tg_tape *t, tg_tape_stats *s)
+{
+    s->nodes = t->n_nodes;
+    tgi_arena_usage(&t->arena, &s->bytes_used, &s->bytes_reserved);
+    s->heap_allocs = t->heap_allocs + t->arena.heap_allocs;
+}
 
 /* Flush f and report whether every write to it succeeded. */
 static int finish(FILE *f)

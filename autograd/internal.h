@@ -1,8 +1,8 @@
 /* internal.h: what the library's files share and users do not see.
  *
  * The op-author API (tg_record, tg_node, tg_fail, ...) is public: autograd/op.h. Here are the
- * tape's own fields and the bookkeeping it keeps beside each node (tape.c, backward.c), row
- * views (ops/shape.c), and the BLIS and thread set-up the op families share (ops/blis.c).
+ * tape's own fields and the bookkeeping it keeps beside each node (tape.c, backward.c), and row
+ * views (ops/shape.c).
  */
 #ifndef TG_INTERNAL_H
 #define TG_INTERNAL_H
@@ -60,6 +60,12 @@ struct tg_tape {
     char error[512];
     tgi_deferred *deferred; /* the ops to finish after this walk (arena records) */
 };
+
+/* A tensor in the tape's arena with `head` bytes of header (a tg_tensor for a leaf, a tgi_entry
+ * for a node), its input array and its values in one block (arena.c); NULL after a message
+ * naming who (shape too large, out of memory). */
+tg_tensor *tgi_tape_tensor(tg_tape *t, const char *who, size_t head, size_t rows, size_t cols,
+                           size_t n_in, int with_grad);
 
 /* A node whose value and gradient are x's, from element `offset` on, as a (rows x cols) matrix:
  * a contiguous window (a block of whole rows) needs no copy. Nothing is allocated or zeroed,

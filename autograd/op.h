@@ -24,9 +24,10 @@
  *   loss depends on.
  * - Backward may read y->val, the inputs' values and whatever forward saved (y->saved, y->arg,
  *   y->iarg): all stay valid until the tape is reset. It must not change any value.
- * - Broadcasting is symmetric and explicit: equal shapes, or a (1 x N) row against (B x N) on
- *   either side. The backward of a broadcast row sums over the B rows (every row adds into the
- *   same place). Anything else is a shape error recorded with tg_fail.
+ * - Broadcasting is symmetric and explicit: equal shapes, or a (1 x N) row or a (B x 1) column
+ *   against (B x N) on either side. The backward of a broadcast row sums over the B rows, of a
+ *   column over the N columns (every element adds into the same place). Anything else is a
+ *   shape error recorded with tg_fail.
  * - Bad input returns NULL with a message naming the op and the shapes (tg_fail, TG_SHAPE);
  *   the first message on a tape wins, so a NULL input returns NULL quietly (tg_check_inputs).
  *

@@ -1,10 +1,10 @@
 /* tape.c: recording. The list of nodes, the recording modes, the first error.
  *
- * A node is one arena block (tgi_arena_tensor): its entry (the tensor and the tape's
+ * A node is one arena block (tgi_tape_tensor): its entry (the tensor and the tape's
  * bookkeeping), its input array, its value and, when gradients are kept, its gradient.
  * Invariant: t->nodes[i] is the node with index i, and every node's inputs are leaves or were
  * recorded before it, so recording order is a topological order.
- * Read next: backward.c (the walk), arena.c (the memory).
+ * Read next: backward.c (the walk), arena.c (the memory), tensor.c (leaves).
  */
 #include "autograd/internal.h"
 
@@ -57,25 +57,6 @@ int tg_check_inputs(tg_tape *t, const char *name, size_t n, tg_tensor *const *in
     return 1;
 }
 
-void *tg_tape_alloc(tg_tape *t, size_t bytes, const char *who)
-{
-    void *p = tgi_arena_alloc(&t->arena, bytes, TGI_ALIGN);
-    if (!p && bytes > SIZE_MAX - TGI_ALIGN)
-        return tg_fail(t, "%s: allocation of %zu bytes overflows", who, bytes);
-    return p ? p : tg_fail(t, "%s: out of memory (asked for %zu bytes)", who, bytes);
-}
-
-/* A tensor with `head` bytes of header (a tg_tensor, or a node's entry); errors name who. */
-static tg_tensor *new_tensor(tg_tape *t, const char *who, size_t head, size_t rows, size_t cols,
-                             size_t n_in, int with_grad)
-{
-    size_t n = rows * cols, max = SIZE_MAX / 4 / sizeof(tg_real);
-    if ((cols != 0 && n / cols != rows) || n > max || n_in > max)
-        return tg_fail(t, "%s: shape (%zu x %zu) is too large", who, rows, cols);
-    tg_tensor *y = tgi_arena_tensor(&t->arena, head, rows, cols, n_in, with_grad);
-    return y ? y : tg_fail(t, "%s: out of memory for a (%zu x %zu) tensor", who, rows, cols);
-}
-
 /* Append node y (NULL when its allocation failed) with its entry's bookkeeping. */
 static tg_tensor *push_node(tg_tape *t, tg_tensor *y, const tg_op *op, int grad)
 {
@@ -96,11 +77,6 @@ static tg_tensor *push_node(tg_tape *t, tg_tensor *y, const tg_op *op, int grad)
     return t->nodes[t->n_nodes++] = y;
 }
 
-int tg_requires_grad(const tg_tensor *x)
-{
-    return tgi_requires_grad(x);
-}
-
 tg_tensor *tg_node(tg_tape *t, const tg_op *op, size_t rows, size_t cols, size_t n,
                    tg_tensor *const *in)
 {
@@ -109,15 +85,17 @@ tg_tensor *tg_node(tg_tape *t, const tg_op *op, size_t rows, size_t cols, size_t
     int grad = !wants || !t->grad_enabled ? TGI_GRAD_NONE
                : t->reuse_grads           ? TGI_GRAD_LATER
                                           : TGI_GRAD_OWN;
-    tg_tensor *y = new_tensor(t, op->name, sizeof(tgi_entry), rows, cols, n, grad == TGI_GRAD_OWN);
-    if (y) memcpy(y->in, in, n * sizeof *in), y->n_in = n;
+    tg_tensor *y =
+        tgi_tape_tensor(t, op->name, sizeof(tgi_entry), rows, cols, n, grad == TGI_GRAD_OWN);
+    for (size_t i = 0; y && i < n; i++) y->in[i] = in[i];
+    if (y) y->n_in = n;
     return push_node(t, y, op, grad);
 }
 
 tg_tensor *tgi_view(tg_tape *t, const tg_op *op, tg_tensor *x, size_t offset, size_t rows,
                     size_t cols)
 {
-    tg_tensor *y = new_tensor(t, op->name, sizeof(tgi_entry), 0, 0, 1, 0);
+    tg_tensor *y = tgi_tape_tensor(t, op->name, sizeof(tgi_entry), 0, 0, 1, 0);
     if (!y) return NULL;
     *y = (tg_tensor){.in = y->in, .n_in = 1, .rows = rows, .cols = cols, .val = x->val + offset};
     y->in[0] = x;
@@ -133,26 +111,6 @@ tg_tensor *tg_record(tg_tape *t, const tg_op *op, size_t rows, size_t cols, size
     tg_tensor *y = tg_node(t, op, rows, cols, n, in);
     if (y) op->forward(t, y);
     return y;
-}
-
-tg_tensor *tg_leaf(tg_tape *t, size_t rows, size_t cols, const tg_real *data, int requires_grad)
-{
-    int with_grad = requires_grad && t->grad_enabled;
-    tg_tensor *x = new_tensor(t, "tg_leaf", sizeof(tg_tensor), rows, cols, 0, with_grad);
-    if (x && data) memcpy(x->val, data, tg_numel(x) * sizeof *data);
-    if (x && !data) memset(x->val, 0, tg_numel(x) * sizeof *x->val);
-    return x;
-}
-
-tg_tensor *tg_input(tg_tape *t, size_t rows, size_t cols, const tg_real *data)
-{
-    return tg_leaf(t, rows, cols, data, 0);
-}
-
-tg_tensor *tg_detach(tg_tape *t, tg_tensor *x)
-{
-    if (!tg_check_inputs(t, "tg_detach", 1, &x)) return NULL;
-    return tg_leaf(t, x->rows, x->cols, x->val, 0);
 }
 
 static int set_mode(int *mode, int on)
@@ -181,21 +139,4 @@ void tg_tape_clear_error(tg_tape *t)
 {
     t->has_error = 0;
     t->error[0] = '\0';
-}
-
-size_t tg_tape_size(const tg_tape *t)
-{
-    return t->n_nodes;
-}
-
-tg_tensor *tg_tape_node(const tg_tape *t, size_t i)
-{
-    return i < t->n_nodes ? t->nodes[i] : NULL;
-}
-
-void tg_tape_get_stats(const tg_tape *t, tg_tape_stats *s)
-{
-    s->nodes = t->n_nodes;
-    tgi_arena_usage(&t->arena, &s->bytes_used, &s->bytes_reserved);
-    s->heap_allocs = t->heap_allocs + t->arena.heap_allocs;
 }

@@ -1,6 +1,7 @@
-/* tensor.c: leaves that live outside any tape, and the status strings.
+/* tensor.c: leaves (the user's, and the tape's constants), and the status strings.
  *
- * Tape nodes are made by tape.c; this file only makes the leaves a user owns.
+ * Tape nodes are made by tape.c; this file makes the leaves: those a user owns, which outlive
+ * every tape, and those on a tape (tg_leaf, tg_input, tg_detach), which die at its reset.
  */
 #include "autograd/tensor.h"
 
@@ -105,4 +106,29 @@ void tg_tensor_free(tg_tensor *x)
 void tg_tensor_zero_grad(tg_tensor *x)
 {
     if (x->grad) memset(x->grad, 0, tg_numel(x) * sizeof *x->grad);
+}
+
+int tg_requires_grad(const tg_tensor *x)
+{
+    return tgi_requires_grad(x);
+}
+
+tg_tensor *tg_leaf(tg_tape *t, size_t rows, size_t cols, const tg_real *data, int requires_grad)
+{
+    int with_grad = requires_grad && t->grad_enabled;
+    tg_tensor *x = tgi_tape_tensor(t, "tg_leaf", sizeof(tg_tensor), rows, cols, 0, with_grad);
+    if (x && data) memcpy(x->val, data, tg_numel(x) * sizeof *data);
+    if (x && !data) memset(x->val, 0, tg_numel(x) * sizeof *x->val);
+    return x;
+}
+
+tg_tensor *tg_input(tg_tape *t, size_t rows, size_t cols, const tg_real *data)
+{
+    return tg_leaf(t, rows, cols, data, 0);
+}
+
+tg_tensor *tg_detach(tg_tape *t, tg_tensor *x)
+{
+    if (!tg_check_inputs(t, "tg_detach", 1, &x)) return NULL;
+    return tg_leaf(t, x->rows, x->cols, x->val, 0);
 }

@@ -5,6 +5,7 @@
     python3 benchmarks/run.py --configs ptb-small,char-h100-b1 --rounds 3
     python3 benchmarks/run.py --scaling ptb-small           # tokens/s and memory against T and B
     python3 benchmarks/run.py --dry-run                     # print the commands only
+    python3 benchmarks/run.py --contend                     # with a busy process alongside
 
 Each measurement is its own process, so peak RSS belongs to one configuration: tapegrad is
 <build>/benchmarks/bench_train, PyTorch is benchmarks/torch_bench.py with 1 and with 2 threads.
@@ -40,6 +41,7 @@ CONFIGS = {
 }
 SCALING_T = (20, 50, 100, 200)
 SCALING_B = (1, 8, 32, 128)
+BUSY = [sys.executable, "-c", "while True: pass"]  # --contend's busy process
 NO_TORCH = "python3-torch is not installed: apt-get install python3-torch (PyTorch columns left empty)"
 
 
@@ -60,6 +62,9 @@ def parse_args(argv):
     p.add_argument("--scaling", metavar="CONFIG", help="T and B scaling table for CONFIG")
     p.add_argument("--python", default=sys.executable, help="interpreter for torch_bench.py")
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    p.add_argument("--contend", action="store_true",
+                   help="run a CPU-bound process beside every measurement and compare each "
+                        "side's default thread count with 1 thread (and 2)")
     a = p.parse_args(argv)
     names = [c for c in a.configs.split(",") if c] or list(CONFIGS)
     unknown = [c for c in names + ([a.scaling] if a.scaling else []) if c not in CONFIGS]
@@ -68,6 +73,8 @@ def parse_args(argv):
     a.names = names
     a.torch_threads = [int(n) for n in a.torch_threads.split(",") if n]
     a.tg_threads = [int(n) for n in a.threads.split(",") if n] or [0]
+    if a.contend:  # the default (0), one thread and two, on each side
+        a.tg_threads, a.torch_threads = [0, 1, 2], [1, 2]
     if a.rounds < 1 or not a.torch_threads or min(a.torch_threads) < 1 or (
             a.threads and min(a.tg_threads) < 1):
         p.error("--rounds and every --threads and --torch-threads count must be >= 1")
@@ -84,6 +91,7 @@ class Runner:
         self.have_tg = os.access(self.bench_train, os.X_OK)
         self.have_torch = a.dry_run or self.torch_importable()
         self.failed = False
+        self.by_count = {}  # (point, side, threads asked) -> best result
 
     def torch_importable(self):
         r = subprocess.run([self.a.python, "-c", "import torch"], capture_output=True)
@@ -109,12 +117,20 @@ class Runner:
         return [self.a.python, TORCH_BENCH, "--config", name, "--threads", str(n)] + self.common(T, B)
 
     def run(self, cmd):
-        """The RESULT fields of one run as a dict, or None (the failure is reported)."""
+        """The RESULT fields of one run as a dict, or None (the failure is reported). With
+        --contend a CPU-bound process runs from just before the command to its end."""
         if self.a.dry_run:
-            print(" ".join(shlex.quote(c) for c in cmd))
+            print(("%s  # beside: %s" % (" ".join(shlex.quote(c) for c in cmd), " ".join(BUSY)))
+                  if self.a.contend else " ".join(shlex.quote(c) for c in cmd))
             return None
         print("running: " + " ".join(shlex.quote(c) for c in cmd), file=sys.stderr, flush=True)
-        r = subprocess.run(cmd, capture_output=True, text=True)
+        busy = subprocess.Popen(BUSY) if self.a.contend else None
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True)
+        finally:
+            if busy:
+                busy.kill()
+                busy.wait()
         res = parse_result(r.stdout)
         if r.returncode != 0 or res is None:
             self.failed = True
@@ -127,12 +143,12 @@ class Runner:
         """One round for one point: tapegrad and PyTorch at each thread count, in turn."""
         jobs = []
         if self.have_tg or self.a.dry_run:
-            jobs += [("tg", self.tg_cmd(name, T, B, n)) for n in self.a.tg_threads]
+            jobs += [("tg", n, self.tg_cmd(name, T, B, n)) for n in self.a.tg_threads]
         if self.have_torch:
-            jobs += [("torch", self.torch_cmd(name, T, B, n)) for n in self.a.torch_threads]
+            jobs += [("torch", n, self.torch_cmd(name, T, B, n)) for n in self.a.torch_threads]
         if rnd % 2:
             jobs.reverse()
-        return [(side, self.run(cmd)) for side, cmd in jobs]
+        return [(side, n, self.run(cmd)) for side, n, cmd in jobs]
 
     def best_of(self, points):
         """points: list of (name, T, B). Returns {(name, T, B): {"tg": res, "torch": res}}."""
@@ -141,9 +157,12 @@ class Runner:
             if self.a.dry_run:
                 print("# round %d" % (rnd + 1))
             for p in points:
-                for side, res in self.measure(*p, rnd):
+                for side, n, res in self.measure(*p, rnd):
                     if res and (best[p][side] is None or rate(res) > rate(best[p][side])):
                         best[p][side] = res
+                    old = self.by_count.get((p, side, n))
+                    if res and (old is None or rate(res) > rate(old)):
+                        self.by_count[(p, side, n)] = res
         return best
 
     def peak_per_core(self):
@@ -235,6 +254,27 @@ def main_table(r, names, peak):
     facts(r, best, peak)
 
 
+def contend_table(r, names):
+    """--contend: each side's figure at each thread count, with a busy process alongside."""
+    points = [(n, CONFIGS[n][0], CONFIGS[n][1]) for n in names]
+    best = r.best_of(points)
+    if r.a.dry_run:
+        return
+    print("With one CPU-bound process beside every run (%s):\n" % " ".join(BUSY))
+    print("| config | tapegrad default (threads at the end) | tapegrad 1 thread | tapegrad 2 threads "
+          "| default >= 1 thread | PyTorch 1 thread | PyTorch 2 threads |")
+    print("|---|---:|---:|---:|:---:|---:|---:|")
+    for p in points:
+        got = {(side, n): r.by_count.get((p, side, n)) for side in ("tg", "torch") for n in (0, 1, 2)}
+        d, one = got[("tg", 0)], got[("tg", 1)]
+        ok = "" if not (d and one) else ("pass" if rate(d) >= rate(one) else "FAIL")
+        print("| %s | %s | %s | %s | %s | %s | %s |" % (
+            p[0], with_threads(d), fmt(one and rate(one)), fmt(got[("tg", 2)] and rate(got[("tg", 2)])),
+            ok, fmt(got[("torch", 1)] and rate(got[("torch", 1)])),
+            fmt(got[("torch", 2)] and rate(got[("torch", 2)]))))
+    facts(r, best, None)
+
+
 def scaling_table(r, name, peak):
     T0, B0, _ = CONFIGS[name]
     points = [(name, T, B0) for T in SCALING_T] + [(name, T0, B) for B in SCALING_B]
@@ -300,8 +340,10 @@ def main(argv):
                  " (tapegrad columns left empty)"), file=sys.stderr)
     if not r.have_torch:
         print(NO_TORCH)
-    peak = r.peak_per_core()
-    if a.scaling:
+    peak = None if a.contend else r.peak_per_core()
+    if a.contend:
+        contend_table(r, a.names)
+    elif a.scaling:
         scaling_table(r, a.scaling, peak)
     else:
         main_table(r, a.names, peak)

@@ -13,6 +13,7 @@
 
 #include "ops/binary.h"
 #include "ops/reduce.h"
+#include "ops/softmax.h"
 #include "ops/matmul.h"
 #include "ops/unary.h"
 #include "ops/shape.h"

@@ -1,4 +1,4 @@
-/* blis.c: which BLIS kernels tg_matmul runs, and with how many threads.
+/* blis.c: which BLIS kernels tg_matmul runs.
  *
  * Debian 12's BLIS 0.9.0 holds kernels for many CPUs and picks one configuration at start-up
  * from the CPU's family and model; a CPU it does not know (AMD Zen 5, family 0x1A) gets the
@@ -11,6 +11,8 @@
  * run; every name is checked against the CPU's features, since running a context whose
  * instructions the CPU lacks ends in SIGILL. Without the registry, or off x86-64, only BLIS's
  * own choice exists and the context is NULL (BLIS's default).
+ *
+ * How many threads each product uses is ops/threads.c's business.
  *
  * Read next: ops/matmul.c, the one caller of BLIS's products.
  */
@@ -59,7 +61,6 @@ static const char *const why_text[] = {
 
 static once_flag init_once = ONCE_FLAG_INIT;
 static atomic_int choice;  /* (arch_t << 8) | WHY_* [| ENV_IGNORED] */
-static atomic_int threads; /* set by tg_set_num_threads; 0 means BLIS's default */
 static arch_t blis_arch;   /* what BLIS detected; written once by init */
 static char env_note[128]; /* why TG_BLIS_ARCH was ignored; written once by init */
 
@@ -184,11 +185,6 @@ void *tgi_blis_context(void)
 #endif
 }
 
-int tgi_blis_threads(void)
-{
-    return atomic_load(&threads);
-}
-
 int tg_blis_select(const char *name)
 {
     call_once(&init_once, init);
@@ -199,36 +195,9 @@ int tg_blis_select(const char *name)
     return rc;
 }
 
-void tg_set_num_threads(int n)
-{
-    atomic_store(&threads, n > 0 ? n : 0);
-}
-
-static long threads_in_use(void);
-
-int tgi_threads_for(size_t work, size_t min_per_thread)
-{
-    if (work < 2 * min_per_thread) return 1;
-    long n = threads_in_use();
-    if ((size_t)n > work / min_per_thread) n = (long)(work / min_per_thread);
-    return n > 1 ? (int)n : 1;
-}
-
-/* The thread count one product will use: ours, else BLIS's global (a count, or ways). */
-static long threads_in_use(void)
-{
-    long n = atomic_load(&threads);
-    if (n > 0) return n;
-    n = (long)bli_thread_get_num_threads();
-    if (n > 0) return n;
-    n = (long)(bli_thread_get_jc_nt() * bli_thread_get_pc_nt() * bli_thread_get_ic_nt() *
-               bli_thread_get_jr_nt() * bli_thread_get_ir_nt());
-    return n > 0 ? n : 1;
-}
-
 const char *tg_blis_config(void)
 {
-    static _Thread_local char line[320];
+    static _Thread_local char line[400];
     call_once(&init_once, init);
     int c = atomic_load(&choice);
     const char *threading = bli_info_get_enable_openmp()     ? "openmp"
@@ -239,10 +208,16 @@ const char *tg_blis_config(void)
 #else
     const char *linkage = "shared";
 #endif
+    char threads[64];
+    if (tgi_blis_threads() > 0)
+        snprintf(threads, sizeof threads, "%d", tgi_blis_threads());
+    else
+        snprintf(threads, sizeof threads, "%ld (default: as many of %ld as are free)",
+                 tgi_threads_now(), tgi_threads_ceiling());
     snprintf(line, sizeof line,
-             "BLIS %s (%s, %s), BLIS detected %s, kernels %s (%s%s%s), threads %ld",
+             "BLIS %s (%s, %s), BLIS detected %s, kernels %s (%s%s%s), threads %s",
              bli_info_get_version_str(), threading, linkage, bli_arch_string(blis_arch),
              bli_arch_string((arch_t)(c >> 8)), why_text[c & 0x7f], c & ENV_IGNORED ? "; " : "",
-             c & ENV_IGNORED ? env_note : "", threads_in_use());
+             c & ENV_IGNORED ? env_note : "", threads);
     return line;
 }

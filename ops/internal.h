@@ -12,15 +12,20 @@
 #include <stddef.h>
 
 /* BLIS, as ops/blis.c set it up: the context (a cntx_t *) every bli_?gemm_ex call passes, NULL
- * for BLIS's default, and the thread count from tg_set_num_threads (0: BLIS's default). The
- * first call initialises BLIS and chooses the kernels. */
+ * for BLIS's default. The first call initialises BLIS and chooses the kernels. */
 void *tgi_blis_context(void);
-int tgi_blis_threads(void);
 
-/* How many threads a loop of `work` units should use: the thread count products use
- * (tg_set_num_threads, else BLIS's default), but never fewer than min_per_thread units per
- * thread, so a small loop stays on one thread and pays no fork. For `#pragma omp parallel for
- * num_threads(...)` in element-wise and reduction loops, and for each product's thread count. */
+/* Threads (ops/threads.c): the count fixed by tg_set_num_threads, 0 under the default policy;
+ * the count products and loops use now (the fixed one, else as many cores as others leave
+ * free); the most the default policy would use. */
+int tgi_blis_threads(void);
+long tgi_threads_now(void);
+long tgi_threads_ceiling(void);
+
+/* How many threads a loop of `work` units should use: tgi_threads_now(), but never fewer than
+ * min_per_thread units per thread, so a small loop stays on one thread and pays no fork. For
+ * `#pragma omp parallel for num_threads(...)` in element-wise and reduction loops, and for each
+ * product's thread count. */
 int tgi_threads_for(size_t work, size_t min_per_thread);
 
 #endif

@@ -39,8 +39,10 @@ const char *tg_blis_config(void);
  * (the choice is then unchanged). The environment variable TG_BLIS_ARCH sets the first choice. */
 int tg_blis_select(const char *name);
 
-/* Threads BLIS may use for one product (>= 1); 0 restores BLIS's default (BLIS_NUM_THREADS /
- * OMP_NUM_THREADS, else 1). */
+/* Threads each product and each large loop uses: n >= 1 fixes the count. 0, the default, uses
+ * the cores other processes leave free, up to BLIS_NUM_THREADS, else OMP_NUM_THREADS, else the
+ * CPUs this process may run on, looking again every quarter of a second: on a busy machine that
+ * is one thread, which never runs slower than one. Results are the same on any count. */
 void tg_set_num_threads(int n);
 
 TG_END_DECLS

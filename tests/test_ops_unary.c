@@ -113,28 +113,13 @@ static void check_forward(int k)
     }
 }
 
-typedef struct {
-    unop f;
-    tg_tensor *x, *w;
-} ctx;
-
-/* loss = sum(f(x) ⊙ w): a weighted sum, so every output element gets its own gradient. */
-static tg_tensor *weighted(tg_tape *t, void *p)
-{
-    ctx *c = p;
-    return tg_sum(t, tg_mul(t, c->f(t, c->x), c->w));
-}
-
 static void check_gradients(int k)
 {
     tg_rng r;
     tg_rng_seed(&r, 5);
     for (size_t s = 0; s < N_SHAPES; s++) {
-        ctx c = {ops[k].f, in_domain(k, rand_away_from_zero(shapes[s][0], shapes[s][1], &r)),
-                 rand_leaf(shapes[s][0], shapes[s][1], &r, -1, 1)};
-        assert_gradcheck(weighted, &c, &c.x, 1);
-        tg_tensor_free(c.x);
-        tg_tensor_free(c.w);
+        tg_tensor *x = in_domain(k, rand_away_from_zero(shapes[s][0], shapes[s][1], &r));
+        assert_weighted_gradcheck(ops[k].f, x, rand_leaf(shapes[s][0], shapes[s][1], &r, -1, 1));
     }
 }
 
@@ -446,13 +431,13 @@ static void test_unary_ops_give_the_same_bits_on_one_and_two_threads(void **s)
             tg_set_num_threads(th + 1);
             memset(x->grad, 0, R * C * sizeof *x->grad);
             tg_tape *t = tg_tape_new();
-            ctx c = {ops[k].f, x, w};
+            weighted_op c = {ops[k].f, x, w};
             tg_tensor *y = ops[k].f(t, x);
             assert_non_null(y);
             got[th][0] = malloc(R * C * sizeof(tg_real));
             got[th][1] = malloc(R * C * sizeof(tg_real));
             memcpy(got[th][0], y->val, R * C * sizeof(tg_real));
-            assert_int_equal(tg_backward(t, weighted(t, &c)), TG_OK);
+            assert_int_equal(tg_backward(t, weighted_loss(t, &c)), TG_OK);
             memcpy(got[th][1], x->grad, R * C * sizeof(tg_real));
             tg_tape_free(t);
         }

@@ -77,4 +77,27 @@ static inline void assert_gradcheck(tg_loss_fn f, void *ctx, tg_tensor *const *x
     tg_tape_free(t);
 }
 
+/* A one-input op f and weights w of f(x)'s shape, for loss = sum(f(x) ⊙ w): a weighted sum, so
+ * every output element gets its own gradient (a plain sum would hide a softmax's). */
+typedef struct weighted_op {
+    tg_tensor *(*f)(tg_tape *, tg_tensor *);
+    tg_tensor *x, *w;
+} weighted_op;
+
+static inline tg_tensor *weighted_loss(tg_tape *t, void *p)
+{
+    weighted_op *c = p;
+    return tg_sum(t, tg_mul(t, c->f(t, c->x), c->w));
+}
+
+/* assert_gradcheck of sum(f(x) ⊙ w) with respect to x, then free x and w. */
+static inline void assert_weighted_gradcheck(tg_tensor *(*f)(tg_tape *, tg_tensor *), tg_tensor *x,
+                                             tg_tensor *w)
+{
+    weighted_op c = {f, x, w};
+    assert_gradcheck(weighted_loss, &c, &c.x, 1);
+    tg_tensor_free(x);
+    tg_tensor_free(w);
+}
+
 #endif
