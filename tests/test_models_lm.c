@@ -390,8 +390,8 @@ static void test_load_rejects_safetensors_without_the_metadata(void **state)
     tg_ckpt_writer *w = tg_ckpt_writer_new();
     float x[6] = {1, 2, 3, 4, 5, 6};
     size_t shape[2] = {2, 3};
-    assert_int_equal(tg_ckpt_writer_add(w, "weight", TG_DT_F32, 2, shape, x), TG_OK);
-    assert_int_equal(tg_ckpt_writer_save(w, d.path), TG_OK);
+    assert_int_equal(tg_ckpt_writer_add(w, "weight", TG_DT_F32, 2, shape, x, NULL), TG_OK);
+    assert_int_equal(tg_ckpt_writer_save(w, d.path, NULL), TG_OK);
     tg_ckpt_writer_free(w);
     assert_load_fails(d.path, TG_EFORMAT, "tapegrad.kind");
     tmpdir_remove(&d);
@@ -418,10 +418,10 @@ static void write_by_hand(const char *path, size_t H)
     lm_model m;
     init_model(&m, &c);
     tg_ckpt_writer *w = tg_ckpt_writer_new();
-    assert_int_equal(tg_ckpt_writer_add_params(w, m.ps, "model."), TG_OK);
+    assert_int_equal(tg_ckpt_writer_add_params(w, m.ps, "model.", NULL), TG_OK);
     for (size_t i = 0; i < sizeof meta_h6 / sizeof meta_h6[0]; i++)
-        assert_int_equal(tg_ckpt_writer_meta(w, meta_h6[i][0], meta_h6[i][1]), TG_OK);
-    assert_int_equal(tg_ckpt_writer_save(w, path), TG_OK);
+        assert_int_equal(tg_ckpt_writer_meta(w, meta_h6[i][0], meta_h6[i][1], NULL), TG_OK);
+    assert_int_equal(tg_ckpt_writer_save(w, path, NULL), TG_OK);
     tg_ckpt_writer_free(w);
     lm_model_deinit(&m);
 }
