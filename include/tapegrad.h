@@ -33,6 +33,8 @@
 #include "nn/clip.h"
 #include "nn/batcher.h"
 #include "nn/checkpoint.h"
+#include "io/safetensors.h"
+#include "io/utf8.h"
 #include "nn/bptt.h"
 #include "nn/bptt_check.h"
 

@@ -10,10 +10,12 @@
 #define _POSIX_C_SOURCE 200809L /* strdup */
 #include "models/lm.h"
 #include "models/text.h"
+#include "io/utf8.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,21 +71,24 @@ static void format_field(const lm_config *c, const cfg_field *f, char *out, size
     if (f->kind == 'd') snprintf(out, n, "%.17g", *(const double *)p);
 }
 
-/* Parse text into the field; 0 when it is not a whole number (or number) of that kind. */
+/* Parse text into the field; 0 when it is not a whole number of that kind within its type's
+ * range, or a finite number. */
 static int parse_field(lm_config *c, const cfg_field *f, const char *s)
 {
     char *p = (char *)c + f->off, *end;
     errno = 0;
     if (f->kind == 'd') {
         *(double *)p = strtod(s, &end);
-    } else {
-        if (*s == '-') return 0;
-        unsigned long long v = strtoull(s, &end, 10);
-        if (f->kind == 'z') *(size_t *)p = (size_t)v;
-        if (f->kind == 'i') *(int *)p = (int)v;
-        if (f->kind == 'u') *(uint64_t *)p = (uint64_t)v;
+        return !errno && end != s && !*end && isfinite(*(double *)p);
     }
-    return !errno && end != s && !*end;
+    if (*s < '0' || *s > '9') return 0; /* no sign, no space: strtoull would take them */
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned long long max = f->kind == 'i' ? INT_MAX : f->kind == 'z' ? SIZE_MAX : UINT64_MAX;
+    if (errno || end == s || *end || v > max) return 0; /* 2^32 must not wrap to 0 */
+    if (f->kind == 'z') *(size_t *)p = (size_t)v;
+    if (f->kind == 'i') *(int *)p = (int)v;
+    if (f->kind == 'u') *(uint64_t *)p = (uint64_t)v;
+    return 1;
 }
 
 /* ---- Saving ----------------------------------------------------------------------------- */
@@ -92,23 +97,22 @@ int lm_save(const char *path, const lm_model *m, const lm_trainer *tr, const cha
             const char *vocab, char *err, size_t errsz)
 {
     tg_ckpt_writer *w = tg_ckpt_writer_new();
+    tg_status st;
     if (!w) return lm_fail(TG_ENOMEM, err, errsz, "%s: out of memory", path);
-    int rc = tg_ckpt_writer_add_params(w, m->ps, "model.");
-    if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "tapegrad.kind", kind);
-    if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "tapegrad.vocab", vocab);
-    if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "config.cell", m->cfg.cell->name);
-    if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "config.optim", optim_names[m->cfg.optim.kind]);
+    int rc = tg_ckpt_writer_add_params(w, m->ps, "model.", &st);
+    if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "tapegrad.kind", kind, &st);
+    if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "tapegrad.vocab", vocab, &st);
+    if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "config.cell", m->cfg.cell->name, &st);
+    if (rc == TG_OK)
+        rc = tg_ckpt_writer_meta(w, "config.optim", optim_names[m->cfg.optim.kind], &st);
     for (size_t i = 0; rc == TG_OK && i < N_FIELDS; i++) {
         char value[64];
         format_field(&m->cfg, &fields[i], value, sizeof value);
-        rc = tg_ckpt_writer_meta(w, fields[i].key, value);
+        rc = tg_ckpt_writer_meta(w, fields[i].key, value, &st);
     }
-    tg_status st = {0};
-    if (rc == TG_OK && tr && (rc = tg_trainer_save_state(tr, w, &st)) != TG_OK)
-        lm_fail(rc, err, errsz, "%s: %s", path, st.msg);
-    else if (rc == TG_OK)
-        rc = tg_ckpt_writer_save(w, path);
-    if (rc != TG_OK && !st.code) lm_fail(rc, err, errsz, "%s", tg_ckpt_writer_error(w));
+    if (rc == TG_OK && tr) rc = tg_trainer_save_state(tr, w, &st);
+    if (rc == TG_OK) rc = tg_ckpt_writer_save(w, path, &st);
+    if (rc != TG_OK) lm_fail(rc, err, errsz, "%s", st.msg);
     tg_ckpt_writer_free(w);
     return rc;
 }
@@ -137,10 +141,11 @@ static int read_config(tg_ckpt *ck, const char *path, lm_config *c, char *err, s
             return lm_fail(TG_EFORMAT, err, errsz,
                            "%s: metadata has no '%s' (not a tapegrad language-model checkpoint?)",
                            path, fields[i].key);
+        char e[160];
         if (!parse_field(c, &fields[i], s))
             return lm_fail(TG_EFORMAT, err, errsz,
                            "%s: metadata '%s' = \"%s\" is not a valid value", path, fields[i].key,
-                           s);
+                           tg_utf8_escape(e, sizeof e, s));
     }
     return TG_OK;
 }
@@ -148,10 +153,12 @@ static int read_config(tg_ckpt *ck, const char *path, lm_config *c, char *err, s
 int lm_load(const char *path, lm_model *m, const char *kind, char **vocab, char *err, size_t errsz)
 {
     tg_ckpt *ck;
+    tg_status st;
+    char e[160];
     memset(m, 0, sizeof *m);
     *vocab = NULL;
-    int rc = tg_ckpt_open(&ck, path, err, errsz);
-    if (rc != TG_OK) return rc;
+    int rc = tg_ckpt_open(&ck, path, 0, &st);
+    if (rc != TG_OK) return lm_fail(rc, err, errsz, "%s", st.msg);
     const char *k = tg_ckpt_meta(ck, "tapegrad.kind"), *v = tg_ckpt_meta(ck, "tapegrad.vocab");
     lm_config cfg;
     if (!k || !v)
@@ -160,15 +167,16 @@ int lm_load(const char *path, lm_model *m, const char *kind, char **vocab, char 
                      path);
     else if (strcmp(k, kind) != 0)
         rc = lm_fail(TG_EFORMAT, err, errsz,
-                     "%s: a %s-level model; this program reads %s-level ones", path, k, kind);
+                     "%s: a %s-level model; this program reads %s-level ones", path,
+                     tg_utf8_escape(e, sizeof e, k), kind);
     if (rc == TG_OK) rc = read_config(ck, path, &cfg, err, errsz);
     if (rc == TG_OK && (rc = lm_model_init(m, &cfg, err, errsz)) != TG_OK && err && errsz) {
         char why[LM_ERRSZ];
         snprintf(why, sizeof why, "%s", err);
         lm_fail(rc, err, errsz, "%s: config.*: %s", path, why);
     }
-    if (rc == TG_OK && (rc = tg_ckpt_load_params(ck, m->ps, "model.")) != TG_OK) {
-        lm_fail(rc, err, errsz, "%s", tg_ckpt_error(ck));
+    if (rc == TG_OK && (rc = tg_ckpt_load_params(ck, m->ps, "model.", &st)) != TG_OK) {
+        lm_fail(rc, err, errsz, "%s", st.msg);
         lm_model_deinit(m);
     }
     if (rc == TG_OK && !(*vocab = strdup(v))) {
@@ -190,9 +198,9 @@ int lm_vocab_fits(const char *path, size_t vocab_size, const lm_model *m, char *
 int lm_load_training(const char *path, lm_trainer *tr, char *err, size_t errsz)
 {
     tg_ckpt *ck;
-    int rc = tg_ckpt_open(&ck, path, err, errsz);
-    if (rc != TG_OK) return rc;
-    tg_status st = {0};
+    tg_status st;
+    int rc = tg_ckpt_open(&ck, path, 0, &st);
+    if (rc != TG_OK) return lm_fail(rc, err, errsz, "%s", st.msg);
     if ((rc = tg_trainer_load_state(tr, ck, path, &st)) != TG_OK)
         lm_fail(rc, err, errsz, "%s", st.msg);
     tg_ckpt_close(ck);

@@ -22,9 +22,10 @@ static uint64_t stream_checksum(const tg_batcher *b)
     return h;
 }
 
-static int add_u64(tg_ckpt_writer *w, const char *name, const uint64_t *v, size_t n)
+static int add_u64(tg_ckpt_writer *w, const char *name, const uint64_t *v, size_t n,
+                   tg_status *st)
 {
-    return tg_ckpt_writer_add(w, name, TG_DT_U64, 1, &n, v);
+    return tg_ckpt_writer_add(w, name, TG_DT_U64, 1, &n, v, st);
 }
 
 /* "train.carry_<state name>", e.g. train.carry_h, train.carry_c */
@@ -40,23 +41,22 @@ int tg_trainer_save_state(const tg_trainer *tr, tg_ckpt_writer *w, tg_status *st
     size_t n = tg_optim_numel(tr->opt), one = 1;
     for (size_t i = 0; rc == TG_OK && i < tg_optim_state_count(tr->opt); i++) {
         snprintf(name, sizeof name, "train.optim.%s", tg_optim_state_name(tr->opt, i));
-        rc = tg_ckpt_writer_add(w, name, TG_DT_REAL, 1, &n, tg_optim_state((tg_optim *)tr->opt, i));
+        rc = tg_ckpt_writer_add(w, name, TG_DT_REAL, 1, &n, tg_optim_state((tg_optim *)tr->opt, i),
+                                st);
     }
     uint64_t counters[4] = {tr->step, tg_optim_steps(tr->opt), tr->batch.epoch, tr->batch.offset};
     uint64_t stream[2] = {tr->batch.N, stream_checksum(&tr->batch)}, none[4] = {0};
     double lr = tg_optim_lr(tr->opt);
-    if (rc == TG_OK) rc = add_u64(w, "train.counters", counters, 4);
-    if (rc == TG_OK) rc = add_u64(w, "train.rng", tr->rng ? tr->rng->s : none, 4);
-    if (rc == TG_OK) rc = add_u64(w, "train.stream", stream, 2);
-    if (rc == TG_OK) rc = tg_ckpt_writer_add(w, "train.lr", TG_DT_F64, 1, &one, &lr);
+    if (rc == TG_OK) rc = add_u64(w, "train.counters", counters, 4, st);
+    if (rc == TG_OK) rc = add_u64(w, "train.rng", tr->rng ? tr->rng->s : none, 4, st);
+    if (rc == TG_OK) rc = add_u64(w, "train.stream", stream, 2, st);
+    if (rc == TG_OK) rc = tg_ckpt_writer_add(w, "train.lr", TG_DT_F64, 1, &one, &lr, st);
     const tg_rnn_carry *cs = &tr->carry;
     size_t shape[2] = {cs->layers * cs->B, cs->H};
     for (size_t j = 0; rc == TG_OK && j < cs->n_states; j++) {
         carry_name(tr, j, name, sizeof name);
-        rc = tg_ckpt_writer_add(w, name, TG_DT_REAL, 2, shape, cs->v[j]);
+        rc = tg_ckpt_writer_add(w, name, TG_DT_REAL, 2, shape, cs->v[j], st);
     }
-    if (rc != TG_OK)
-        tg_status_set(st, rc, "saving the training state: %s", tg_ckpt_writer_error(w));
     return rc;
 }
 
@@ -72,16 +72,16 @@ static int read_small(const tg_trainer *tr, tg_ckpt *ck, const char *path, loade
                       tg_status *st)
 {
     uint64_t stream[2], expect[2] = {tr->batch.N, stream_checksum(&tr->batch)};
-    int rc = tg_ckpt_read(ck, "train.stream", TG_DT_U64, stream, 2);
+    int rc = tg_ckpt_read(ck, "train.stream", TG_DT_U64, stream, 2, st);
     if (rc == TG_OK && (stream[0] != expect[0] || stream[1] != expect[1]))
         return tg_status_set(st, TG_EINVAL,
                              "%s: was trained on another corpus (%" PRIu64
                              " tokens, this one has %" PRIu64 ")",
                              path, stream[0], expect[0]);
-    if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.counters", TG_DT_U64, ld->counters, 4);
-    if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.rng", TG_DT_U64, ld->rng, 4);
-    if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.lr", TG_DT_F64, &ld->lr, 1);
-    if (rc != TG_OK) return tg_status_set(st, rc, "%s", tg_ckpt_error(ck));
+    if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.counters", TG_DT_U64, ld->counters, 4, st);
+    if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.rng", TG_DT_U64, ld->rng, 4, st);
+    if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.lr", TG_DT_F64, &ld->lr, 1, st);
+    if (rc != TG_OK) return rc; /* st names the file and the array */
     if (!(ld->lr >= 0 && ld->lr < INFINITY))
         return tg_status_set(st, TG_EFORMAT,
                              "%s: train.lr is %g; a learning rate must be finite and >= 0", path,
@@ -111,13 +111,13 @@ static int read_arrays(const tg_trainer *tr, tg_ckpt *ck, loaded *ld, tg_status 
     int rc = TG_OK;
     for (size_t i = 0; rc == TG_OK && i < S; i++) {
         snprintf(name, sizeof name, "train.optim.%s", tg_optim_state_name(tr->opt, i));
-        rc = tg_ckpt_read_reals(ck, name, ld->arrays + i * n, n);
+        rc = tg_ckpt_read_reals(ck, name, ld->arrays + i * n, n, st);
     }
     for (size_t j = 0; rc == TG_OK && j < cs->n_states; j++) {
         carry_name(tr, j, name, sizeof name);
-        rc = tg_ckpt_read_reals(ck, name, ld->arrays + S * n + j * nc, nc);
+        rc = tg_ckpt_read_reals(ck, name, ld->arrays + S * n + j * nc, nc, st);
     }
-    return rc == TG_OK ? TG_OK : tg_status_set(st, rc, "%s", tg_ckpt_error(ck));
+    return rc;
 }
 
 /* Everything was read and checked: hand it to the trainer. */
