@@ -246,6 +246,48 @@ static void test_top_k_ranks_nan_first_and_says_when_k_is_too_large(void **s)
     assert_non_null(strstr(st.msg, "tg_top_k: pos is NULL"));
 }
 
+/* One step of beam search from public ops, K = 3 beams over V = 5 tokens: each beam's score (a
+ * (K x 1) column) plus its tokens' log-probabilities, the best K of the K·V candidates, and the
+ * chosen beams' states gathered with tg_embedding; checked against a brute-force search. */
+static void test_a_beam_search_step_composes_from_public_ops(void **s)
+{
+    (void)s;
+    enum { K = 3, V = 5, H = 2 };
+    tg_rng r;
+    tg_rng_seed(&r, 61);
+    tg_tape *t = tg_tape_new();
+    tg_tape_set_grad(t, 0);
+    tg_tensor *logits = tg_input(t, K, V, NULL), *score = tg_input(t, K, 1, NULL);
+    tg_tensor *state = tg_input(t, K, H, NULL);
+    fill_uniform(logits->val, K * V, &r, -2, 2);
+    fill_uniform(score->val, K, &r, -3, 0);
+    fill_uniform(state->val, K * H, &r, -1, 1);
+    tg_tensor *cand = tg_add(t, score, tg_log_softmax(t, logits)); /* (K x V) */
+    size_t pos[K];
+    assert_int_equal(tg_top_k(cand, K, pos, NULL), TG_OK);
+    int32_t beam[K];
+    for (int k = 0; k < K; k++) beam[k] = (int32_t)(pos[k] / V);
+    tg_tensor *next = tg_embedding(t, state, beam, K); /* the chosen beams' states */
+    assert_non_null(next);
+    double best = INFINITY;
+    for (int k = 0; k < K; k++) { /* brute force: the k-th best candidate below the last one */
+        double lse = 0, want = -INFINITY;
+        size_t at = 0;
+        for (size_t b = 0; b < K; b++) {
+            lse = 0;
+            for (size_t j = 0; j < V; j++) lse += exp(logits->val[b * V + j]);
+            for (size_t j = 0; j < V; j++) {
+                double c = score->val[b] + logits->val[b * V + j] - log(lse);
+                if (c < best && c > want) want = c, at = b * V + j;
+            }
+        }
+        assert_int_equal(pos[k], at);
+        assert_memory_equal(next->val + k * H, state->val + (at / V) * H, H * sizeof(tg_real));
+        best = want;
+    }
+    tg_tape_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_row_argmax_rejects_null_and_no_columns_and_says_so),
         cmocka_unit_test(test_top_k_matches_a_naive_stable_selection),
         cmocka_unit_test(test_top_k_ranks_nan_first_and_says_when_k_is_too_large),
+        cmocka_unit_test(test_a_beam_search_step_composes_from_public_ops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
