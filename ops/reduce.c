@@ -1,6 +1,7 @@
 /* reduce.c: sums and means of all elements (to 1 x 1), of each row (to B x 1) and of each
- * column (to 1 x N), forward and backward side by side; and the row-wise argmax that greedy
- * decoding reads (a plain function, not an op: nothing flows back through a choice).
+ * column (to 1 x N), forward and backward side by side; and the row-wise argmax and the top k
+ * that greedy decoding and beam search read (plain functions, not ops: nothing flows back
+ * through a choice).
  *
  * Every sum adds in double, so a large tensor's loss in the float build keeps its digits. A mean
  * is its sum scaled by y->arg = 1/count (1 for a sum), so sum and mean share a descriptor's
@@ -154,5 +155,27 @@ int tg_row_argmax(const tg_tensor *x, int32_t *ids, tg_status *st)
                              "tg_row_argmax: x is (%zu x %zu): want 1 to 2^31 - 1 columns", x->rows,
                              x->cols);
     for (size_t i = 0; i < x->rows; i++) ids[i] = argmax(x->val + i * x->cols, x->cols);
+    return TG_OK;
+}
+
+/* a ranks before b: larger, or a NaN before a number. Equal values keep their order. */
+static int before(tg_real a, tg_real b)
+{
+    return a > b || (a != a && b == b);
+}
+
+int tg_top_k(const tg_tensor *x, size_t k, size_t *pos, tg_status *st)
+{
+    if (!x || !pos) return tg_status_set(st, TG_ENULL, "tg_top_k: %s is NULL", x ? "pos" : "x");
+    if (k > tg_numel(x))
+        return tg_status_set(st, TG_ERANGE, "tg_top_k: k = %zu is more than the %zu elements of x",
+                             k, tg_numel(x));
+    size_t n = 0; /* pos[0..n) holds the best so far, best first */
+    for (size_t i = 0; k > 0 && i < tg_numel(x); i++) {
+        if (n == k && !before(x->val[i], x->val[pos[k - 1]])) continue;
+        size_t j = n < k ? n++ : k - 1; /* insertion: k is a beam width, small */
+        for (; j > 0 && before(x->val[i], x->val[pos[j - 1]]); j--) pos[j] = pos[j - 1];
+        pos[j] = i;
+    }
     return TG_OK;
 }

@@ -1,6 +1,6 @@
 /* test_ops_reduce.c: sum and mean of everything, of each row and of each column against a naive
  * reference and finite differences, on 1x1, a row, a column and non-square shapes; means of
- * nothing; the row-wise argmax with its ties, NaNs and errors. */
+ * nothing; the row-wise argmax and the top k, with their ties, NaNs and errors. */
 #include "testutil.h"
 
 typedef tg_tensor *(*reduce_fn)(tg_tape *, tg_tensor *);
@@ -194,6 +194,100 @@ static void test_row_argmax_rejects_null_and_no_columns_and_says_so(void **s)
     assert_int_equal(tg_row_argmax(NULL, ids, NULL), TG_ENULL);
 }
 
+/* The naive top k: a stable selection sort of every position, largest value first. */
+static void naive_top_k(const tg_real *v, size_t n, size_t k, size_t *pos)
+{
+    int used[64] = {0};
+    for (size_t r = 0; r < k; r++) {
+        size_t best = n;
+        for (size_t i = 0; i < n; i++)
+            if (!used[i] && (best == n || v[i] > v[best])) best = i;
+        used[best] = 1;
+        pos[r] = best;
+    }
+}
+
+/* Integer values in [-4, 4]: many ties, which must keep their order. */
+static void test_top_k_matches_a_naive_stable_selection(void **s)
+{
+    (void)s;
+    tg_rng r;
+    tg_rng_seed(&r, 59);
+    tg_tensor *x = tg_tensor_new(6, 10, 0);
+    for (int rep = 0; rep < 20; rep++) {
+        for (size_t i = 0; i < 60; i++) x->val[i] = (tg_real)floor(9 * tg_rng_uniform(&r) - 4);
+        const size_t ks[] = {0, 1, 2, 5, 13, 59, 60};
+        for (size_t c = 0; c < sizeof ks / sizeof ks[0]; c++) {
+            size_t k = ks[c], got[60], want[60];
+            assert_int_equal(tg_top_k(x, k, got, NULL), TG_OK);
+            naive_top_k(x->val, 60, k, want);
+            assert_memory_equal(got, want, k * sizeof *got);
+        }
+    }
+    tg_tensor_free(x);
+}
+
+static void test_top_k_ranks_nan_first_and_says_when_k_is_too_large(void **s)
+{
+    (void)s;
+    tg_real v[] = {1, (tg_real)NAN, 3, 2};
+    tg_tensor x;
+    tg_tensor_init(&x, 2, 2, v, NULL);
+    size_t pos[4] = {9, 9, 9, 9};
+    assert_int_equal(tg_top_k(&x, 3, pos, NULL), TG_OK);
+    assert_true(pos[0] == 1 && pos[1] == 2 && pos[2] == 3 && pos[3] == 9);
+    tg_status st;
+    assert_int_equal(tg_top_k(&x, 5, pos, &st), TG_ERANGE);
+    assert_non_null(strstr(st.msg, "tg_top_k: k = 5 is more than the 4 elements of x"));
+    assert_true(pos[0] == 1 && pos[3] == 9);
+    assert_int_equal(tg_top_k(NULL, 1, pos, &st), TG_ENULL);
+    assert_non_null(strstr(st.msg, "tg_top_k: x is NULL"));
+    assert_int_equal(tg_top_k(&x, 1, NULL, &st), TG_ENULL);
+    assert_non_null(strstr(st.msg, "tg_top_k: pos is NULL"));
+}
+
+/* One step of beam search from public ops, K = 3 beams over V = 5 tokens: each beam's score (a
+ * (K x 1) column) plus its tokens' log-probabilities, the best K of the K·V candidates, and the
+ * chosen beams' states gathered with tg_embedding; checked against a brute-force search. */
+static void test_a_beam_search_step_composes_from_public_ops(void **s)
+{
+    (void)s;
+    enum { K = 3, V = 5, H = 2 };
+    tg_rng r;
+    tg_rng_seed(&r, 61);
+    tg_tape *t = tg_tape_new();
+    tg_tape_set_grad(t, 0);
+    tg_tensor *logits = tg_input(t, K, V, NULL), *score = tg_input(t, K, 1, NULL);
+    tg_tensor *state = tg_input(t, K, H, NULL);
+    fill_uniform(logits->val, K * V, &r, -2, 2);
+    fill_uniform(score->val, K, &r, -3, 0);
+    fill_uniform(state->val, K * H, &r, -1, 1);
+    tg_tensor *cand = tg_add(t, score, tg_log_softmax(t, logits)); /* (K x V) */
+    size_t pos[K];
+    assert_int_equal(tg_top_k(cand, K, pos, NULL), TG_OK);
+    int32_t beam[K];
+    for (int k = 0; k < K; k++) beam[k] = (int32_t)(pos[k] / V);
+    tg_tensor *next = tg_embedding(t, state, beam, K); /* the chosen beams' states */
+    assert_non_null(next);
+    double best = INFINITY;
+    for (int k = 0; k < K; k++) { /* brute force: the k-th best candidate below the last one */
+        double lse = 0, want = -INFINITY;
+        size_t at = 0;
+        for (size_t b = 0; b < K; b++) {
+            lse = 0;
+            for (size_t j = 0; j < V; j++) lse += exp(logits->val[b * V + j]);
+            for (size_t j = 0; j < V; j++) {
+                double c = score->val[b] + logits->val[b * V + j] - log(lse);
+                if (c < best && c > want) want = c, at = b * V + j;
+            }
+        }
+        assert_int_equal(pos[k], at);
+        assert_memory_equal(next->val + k * H, state->val + (at / V) * H, H * sizeof(tg_real));
+        best = want;
+    }
+    tg_tape_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +300,9 @@ int main(void)
         cmocka_unit_test(test_reductions_pass_null_through_and_keep_the_first_error),
         cmocka_unit_test(test_row_argmax_picks_each_rows_first_largest_and_a_nan),
         cmocka_unit_test(test_row_argmax_rejects_null_and_no_columns_and_says_so),
+        cmocka_unit_test(test_top_k_matches_a_naive_stable_selection),
+        cmocka_unit_test(test_top_k_ranks_nan_first_and_says_when_k_is_too_large),
+        cmocka_unit_test(test_a_beam_search_step_composes_from_public_ops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -195,6 +195,35 @@ static void test_softmax_ops_give_the_same_bits_on_one_and_two_threads(void **s)
     tg_tensor_free(c.w);
 }
 
+/* A token-weighted loss (padding masked out) from public ops: -Σ_i m_i log_softmax(z)[i][t_i]
+ * / Σ_i m_i, picking with a one-hot (n x V) input and weighting with an (n x 1) mask column.
+ * Masking the last of 4 rows, it is tg_softmax_xent over the other 3, gradient included, and
+ * the masked row gets none. */
+static void test_a_masked_loss_from_log_softmax_matches_softmax_xent(void **s)
+{
+    (void)s;
+    enum { N = 4, V = 6 };
+    const int32_t tgt[N] = {2, 0, 5, 2};
+    tg_rng r;
+    tg_rng_seed(&r, 67);
+    tg_tensor *z = rand_leaf(N, V, &r, -3, 3), *z3 = tg_tensor_new(N - 1, V, 1);
+    memcpy(z3->val, z->val, sizeof(tg_real) * (N - 1) * V);
+    tg_tape *t = tg_tape_new();
+    tg_tensor *onehot = tg_input(t, N, V, NULL), *mask = tg_input(t, N, 1, NULL);
+    for (size_t i = 0; i < N; i++) onehot->val[i * V + (size_t)tgt[i]] = 1, mask->val[i] = i < 3;
+    tg_tensor *picked = tg_row_sum(t, tg_mul(t, tg_log_softmax(t, z), onehot)); /* (N x 1) */
+    tg_tensor *loss =
+        tg_div(t, tg_sum(t, tg_mul(t, mask, picked)), tg_scale(t, tg_sum(t, mask), -1));
+    tg_tensor *xent = tg_softmax_xent(t, z3, tgt, N - 1);
+    assert_close(loss->val, xent->val, 1, 4 * VAL_TOL);
+    assert_int_equal(tg_backward(t, tg_add(t, loss, xent)), TG_OK);
+    assert_close(z->grad, z3->grad, (N - 1) * V, 4 * VAL_TOL);
+    for (size_t j = 0; j < V; j++) assert_true(z->grad[(N - 1) * V + j] == 0);
+    tg_tape_free(t);
+    tg_tensor_free(z);
+    tg_tensor_free(z3);
+}
+
 /* Dot-product attention of a decoder state q (B x H) over T encoder states h[t] (B x H),
  * composed from public ops only: scores e[:, t] = Σ_k h[t] ⊙ q, weights a = softmax(e) (B x T),
  * context c = Σ_t a[:, t] ⊙ h[t] (a (B x 1) column against (B x H)). */
@@ -300,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_softmax_backward_adds_to_the_gradient_already_there),
         cmocka_unit_test(test_softmax_ops_pass_null_through_and_keep_the_first_error),
         cmocka_unit_test(test_softmax_ops_give_the_same_bits_on_one_and_two_threads),
+        cmocka_unit_test(test_a_masked_loss_from_log_softmax_matches_softmax_xent),
         cmocka_unit_test(test_attention_composed_from_public_ops_matches_a_naive_reference),
         cmocka_unit_test(test_attention_composed_from_public_ops_matches_finite_differences),
     };
