@@ -34,7 +34,7 @@ static int check_config(const tg_trainer_config *c, tg_status *st)
 /* The tape, the window buffers and the carry; TG_ENOMEM when one cannot be had. */
 static int allocate(tg_trainer *tr, const tg_rnn *stack, tg_status *st)
 {
-    size_t ids = tg_batcher_max_steps(&tr->batch) * tr->cfg.B; /* <= N: no overflow */
+    size_t ids = tr->window ? tg_batcher_max_steps(&tr->batch) * tr->cfg.B : 1; /* <= N */
     tr->tape = tg_tape_new();
     tr->x = malloc(ids * sizeof *tr->x);
     tr->y = malloc(ids * sizeof *tr->y);
@@ -49,12 +49,13 @@ int tg_trainer_init(tg_trainer *tr, const tg_trainer_config *cfg, tg_params *ps,
                     const int32_t *tok, size_t N, tg_status *st)
 {
     memset(tr, 0, sizeof *tr);
-    if (!cfg || !ps || !window)
-        return tg_status_set(st, TG_ENULL, "tg_trainer_init: config, store or window is NULL");
+    if (!cfg || !ps || (window && !tok))
+        return tg_status_set(st, TG_ENULL,
+                             "tg_trainer_init: the config, the store or the stream is NULL");
     int rc = check_config(cfg, st);
     tr->cfg = *cfg, tr->ps = ps, tr->window = window, tr->model = model, tr->rng = rng;
     char err[sizeof st->msg];
-    if (rc == TG_OK &&
+    if (rc == TG_OK && window &&
         (rc = tg_batcher_init(&tr->batch, tok, N, cfg->B, cfg->T, err, sizeof err)) != TG_OK)
         tg_status_set(st, rc, "%s", err);
     if (rc == TG_OK && (rc = tg_optim_new(&tr->opt, ps, &cfg->optim, err, sizeof err)) != TG_OK)
@@ -88,51 +89,59 @@ double tg_trainer_progress(const tg_trainer *tr)
     return tr->batch.L > 1 ? (double)tr->batch.offset / (double)(tr->batch.L - 1) : 0;
 }
 
-/* Record the window's objective and walk it back; TG_OK or -1 with the tape's message. */
-static int forward_backward(tg_trainer *tr, size_t Tw, double *loss, tg_status *st)
+/* Walk the recorded objective back, then (when the gradient norm is finite) clip, step and
+ * zero in one pass over the store. TG_OK, or a code with st naming the step. */
+static int backward_and_step(tg_trainer *tr, tg_tensor *L, tg_tensor *objective, double *loss,
+                             tg_status *st)
 {
     tg_tape *t = tr->tape;
-    tg_tape_reset(t);
-    tg_tensor *L = tr->window(t, tr->model, &tr->carry, tr->x, tr->y, Tw, tr->cfg.B, 1);
-    tg_tensor *objective = tr->cfg.sum_steps ? tg_scale(t, L, (double)Tw) : L;
     int rc = objective ? tg_backward(t, objective) : TG_EINVAL;
-    if (rc == TG_OK) {
-        *loss = L->val[0];
-        return TG_OK;
+    if (rc != TG_OK) {
+        const char *why = tg_tape_error(t);
+        return tg_status_set(st, rc, "training step %" PRIu64 ": %s", tr->step + 1,
+                             why ? why : tg_strerror(rc));
     }
-    const char *why = tg_tape_error(t);
-    tg_status_set(st, rc, "training step %" PRIu64 ": %s", tr->step + 1,
-                  why ? why : tg_strerror(rc));
-    return -1;
+    *loss = L->val[0];
+    tr->last_norm = tg_grad_norm(tr->ps); /* clip, step and zero in one pass over the store */
+    if (!isfinite(tr->last_norm)) {
+        tg_params_zero_grad(tr->ps);
+        return tg_status_set(st, TG_ERANGE,
+                             "training step %" PRIu64 ": the gradient norm is %g (loss %g); the "
+                             "step was not taken, the parameters are as they were",
+                             tr->step + 1, tr->last_norm, *loss);
+    }
+    double scale = tr->cfg.clip > 0 ? tg_clip_scale(tr->last_norm, tr->cfg.clip) : 1;
+    tr->clipped += scale < 1;
+    if ((rc = tg_optim_step_scaled(tr->opt, scale, 1)) != TG_OK)
+        return tg_status_set(st, rc, "training step %" PRIu64 ": the optimizer refused: %s",
+                             tr->step + 1, tg_strerror(rc));
+    tr->step++;
+    return TG_OK;
 }
 
 long tg_trainer_window(tg_trainer *tr, double *loss, tg_status *st)
 {
+    if (!tr->window)
+        return tg_status_set(st, TG_EINVAL, "tg_trainer_window: this trainer has no stream"), -1;
     size_t Tw = tg_batcher_next(&tr->batch, tr->x, tr->y);
     if (Tw == 0) { /* epoch over: a new pass starts from zero state */
         tg_rnn_carry_zero(&tr->carry);
         tg_optim_set_lr(tr->opt, scheduled_lr(tr), NULL);
         return 0;
     }
-    if (forward_backward(tr, Tw, loss, st) != TG_OK) return -1;
-    tr->last_norm = tg_grad_norm(tr->ps); /* clip, step and zero in one pass over the store */
-    if (!isfinite(tr->last_norm)) {
-        tg_params_zero_grad(tr->ps);
-        tg_status_set(st, TG_ERANGE,
-                      "training step %" PRIu64 ": the gradient norm is %g (loss %g); the step "
-                      "was not taken, the parameters are as they were",
-                      tr->step + 1, tr->last_norm, *loss);
-        return -1;
-    }
-    double scale = tr->cfg.clip > 0 ? tg_clip_scale(tr->last_norm, tr->cfg.clip) : 1;
-    tr->clipped += scale < 1;
-    int rc = tg_optim_step_scaled(tr->opt, scale, 1);
-    if (rc != TG_OK)
-        return tg_status_set(st, rc, "training step %" PRIu64 ": the optimizer refused: %s",
-                             tr->step + 1, tg_strerror(rc)),
-               -1;
-    tr->step++;
-    return (long)Tw;
+    tg_tape *t = tr->tape;
+    tg_tape_reset(t);
+    tg_tensor *L = tr->window(t, tr->model, &tr->carry, tr->x, tr->y, Tw, tr->cfg.B, 1);
+    tg_tensor *objective = tr->cfg.sum_steps ? tg_scale(t, L, (double)Tw) : L;
+    return backward_and_step(tr, L, objective, loss, st) == TG_OK ? (long)Tw : -1;
+}
+
+int tg_trainer_step(tg_trainer *tr, tg_batch_fn fn, void *ctx, double *loss, tg_status *st)
+{
+    if (!fn) return tg_status_set(st, TG_ENULL, "tg_trainer_step: the batch function is NULL");
+    tg_tape_reset(tr->tape);
+    tg_tensor *L = fn(tr->tape, ctx);
+    return backward_and_step(tr, L, L, loss, st);
 }
 
 /* ---- Evaluation ------------------------------------------------------------------------- */

@@ -75,7 +75,9 @@ typedef struct tg_trainer {
 
 /* Train the parameters ps by windows of the stream tok[0..N) (borrowed; it must outlive the
  * trainer). stack, when not NULL, is the recurrent stack whose state is carried from window to
- * window. Returns TG_OK, or a TG_* code with the message in st (a configuration out of range,
+ * window. With window NULL (and tok NULL) the trainer has no stream: each tg_trainer_step
+ * trains on a minibatch the caller's function records (independent sequences: classification,
+ * seq2seq), and T, B, lr_decay and sum_steps are not used. Returns TG_OK, or a TG_* code with the message in st (a configuration out of range,
  * a stream too short for B rows, out of memory); on failure nothing is left to deinit. */
 int tg_trainer_init(tg_trainer *tr, const tg_trainer_config *cfg, tg_params *ps,
                     const tg_rnn *stack, tg_window_fn window, void *model, tg_rng *rng,
@@ -87,6 +89,17 @@ void tg_trainer_deinit(tg_trainer *tr);
  * epoch; nothing trained); or -1 with the message in st: the recording failed, or the gradient
  * norm is not finite (then no step was taken and the parameters are as they were). */
 long tg_trainer_window(tg_trainer *tr, double *loss, tg_status *st);
+
+/* Records the loss (1 x 1) of one minibatch on t, a tape reset for it; NULL with the tape's
+ * message on error. */
+typedef tg_tensor *(*tg_batch_fn)(tg_tape *t, void *ctx);
+
+/* One step on a minibatch of the caller's: reset the tape, fn records the loss, then as a
+ * window: backward, the non-finite policy, clip, optimizer step, zeroed gradients. TG_OK with
+ * the loss in *loss, or a code with st naming the step (the parameters are then as they were).
+ * The tape (tr->tape) reuses node gradients; the caller owns its learning-rate schedule
+ * (tg_optim_set_lr on tr->opt). */
+int tg_trainer_step(tg_trainer *tr, tg_batch_fn fn, void *ctx, double *loss, tg_status *st);
 
 /* The current epoch, counted from 1, and the fraction of it done. */
 size_t tg_trainer_epoch(const tg_trainer *tr);
