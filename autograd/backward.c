@@ -13,7 +13,7 @@
 #include <assert.h>
 #include <stdint.h>
 
-/* A second walk over the same recording must not add to the first one's node gradients. */
+/* A second walk over the same recording starts node gradients from zero, not from the first's. */
 static void clear_node_grads(tg_tape *t)
 {
     for (size_t i = 0; i < t->n_nodes; i++) {
@@ -96,7 +96,7 @@ int tg_backward(tg_tape *t, tg_tensor *loss)
             if (!lend_grad(t, x)) return TG_ENOMEM;
             tgi_entry_of(x)->reached = 1;
         }
-        if (y->op->backward) y->op->backward(t, y); /* a view (NULL) has nothing to add */
+        if (y->op->backward) y->op->backward(t, y); /* a view has none */
         release_grad(t, y);
     }
     for (tgi_deferred *d = t->deferred; d; d = d->next) d->op->finish(t, d->work);

@@ -14,7 +14,7 @@
  *         return tg_record(t, &softplus_op, x->rows, x->cols, 1, &x); // node + forward
  *     }
  *
- * (docs/examples/user_op.c is this op in full, with its gradient check.)
+ * docs/examples/user_op.c writes a two-input op (smooth L1) in full, with its gradient check.
  *
  * The conventions every op keeps:
  * - Backward ACCUMULATES: it adds (+=) its contribution into each input's gradient and never

@@ -65,11 +65,6 @@ static void softmax_row(tg_tape *t, tg_tensor *y, size_t i)
     for (size_t j = 0; j < N; j++) yi[j] *= r;
 }
 
-static void softmax_forward(tg_tape *t, tg_tensor *y)
-{
-    for_rows(t, y, softmax_row);
-}
-
 static void softmax_backward_row(tg_tape *t, tg_tensor *y,
                                  size_t i) /* dx += y * (dy - Σ_k dy[k] y[k]) */
 {
@@ -79,6 +74,11 @@ static void softmax_backward_row(tg_tape *t, tg_tensor *y,
     double dot = 0;
     for (size_t j = 0; j < N; j++) dot += (double)dy[j] * yi[j];
     for (size_t j = 0; j < N; j++) dx[j] += yi[j] * (dy[j] - (tg_real)dot);
+}
+
+static void softmax_forward(tg_tape *t, tg_tensor *y)
+{
+    for_rows(t, y, softmax_row);
 }
 
 static void softmax_backward(tg_tape *t, tg_tensor *y)
@@ -95,11 +95,6 @@ static void log_softmax_row(tg_tape *t, tg_tensor *y, size_t i)
     for (size_t j = 0; j < N; j++) yi[j] = (x[j] - m) - lse;
 }
 
-static void log_softmax_forward(tg_tape *t, tg_tensor *y)
-{
-    for_rows(t, y, log_softmax_row);
-}
-
 static void log_softmax_backward_row(tg_tape *t, tg_tensor *y,
                                      size_t i) /* dx += dy - exp(y) Σ_k dy[k] */
 {
@@ -109,6 +104,11 @@ static void log_softmax_backward_row(tg_tape *t, tg_tensor *y,
     double sum = 0;
     for (size_t j = 0; j < N; j++) sum += dy[j];
     for (size_t j = 0; j < N; j++) dx[j] += dy[j] - nan_or(yi[j], exp_nonpos(yi[j])) * (tg_real)sum;
+}
+
+static void log_softmax_forward(tg_tape *t, tg_tensor *y)
+{
+    for_rows(t, y, log_softmax_row);
 }
 
 static void log_softmax_backward(tg_tape *t, tg_tensor *y)
