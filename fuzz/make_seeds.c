@@ -8,11 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
-static int model(const char *dir, const char *kind, tg_cell_kind cell, const char *vocab)
+static int model(const char *dir, const char *kind, const char *cell, const char *vocab)
 {
     char path[1024], err[LM_ERRSZ];
     lm_config c = lm_default_config();
-    c.cell = cell, c.V = 4, c.E = 3, c.H = 3, c.L = 2, c.T = 4, c.B = 2;
+    c.cell = tg_cell_type_find(cell), c.V = 4, c.E = 3, c.H = 3, c.L = 2, c.T = 4, c.B = 2;
     lm_model m;
     lm_trainer tr;
     int32_t tok[64];
@@ -20,7 +20,7 @@ static int model(const char *dir, const char *kind, tg_cell_kind cell, const cha
     if (lm_model_init(&m, &c, err, sizeof err) ||
         lm_trainer_init(&tr, &m, tok, 64, err, sizeof err))
         return fprintf(stderr, "%s\n", err), 1;
-    snprintf(path, sizeof path, "%s/%s_%s.safetensors", dir, kind, lm_cell_name(cell));
+    snprintf(path, sizeof path, "%s/%s_%s.safetensors", dir, kind, cell);
     int rc = lm_save(path, &m, &tr, kind, vocab, err, sizeof err);
     if (rc) fprintf(stderr, "%s\n", err);
     lm_trainer_deinit(&tr);
@@ -50,7 +50,6 @@ static int dtypes(const char *dir)
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : ".";
-    return model(dir, "word", TG_LSTM, "a\nb\n<unk>\n<eos>\n") |
-           model(dir, "char", TG_GRU, "\n ab") |
-           model(dir, "word", TG_RNN_TANH, "x\ny\nz\n<eos>\n") | dtypes(dir);
+    return model(dir, "word", "lstm", "a\nb\n<unk>\n<eos>\n") | model(dir, "char", "gru", "\n ab") |
+           model(dir, "word", "rnn", "x\ny\nz\n<eos>\n") | dtypes(dir);
 }

@@ -128,12 +128,12 @@ static int read_config(tg_ckpt *ck, const char *path, lm_config *c, char *err, s
     if (!cell || !opt || k == 3)
         return lm_fail(TG_EFORMAT, err, errsz,
                        "%s: metadata lacks config.cell or a known config.optim", path);
-    char names[256];
+    char names[256], e[160];
     if (!(c->cell = tg_cell_type_find(cell)))
         return lm_fail(TG_EFORMAT, err, errsz,
                        "%s: config.cell '%s' is not a cell type this program knows (%s); a "
                        "program that registers it (tg_cell_type_register) can load it",
-                       path, cell, lm_cell_names(names, sizeof names));
+                       path, tg_utf8_escape(e, sizeof e, cell), lm_cell_names(names, sizeof names));
     c->optim.kind = (tg_optim_kind)k;
     for (size_t i = 0; i < N_FIELDS; i++) {
         const char *s = tg_ckpt_meta(ck, fields[i].key);
@@ -141,7 +141,6 @@ static int read_config(tg_ckpt *ck, const char *path, lm_config *c, char *err, s
             return lm_fail(TG_EFORMAT, err, errsz,
                            "%s: metadata has no '%s' (not a tapegrad language-model checkpoint?)",
                            path, fields[i].key);
-        char e[160];
         if (!parse_field(c, &fields[i], s))
             return lm_fail(TG_EFORMAT, err, errsz,
                            "%s: metadata '%s' = \"%s\" is not a valid value", path, fields[i].key,
