@@ -45,6 +45,7 @@ struct tg_ckpt {
     json_t *meta;           /* root's "__metadata__" object, or NULL; borrowed from root */
     int checksummed;        /* the metadata holds tapegrad.crc32: every tensor must have one */
     tg_ckpt_entry *entries; /* n arrays sorted by begin; names borrowed from root */
+    json_t *index;          /* name -> position in entries, so a lookup is not a scan; owned */
     size_t n;
     const char **meta_keys; /* the nmeta metadata keys that are not checksums, in file order */
     size_t nmeta;
@@ -338,7 +339,13 @@ static int check_header(tg_ckpt *ck, const char *text, size_t len, tg_status *st
             rc = check_entry(ck, key, v, &ck->entries[ck->n++], st);
         if (rc) return rc;
     }
-    return check_layout(ck, st);
+    rc = check_layout(ck, st);
+    ck->index = rc ? NULL : json_object();
+    for (size_t i = 0; !rc && i < ck->n; i++)
+        if (!ck->index ||
+            json_object_set_new(ck->index, ck->entries[i].name, json_integer((json_int_t)i)) != 0)
+            rc = fail(ck, st, TG_ENOMEM, "out of memory");
+    return rc;
 }
 
 /* The header length at byte 0, checked against the file's size. */
@@ -417,6 +424,7 @@ void tg_ckpt_close(tg_ckpt *ck)
     if (!ck) return;
     if (ck->f) fclose(ck->f);
     json_decref(ck->root);
+    json_decref(ck->index);
     free(ck->entries);
     free(ck->meta_keys);
     free(ck->path);
@@ -442,9 +450,8 @@ const tg_ckpt_entry *tg_ckpt_entry_at(const tg_ckpt *ck, size_t i)
 
 const tg_ckpt_entry *tg_ckpt_find(const tg_ckpt *ck, const char *name)
 {
-    for (size_t i = 0; ck && name && i < ck->n; i++)
-        if (strcmp(ck->entries[i].name, name) == 0) return &ck->entries[i];
-    return NULL;
+    json_t *i = ck && name ? json_object_get(ck->index, name) : NULL;
+    return i ? &ck->entries[json_integer_value(i)] : NULL;
 }
 
 const char *tg_ckpt_meta(const tg_ckpt *ck, const char *key)

@@ -18,6 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+extern char **environ;
 
 enum { NSERIES = 5 };
 
@@ -125,12 +130,27 @@ static void write_csv(const char *path, size_t T, double *const *y)
     if (fclose(f) != 0) die("writing the CSV failed (disk full?)");
 }
 
+/* s as a gnuplot single-quoted string: '' stands for a quote, nothing else is special, so a
+ * file name cannot end the string and add a command (gnuplot has `system`). */
+static void put_quoted(FILE *f, const char *s)
+{
+    fputc('\'', f);
+    for (; *s; s++) {
+        if (*s == '\'') fputc('\'', f);
+        fputc(*s, f);
+    }
+    fputc('\'', f);
+}
+
 /* The gnuplot script that draws csv into plot, one line per series, log-scale y. */
 static void write_script(FILE *f, const opts *o)
 {
-    int svg = strcmp(strrchr(o->plot, '.'), ".svg") == 0;
-    fprintf(f, "set terminal %s size 900,560 font 'Sans,11'\n", svg ? "svg" : "pngcairo");
-    fprintf(f, "set output '%s'\nset datafile separator ','\n", o->plot);
+    const char *dot = strrchr(o->plot, '.');
+    int svg = dot && strcmp(dot, ".svg") == 0;
+    fprintf(f, "set terminal %s size 900,560 font 'Sans,11'\nset output ",
+            svg ? "svg" : "pngcairo");
+    put_quoted(f, o->plot);
+    fprintf(f, "\nset datafile separator ','\n");
     const char *w = o->scale_by_sqrt_h ? "N(0,1)·s / √H" : "N(0,1)·s";
     fprintf(f,
             "set title 'Gradient of a loss at t = T = %zu flowing back through time "
@@ -141,35 +161,48 @@ static void write_script(FILE *f, const opts *o)
     fprintf(f, "set format y '10^{%%L}'\nset grid\nset key below maxrows 2\n");
     fprintf(f, "ok(y) = (y > 0 && y < 1e300) ? y : NaN\n");
     fprintf(f, "plot ");
-    for (int s = 0; s < NSERIES; s++)
-        fprintf(f, "%s'%s' skip 1 using 1:(ok($%d)) with lines lw 2 title '%s'",
-                s ? ", \\\n  " : "", o->csv, s + 2, titles[s]);
+    for (int s = 0; s < NSERIES; s++) {
+        fprintf(f, "%s", s ? ", \\\n  " : "");
+        put_quoted(f, o->csv);
+        fprintf(f, " skip 1 using 1:(ok($%d)) with lines lw 2 title '%s'", s + 2, titles[s]);
+    }
     fprintf(f, "\n");
 }
 
-/* Plot the CSV with gnuplot; returns 0 when the image was written. */
+/* Plot the CSV with gnuplot, started without a shell (posix_spawnp) and given the script on its
+ * standard input, so no file name or variable reaches a command line; 0 when it succeeded. */
 static int plot(const opts *o)
 {
-    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+    int fds[2], status = 0;
+    if (pipe(fds) != 0) die("cannot create a pipe to gnuplot");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    char *argv[] = {"gnuplot", NULL};
+    pid_t pid;
+    int rc = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[0]);
+    if (rc != 0) {
+        close(fds[1]);
         fprintf(stderr,
-                "tg_gradflow: gnuplot not found: apt-get install gnuplot-nox; the CSV "
-                "is written (%s)\n",
-                o->csv);
+                "tg_gradflow: cannot run gnuplot (%s): apt-get install gnuplot-nox; the "
+                "CSV is written (%s)\n",
+                strerror(rc), o->csv);
         return -1;
     }
-    const char *dir = getenv("TMPDIR");
-    char path[4096], cmd[4200];
-    snprintf(path, sizeof path, "%s/tg_gradflow_XXXXXX", dir && *dir ? dir : "/tmp");
-    int fd = mkstemp(path);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) die("cannot create a temporary file for the gnuplot script; set TMPDIR");
+    signal(SIGPIPE, SIG_IGN); /* a gnuplot that exits early is reported by its status */
+    FILE *f = fdopen(fds[1], "w");
+    if (!f) die("cannot write to gnuplot");
     write_script(f, o);
-    if (fclose(f) != 0) die("writing the gnuplot script failed (disk full?)");
-    snprintf(cmd, sizeof cmd, "gnuplot '%s'", path);
-    int rc = system(cmd);
-    unlink(path);
-    if (rc != 0) fprintf(stderr, "tg_gradflow: gnuplot failed; the CSV is written (%s)\n", o->csv);
-    return rc != 0 ? -1 : 0;
+    fclose(f);
+    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "tg_gradflow: gnuplot failed; the CSV is written (%s)\n", o->csv);
+        return -1;
+    }
+    return 0;
 }
 
 /* The largest step t at which y is not finite (bad = 1) or is 0 (bad = 0): where float ran

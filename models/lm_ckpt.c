@@ -128,12 +128,12 @@ static int read_config(tg_ckpt *ck, const char *path, lm_config *c, char *err, s
     if (!cell || !opt || k == 3)
         return lm_fail(TG_EFORMAT, err, errsz,
                        "%s: metadata lacks config.cell or a known config.optim", path);
-    char names[256];
+    char names[256], e[160];
     if (!(c->cell = tg_cell_type_find(cell)))
         return lm_fail(TG_EFORMAT, err, errsz,
                        "%s: config.cell '%s' is not a cell type this program knows (%s); a "
                        "program that registers it (tg_cell_type_register) can load it",
-                       path, cell, lm_cell_names(names, sizeof names));
+                       path, tg_utf8_escape(e, sizeof e, cell), lm_cell_names(names, sizeof names));
     c->optim.kind = (tg_optim_kind)k;
     for (size_t i = 0; i < N_FIELDS; i++) {
         const char *s = tg_ckpt_meta(ck, fields[i].key);
@@ -141,12 +141,40 @@ static int read_config(tg_ckpt *ck, const char *path, lm_config *c, char *err, s
             return lm_fail(TG_EFORMAT, err, errsz,
                            "%s: metadata has no '%s' (not a tapegrad language-model checkpoint?)",
                            path, fields[i].key);
-        char e[160];
         if (!parse_field(c, &fields[i], s))
             return lm_fail(TG_EFORMAT, err, errsz,
                            "%s: metadata '%s' = \"%s\" is not a valid value", path, fields[i].key,
                            tg_utf8_escape(e, sizeof e, s));
     }
+    return TG_OK;
+}
+
+/* *out = a·b; 1 when that overflows. */
+static int mul(size_t a, size_t b, size_t *out)
+{
+    if (b && a > SIZE_MAX / b) return 1;
+    *out = a * b;
+    return 0;
+}
+
+/* The parameters a configuration needs are at least V·E (the embedding) plus L·H·H (one H x H
+ * matrix a layer, whatever the cell): refuse a configuration the file's "model." arrays cannot
+ * hold before building anything, so a small file cannot make a huge model (a 30 KB file with
+ * config.L = 30000 used to spend a minute building one). */
+static int check_size(tg_ckpt *ck, const char *path, const lm_config *c, char *err, size_t errsz)
+{
+    size_t have = 0, ve, hh, lhh;
+    for (size_t i = 0; i < tg_ckpt_count(ck); i++) {
+        const tg_ckpt_entry *e = tg_ckpt_entry_at(ck, i);
+        if (strncmp(e->name, "model.", 6) == 0) have += e->numel; /* each fits the file */
+    }
+    int over =
+        mul(c->V, c->E, &ve) || mul(c->H, c->H, &hh) || mul(c->L, hh, &lhh) || ve > SIZE_MAX - lhh;
+    if (over || ve + lhh > have)
+        return lm_fail(TG_EFORMAT, err, errsz,
+                       "%s: config.V %zu, E %zu, H %zu, L %zu need more parameters than the file's "
+                       "%zu model values",
+                       path, c->V, c->E, c->H, c->L, have);
     return TG_OK;
 }
 
@@ -170,6 +198,7 @@ int lm_load(const char *path, lm_model *m, const char *kind, char **vocab, char 
                      "%s: a %s-level model; this program reads %s-level ones", path,
                      tg_utf8_escape(e, sizeof e, k), kind);
     if (rc == TG_OK) rc = read_config(ck, path, &cfg, err, errsz);
+    if (rc == TG_OK) rc = check_size(ck, path, &cfg, err, errsz);
     if (rc == TG_OK && (rc = lm_model_init(m, &cfg, err, errsz)) != TG_OK && err && errsz) {
         char why[LM_ERRSZ];
         snprintf(why, sizeof why, "%s", err);

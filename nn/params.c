@@ -33,6 +33,9 @@ struct tg_params {
     size_t numel;  /* scalars in use in each block */
     tg_real *val;  /* numel values; owned */
     tg_real *grad; /* numel gradients; owned */
+    size_t room;   /* scalars allocated in each block (>= numel), doubled as it grows */
+    size_t *slots; /* open-addressing index by name: entry i is i + 1, 0 is empty; owned */
+    size_t nslots; /* a power of two, more than twice n (0 before the first add) */
     char err[160]; /* message of the last failed add; empty when none */
 };
 
@@ -46,6 +49,7 @@ void tg_params_free(tg_params *ps)
     if (!ps) return;
     for (size_t i = 0; i < ps->n; i++) free(ps->e[i].x);
     free(ps->e);
+    free(ps->slots);
     free(ps->val);
     free(ps->grad);
     free(ps);
@@ -66,17 +70,50 @@ static void repoint(tg_params *ps)
     }
 }
 
-/* Grow both blocks to hold total scalars; the new gradient tail is zeroed. 0 on failure, with
- * the blocks (possibly moved) still valid for the old size. */
+/* Make room for total scalars in both blocks, doubling, so n adds copy O(numel) in all (they
+ * were quadratic: a 30,000-layer model took a minute). 0 on failure, with the blocks (possibly
+ * moved) still valid for the old size. */
 static int grow(tg_params *ps, size_t total)
 {
-    if (total > SIZE_MAX / sizeof(tg_real)) return 0;
-    tg_real *v = realloc(ps->val, total * sizeof *v);
+    if (total <= ps->room) return 1;
+    size_t room = total < ps->room * 2 && ps->room <= SIZE_MAX / 2 ? ps->room * 2 : total;
+    if (room > SIZE_MAX / sizeof(tg_real)) return 0;
+    tg_real *v = realloc(ps->val, room * sizeof *v);
     if (v) ps->val = v;
-    tg_real *g = v ? realloc(ps->grad, total * sizeof *g) : NULL;
+    tg_real *g = v ? realloc(ps->grad, room * sizeof *g) : NULL;
     if (g) ps->grad = g;
     repoint(ps);
+    if (g) ps->room = room;
     return g != NULL;
+}
+
+/* FNV-1a of a name: where its search starts in the index. */
+static size_t hash(const char *s)
+{
+    size_t h = (size_t)14695981039346656037u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * (size_t)1099511628211u;
+    return h;
+}
+
+/* The slot of `name` in the index: holding its entry, or the empty one where it would go. */
+static size_t *slot_of(const tg_params *ps, const char *name)
+{
+    size_t mask = ps->nslots - 1, i = hash(name) & mask;
+    while (ps->slots[i] && strcmp(ps->e[ps->slots[i] - 1].name, name) != 0) i = (i + 1) & mask;
+    return &ps->slots[i];
+}
+
+/* Keep the index more than twice the size of the entries after one more add. */
+static int index_room(tg_params *ps)
+{
+    if (2 * (ps->n + 1) < ps->nslots) return 1;
+    size_t n = ps->nslots ? 2 * ps->nslots : 64;
+    size_t *slots = n <= SIZE_MAX / sizeof *slots ? calloc(n, sizeof *slots) : NULL;
+    if (!slots) return 0;
+    free(ps->slots);
+    ps->slots = slots, ps->nslots = n;
+    for (size_t i = 0; i < ps->n; i++) *slot_of(ps, ps->e[i].name) = i + 1;
+    return 1;
 }
 
 tg_tensor *tg_params_add(tg_params *ps, const char *name, size_t rows, size_t cols)
@@ -97,12 +134,13 @@ tg_tensor *tg_params_add(tg_params *ps, const char *name, size_t rows, size_t co
         ps->cap = cap;
     }
     tg_tensor *x = malloc(sizeof *x);
-    if (!x || !grow(ps, ps->numel + n)) {
+    if (!x || !index_room(ps) || !grow(ps, ps->numel + n)) {
         free(x);
         return fail(ps, name, rows, cols, "out of memory adding");
     }
     entry *e = &ps->e[ps->n++];
     memcpy(e->name, name, strlen(name) + 1);
+    *slot_of(ps, e->name) = ps->n;
     e->off = ps->numel;
     e->x = x;
     tg_tensor_init(x, rows, cols, ps->val + e->off, ps->grad + e->off);
@@ -136,9 +174,9 @@ tg_tensor *tg_params_get(const tg_params *ps, size_t i)
 
 tg_tensor *tg_params_find(const tg_params *ps, const char *name)
 {
-    for (size_t i = 0; name && i < ps->n; i++)
-        if (strcmp(ps->e[i].name, name) == 0) return ps->e[i].x;
-    return NULL;
+    if (!name || !ps->nslots) return NULL;
+    size_t i = *slot_of(ps, name);
+    return i ? ps->e[i - 1].x : NULL;
 }
 
 const char *tg_params_name(const tg_params *ps, size_t i)

@@ -4,7 +4,7 @@
 #ifndef TG_CKPT_FILES_H
 #define TG_CKPT_FILES_H
 
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* memmem */
 
 #include "testutil.h"
 

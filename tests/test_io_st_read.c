@@ -213,6 +213,106 @@ static void test_open_reports_a_missing_file(void **s)
     assert_msg_has(st.msg, "absent.safetensors: cannot open: No such file", NULL);
 }
 
+/* Item 9: 40 of 40 byte flips in the data section loaded silently. Flip every byte of a saved
+ * model's data in turn: each read names the damaged tensor. */
+static void test_item9_every_flipped_data_byte_is_refused_naming_the_tensor(void **s)
+{
+    (void)s;
+    tg_rng r;
+    tg_rng_seed(&r, 11);
+    tg_params *a = model(2, &r);
+    const char *path = in_dir("flip.safetensors"), *bad = in_dir("flipped.safetensors");
+    save_model(a, path, 1);
+    size_t len, start = data_start(path);
+    unsigned char *p = slurp(path, &len);
+    for (size_t at = start; at < len; at++) {
+        p[at] ^= 0x10;
+        spit(bad, p, len);
+        p[at] ^= 0x10;
+        tg_ckpt *ck = open_ok(bad);
+        int damaged = 0;
+        for (size_t i = 0; i < tg_ckpt_count(ck); i++) {
+            const tg_ckpt_entry *e = tg_ckpt_entry_at(ck, i);
+            unsigned char buf[512];
+            if (tg_ckpt_read(ck, e->name, e->dtype, buf, e->numel, &st) == TG_OK) continue;
+            char want[160];
+            snprintf(want, sizeof want, "tensor '%s' is damaged", e->name);
+            assert_msg_has(st.msg, bad, want, "checksum", NULL);
+            assert_true(start + e->begin <= at && at < start + e->end); /* the right one */
+            damaged++;
+        }
+        assert_int_equal(damaged, 1);
+        tg_ckpt_close(ck);
+    }
+    free(p);
+    tg_params_free(a);
+}
+
+/* Item 9: duplicate metadata keys were accepted (we took the first, Python's json the last). */
+static void test_item9_duplicate_metadata_keys_are_refused(void **s)
+{
+    (void)s;
+    const char *path = in_dir("dup.safetensors");
+    spit_raw(path, "{\"__metadata__\":{\"config.H\":\"8\",\"config.H\":\"800000\"}}", 0);
+    assert_open_fails(path, "header is not valid JSON: duplicate object key near", "config.H",
+                      "at byte");
+}
+
+/* Item 9: a damaged metadata value (config.H "8" made "9") is caught by the metadata's own
+ * checksum. */
+static void test_item9_damaged_metadata_is_refused(void **s)
+{
+    (void)s;
+    const char *path = in_dir("meta.safetensors");
+    tg_ckpt_writer *w = tg_ckpt_writer_new();
+    assert_int_equal(tg_ckpt_writer_meta(w, "config.H", "8", &st), TG_OK);
+    save_ok(w, path);
+    tg_ckpt_writer_free(w);
+    size_t len;
+    unsigned char *p = slurp(path, &len);
+    unsigned char *hit = memmem(p, len, "\"8\"", 3);
+    assert_non_null(hit);
+    hit[1] = '9';
+    spit(path, p, len);
+    free(p);
+    assert_open_fails(path, "__metadata__ is damaged: its checksum is");
+}
+
+/* Item 8: an ESC (\u001b) in checkpoint metadata reached the terminal raw in a message. */
+static void test_item8_control_characters_from_the_file_are_escaped_in_messages(void **s)
+{
+    (void)s;
+    const char *path = in_dir("esc.safetensors");
+    spit_raw(path,
+             "{\"x\\u001b[2J\\u0007\":{\"dtype\":\"\\u001b]0;owned\\u0007\",\"shape\":[],"
+             "\"data_offsets\":[0,1]}}",
+             1);
+    tg_ckpt *ck = (tg_ckpt *)1;
+    assert_int_equal(tg_ckpt_open(&ck, path, 0, &st), TG_EFORMAT);
+    assert_msg_has(st.msg, "tensor 'x\\x1B[2J\\x07'", "unknown dtype \"\\x1B]0;owned\\x07\"", NULL);
+    for (const char *c = st.msg; *c; c++) assert_true((unsigned char)*c >= 0x20);
+    spit_raw(path, "{\"__metadata__\":{\"k\\u001b\":1}}", 0);
+    assert_int_equal(tg_ckpt_open(&ck, path, 0, &st), TG_EFORMAT);
+    assert_msg_has(st.msg, "value of 'k\\x1B'", NULL);
+    spit_raw(path, "{\"a\x1b\":1}", 0); /* raw in the JSON: jansson's message quotes it */
+    assert_int_equal(tg_ckpt_open(&ck, path, 0, &st), TG_EFORMAT);
+    for (const char *c = st.msg; *c; c++) assert_true((unsigned char)*c >= 0x20);
+}
+
+/* Item 10: tg_ckpt_count(NULL) crashed; the look-ups of a NULL checkpoint find nothing. */
+static void test_item10_a_null_checkpoint_has_nothing_in_it(void **s)
+{
+    (void)s;
+    assert_int_equal(tg_ckpt_count(NULL), 0);
+    assert_null(tg_ckpt_entry_at(NULL, 0));
+    assert_null(tg_ckpt_find(NULL, "x"));
+    assert_null(tg_ckpt_meta(NULL, "x"));
+    assert_int_equal(tg_ckpt_meta_count(NULL), 0);
+    assert_null(tg_ckpt_meta_key(NULL, 0));
+    assert_int_equal(tg_ckpt_read(NULL, "x", TG_DT_U8, NULL, 0, &st), TG_ENULL);
+    tg_ckpt_close(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +323,11 @@ int main(void)
         cmocka_unit_test(test_open_rejects_bad_entries_and_offsets),
         cmocka_unit_test(test_open_decodes_json_escapes),
         cmocka_unit_test(test_open_reports_a_missing_file),
+        cmocka_unit_test(test_item9_every_flipped_data_byte_is_refused_naming_the_tensor),
+        cmocka_unit_test(test_item9_duplicate_metadata_keys_are_refused),
+        cmocka_unit_test(test_item9_damaged_metadata_is_refused),
+        cmocka_unit_test(test_item8_control_characters_from_the_file_are_escaped_in_messages),
+        cmocka_unit_test(test_item10_a_null_checkpoint_has_nothing_in_it),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }

@@ -4,6 +4,8 @@
  * from a killed run are removed by the next save. */
 #include "ckpt_files.h"
 
+#include <sys/wait.h>
+
 static void test_file_has_the_safetensors_layout(void **s)
 {
     (void)s;
@@ -139,6 +141,78 @@ static void test_save_over_a_directory_removes_the_temporary(void **s)
     tg_ckpt_writer_free(w);
 }
 
+/* Item 7: the temporary file was opened with fopen("wb") at a predictable name, so a planted
+ * link made a save overwrite another file. Plant links and files at every name a save could
+ * pick next: the victim stays intact, and the save either succeeds at another name or fails. */
+static void test_item7_temporary_is_created_exclusively_and_never_through_a_link(void **s)
+{
+    (void)s;
+    const char *path = in_dir("victim_target.safetensors"), *victim = in_dir("victim.txt");
+    spit(victim, "precious", 8);
+    /* The pid part of the name is known; plant a link for each of the next counters. */
+    for (unsigned n = 0; n < 64; n++) {
+        char link[1100];
+        snprintf(link, sizeof link, "%s.tmp.%ld.%u", path, (long)getpid(), n);
+        assert_int_equal(symlink(victim, link), 0);
+    }
+    tg_ckpt_writer *w = tg_ckpt_writer_new();
+    int32_t v = 7;
+    assert_int_equal(tg_ckpt_writer_add(w, "v", TG_DT_I32, 0, NULL, &v, &st), TG_OK);
+    int rc = tg_ckpt_writer_save(w, path, &st);
+    assert_true(rc == TG_OK || rc == TG_EIO);
+    if (rc) assert_msg_has(st.msg, "cannot create the temporary file", "File exists", NULL);
+    size_t len;
+    unsigned char *p = slurp(victim, &len);
+    assert_int_equal(len, 8);
+    assert_memory_equal(p, "precious", 8);
+    free(p);
+    tg_ckpt_writer_free(w);
+    for (unsigned n = 0; n < 64; n++) {
+        char link[1100];
+        snprintf(link, sizeof link, "%s.tmp.%ld.%u", path, (long)getpid(), n);
+        unlink(link);
+    }
+}
+
+/* Item 7: after kill -9 during a save, 38 of 100 runs left "<path>.tmp.<pid>" behind. A save
+ * removes the temporaries of its target left by processes that are gone, and keeps others. */
+static void test_item7_stale_temporaries_of_a_killed_run_are_removed_by_the_next_save(void **s)
+{
+    (void)s;
+    const char *path = in_dir("stale.safetensors");
+    pid_t dead = fork(); /* a process that has exited: its pid names no running process */
+    assert_true(dead >= 0);
+    if (dead == 0) _exit(0);
+    assert_int_equal(waitpid(dead, NULL, 0), dead);
+    char stale[1100], live[1100], other[1100];
+    snprintf(stale, sizeof stale, "%s.tmp.%ld.3", path, (long)dead);
+    snprintf(live, sizeof live, "%s.tmp.%ld.0", path, (long)getppid()); /* still running */
+    snprintf(other, sizeof other, "%s.tmp.%ld.0", in_dir("another.safetensors"), (long)dead);
+    spit(stale, "half a checkpoint", 17);
+    spit(live, "in progress", 11);
+    spit(other, "not ours", 8);
+    tg_ckpt_writer *w = tg_ckpt_writer_new();
+    save_ok(w, path);
+    tg_ckpt_writer_free(w);
+    struct stat sb;
+    assert_int_equal(stat(stale, &sb), -1); /* removed */
+    assert_int_equal(stat(live, &sb), 0);   /* its writer may still be saving */
+    assert_int_equal(stat(other, &sb), 0);  /* another target's */
+    unlink(live);
+    unlink(other);
+    assert_int_equal(temporaries_left(), 0);
+}
+
+/* Item 9: --save into a missing folder was found only after training. */
+static void test_item9_a_save_into_a_missing_folder_is_found_before_training(void **s)
+{
+    (void)s;
+    assert_int_equal(tg_ckpt_check_writable(in_dir("nope/x.safetensors"), &st), TG_EIO);
+    assert_msg_has(st.msg, "nope/x.safetensors", "cannot be saved there", "No such file", NULL);
+    assert_int_equal(tg_ckpt_check_writable(in_dir("fine.safetensors"), &st), TG_OK);
+    assert_int_equal(temporaries_left(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +221,9 @@ int main(void)
         cmocka_unit_test(test_failed_save_leaves_previous_checkpoint_byte_identical),
         cmocka_unit_test(test_save_into_a_missing_directory_fails_cleanly),
         cmocka_unit_test(test_save_over_a_directory_removes_the_temporary),
+        cmocka_unit_test(test_item7_temporary_is_created_exclusively_and_never_through_a_link),
+        cmocka_unit_test(test_item7_stale_temporaries_of_a_killed_run_are_removed_by_the_next_save),
+        cmocka_unit_test(test_item9_a_save_into_a_missing_folder_is_found_before_training),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }

@@ -3,6 +3,8 @@
  * wrong dtype or shape and leave the store unchanged, and reads of tensors. */
 #include "ckpt_files.h"
 
+#include <time.h>
+
 static void test_params_store_round_trips_bit_exact(void **s)
 {
     (void)s;
@@ -108,6 +110,58 @@ static void test_read_checks_name_dtype_and_count(void **s)
     tg_params_free(a);
 }
 
+/* Item 9: NaN or infinite weights loaded silently (sampling then printed newlines). They are
+ * refused, naming the tensor and the element, unless the file is opened for inspection. */
+static void test_item9_non_finite_weights_are_refused_unless_asked_for(void **s)
+{
+    (void)s;
+    tg_rng r;
+    tg_rng_seed(&r, 12);
+    tg_params *a = model(3, &r), *b = model(3, NULL);
+    tg_real *v = tg_params_values(a);
+    v[5] = (tg_real)NAN;
+    v[7] = (tg_real)INFINITY;
+    const char *path = in_dir("nan.safetensors");
+    save_model(a, path, 0);
+    tg_ckpt *ck = open_ok(path);
+    assert_int_equal(tg_ckpt_load_params(ck, b, "model.", &st), TG_EFORMAT);
+    assert_msg_has(st.msg, path, "tensor 'model.rnn.weight_ih' element 5 is nan",
+                   "TG_CKPT_NONFINITE_OK", NULL);
+    assert_true(tg_params_values(b)[0] == 0); /* unchanged */
+    tg_ckpt_close(ck);
+    assert_int_equal(tg_ckpt_open(&ck, path, TG_CKPT_NONFINITE_OK, &st), TG_OK);
+    assert_int_equal(tg_ckpt_load_params(ck, b, "model.", &st), TG_OK);
+    assert_true(isnan(tg_params_values(b)[5]) && isinf(tg_params_values(b)[7]));
+    tg_ckpt_close(ck);
+    tg_params_free(a);
+    tg_params_free(b);
+}
+
+/* Item 5: adding parameters was quadratic (a name scan and a whole-block copy per add): 30,000
+ * layers took a minute. 100,000 adds must now take well under a second. */
+static void test_item5_adding_many_parameters_is_not_quadratic(void **s)
+{
+    (void)s;
+    tg_params *ps = tg_params_new();
+    clock_t t0 = clock();
+    for (size_t i = 0; i < 100000; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "l%zu.w", i);
+        assert_non_null(tg_params_add(ps, name, 1, 2));
+    }
+    for (size_t i = 0; i < 100000; i += 997) {
+        char name[32];
+        snprintf(name, sizeof name, "l%zu.w", i);
+        assert_true(tg_params_find(ps, name) == tg_params_get(ps, i));
+        assert_true(tg_params_get(ps, i)->val == tg_params_values(ps) + 2 * i);
+    }
+    assert_null(tg_params_find(ps, "l100000.w"));
+    assert_null(tg_params_add(ps, "l5.w", 1, 1)); /* still a duplicate */
+    double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    if (secs > 2) fail_msg("100,000 adds took %.1f s of CPU", secs);
+    tg_params_free(ps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -115,6 +169,8 @@ int main(void)
         cmocka_unit_test(test_load_params_rejects_another_model),
         cmocka_unit_test(test_load_params_rejects_wrong_dtype),
         cmocka_unit_test(test_read_checks_name_dtype_and_count),
+        cmocka_unit_test(test_item9_non_finite_weights_are_refused_unless_asked_for),
+        cmocka_unit_test(test_item5_adding_many_parameters_is_not_quadratic),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }
