@@ -2,12 +2,12 @@
  *
  *   tg_gradflow [--seq T] [--hidden H] [--csv gradflow.csv] [--plot gradflow.png] ...
  *
- * Five series of ‖∂L/∂h_t‖₂ for t = 1..T, the loss reading h_T only (models/gradflow_core.h):
+ * Five series of ‖∂L/∂h_t‖₂ for t = 1..T, the loss reading h_T only (nn/gradflow.h):
  * a tanh RNN with W_hh entries N(0, 1)·s for s = 1 and s = 0.5, an LSTM (h and its cell state
  * c) and a GRU with PyTorch's initialisation. Writes a CSV, optionally plots it with gnuplot,
  * and prints how much of the gradient reaches step 1 in each series.
  *
- * Read next: models/gradflow_core.c (the measurement), docs/gradient-flow.md (the figure).
+ * Read next: nn/gradflow.c (the measurement), docs/gradient-flow.md (the figure).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "models/cli.h"
