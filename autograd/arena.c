@@ -36,9 +36,12 @@ struct tgi_pool {
     tgi_pool *next;
 };
 
+/* A chunk of at least `size` bytes whose data starts on a cache line (malloc only promises 16
+ * bytes: aligned_alloc, whose size must be a multiple of the alignment). */
 static tgi_chunk *chunk_new(tgi_arena *a, size_t size)
 {
-    tgi_chunk *c = malloc(sizeof *c + size);
+    size = (size + TGI_ALIGN - 1) & ~(size_t)(TGI_ALIGN - 1);
+    tgi_chunk *c = aligned_alloc(TGI_ALIGN, sizeof *c + size);
     if (!c) return NULL;
     a->heap_allocs++;
     *c = (tgi_chunk){.size = size};
@@ -92,7 +95,7 @@ static void *alloc_further(tgi_arena *a, size_t need, size_t align)
 
 static inline void *bump(tgi_arena *a, size_t bytes, size_t align)
 {
-    if (bytes > SIZE_MAX - TGI_ALIGN) return NULL;
+    if (bytes > SIZE_MAX / 2) return NULL; /* no such block exists; the sums below cannot wrap */
     tgi_chunk *c = a->cur;
     size_t need = (bytes + align - 1) & ~(align - 1), at = (c->used + align - 1) & ~(align - 1);
     if (at > c->size || c->size - at < need) return alloc_further(a, need, align);
@@ -179,7 +182,7 @@ void tgi_arena_usage(const tgi_arena *a, size_t *used, size_t *reserved)
 void *tg_tape_alloc(tg_tape *t, size_t bytes, const char *who)
 {
     void *p = tgi_arena_alloc(&t->arena, bytes, TGI_ALIGN);
-    if (!p && bytes > SIZE_MAX - TGI_ALIGN)
+    if (!p && bytes > SIZE_MAX / 2)
         return tg_fail(t, "%s: allocation of %zu bytes overflows", who, bytes);
     return p ? p : tg_fail(t, "%s: out of memory (asked for %zu bytes)", who, bytes);
 }

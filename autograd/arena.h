@@ -35,7 +35,7 @@ void tgi_arena_deinit(tgi_arena *a);
 void tgi_arena_reset(tgi_arena *a);
 
 /* `bytes` aligned to `align` (a power of two, at most TGI_ALIGN), not zeroed. NULL when out of
- * memory or when bytes is within TGI_ALIGN of SIZE_MAX. */
+ * memory or when bytes is more than SIZE_MAX / 2. */
 void *tgi_arena_alloc(tgi_arena *a, size_t bytes, size_t align);
 
 /* A zeroed gradient buffer of `bytes`: one released earlier with that size when there is one,

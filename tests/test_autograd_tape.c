@@ -1,7 +1,9 @@
 /* test_autograd_tape.c: recording, the arena, backward's contract, sticky errors. */
 #include "testutil.h"
 
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* y = sum(x ⊙ x + x): one recording of a few nodes on a (rows x cols) parameter. */
 static tg_tensor *square_plus(tg_tape *t, tg_tensor *x)
@@ -285,6 +287,145 @@ static void test_nodes_are_listed_in_recording_order(void **state)
     tg_tensor_free(x);
 }
 
+/* An op written with the public op API (autograd/op.h) that looks at the tape's contract from
+ * inside: y = 2x; its backward checks the gradients it is handed, defers its dx to its finish
+ * (keeping dy for it), and the finish counts its calls and the work it was left. */
+static struct {
+    int finishes, deferred, null_grads;
+} probe;
+
+typedef struct probe_work {
+    int count;
+    tg_tensor *ys[8];
+} probe_work;
+
+static void probe_forward(tg_tape *t, tg_tensor *y) /* y = 2x */
+{
+    for (size_t i = 0; i < tg_numel(y); i++) y->val[i] = 2 * y->in[0]->val[i];
+}
+
+static void probe_backward(tg_tape *t, tg_tensor *y) /* dx += 2 dy, in probe_finish */
+{
+    probe.null_grads += !y->grad || (tg_requires_grad(y->in[0]) && !y->in[0]->grad);
+    void **slot = tg_defer(t, y->op);
+    if (!*slot)
+        *slot = memset(tg_tape_alloc(t, sizeof(probe_work), "probe"), 0, sizeof(probe_work));
+    probe_work *w = *slot;
+    w->ys[w->count++] = y;
+    tg_keep_grad(t, y);
+    probe.deferred++;
+}
+
+static void probe_finish(tg_tape *t, void *work)
+{
+    probe_work *w = work;
+    probe.finishes++;
+    for (int k = 0; k < w->count; k++) {
+        tg_tensor *y = w->ys[k], *x = y->in[0];
+        probe.null_grads += !y->grad;
+        if (x->grad)
+            for (size_t i = 0; i < tg_numel(y); i++) x->grad[i] += 2 * y->grad[i];
+    }
+}
+
+static const tg_op probe_op = {"probe", probe_forward, probe_backward, probe_finish};
+
+static tg_tensor *probe_rec(tg_tape *t, tg_tensor *x)
+{
+    if (!tg_check_inputs(t, "probe", 1, &x)) return NULL;
+    return tg_record(t, &probe_op, x->rows, x->cols, 1, &x);
+}
+
+/* sum(tanh(probe(probe(x))) ⊙ x): two probes on one path, x used twice. */
+static tg_tensor *probe_loss(tg_tape *t, void *p)
+{
+    tg_tensor *x = p;
+    return tg_sum(t, tg_mul(t, tg_tanh(t, probe_rec(t, probe_rec(t, x))), x));
+}
+
+static void test_an_op_finish_runs_once_a_walk_with_all_its_deferred_work(void **state)
+{
+    (void)state;
+    for (int reuse = 0; reuse <= 1; reuse++) {
+        tg_rng r;
+        tg_rng_seed(&r, 3);
+        tg_tensor *x = rand_leaf(2, 3, &r, -1, 1);
+        tg_tape *t = tg_tape_new();
+        tg_tape_reuse_grads(t, reuse);
+        memset(&probe, 0, sizeof probe);
+        tg_tensor *loss = probe_loss(t, x);
+        assert_int_equal(tg_backward(t, loss), TG_OK);
+        assert_int_equal(probe.finishes, 1);
+        assert_int_equal(probe.deferred, 2);
+        assert_int_equal(tg_backward(t, loss), TG_OK); /* a second walk: a fresh slot */
+        assert_int_equal(probe.finishes, 2);
+        assert_int_equal(probe.deferred, 4);
+        assert_int_equal(probe.null_grads, 0);
+        tg_tape_free(t);
+        tg_tensor_free(x);
+    }
+}
+
+static void test_work_deferred_to_finish_gives_the_right_gradient(void **state)
+{
+    (void)state;
+    tg_rng r;
+    tg_rng_seed(&r, 4);
+    tg_tensor *x = rand_leaf(2, 3, &r, -1, 1);
+    assert_gradcheck(probe_loss, x, &x, 1);
+    tg_tensor_free(x);
+}
+
+static void test_requires_grad_holds_the_invariants_of_tensor_h(void **state)
+{
+    (void)state;
+    tg_tensor *w = tg_tensor_new(2, 2, 1), *c = tg_tensor_new(2, 2, 0);
+    tg_tape *t = tg_tape_new();
+    assert_true(tg_requires_grad(w) && w->grad); /* a leaf: iff grad != NULL */
+    assert_true(!tg_requires_grad(c) && !c->grad);
+    tg_tensor *kept = tg_mul(t, w, c), *constant = tg_add(t, c, c);
+    assert_true(tg_requires_grad(kept) && kept->grad); /* kept gradients: from recording on */
+    assert_true(!tg_requires_grad(constant) && !constant->grad);
+    tg_tape_set_grad(t, 0);
+    tg_tensor *nograd = tg_mul(t, w, w);
+    assert_true(!tg_requires_grad(nograd) && !nograd->grad);
+    tg_tape_set_grad(t, 1);
+    tg_tape_reuse_grads(t, 1);
+    tg_tensor *later = tg_tanh(t, kept), *loss = tg_sum(t, later);
+    assert_true(tg_requires_grad(later) && !later->grad); /* reused: NULL until backward */
+    assert_int_equal(tg_backward(t, loss), TG_OK);
+    assert_true(tg_requires_grad(later) && !later->grad); /* and NULL again after */
+    assert_non_null(kept->grad);
+    tg_tape_free(t);
+    tg_tensor_free(w);
+    tg_tensor_free(c);
+}
+
+static void test_a_shape_too_large_is_refused_naming_the_call_and_the_shape(void **state)
+{
+    (void)state;
+    tg_tape *t = tg_tape_new();
+    assert_null(tg_leaf(t, SIZE_MAX / 2, 4, NULL, 0));
+    assert_error_has(t, "tg_leaf", "is too large", NULL);
+    tg_tape_reset(t);
+    tg_tensor *x = tg_input(t, 1, 1, NULL);
+    assert_null(tg_record(t, &probe_op, SIZE_MAX / 8, 8, 1, &x));
+    assert_error_has(t, "probe: shape (", "x 8) is too large", NULL);
+    tg_tape_free(t);
+}
+
+static void test_tape_alloc_refuses_an_overflowing_size_naming_the_caller(void **state)
+{
+    (void)state;
+    tg_tape *t = tg_tape_new();
+    assert_null(tg_tape_alloc(t, SIZE_MAX - 8, "my_op"));
+    assert_error_has(t, "my_op: allocation of", "bytes overflows", NULL);
+    tg_tape_clear_error(t);
+    assert_non_null(tg_tape_alloc(t, 100, "my_op"));
+    assert_null(tg_tape_error(t));
+    tg_tape_free(t);
+}
+
 static void test_strerror_names_every_code(void **state)
 {
     (void)state;
@@ -309,6 +450,11 @@ int main(void)
         cmocka_unit_test(test_detach_stops_the_gradient),
         cmocka_unit_test(test_input_copies_its_data),
         cmocka_unit_test(test_nodes_are_listed_in_recording_order),
+        cmocka_unit_test(test_an_op_finish_runs_once_a_walk_with_all_its_deferred_work),
+        cmocka_unit_test(test_work_deferred_to_finish_gives_the_right_gradient),
+        cmocka_unit_test(test_requires_grad_holds_the_invariants_of_tensor_h),
+        cmocka_unit_test(test_a_shape_too_large_is_refused_naming_the_call_and_the_shape),
+        cmocka_unit_test(test_tape_alloc_refuses_an_overflowing_size_naming_the_caller),
         cmocka_unit_test(test_strerror_names_every_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
