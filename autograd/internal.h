@@ -83,13 +83,4 @@ int tgi_errf(int code, char *err, size_t errsz, const char *fmt, ...)
 #endif
     ;
 
-/* The names op.h had before it was public, kept while nn/ moves over: use the tg_ names. */
-#define tgi_fail    tg_fail
-#define tgi_check   tg_check_inputs
-#define tgi_alloc   tg_tape_alloc
-#define tgi_node    tg_node
-#define tgi_record  tg_record
-#define TGI_SHAPE   TG_SHAPE
-#define TGI_DIMS(x) TG_DIMS(x)
-
 #endif

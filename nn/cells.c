@@ -10,7 +10,7 @@
  */
 #include "nn/cells.h"
 
-#include "autograd/internal.h"
+#include "autograd/op.h"
 #include "ops/binary.h"
 #include "ops/matmul.h"
 #include "ops/shape.h"
@@ -138,10 +138,10 @@ static int states_fit(tg_tape *t, const tg_cell *cell, size_t rows, tg_state s)
     const tg_cell_type *ty = cell->type;
     for (size_t k = 0; k < ty->n_states; k++) {
         tg_tensor *v = s.v[k];
-        if (!v) return !tgi_fail(t, "%s: state %s is NULL", ty->name, ty->state_names[k]);
+        if (!v) return !tg_fail(t, "%s: state %s is NULL", ty->name, ty->state_names[k]);
         if (v->cols != cell->hidden || (v->rows != rows && v->rows != 1)) {
-            tgi_fail(t, "%s: state %s is " TGI_SHAPE " but the cell takes (%zu x %zu) or (1 x %zu)",
-                     ty->name, ty->state_names[k], TGI_DIMS(v), rows, cell->hidden, cell->hidden);
+            tg_fail(t, "%s: state %s is " TG_SHAPE " but the cell takes (%zu x %zu) or (1 x %zu)",
+                    ty->name, ty->state_names[k], TG_DIMS(v), rows, cell->hidden, cell->hidden);
             return 0;
         }
     }
@@ -151,7 +151,7 @@ static int states_fit(tg_tape *t, const tg_cell *cell, size_t rows, tg_state s)
 tg_state tg_cell_step_gx(tg_tape *t, const tg_cell *cell, tg_tensor *gx, tg_state s)
 {
     tg_state none = {{0}};
-    if (!gx) return tgi_fail(t, "%s: the input side is NULL", cell->type->name), none;
+    if (!gx) return tg_fail(t, "%s: the input side is NULL", cell->type->name), none;
     if (!states_fit(t, cell, gx->rows, s)) return none;
     return cell->type->step(t, cell, gx, s);
 }
@@ -159,10 +159,10 @@ tg_state tg_cell_step_gx(tg_tape *t, const tg_cell *cell, tg_tensor *gx, tg_stat
 tg_state tg_cell_step(tg_tape *t, const tg_cell *cell, tg_tensor *x, tg_state s)
 {
     tg_state none = {{0}};
-    if (!x) return tgi_fail(t, "%s: x is NULL", cell->type->name), none;
+    if (!x) return tg_fail(t, "%s: x is NULL", cell->type->name), none;
     if (x->cols != cell->in) {
-        tgi_fail(t, "%s: x is " TGI_SHAPE " but the cell takes x (B x %zu)", cell->type->name,
-                 TGI_DIMS(x), cell->in);
+        tg_fail(t, "%s: x is " TG_SHAPE " but the cell takes x (B x %zu)", cell->type->name,
+                TG_DIMS(x), cell->in);
         return none;
     }
     return tg_cell_step_gx(t, cell, tg_cell_input(t, cell, x), s);

@@ -8,7 +8,7 @@
  */
 #include "nn/rnn.h"
 
-#include "autograd/internal.h"
+#include "autograd/op.h"
 #include "ops/dropout.h"
 #include "ops/shape.h"
 
@@ -73,18 +73,18 @@ tg_tensor *tg_rnn_forward_rows(tg_tape *t, const tg_rnn *r, size_t T, tg_tensor 
 {
     if (ys)
         for (size_t step = 0; step < T; step++) ys[step] = NULL; /* NULL unless recorded */
-    if (!tgi_check(t, "tg_rnn_forward", 1, &x)) return NULL;
+    if (!tg_check_inputs(t, "tg_rnn_forward", 1, &x)) return NULL;
     if (T == 0 || x->rows % T != 0 || x->cols != r->in)
-        return tgi_fail(t,
-                        "tg_rnn_forward: x is " TGI_SHAPE " but the stack takes T = %zu steps "
-                        "of (B x %zu)",
-                        TGI_DIMS(x), T, r->in);
+        return tg_fail(t,
+                       "tg_rnn_forward: x is " TG_SHAPE " but the stack takes T = %zu steps "
+                       "of (B x %zu)",
+                       TG_DIMS(x), T, r->in);
     size_t L = r->layers, B = x->rows / T;
     if (!s) { /* the caller wants no final state: keep it in the arena */
-        if (!(s = tgi_alloc(t, L * sizeof *s, "tg_rnn_forward"))) return NULL;
+        if (!(s = tg_tape_alloc(t, L * sizeof *s, "tg_rnn_forward"))) return NULL;
         memset(s, 0, L * sizeof *s);
     }
-    tg_tensor **out = ys ? ys : tgi_alloc(t, T * sizeof *out, "tg_rnn_forward");
+    tg_tensor **out = ys ? ys : tg_tape_alloc(t, T * sizeof *out, "tg_rnn_forward");
     if (!out || !fill_zero_states(t, r, B, s)) return NULL;
     for (size_t k = 0; k < L; k++) {
         if (k > 0) /* the layer below's outputs, stacked, through dropout (identity in eval) */
@@ -97,17 +97,17 @@ tg_tensor *tg_rnn_forward_rows(tg_tape *t, const tg_rnn *r, size_t T, tg_tensor 
 tg_tensor *tg_rnn_forward(tg_tape *t, const tg_rnn *r, size_t T, tg_tensor *const *xs, tg_state *s,
                           tg_tensor **ys, tg_rng *rng)
 {
-    if (T == 0) return tgi_fail(t, "tg_rnn_forward: no time steps (T = 0)");
+    if (T == 0) return tg_fail(t, "tg_rnn_forward: no time steps (T = 0)");
     if (ys)
         for (size_t step = 0; step < T; step++) ys[step] = NULL; /* NULL unless recorded */
-    if (!xs) return tgi_fail(t, "tg_rnn_forward: xs is NULL (T = %zu)", T);
+    if (!xs) return tg_fail(t, "tg_rnn_forward: xs is NULL (T = %zu)", T);
     for (size_t step = 0; step < T; step++) {
-        if (!xs[step]) return tgi_fail(t, "tg_rnn_forward: xs[%zu] is NULL", step);
+        if (!xs[step]) return tg_fail(t, "tg_rnn_forward: xs[%zu] is NULL", step);
         if (xs[step]->cols != r->in || xs[step]->rows != xs[0]->rows)
-            return tgi_fail(t,
-                            "tg_rnn_forward: xs[%zu] is " TGI_SHAPE " but the stack takes "
-                            "(%zu x %zu) like xs[0]",
-                            step, TGI_DIMS(xs[step]), xs[0]->rows, r->in);
+            return tg_fail(t,
+                           "tg_rnn_forward: xs[%zu] is " TG_SHAPE " but the stack takes "
+                           "(%zu x %zu) like xs[0]",
+                           step, TG_DIMS(xs[step]), xs[0]->rows, r->in);
     }
     return tg_rnn_forward_rows(t, r, T, tg_concat_rows(t, T, xs), s, ys, rng);
 }
