@@ -53,6 +53,7 @@ struct tg_op {
     /* Optional (NULL for most ops): work the backwards of this op put off with tg_defer, run
      * once after the walk with what they left in the slot. */
     void (*finish)(tg_tape *t, void *work);
+    const char *rule; /* optional: the local derivative in words and symbols (tg_walk_backward) */
 };
 
 /* Printf format and arguments for a shape in messages: tg_fail(t, "x is " TG_SHAPE, TG_DIMS(x)). */

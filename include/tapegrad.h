@@ -10,6 +10,7 @@
 #include "autograd/rng.h"
 #include "autograd/gradcheck.h"
 #include "autograd/graph.h"
+#include "autograd/walk.h"
 
 #include "ops/binary.h"
 #include "ops/reduce.h"

@@ -138,10 +138,18 @@ static void div_backward(tg_tape *t, tg_tensor *y) /* da += dy / b; db -= dy * y
                  b->grad[ib + jb] -= y->grad[iy + j] * y->val[iy + j] / b->val[ib + jb]);
 }
 
-static const tg_op add_op = {"tg_add", add_forward, add_backward, NULL};
-static const tg_op sub_op = {"tg_sub", sub_forward, sub_backward, NULL};
-static const tg_op mul_op = {"tg_mul", mul_forward, mul_backward, NULL};
-static const tg_op div_op = {"tg_div", div_forward, div_backward, NULL};
+static const tg_op add_op = {"tg_add", add_forward, add_backward, NULL,
+                             "add: passes the upstream gradient to both inputs (a broadcast one "
+                             "sums it)  da += dy, db += dy"};
+static const tg_op sub_op = {"tg_sub", sub_forward, sub_backward, NULL,
+                             "subtract: passes the upstream gradient to the first input, negated "
+                             "to the second  da += dy, db += -dy"};
+static const tg_op mul_op = {"tg_mul", mul_forward, mul_backward, NULL,
+                             "multiply: switches the inputs: each receives the upstream gradient "
+                             "times the other  da += dy * b, db += dy * a"};
+static const tg_op div_op = {"tg_div", div_forward, div_backward, NULL,
+                             "divide: da receives the upstream over b, db minus the upstream times "
+                             "a over b squared  da += dy / b, db += -dy * a / b^2"};
 
 /* 1 when a and b broadcast: equal shapes, or a (1 x N) row or a (B x 1) column against the
  * other's (B x N), on either side. */

@@ -25,7 +25,9 @@ static void dropout_backward(tg_tape *t, tg_tensor *y) /* dx += dy * mask */
         for (size_t i = 0; i < tg_numel(y); i++) x->grad[i] += y->grad[i] * mask[i];
 }
 
-static const tg_op dropout_op = {"tg_dropout", dropout_forward, dropout_backward, NULL};
+static const tg_op dropout_op = {"tg_dropout", dropout_forward, dropout_backward, NULL,
+                                 "dropout: passes the upstream gradient where the element was "
+                                 "kept, scaled by 1/(1-p)  dx += dy * mask / (1 - p)"};
 
 tg_tensor *tg_dropout(tg_tape *t, tg_tensor *x, double p, tg_rng *rng)
 {

@@ -33,7 +33,9 @@ static void embedding_backward(tg_tape *t, tg_tensor *y) /* dW[ids[i]] += dy[i] 
     }
 }
 
-static const tg_op embedding_op = {"tg_embedding", embedding_forward, embedding_backward, NULL};
+static const tg_op embedding_op = {"tg_embedding", embedding_forward, embedding_backward, NULL,
+                                   "embedding lookup: adds each row's upstream gradient into the "
+                                   "table row it looked up  dE[id_i] += dy[i]"};
 
 tg_tensor *tg_embedding(tg_tape *t, tg_tensor *W, const int32_t *ids, size_t n)
 {

@@ -131,7 +131,10 @@ static void xent_backward(tg_tape *t, tg_tensor *y)
     }
 }
 
-static const tg_op xent_op = {"tg_softmax_xent", xent_forward, xent_backward, NULL};
+static const tg_op xent_op = {
+    "tg_softmax_xent", xent_forward, xent_backward, NULL,
+    "softmax cross-entropy: each row's gradient is its probabilities minus the one-hot target, "
+    "averaged over the rows  dz += dy * (p - onehot) / n"};
 
 /* NULL after recording the error when shapes or targets do not fit, else the logits. */
 static tg_tensor *check(tg_tape *t, tg_tensor *z, const int32_t *targets, size_t n)

@@ -232,7 +232,9 @@ static void matmul_backward(tg_tape *t, tg_tensor *y)
         gemm(1, ta, n, k, m, y->grad, a->val, 1, b->grad);
 }
 
-static const tg_op matmul_op = {"tg_matmul", matmul_forward, matmul_backward, finish_weight_grads};
+static const tg_op matmul_op = {
+    "tg_matmul", matmul_forward, matmul_backward, finish_weight_grads,
+    "matmul: the upstream gradient times the other input, transposed  dA += dY·Bᵀ, dB += Aᵀ·dY"};
 
 /* addmm's inputs are a, b, c: a and b where matmul has them, so its backward is matmul's. */
 static void addmm_forward(tg_tape *t, tg_tensor *y) /* y = c, then y += op(a)·op(b) */
@@ -258,7 +260,10 @@ static void addmm_backward(tg_tape *t,
     matmul_backward(t, y);
 }
 
-static const tg_op addmm_op = {"tg_addmm", addmm_forward, addmm_backward, NULL};
+static const tg_op addmm_op = {
+    "tg_addmm", addmm_forward, addmm_backward, NULL,
+    "matmul plus bias: the product's rule, and the bias receives the upstream (summed over rows "
+    "for a row bias)  dA += dY·Bᵀ, dB += Aᵀ·dY, dc += dY"};
 
 #define MISMATCH "%s: inner dimensions differ: a is " TG_SHAPE ", b is " TG_SHAPE
 

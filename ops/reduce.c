@@ -78,12 +78,23 @@ static void col_sum_backward(tg_tape *t, tg_tensor *y) /* dx[i][j] += dy[j] * ar
     }
 }
 
-static const tg_op sum_op = {"tg_sum", sum_forward, sum_backward, NULL};
-static const tg_op mean_op = {"tg_mean", sum_forward, sum_backward, NULL};
-static const tg_op row_sum_op = {"tg_row_sum", row_sum_forward, row_sum_backward, NULL};
-static const tg_op row_mean_op = {"tg_row_mean", row_sum_forward, row_sum_backward, NULL};
-static const tg_op col_sum_op = {"tg_col_sum", col_sum_forward, col_sum_backward, NULL};
-static const tg_op col_mean_op = {"tg_col_mean", col_sum_forward, col_sum_backward, NULL};
+static const tg_op sum_op = {"tg_sum", sum_forward, sum_backward, NULL,
+                             "sum: repeats the upstream gradient to every element  dx[i] += dy"};
+static const tg_op mean_op = {
+    "tg_mean", sum_forward, sum_backward, NULL,
+    "mean: repeats the upstream gradient, divided by the count, to every element  dx[i] += dy / n"};
+static const tg_op row_sum_op = {
+    "tg_row_sum", row_sum_forward, row_sum_backward, NULL,
+    "row sum: repeats each row's upstream gradient along its row  dx[i][j] += dy[i]"};
+static const tg_op row_mean_op = {"tg_row_mean", row_sum_forward, row_sum_backward, NULL,
+                                  "row mean: repeats each row's upstream gradient along its row, "
+                                  "divided by the width  dx[i][j] += dy[i] / n"};
+static const tg_op col_sum_op = {
+    "tg_col_sum", col_sum_forward, col_sum_backward, NULL,
+    "column sum: repeats each column's upstream gradient down its column  dx[i][j] += dy[j]"};
+static const tg_op col_mean_op = {"tg_col_mean", col_sum_forward, col_sum_backward, NULL,
+                                  "column mean: repeats each column's upstream gradient down its "
+                                  "column, divided by the height  dx[i][j] += dy[j] / m"};
 
 /* Record op on x as a (rows x cols) result, adding `count` elements into each of its values: a
  * mean (scale 1/count) of nothing is an error. */

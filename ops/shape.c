@@ -72,12 +72,20 @@ static void concat_rows_backward(tg_tape *t, tg_tensor *y) /* dxs[k][i, :] += dy
     }
 }
 
-static const tg_op slice_cols_op = {"tg_slice_cols", slice_cols_forward, slice_cols_backward, NULL};
-static const tg_op slice_rows_op = {"tg_slice_rows", NULL, NULL, NULL}; /* a view */
+static const tg_op slice_cols_op = {"tg_slice_cols", slice_cols_forward, slice_cols_backward, NULL,
+                                    "slice of columns: passes the upstream gradient into the "
+                                    "columns it took, nothing elsewhere  dx[:, s:s+n] += dy"};
+static const tg_op slice_rows_op = {"tg_slice_rows", NULL, NULL, NULL,
+                                    "slice of rows (a view): its gradient is the window of its "
+                                    "input's gradient  dx[s:s+n, :] += dy"}; /* a view */
 static const tg_op concat_cols_op = {"tg_concat_cols", concat_cols_forward, concat_cols_backward,
-                                     NULL};
+                                     NULL,
+                                     "concatenation of columns: cuts the upstream gradient into "
+                                     "the inputs' column blocks  dx_k += dy[:, block k]"};
 static const tg_op concat_rows_op = {"tg_concat_rows", concat_rows_forward, concat_rows_backward,
-                                     NULL};
+                                     NULL,
+                                     "concatenation of rows: cuts the upstream gradient into the "
+                                     "inputs' row blocks  dx_k += dy[block k, :]"};
 
 /* Record op on [start, start + len) of x's columns (along_cols) or rows. */
 static tg_tensor *slice(tg_tape *t, const tg_op *op, tg_tensor *x, size_t start, size_t len,

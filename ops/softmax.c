@@ -116,9 +116,13 @@ static void log_softmax_backward(tg_tape *t, tg_tensor *y)
     if (y->in[0]->grad) for_rows(t, y, log_softmax_backward_row);
 }
 
-static const tg_op softmax_op = {"tg_softmax", softmax_forward, softmax_backward, NULL};
+static const tg_op softmax_op = {"tg_softmax", softmax_forward, softmax_backward, NULL,
+                                 "softmax: the upstream gradient minus its probability-weighted "
+                                 "row mean, times the probabilities  dx += y * (dy - sum(dy * y))"};
 static const tg_op log_softmax_op = {"tg_log_softmax", log_softmax_forward, log_softmax_backward,
-                                     NULL};
+                                     NULL,
+                                     "log-softmax: the upstream gradient minus the probabilities "
+                                     "times its row sum  dx += dy - exp(y) * sum(dy)"};
 
 tg_tensor *tg_softmax(tg_tape *t, tg_tensor *x)
 {

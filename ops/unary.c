@@ -168,13 +168,24 @@ static void one_minus_backward(tg_tape *t, tg_tensor *y) /* dx -= dy */
     if (dx) FOR_EACH(y, dx[i] -= dy[i]);
 }
 
-static const tg_op tanh_op = {"tg_tanh", tanh_forward, tanh_backward, NULL};
-static const tg_op sigmoid_op = {"tg_sigmoid", sigmoid_forward, sigmoid_backward, NULL};
-static const tg_op relu_op = {"tg_relu", relu_forward, relu_backward, NULL};
-static const tg_op exp_op = {"tg_exp", exp_forward, exp_backward, NULL};
-static const tg_op log_op = {"tg_log", log_forward, log_backward, NULL};
-static const tg_op scale_op = {"tg_scale", scale_forward, scale_backward, NULL};
-static const tg_op one_minus_op = {"tg_one_minus", one_minus_forward, one_minus_backward, NULL};
+static const tg_op tanh_op = {
+    "tg_tanh", tanh_forward, tanh_backward, NULL,
+    "tanh: scales the upstream gradient by one minus the output squared  dx += dy * (1 - y^2)"};
+static const tg_op sigmoid_op = {"tg_sigmoid", sigmoid_forward, sigmoid_backward, NULL,
+                                 "sigmoid: scales the upstream gradient by output times one minus "
+                                 "output  dx += dy * y * (1 - y)"};
+static const tg_op relu_op = {"tg_relu", relu_forward, relu_backward, NULL,
+                              "relu: passes the upstream gradient where the input was positive, "
+                              "blocks it elsewhere  dx += dy * [x > 0]"};
+static const tg_op exp_op = {"tg_exp", exp_forward, exp_backward, NULL,
+                             "exp: scales the upstream gradient by the output  dx += dy * y"};
+static const tg_op log_op = {"tg_log", log_forward, log_backward, NULL,
+                             "log: divides the upstream gradient by the input  dx += dy / x"};
+static const tg_op scale_op = {
+    "tg_scale", scale_forward, scale_backward, NULL,
+    "scale: scales the upstream gradient by the same constant  dx += dy * s"};
+static const tg_op one_minus_op = {"tg_one_minus", one_minus_forward, one_minus_backward, NULL,
+                                   "one minus: passes the upstream gradient negated  dx += -dy"};
 
 /* Record op on x with its scalar argument set before forward runs (only scale reads it). */
 static tg_tensor *unary(tg_tape *t, const tg_op *op, tg_tensor *x, double arg)

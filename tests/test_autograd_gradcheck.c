@@ -15,7 +15,8 @@ static void bad_square_backward(tg_tape *t, tg_tensor *y) /* wrong on purpose: d
     for (size_t i = 0; i < tg_numel(y); i++) y->in[0]->grad[i] += y->grad[i] * 3 * y->in[0]->val[i];
 }
 
-static const tg_op bad_square_op = {"bad_square", bad_square_forward, bad_square_backward, NULL};
+static const tg_op bad_square_op = {"bad_square", bad_square_forward, bad_square_backward, NULL,
+                                    NULL};
 
 static tg_tensor *bad_loss(tg_tape *t, void *p)
 {

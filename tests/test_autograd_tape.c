@@ -328,7 +328,7 @@ static void probe_finish(tg_tape *t, void *work)
     }
 }
 
-static const tg_op probe_op = {"probe", probe_forward, probe_backward, probe_finish};
+static const tg_op probe_op = {"probe", probe_forward, probe_backward, probe_finish, NULL};
 
 static tg_tensor *probe_rec(tg_tape *t, tg_tensor *x)
 {

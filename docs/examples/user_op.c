@@ -39,7 +39,10 @@ static void smooth_l1_backward(tg_tape *t, tg_tensor *y) /* da += dy·clamp(d); 
     }
 }
 
-static const tg_op smooth_l1_op = {"smooth_l1", smooth_l1_forward, smooth_l1_backward, NULL};
+static const tg_op smooth_l1_op = {
+    "smooth_l1", smooth_l1_forward, smooth_l1_backward, NULL,
+    "smooth L1: the upstream gradient times the difference clamped to [-1, 1], negated for b  "
+    "da += dy * clamp(a - b), db += -dy * clamp(a - b)"};
 
 /* The smooth L1 distance of a from b, element by element, a node of their shape. NULL when an
  * input is NULL (the first error on the tape is kept) or the shapes differ (recorded). */
