@@ -22,8 +22,7 @@ static uint64_t stream_checksum(const tg_batcher *b)
     return h;
 }
 
-static int add_u64(tg_ckpt_writer *w, const char *name, const uint64_t *v, size_t n,
-                   tg_status *st)
+static int add_u64(tg_ckpt_writer *w, const char *name, const uint64_t *v, size_t n, tg_status *st)
 {
     return tg_ckpt_writer_add(w, name, TG_DT_U64, 1, &n, v, st);
 }
