@@ -13,6 +13,7 @@
 #include "autograd/walk.h"
 
 #include "ops/binary.h"
+#include "ops/fused.h"
 #include "ops/reduce.h"
 #include "ops/softmax.h"
 #include "ops/matmul.h"

@@ -328,12 +328,14 @@ int seqtask_train(const seqtask_config *c, seqtask_result *res, FILE *log, tg_st
 
 static void usage(const lm_opt *opts, size_t n)
 {
-    printf("usage: tg_seqtask adding|copy|parity [options]\n\n"
+    printf("usage: tg_seqtask adding|copy|parity|caption [options]\n\n"
            "Train a recurrent stack on a generated sequence task and report the held-out loss\n"
            "against the memoryless baseline (and accuracy for copy and parity).\n"
            "  adding  T pairs (value, marker); predict the sum of the two marked values (MSE)\n"
            "  copy    S symbols, T - 1 blanks, a delimiter: recall the symbols (cross-entropy)\n"
-           "  parity  T bits: their XOR (cross-entropy, accuracy)\n\noptions:\n");
+           "  parity  T bits: their XOR (cross-entropy, accuracy)\n"
+           "  caption a caption from an attribute vector, greedy, on held-out combinations\n"
+           "\noptions:\n");
     lm_print_options(stdout, opts, n);
 }
 
@@ -370,12 +372,14 @@ int seqtask_main(int argc, char **argv)
            c.steps, c.lr, c.clip, (unsigned long long)c.seed);
     seqtask_result r;
     tg_status st = {0};
-    if (seqtask_train(&c, &r, stdout, &st) != TG_OK) {
+    int caption = strcmp(c.task, "caption") == 0;
+    if ((caption ? seqtask_caption : seqtask_train)(&c, &r, stdout, &st) != TG_OK) {
         fprintf(stderr, "tg_seqtask: %s\n", st.msg);
         return 1;
     }
     printf("result: task %s cell %s T %zu steps %zu eval_loss %.5f baseline %.5f accuracy %.4f "
            "seconds %.1f\n",
            c.task, c.cell, c.T, r.steps, r.loss, r.baseline, r.accuracy, r.seconds);
+    if (caption) printf("held-out token accuracy %.4f\n", r.token_accuracy);
     return 0;
 }

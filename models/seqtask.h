@@ -45,12 +45,13 @@ typedef struct seqtask_config {
 seqtask_config seqtask_defaults(void);
 
 typedef struct seqtask_result {
-    double loss;       /* held-out loss: MSE (adding) or mean cross-entropy per target */
-    double baseline;   /* the same loss of the memoryless predictor */
-    double accuracy;   /* held-out: parity per sequence, copy per recalled symbol; -1 for adding */
-    double train_loss; /* the last minibatch's */
-    size_t steps;      /* steps trained */
-    double seconds;    /* wall-clock training time */
+    double loss;     /* held-out loss: MSE (adding) or mean cross-entropy per target */
+    double baseline; /* the same loss of the memoryless predictor */
+    double accuracy; /* held-out: parity per sequence, copy per recalled symbol; -1 for adding */
+    double token_accuracy; /* caption: held-out words right, greedy decoding */
+    double train_loss;     /* the last minibatch's */
+    size_t steps;          /* steps trained */
+    double seconds;        /* wall-clock training time */
 } seqtask_result;
 
 /* Train a fresh model as cfg says and evaluate it on the held-out set; when log is not NULL,
@@ -59,7 +60,12 @@ typedef struct seqtask_result {
  * out of memory). */
 int seqtask_train(const seqtask_config *cfg, seqtask_result *res, FILE *log, tg_status *st);
 
-/* tg_seqtask's main: argv[1] is the task (adding, copy, parity); see --help. Returns the exit
+/* One-to-many (models/seqtask_caption.c): a caption generated greedily from an attribute
+ * vector through the decoder's initial state; accuracy is the held-out exact match and
+ * token_accuracy the held-out words right (T, S and eval_n are not used). Same returns. */
+int seqtask_caption(const seqtask_config *cfg, seqtask_result *res, FILE *log, tg_status *st);
+
+/* tg_seqtask's main: argv[1] is the task (adding, copy, parity, caption); see --help. Returns the exit
  * status. */
 int seqtask_main(int argc, char **argv);
 

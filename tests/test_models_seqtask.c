@@ -1,7 +1,8 @@
-/* test_models_seqtask.c: the sequence tasks (models/seqtask.c) train small seeded instances to
- * stated thresholds in seconds (the adding problem, parity, the copy task), a user's registered
- * cell type (the MGU of docs/examples/mgu.c) trains through the same call, and bad
- * configurations fail with messages that say what is wrong. Float build only. */
+/* test_models_seqtask.c: the sequence tasks (models/seqtask.c, seqtask_caption.c) train small
+ * seeded instances to stated thresholds in seconds (the adding problem, parity, the copy task,
+ * captions from attribute vectors), a user's registered cell type (the MGU of
+ * docs/examples/mgu.c) trains through the same call, and bad configurations fail with messages
+ * that say what is wrong. Float build only. */
 #include "testutil.h"
 
 #include "docs/examples/mgu.h"
@@ -10,10 +11,11 @@
 /* Dimension letters as in seqtask.h: T length, S symbols, H hidden, B rows. Steps are about
  * twice what each instance needed when written (adding: MSE 0.027 at 300 steps; parity: 100%
  * at 150; copy: loss 0.45 of the memoryless one, 63% recalled at 1500). */
-#define ADD_STEPS  600
-#define PAR_STEPS  400
-#define COPY_STEPS 1500
-#define MGU_STEPS  400
+#define ADD_STEPS     600
+#define PAR_STEPS     400
+#define COPY_STEPS    1500
+#define MGU_STEPS     400
+#define CAPTION_STEPS 1000 /* held-out exact match 100% at 800, 97% at 1000 */
 
 static seqtask_result train_ok(const seqtask_config *c)
 {
@@ -71,6 +73,22 @@ static void test_a_users_registered_cell_trains_through_the_same_call(void **s)
     if (!(r.accuracy >= 0.9)) fail_msg("MGU parity of 4 bits: accuracy %g", r.accuracy);
 }
 
+static void test_an_lstm_captions_held_out_attribute_combinations_greedily(void **s)
+{
+    (void)s;
+    seqtask_config c = small("caption", "lstm", 10, CAPTION_STEPS);
+    c.hidden = 32, c.B = 32;
+    seqtask_result r;
+    tg_status st = {0};
+    if (seqtask_caption(&c, &r, NULL, &st) != TG_OK) fail_msg("%s", st.msg);
+    assert_true(fabs(r.baseline - (log(3.0) + 3 * log(4.0)) / 7) < 1e-12);
+    if (!(r.accuracy >= 0.85 && r.token_accuracy >= 0.95))
+        fail_msg("caption: exact %g, tokens %g, loss %g", r.accuracy, r.token_accuracy, r.loss);
+    c.cell = "peephole";
+    assert_int_equal(seqtask_caption(&c, &r, NULL, &st), TG_EINVAL);
+    assert_non_null(strstr(st.msg, "unknown cell type \"peephole\""));
+}
+
 static void test_an_untrained_model_is_near_chance_on_parity(void **s)
 {
     (void)s;
@@ -106,6 +124,7 @@ int main(void)
         cmocka_unit_test(test_a_gru_learns_the_parity_of_six_bits),
         cmocka_unit_test(test_an_lstm_recalls_symbols_after_a_blank_better_than_memoryless),
         cmocka_unit_test(test_a_users_registered_cell_trains_through_the_same_call),
+        cmocka_unit_test(test_an_lstm_captions_held_out_attribute_combinations_greedily),
         cmocka_unit_test(test_an_untrained_model_is_near_chance_on_parity),
         cmocka_unit_test(test_an_unknown_task_cell_or_size_is_refused_by_name),
     };
