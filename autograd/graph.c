@@ -105,10 +105,23 @@ static double norm2(const tg_real *v, size_t n)
     return sqrt(s);
 }
 
-/* The end of a node's label: the norms when asked for, then the closing quote and bracket. */
+/* "\nvalue -4" or "\ngrad [0.1 -0.2]": a few values, signed; more as their norm. */
+static void put_signed(FILE *f, const char *what, const tg_real *v, size_t n)
+{
+    if (n > 6) fprintf(f, "\\n‖%s‖₂ = %.4g", what, norm2(v, n));
+    if (n > 6) return;
+    fprintf(f, "\\n%s %s", what, n > 1 ? "[" : "");
+    for (size_t i = 0; i < n; i++) fprintf(f, "%s%.4g", i ? " " : "", (double)v[i]);
+    fprintf(f, "%s", n > 1 ? "]" : "");
+}
+
+/* The end of a node's label: the numbers when asked for, then the closing quote and bracket. */
 static void end_label(FILE *f, const tg_tensor *x, int flags)
 {
-    if (flags & TG_DOT_NORMS) {
+    if (flags & TG_DOT_VALUES) {
+        put_signed(f, "value", x->val, tg_numel(x));
+        if (x->grad) put_signed(f, "grad", x->grad, tg_numel(x));
+    } else if (flags & TG_DOT_NORMS) {
         fprintf(f, "\\n‖value‖₂ = %.4g", norm2(x->val, tg_numel(x)));
         if (x->grad)
             fprintf(f, "\\n‖grad‖₂ = %.4g", norm2(x->grad, tg_numel(x)));

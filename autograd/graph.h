@@ -13,7 +13,9 @@ TG_BEGIN_DECLS
 int tg_tape_print(const tg_tape *t, FILE *f);
 
 enum {
-    TG_DOT_NORMS = 1, /* label each node with the L2 norms of its value and gradient */
+    TG_DOT_NORMS = 1,  /* label each node with the L2 norms of its value and gradient */
+    TG_DOT_VALUES = 2, /* label each node with its value and gradient, signed, when it has at
+                          most 6 elements (else their norms) */
 };
 
 /* The recording as a Graphviz digraph: ops as nodes, leaves as boxes, shapes on the edges.

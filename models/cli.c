@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,15 +19,18 @@ static int set_value(const lm_opt *o, const char *v)
         *(const char **)o->dst = v;
         return 1;
     }
-    if (o->kind == 'd') {
-        *(double *)o->dst = strtod(v, &end);
-    } else {
-        if (*v == '-') return 0;
-        unsigned long long x = strtoull(v, &end, 10);
-        if (o->kind == 'z') *(size_t *)o->dst = (size_t)x;
-        if (o->kind == 'u') *(uint64_t *)o->dst = (uint64_t)x;
+    if (o->kind == 'd') { /* a finite number: NaN compares false with every bound after it */
+        double x = strtod(v, &end);
+        if (errno || end == v || *end || !isfinite(x)) return 0;
+        *(double *)o->dst = x;
+        return 1;
     }
-    return !errno && end != v && *end == '\0';
+    if (*v < '0' || *v > '9') return 0; /* no sign or space, which strtoull would take */
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || end == v || *end) return 0;
+    if (o->kind == 'z') *(size_t *)o->dst = (size_t)x;
+    if (o->kind == 'u') *(uint64_t *)o->dst = (uint64_t)x;
+    return 1;
 }
 
 int lm_parse(int argc, char **argv, const lm_opt *opts, size_t n, char **pos, size_t max_pos,

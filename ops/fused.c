@@ -57,7 +57,9 @@ static void addcmul_backward(tg_tape *t, tg_tensor *y)
     }
 }
 
-static const tg_op addcmul_op = {"tg_addcmul", addcmul_forward, addcmul_backward, NULL};
+static const tg_op addcmul_op = {"tg_addcmul", addcmul_forward, addcmul_backward, NULL,
+                                 "add a product: x gets the upstream gradient, a and b each get "
+                                 "it times the other  dx += dy, da += dy * b, db += dy * a"};
 
 tg_tensor *tg_addcmul(tg_tape *t, tg_tensor *x, tg_tensor *a, tg_tensor *b)
 {

@@ -106,6 +106,38 @@ static void test_dot_with_norms_labels_values_and_gradients(void **s)
     release(&f);
 }
 
+/* a = -4 times b = 2: the picture must keep the signs (-4, and a's gradient b = 2; b's -4). */
+static void test_dot_with_values_shows_small_tensors_signed(void **s)
+{
+    (void)s;
+    tg_tape *t = tg_tape_new();
+    tg_real va = -4, vb = 2, ga = 0, gb = 0;
+    tg_tensor a, b;
+    tg_tensor_init(&a, 1, 1, &va, &ga);
+    tg_tensor_init(&b, 1, 1, &vb, &gb);
+    a.name = "a";
+    assert_int_equal(tg_backward(t, tg_mul(t, &a, &b)), TG_OK);
+    char *out = capture(t, 1, TG_DOT_VALUES);
+    assert_has(out, "label=\"a\\n(1 x 1)\\nvalue -4\\ngrad 2\"");
+    assert_has(out, "\\nvalue 2\\ngrad -4\"");
+    assert_has(out, "label=\"tg_mul\\nvalue -8\\ngrad 1\"");
+    free(out);
+    tg_tape_free(t);
+}
+
+static void test_dot_with_values_shows_norms_past_six_elements(void **s)
+{
+    (void)s;
+    fixture f = record();
+    tg_tensor *wide = tg_concat_cols(f.t, 2, (tg_tensor *[]){f.a, f.a}); /* 12 ones */
+    assert_non_null(wide);
+    char *out = capture(f.t, 1, TG_DOT_VALUES);
+    assert_has(out, "\\nvalue [1 1 1 1 1 1]\\ngrad [0 0 0 0 0 0]");
+    assert_has(out, "\\n‖value‖₂ = 3.464");
+    free(out);
+    release(&f);
+}
+
 static void test_dot_escapes_quotes_in_names(void **s)
 {
     (void)s;
@@ -136,6 +168,8 @@ int main(void)
         cmocka_unit_test(test_print_shows_each_op_its_inputs_and_its_shape),
         cmocka_unit_test(test_dot_is_a_digraph_with_one_edge_per_input),
         cmocka_unit_test(test_dot_with_norms_labels_values_and_gradients),
+        cmocka_unit_test(test_dot_with_values_shows_small_tensors_signed),
+        cmocka_unit_test(test_dot_with_values_shows_norms_past_six_elements),
         cmocka_unit_test(test_dot_escapes_quotes_in_names),
         cmocka_unit_test(test_print_and_dot_report_a_failed_write),
     };

@@ -1,0 +1,50 @@
+/* test_models_cli.c: the option parser of the language-model programs (models/cli.c). */
+#include "testutil.h"
+
+#include "models/cli.h"
+#include "models/text.h"
+
+/* Parse one "--name value" against a table of a number, a size and a count. */
+static int parse1(const char *name, const char *value, char *err, size_t errsz)
+{
+    double d = 1;
+    size_t z = 1, npos;
+    uint64_t u = 1;
+    int help;
+    char *pos[1];
+    const lm_opt opts[] = {
+        {"temperature", 'd', &d, ""}, {"threads", 'z', &z, ""}, {"steps", 'u', &u, ""}};
+    char *argv[] = {(char *)name, (char *)value};
+    return lm_parse(2, argv, opts, 3, pos, 1, &npos, &help, err, errsz);
+}
+
+/* Item 9: --temperature nan and --time-limit nan were accepted (NaN passes every comparison
+ * that would have bounded it); a number must be finite, a count a plain whole number. */
+static void test_item9_non_finite_numbers_and_signed_counts_are_refused(void **s)
+{
+    (void)s;
+    char err[LM_ERRSZ];
+    static const char *const bad[][2] = {
+        {"--temperature", "nan"},  {"--temperature", "inf"},
+        {"--temperature", "-inf"}, {"--temperature", "1e999"},
+        {"--threads", "-1"},       {"--threads", " 2"},
+        {"--threads", "+2"},       {"--steps", "18446744073709551616"},
+        {"--steps", "2x"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        if (parse1(bad[i][0], bad[i][1], err, sizeof err) != -1)
+            fail_msg("%s %s was accepted", bad[i][0], bad[i][1]);
+        if (!strstr(err, bad[i][0] + 2)) fail_msg("message \"%s\"", err);
+    }
+    assert_int_equal(parse1("--temperature", "0.7", err, sizeof err), 0);
+    assert_int_equal(parse1("--threads", "2", err, sizeof err), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_item9_non_finite_numbers_and_signed_counts_are_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
