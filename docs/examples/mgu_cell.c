@@ -38,8 +38,9 @@ static int check_gradients(void)
     problem q;
     tg_params *ps = tg_params_new();
     if (tg_rnn_init(&q.rnn, ps, "mgu.", &mgu_type, I, H, 2, 0, &r, NULL) != TG_OK) return 1;
-    tg_tensor *checked[16];
+    tg_tensor *checked[2 * 6 + T]; /* 2 layers of 6 parameters, and the T inputs */
     size_t n = 0;
+    if (tg_params_count(ps) != 2 * 6) return 1;
     for (size_t i = 0; i < tg_params_count(ps); i++) checked[n++] = tg_params_get(ps, i);
     for (int k = 0; k < T; k++) {
         q.xs[k] = checked[n++] = tg_tensor_new(B, I, 1);
