@@ -12,6 +12,7 @@
 
 #include "autograd/op.h"
 #include "ops/binary.h"
+#include "ops/fused.h"
 #include "ops/matmul.h"
 #include "ops/shape.h"
 #include "ops/unary.h"
@@ -225,13 +226,13 @@ static tg_state rnn_relu(tg_tape *t, const tg_cell *c, tg_tensor *gx, tg_state s
 static tg_state lstm(tg_tape *t, const tg_cell *p, tg_tensor *gx, tg_state s)
 {
     size_t H = p->hidden;
-    tg_tensor *a = plus_recurrent(t, gx, s.h, p->p[W_HH]);        /* a = gx + h·W_hhᵀ */
-    tg_tensor *i = tg_sigmoid(t, gate(t, a, 0, H));               /* i = σ(a_i) */
-    tg_tensor *f = tg_sigmoid(t, gate(t, a, 1, H));               /* f = σ(a_f) */
-    tg_tensor *g = tg_tanh(t, gate(t, a, 2, H));                  /* g = tanh(a_g) */
-    tg_tensor *o = tg_sigmoid(t, gate(t, a, 3, H));               /* o = σ(a_o) */
-    tg_tensor *c = tg_add(t, tg_mul(t, f, s.c), tg_mul(t, i, g)); /* c' = f ⊙ c + i ⊙ g */
-    tg_tensor *h = tg_mul(t, o, tg_tanh(t, c));                   /* h' = o ⊙ tanh(c') */
+    tg_tensor *a = plus_recurrent(t, gx, s.h, p->p[W_HH]); /* a = gx + h·W_hhᵀ */
+    tg_tensor *i = tg_sigmoid(t, gate(t, a, 0, H));        /* i = σ(a_i) */
+    tg_tensor *f = tg_sigmoid(t, gate(t, a, 1, H));        /* f = σ(a_f) */
+    tg_tensor *g = tg_tanh(t, gate(t, a, 2, H));           /* g = tanh(a_g) */
+    tg_tensor *o = tg_sigmoid(t, gate(t, a, 3, H));        /* o = σ(a_o) */
+    tg_tensor *c = tg_addcmul(t, tg_mul(t, f, s.c), i, g); /* c' = f ⊙ c + i ⊙ g */
+    tg_tensor *h = tg_mul(t, o, tg_tanh(t, c));            /* h' = o ⊙ tanh(c') */
     return (tg_state){{h, c}};
 }
 
@@ -252,7 +253,7 @@ static tg_state gru(tg_tape *t, const tg_cell *p, tg_tensor *gx, tg_state s)
     z = tg_sigmoid(t, tg_add(t, gate(t, gx, 1, H), gate(t, gh, 1, H))); /* z = σ(gx_z + gh_z) */
     hn = tg_mul(t, r, gate(t, gh, 2, H));                               /* r ⊙ gh_n */
     n = tg_tanh(t, tg_add(t, gate(t, gx, 2, H), hn));                   /* n = tanh(gx_n + hn) */
-    h = tg_add(t, tg_mul(t, tg_one_minus(t, z), n), tg_mul(t, z, h)); /* h' = (1−z)⊙n + z⊙h */
+    h = tg_addcmul(t, tg_mul(t, tg_one_minus(t, z), n), z, h); /* h' = (1−z)⊙n + z⊙h */
     return (tg_state){{h}};
 }
 
