@@ -181,6 +181,7 @@ void tgi_arena_usage(const tgi_arena *a, size_t *used, size_t *reserved)
 
 void *tg_tape_alloc(tg_tape *t, size_t bytes, const char *who)
 {
+    if (!t) return NULL;
     void *p = tgi_arena_alloc(&t->arena, bytes, TGI_ALIGN);
     if (!p && bytes > SIZE_MAX / 2)
         return tg_fail(t, "%s: allocation of %zu bytes overflows", who, bytes);
@@ -191,6 +192,7 @@ tg_tensor *tgi_tape_tensor(tg_tape *t, const char *who, size_t head, size_t rows
                            size_t n_in, int with_grad)
 {
     size_t n = rows * cols, max = SIZE_MAX / 4 / sizeof(tg_real);
+    if (!t) return NULL;
     if ((cols != 0 && n / cols != rows) || n > max || n_in > max)
         return tg_fail(t, "%s: shape (%zu x %zu) is too large", who, rows, cols);
     tg_tensor *y = arena_tensor(&t->arena, head, rows, cols, n_in, with_grad);

@@ -79,7 +79,7 @@ static int check_loss(tg_tape *t, const tg_tensor *loss)
 
 int tg_backward(tg_tape *t, tg_tensor *loss)
 {
-    int rc = check_loss(t, loss);
+    int rc = t ? check_loss(t, loss) : TG_ENULL;
     if (rc != TG_OK) return rc;
     if (t->backward_ran) clear_node_grads(t);
     t->backward_ran = 1;

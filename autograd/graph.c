@@ -19,16 +19,18 @@
 
 size_t tg_tape_size(const tg_tape *t)
 {
-    return t->n_nodes;
+    return t ? t->n_nodes : 0;
 }
 
 tg_tensor *tg_tape_node(const tg_tape *t, size_t i)
 {
-    return i < t->n_nodes ? t->nodes[i] : NULL;
+    return t && i < t->n_nodes ? t->nodes[i] : NULL;
 }
 
 void tg_tape_get_stats(const tg_tape *t, tg_tape_stats *s)
 {
+    *s = (tg_tape_stats){0};
+    if (!t) return;
     s->nodes = t->n_nodes;
     tgi_arena_usage(&t->arena, &s->bytes_used, &s->bytes_reserved);
     s->heap_allocs = t->heap_allocs + t->arena.heap_allocs;

@@ -32,6 +32,7 @@ void tg_tape_free(tg_tape *t)
 
 void tg_tape_reset(tg_tape *t)
 {
+    if (!t) return;
     tgi_arena_reset(&t->arena);
     t->n_nodes = 0;
     t->backward_ran = 0;
@@ -41,7 +42,7 @@ void tg_tape_reset(tg_tape *t)
 
 tg_tensor *tg_fail(tg_tape *t, const char *fmt, ...)
 {
-    if (t->has_error) return NULL;
+    if (!t || t->has_error) return NULL; /* a NULL tape has nowhere to keep a message */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(t->error, sizeof t->error, fmt, ap);
@@ -52,9 +53,9 @@ tg_tensor *tg_fail(tg_tape *t, const char *fmt, ...)
 
 int tg_check_inputs(tg_tape *t, const char *name, size_t n, tg_tensor *const *in)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; t && i < n; i++)
         if (!in[i]) return tg_fail(t, "%s: input %zu is NULL", name, i + 1), 0;
-    return 1;
+    return t != NULL;
 }
 
 /* Append node y (NULL when its allocation failed) with its entry's bookkeeping. */
@@ -80,6 +81,7 @@ static tg_tensor *push_node(tg_tape *t, tg_tensor *y, const tg_op *op, int grad)
 tg_tensor *tg_node(tg_tape *t, const tg_op *op, size_t rows, size_t cols, size_t n,
                    tg_tensor *const *in)
 {
+    if (!t) return NULL;
     int wants = 0;
     for (size_t i = 0; i < n; i++) wants |= tgi_requires_grad(in[i]);
     int grad = !wants || !t->grad_enabled ? TGI_GRAD_NONE
@@ -122,21 +124,20 @@ static int set_mode(int *mode, int on)
 
 int tg_tape_set_grad(tg_tape *t, int enabled)
 {
-    return set_mode(&t->grad_enabled, enabled);
+    return t ? set_mode(&t->grad_enabled, enabled) : 0;
 }
 
 int tg_tape_reuse_grads(tg_tape *t, int reuse)
 {
-    return set_mode(&t->reuse_grads, reuse);
+    return t ? set_mode(&t->reuse_grads, reuse) : 0;
 }
 
 const char *tg_tape_error(const tg_tape *t)
 {
-    return t->has_error ? t->error : NULL;
+    return !t ? "the tape is NULL" : t->has_error ? t->error : NULL;
 }
 
 void tg_tape_clear_error(tg_tape *t)
 {
-    t->has_error = 0;
-    t->error[0] = '\0';
+    if (t) t->has_error = 0, t->error[0] = '\0';
 }

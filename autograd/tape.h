@@ -20,6 +20,9 @@
  *   "tg_matmul: inner dimensions differ: a is (32 x 165), b is (400 x 165)".
  * An op given NULL returns NULL and keeps the first message, so a whole cell can be checked
  * once at its end. The library never prints, exits or aborts on user input.
+ * A NULL tape (tg_tape_new out of memory, say) crashes nothing: ops and leaves given it return
+ * NULL, tg_backward returns TG_ENULL, tg_tape_error says "the tape is NULL", the other tape
+ * calls do nothing and return 0.
  *
  * Writing an op: autograd/op.h.
  * Read next: ops/binary.c (an op family), autograd/backward.c (the reverse walk).
@@ -68,8 +71,8 @@ int tg_tape_set_grad(tg_tape *t, int enabled);
  * the previous mode. */
 int tg_tape_reuse_grads(tg_tape *t, int reuse);
 
-/* The first error message since the last reset, or NULL when there was none. The string
- * belongs to the tape and stays valid until the next reset or clear. */
+/* The first error message since the last reset, or NULL when there was none ("the tape is
+ * NULL" for a NULL tape). The string belongs to the tape and stays valid until the next reset or clear. */
 const char *tg_tape_error(const tg_tape *t);
 void tg_tape_clear_error(tg_tape *t);
 

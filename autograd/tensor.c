@@ -115,7 +115,7 @@ int tg_requires_grad(const tg_tensor *x)
 
 tg_tensor *tg_leaf(tg_tape *t, size_t rows, size_t cols, const tg_real *data, int requires_grad)
 {
-    int with_grad = requires_grad && t->grad_enabled;
+    int with_grad = requires_grad && t && t->grad_enabled;
     tg_tensor *x = tgi_tape_tensor(t, "tg_leaf", sizeof(tg_tensor), rows, cols, 0, with_grad);
     if (x && data) memcpy(x->val, data, tg_numel(x) * sizeof *data);
     if (x && !data) memset(x->val, 0, tg_numel(x) * sizeof *x->val);

@@ -432,6 +432,60 @@ static void test_strerror_names_every_code(void **state)
     for (int c = TG_OK; c <= TG_ECPU; c++) assert_string_not_equal(tg_strerror(c), tg_strerror(-1));
 }
 
+/* Issue 13 item 10: a NULL tape (tg_tape_new out of memory) crashed tg_add and tg_backward. Every
+ * op family, leaf and tape call given one now returns NULL, TG_ENULL or nothing. */
+static void test_item10_a_null_tape_crashes_no_call(void **s)
+{
+    (void)s;
+    tg_tensor *a = tg_tensor_new(2, 2, 1), *b = tg_tensor_new(2, 2, 1);
+    int32_t ids[2] = {0, 1};
+    assert_null(tg_add(NULL, a, b));
+    assert_null(tg_mul(NULL, a, b));
+    assert_null(tg_div(NULL, a, b));
+    assert_null(tg_addcmul(NULL, a, a, b));
+    assert_null(tg_matmul(NULL, a, b, 0));
+    assert_null(tg_addmm(NULL, a, a, b, 0));
+    assert_null(tg_tanh(NULL, a));
+    assert_null(tg_scale(NULL, a, 2.0));
+    assert_null(tg_sum(NULL, a));
+    assert_null(tg_row_sum(NULL, a));
+    assert_null(tg_slice_cols(NULL, a, 0, 1));
+    assert_null(tg_concat_rows(NULL, 2, (tg_tensor *[]){a, b}));
+    assert_null(tg_softmax(NULL, a));
+    assert_null(tg_softmax_xent(NULL, a, ids, 2));
+    assert_null(tg_embedding(NULL, a, ids, 2));
+    assert_null(tg_dropout(NULL, a, 0.5, NULL));
+    assert_null(tg_leaf(NULL, 2, 2, NULL, 1));
+    assert_null(tg_input(NULL, 2, 2, NULL));
+    assert_null(tg_detach(NULL, a));
+    assert_null(tg_tape_alloc(NULL, 8, "test"));
+    assert_null(tg_fail(NULL, "%s", "nowhere to keep this"));
+    assert_int_equal(tg_check_inputs(NULL, "test", 1, &a), 0);
+    assert_int_equal(tg_backward(NULL, a), TG_ENULL);
+    assert_string_equal(tg_tape_error(NULL), "the tape is NULL");
+    assert_int_equal(tg_tape_set_grad(NULL, 0), 0);
+    assert_int_equal(tg_tape_reuse_grads(NULL, 1), 0);
+    assert_int_equal(tg_tape_size(NULL), 0);
+    assert_null(tg_tape_node(NULL, 0));
+    tg_tape_stats st;
+    tg_tape_get_stats(NULL, &st);
+    assert_int_equal(st.nodes, 0);
+    tg_tape_reset(NULL);
+    tg_tape_clear_error(NULL);
+    tg_tape_free(NULL);
+    tg_params *ps = tg_params_new();
+    for (size_t k = 0; k < 4; k++) { /* every built-in cell type's step */
+        const tg_cell_type *type = tg_cell_type_at(k);
+        tg_cell cell;
+        assert_int_equal(tg_cell_init(&cell, ps, NULL, k, type, 2, 2, NULL, NULL), TG_OK);
+        tg_state h = tg_cell_step(NULL, &cell, a, (tg_state){{b, b}});
+        assert_null(h.v[0]);
+    }
+    tg_params_free(ps);
+    tg_tensor_free(a);
+    tg_tensor_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -456,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_a_shape_too_large_is_refused_naming_the_call_and_the_shape),
         cmocka_unit_test(test_tape_alloc_refuses_an_overflowing_size_naming_the_caller),
         cmocka_unit_test(test_strerror_names_every_code),
+        cmocka_unit_test(test_item10_a_null_tape_crashes_no_call),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
