@@ -128,11 +128,12 @@ int main(int argc, char **argv)
     if (!bc || reps == 0 || steps == 0) return usage(stderr), 2;
     if (threads) tg_set_num_threads((int)threads);
 
-    char err[512];
+    tg_status st = {0};
+    char names[256];
     lm_config c = lm_default_config();
     if (!(c.cell = tg_cell_type_find(cell ? cell : bc->cell)))
         return fprintf(stderr, "bench_train: unknown --cell '%s' (%s)\n", cell,
-                       lm_cell_names(err, sizeof err)),
+                       lm_cell_names(names, sizeof names)),
                2;
     c.V = bc->V, c.E = bc->E, c.H = bc->H, c.L = bc->L;
     c.T = T ? T : bc->T, c.B = B ? B : bc->B;
@@ -140,7 +141,7 @@ int main(int argc, char **argv)
     c.clip = 5;
     c.optim = tg_sgd_config(1.0, 0);
     lm_model m;
-    if (lm_model_init(&m, &c, err, sizeof err) != TG_OK) return fprintf(stderr, "%s\n", err), 1;
+    if (lm_model_init(&m, &c, &st) != TG_OK) return fprintf(stderr, "%s\n", st.msg), 1;
 
     /* A stream long enough that no window is ragged: B rows of T·windows + 1 tokens. */
     size_t windows = warmup + reps * steps, N = c.B * (c.T * windows + 1);
@@ -150,13 +151,11 @@ int main(int argc, char **argv)
     tg_rng_seed(&r, 7);
     for (size_t i = 0; i < N; i++) tok[i] = (int32_t)tg_rng_below(&r, c.V);
     lm_trainer tr;
-    if (lm_trainer_init(&tr, &m, tok, N, err, sizeof err) != TG_OK)
-        return fprintf(stderr, "%s\n", err), 1;
+    if (lm_trainer_init(&tr, &m, tok, N, &st) != TG_OK) return fprintf(stderr, "%s\n", st.msg), 1;
 
     double loss, *rate = calloc(reps, sizeof *rate);
     for (size_t i = 0; i < warmup; i++)
-        if (lm_train_window(&tr, &loss, err, sizeof err) <= 0)
-            return fprintf(stderr, "%s\n", err), 1;
+        if (lm_train_window(&tr, &loss, &st) <= 0) return fprintf(stderr, "%s\n", st.msg), 1;
     if (profile) {
         prof_init(m.ps);
         if (!prof_start(reps * steps)) return fprintf(stderr, "bench_train: out of memory\n"), 1;
@@ -164,8 +163,7 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < reps; k++) {
         double t0 = now();
         for (size_t i = 0; i < steps; i++)
-            if (lm_train_window(&tr, &loss, err, sizeof err) <= 0)
-                return fprintf(stderr, "%s\n", err), 1;
+            if (lm_train_window(&tr, &loss, &st) <= 0) return fprintf(stderr, "%s\n", st.msg), 1;
         rate[k] = (double)(steps * c.T * c.B) / (now() - t0);
     }
     if (profile) prof_stop();

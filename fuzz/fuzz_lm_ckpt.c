@@ -39,12 +39,12 @@ static uint8_t *without_checksums(const uint8_t *data, size_t size, size_t *len)
 
 static void resume(const char *path, lm_model *m)
 {
-    char err[LM_ERRSZ];
+    tg_status st = {0};
     int32_t tok[64];
     for (size_t i = 0; i < 64; i++) tok[i] = (int32_t)(i % m->cfg.V);
     lm_trainer tr;
-    if (lm_trainer_init(&tr, m, tok, 64, err, sizeof err) != TG_OK) return;
-    lm_load_training(path, &tr, err, sizeof err);
+    if (lm_trainer_init(&tr, m, tok, 64, &st) != TG_OK) return;
+    lm_load_training(path, &tr, &st);
     lm_trainer_deinit(&tr);
 }
 
@@ -55,10 +55,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *path = file ? fuzz_file(file, len) : fuzz_file(data, size);
     free(file);
     for (int kind = 0; kind < 2; kind++) {
-        char err[LM_ERRSZ], *vocab;
+        char *vocab;
+        tg_status st = {0};
         lm_model m;
-        if (lm_load(path, &m, kind ? "char" : "word", &vocab, err, sizeof err) != TG_OK) continue;
-        lm_vocab_fits(path, m.cfg.V, &m, err, sizeof err);
+        if (lm_load(path, &m, kind ? "char" : "word", &vocab, 0, &st) != TG_OK) continue;
+        lm_vocab_fits(path, m.cfg.V, &m, &st);
         if (m.cfg.T <= 64 && m.cfg.B <= 8) resume(path, &m); /* windows the harness can afford */
         lm_model_deinit(&m);
         free(vocab);

@@ -10,7 +10,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *buf = malloc(size + 1), *argv[64], *pos[4], err[LM_ERRSZ];
+    char *buf = malloc(size + 1), *argv[64], *pos[4];
+    tg_status st = {0};
     if (!buf) return 0;
     memcpy(buf, data, size);
     buf[size] = '\0';
@@ -40,10 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         {"save", 's', &save, ""},
         {"quiet", 'f', &quiet, ""},
     };
-    if (lm_parse(argc, argv, opts, sizeof opts / sizeof opts[0], pos, 4, &npos, &help, err,
-                 sizeof err) == 0) {
+    if (lm_parse(argc, argv, opts, sizeof opts / sizeof opts[0], pos, 4, &npos, &help, &st) == 0) {
         lm_config c;
-        lm_config_from_opts(&mo, 50, &c, err, sizeof err);
+        lm_config_from_opts(&mo, 50, &c, &st);
     }
     free(buf);
     return 0;

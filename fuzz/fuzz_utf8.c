@@ -25,22 +25,21 @@ static void escape(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char err[LM_ERRSZ];
+    tg_status st = {0};
     const char *s = (const char *)data;
     uint32_t *cps = NULL;
     size_t n = 0, bad;
-    int ok = lm_utf8_decode("corpus", s, size, &cps, &n, err, sizeof err) == TG_OK;
+    int ok = lm_utf8_decode("corpus", s, size, &cps, &n, &st) == TG_OK;
     if (ok != tg_utf8_valid(s, size, &bad)) abort(); /* two views of one module agree */
     if (ok) {
         char *back = NULL;
         size_t len = 0;
-        if (lm_utf8_encode(cps, n, &back, &len, err, sizeof err) == TG_OK &&
+        if (lm_utf8_encode(cps, n, &back, &len, &st) == TG_OK &&
             (len != size || memcmp(back, s, size) != 0))
             abort();
         free(back);
         lm_wordvocab wv;
-        if (lm_wordvocab_build(&wv, "corpus", s, size, err, sizeof err) == TG_OK)
-            lm_wordvocab_deinit(&wv);
+        if (lm_wordvocab_build(&wv, "corpus", s, size, &st) == TG_OK) lm_wordvocab_deinit(&wv);
     }
     free(cps);
     escape(data, size);

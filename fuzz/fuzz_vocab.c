@@ -9,14 +9,15 @@
 
 static void words(const char *s, size_t size)
 {
-    char err[LM_ERRSZ], *back = NULL;
+    char *back = NULL;
+    tg_status st = {0};
     lm_wordvocab v;
-    if (lm_wordvocab_from_string(&v, s, err, sizeof err) != TG_OK) return;
-    if (lm_wordvocab_to_string(&v, &back, err, sizeof err) == TG_OK && strcmp(back, s) != 0)
+    if (lm_wordvocab_from_string(&v, s, &st) != TG_OK) return;
+    if (lm_wordvocab_to_string(&v, &back, &st) == TG_OK && strcmp(back, s) != 0)
         abort(); /* what was accepted is written back as it was */
     int32_t *ids = NULL;
     size_t n = 0;
-    lm_wordvocab_encode(&v, "fuzz", s, size, &ids, &n, NULL, err, sizeof err);
+    lm_wordvocab_encode(&v, "fuzz", s, size, &ids, &n, NULL, &st);
     free(ids);
     free(back);
     lm_wordvocab_deinit(&v);
@@ -24,16 +25,16 @@ static void words(const char *s, size_t size)
 
 static void chars(const char *s, size_t size)
 {
-    char err[LM_ERRSZ], *back = NULL;
+    char *back = NULL;
+    tg_status st = {0};
     lm_charvocab v;
-    if (lm_charvocab_from_string(&v, s, err, sizeof err) != TG_OK) return;
-    if (lm_charvocab_to_string(&v, &back, err, sizeof err) == TG_OK && strcmp(back, s) != 0)
-        abort();
+    if (lm_charvocab_from_string(&v, s, &st) != TG_OK) return;
+    if (lm_charvocab_to_string(&v, &back, &st) == TG_OK && strcmp(back, s) != 0) abort();
     uint32_t *cps = NULL;
     size_t n = 0;
     int32_t *ids = NULL;
-    if (lm_utf8_decode("fuzz", s, size, &cps, &n, err, sizeof err) == TG_OK)
-        lm_charvocab_encode(&v, "fuzz", cps, n, &ids, err, sizeof err);
+    if (lm_utf8_decode("fuzz", s, size, &cps, &n, &st) == TG_OK)
+        lm_charvocab_encode(&v, "fuzz", cps, n, &ids, &st);
     free(ids);
     free(cps);
     free(back);

@@ -10,19 +10,19 @@
 
 static int model(const char *dir, const char *kind, const char *cell, const char *vocab)
 {
-    char path[1024], err[LM_ERRSZ];
+    char path[1024];
+    tg_status st = {0};
     lm_config c = lm_default_config();
     c.cell = tg_cell_type_find(cell), c.V = 4, c.E = 3, c.H = 3, c.L = 2, c.T = 4, c.B = 2;
     lm_model m;
     lm_trainer tr;
     int32_t tok[64];
     for (size_t i = 0; i < 64; i++) tok[i] = (int32_t)(i * 7 % 4);
-    if (lm_model_init(&m, &c, err, sizeof err) ||
-        lm_trainer_init(&tr, &m, tok, 64, err, sizeof err))
-        return fprintf(stderr, "%s\n", err), 1;
+    if (lm_model_init(&m, &c, &st) || lm_trainer_init(&tr, &m, tok, 64, &st))
+        return fprintf(stderr, "%s\n", st.msg), 1;
     snprintf(path, sizeof path, "%s/%s_%s.safetensors", dir, kind, cell);
-    int rc = lm_save(path, &m, &tr, kind, vocab, err, sizeof err);
-    if (rc) fprintf(stderr, "%s\n", err);
+    int rc = lm_save(path, &m, &tr, kind, vocab, &st);
+    if (rc) fprintf(stderr, "%s\n", st.msg);
     lm_trainer_deinit(&tr);
     lm_model_deinit(&m);
     return rc;

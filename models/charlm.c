@@ -54,21 +54,22 @@ static const char *default_corpus(void)
 static void print_sample(lm_model *m, const lm_charvocab *v, const uint32_t *prime, size_t np,
                          size_t n, double temp, size_t top_k, tg_rng *rng, FILE *out)
 {
-    char err[512], buf[4];
+    char buf[4];
+    tg_status st;
     lm_sampler s;
-    if (lm_sampler_init(&s, m, err, sizeof err) != TG_OK) die("%s", err);
+    if (lm_sampler_init(&s, m, &st) != TG_OK) die("%s", st.msg);
     int32_t id = 0;
     for (size_t i = 0; i < np; i++) {
         id = lm_charvocab_id(v, prime[i]);
         if (id < 0) continue; /* a priming character the model never saw */
-        if (lm_sampler_feed(&s, id, err, sizeof err) != TG_OK) die("%s", err);
+        if (lm_sampler_feed(&s, id, &st) != TG_OK) die("%s", st.msg);
         fwrite(buf, 1, lm_utf8_put(prime[i], buf), out);
     }
-    if (np == 0 && lm_sampler_feed(&s, id, err, sizeof err) != TG_OK) die("%s", err);
+    if (np == 0 && lm_sampler_feed(&s, id, &st) != TG_OK) die("%s", st.msg);
     for (size_t i = 0; i < n; i++) {
         id = lm_sampler_draw(&s, temp, top_k, rng);
         fwrite(buf, 1, lm_utf8_put(lm_charvocab_char(v, id), buf), out);
-        if (lm_sampler_feed(&s, id, err, sizeof err) != TG_OK) die("%s", err);
+        if (lm_sampler_feed(&s, id, &st) != TG_OK) die("%s", st.msg);
     }
     fputc('\n', out);
     lm_sampler_deinit(&s);
@@ -95,15 +96,15 @@ static void usage_train(const lm_opt *o, size_t n)
 static void checkpoint(lm_model *m, lm_trainer *tr, const int32_t *val, size_t nval,
                        const train_opts *o, const char *vocab)
 {
-    char err[512];
+    tg_status st;
     double nll = NAN;
     if (nval > 2 * o->m.B) {
         size_t B = nval / 64 > o->m.B ? o->m.B : (nval / 64 ? nval / 64 : 1);
-        if (lm_evaluate(m, val, nval, B, o->m.T, &nll, err, sizeof err) != TG_OK) die("%s", err);
+        if (lm_evaluate(m, val, nval, B, o->m.T, &nll, &st) != TG_OK) die("%s", st.msg);
         printf("epoch %zu step %llu: validation loss %.4f nats, %.4f bits per character\n",
                lm_trainer_epoch(tr), (unsigned long long)tr->step, nll, nll / log(2.0));
     }
-    if (o->save && lm_save(o->save, m, tr, "char", vocab, err, sizeof err) != TG_OK) die("%s", err);
+    if (o->save && lm_save(o->save, m, tr, "char", vocab, &st) != TG_OK) die("%s", st.msg);
 }
 
 static int train(int argc, char **argv)
@@ -160,10 +161,10 @@ static int train(int argc, char **argv)
         {"seed", 'u', &o.m.seed, "random seed"},
     };
     size_t nopt = sizeof opts / sizeof opts[0], npos;
-    char *pos[1], err[1024];
+    char *pos[1];
+    tg_status st;
     int help;
-    if (lm_parse(argc, argv, opts, nopt, pos, 1, &npos, &help, err, sizeof err) != 0)
-        die("%s", err);
+    if (lm_parse(argc, argv, opts, nopt, pos, 1, &npos, &help, &st) != 0) die("%s", st.msg);
     if (help) return usage_train(opts, nopt), 0;
     if (!(o.val_frac >= 0 && o.val_frac < 1)) die("%s", "--val-frac must be in [0, 1)");
     if (o.threads) tg_set_num_threads((int)o.threads);
@@ -171,31 +172,31 @@ static int train(int argc, char **argv)
     const char *path = npos ? pos[0] : default_corpus();
     uint32_t *text;
     size_t n;
-    if (lm_read_utf8(path, &text, &n, err, sizeof err) != TG_OK) die("%s", err);
+    if (lm_read_utf8(path, &text, &n, &st) != TG_OK) die("%s", st.msg);
     if (o.max_chars && o.max_chars < n) n = o.max_chars;
 
     lm_model m;
     lm_charvocab v;
     char *vocab = NULL;
     if (o.resume) {
-        if (lm_load(o.resume, &m, "char", &vocab, err, sizeof err) != TG_OK) die("%s", err);
-        if (lm_charvocab_from_string(&v, vocab, err, sizeof err) != TG_OK ||
-            lm_vocab_fits(o.resume, v.size, &m, err, sizeof err) != TG_OK)
-            die("%s", err);
+        if (lm_load(o.resume, &m, "char", &vocab, 0, &st) != TG_OK) die("%s", st.msg);
+        if (lm_charvocab_from_string(&v, vocab, &st) != TG_OK ||
+            lm_vocab_fits(o.resume, v.size, &m, &st) != TG_OK)
+            die("%s", st.msg);
     } else {
-        if (lm_charvocab_build(&v, text, n, err, sizeof err) != TG_OK) die("%s", err);
-        if (lm_charvocab_to_string(&v, &vocab, err, sizeof err) != TG_OK) die("%s", err);
+        if (lm_charvocab_build(&v, text, n, &st) != TG_OK) die("%s", st.msg);
+        if (lm_charvocab_to_string(&v, &vocab, &st) != TG_OK) die("%s", st.msg);
         lm_config c;
-        if (lm_config_from_opts(&o.m, v.size, &c, err, sizeof err) != TG_OK) die("%s", err);
-        if (lm_model_init(&m, &c, err, sizeof err) != TG_OK) die("%s", err);
+        if (lm_config_from_opts(&o.m, v.size, &c, &st) != TG_OK) die("%s", st.msg);
+        if (lm_model_init(&m, &c, &st) != TG_OK) die("%s", st.msg);
     }
     int32_t *ids;
-    if (lm_charvocab_encode(&v, path, text, n, &ids, err, sizeof err) != TG_OK) die("%s", err);
+    if (lm_charvocab_encode(&v, path, text, n, &ids, &st) != TG_OK) die("%s", st.msg);
     size_t nval = (size_t)((double)n * o.val_frac), ntrain = n - nval;
 
     lm_trainer tr;
-    if (lm_trainer_init(&tr, &m, ids, ntrain, err, sizeof err) != TG_OK) die("%s", err);
-    if (o.resume && lm_load_training(o.resume, &tr, err, sizeof err) != TG_OK) die("%s", err);
+    if (lm_trainer_init(&tr, &m, ids, ntrain, &st) != TG_OK) die("%s", st.msg);
+    if (o.resume && lm_load_training(o.resume, &tr, &st) != TG_OK) die("%s", st.msg);
     const lm_config *c = &m.cfg;
     printf("%s: %zu characters (%zu train, %zu validation), vocabulary %zu\n", path, n, ntrain,
            nval, v.size);
@@ -209,16 +210,16 @@ static int train(int argc, char **argv)
     tg_rng_seed(&srng, o.m.seed + 1);
     uint32_t *prime;
     size_t np;
-    if (lm_utf8_decode("--prime", o.prime, strlen(o.prime), &prime, &np, err, sizeof err) != TG_OK)
-        die("%s", err);
+    if (lm_utf8_decode("--prime", o.prime, strlen(o.prime), &prime, &np, &st) != TG_OK)
+        die("%s", st.msg);
     lm_progress p;
     lm_progress_init(&p);
     size_t tokens = 0, nv = o.val_chars && o.val_chars < nval ? o.val_chars : nval;
     double train_s = 0; /* time spent in training windows, without validation and samples */
     while (tr.step < total && lm_trainer_epoch(&tr) <= o.epochs) {
         double loss, t0 = lm_now();
-        long Tw = lm_train_window(&tr, &loss, err, sizeof err);
-        if (Tw < 0) die("%s", err);
+        long Tw = lm_train_window(&tr, &loss, &st);
+        if (Tw < 0) die("%s", st.msg);
         train_s += lm_now() - t0;
         if (Tw == 0) continue; /* next epoch */
         tokens += (size_t)Tw * c->B;
@@ -269,10 +270,10 @@ static int sample(int argc, char **argv)
         {"seed", 'u', &seed, "random seed"},
     };
     size_t nopt = sizeof opts / sizeof opts[0], npos;
-    char *pos[1], err[1024];
+    char *pos[1];
+    tg_status st;
     int help;
-    if (lm_parse(argc, argv, opts, nopt, pos, 1, &npos, &help, err, sizeof err) != 0)
-        die("%s", err);
+    if (lm_parse(argc, argv, opts, nopt, pos, 1, &npos, &help, &st) != 0) die("%s", st.msg);
     if (help || npos != 1) {
         printf("usage: tg_charlm sample CKPT [options]\n\nGenerate text from a checkpoint "
                "written by tg_charlm train --save.\n\noptions:\n");
@@ -284,12 +285,11 @@ static int sample(int argc, char **argv)
     char *vocab;
     uint32_t *p;
     size_t np;
-    if (lm_load(pos[0], &m, "char", &vocab, err, sizeof err) != TG_OK) die("%s", err);
-    if (lm_charvocab_from_string(&v, vocab, err, sizeof err) != TG_OK ||
-        lm_vocab_fits(pos[0], v.size, &m, err, sizeof err) != TG_OK)
-        die("%s", err);
-    if (lm_utf8_decode("--prime", prime, strlen(prime), &p, &np, err, sizeof err) != TG_OK)
-        die("%s", err);
+    if (lm_load(pos[0], &m, "char", &vocab, 0, &st) != TG_OK) die("%s", st.msg);
+    if (lm_charvocab_from_string(&v, vocab, &st) != TG_OK ||
+        lm_vocab_fits(pos[0], v.size, &m, &st) != TG_OK)
+        die("%s", st.msg);
+    if (lm_utf8_decode("--prime", prime, strlen(prime), &p, &np, &st) != TG_OK) die("%s", st.msg);
     tg_rng rng;
     tg_rng_seed(&rng, seed);
     print_sample(&m, &v, p, np, len, temperature, top_k, &rng, stdout);

@@ -203,18 +203,18 @@ static size_t keep_known(const lm_charvocab *v, const uint32_t *text, size_t n, 
 }
 
 int lm_charviz_record(lm_charviz *cv, lm_model *m, const lm_charvocab *v, const uint32_t *text,
-                      size_t n, size_t layer, size_t state, char *err, size_t errsz)
+                      size_t n, size_t layer, size_t state, tg_status *st)
 {
     memset(cv, 0, sizeof *cv);
     size_t L = m->cfg.L, H = m->cfg.H, S = m->cfg.cell->n_states;
     if (state >= S)
-        return lm_fail(TG_ERANGE, err, errsz, "state %zu is out of range: %s carries %zu (0..%zu)",
-                       state, m->cfg.cell->name, S, S - 1);
+        return tg_status_set(st, TG_ERANGE, "state %zu is out of range: %s carries %zu (0..%zu)",
+                             state, m->cfg.cell->name, S, S - 1);
     if (layer >= L)
-        return lm_fail(TG_ERANGE, err, errsz,
-                       "layer %zu is out of range: the model has %zu "
-                       "layer%s (0..%zu)",
-                       layer, L, L == 1 ? "" : "s", L - 1);
+        return tg_status_set(st, TG_ERANGE,
+                             "layer %zu is out of range: the model has %zu "
+                             "layer%s (0..%zu)",
+                             layer, L, L == 1 ? "" : "s", L - 1);
     int32_t *ids = malloc((n ? n : 1) * sizeof *ids);
     cv->text = malloc((n ? n : 1) * sizeof *cv->text);
     if (!ids || !cv->text) goto nomem;
@@ -226,17 +226,17 @@ int lm_charviz_record(lm_charviz *cv, lm_model *m, const lm_charvocab *v, const 
     if (cv->n == 0) {
         free(ids);
         lm_charviz_deinit(cv);
-        return lm_fail(TG_EINVAL, err, errsz,
-                       "none of the %zu characters of the text is in "
-                       "the model's vocabulary",
-                       n);
+        return tg_status_set(st, TG_EINVAL,
+                             "none of the %zu characters of the text is in "
+                             "the model's vocabulary",
+                             n);
     }
     cv->act = malloc(cv->n * H * sizeof *cv->act);
     lm_sampler s;
-    if (!cv->act || lm_sampler_init(&s, m, err, errsz) != TG_OK) goto nomem;
+    if (!cv->act || lm_sampler_init(&s, m, st) != TG_OK) goto nomem;
     int rc = TG_OK;
     for (size_t i = 0; i < cv->n && rc == TG_OK; i++) {
-        rc = lm_sampler_feed(&s, ids[i], err, errsz);
+        rc = lm_sampler_feed(&s, ids[i], st);
         for (size_t u = 0; u < H; u++)
             cv->act[i * H + u] = (float)s.carry.v[cv->state][layer * H + u];
     }
@@ -247,8 +247,7 @@ int lm_charviz_record(lm_charviz *cv, lm_model *m, const lm_charvocab *v, const 
 nomem:
     free(ids);
     lm_charviz_deinit(cv);
-    return lm_fail(TG_ENOMEM, err, errsz, "out of memory recording %zu characters x %zu units", n,
-                   H);
+    return tg_status_set(st, TG_ENOMEM, "out of memory recording %zu characters x %zu units", n, H);
 }
 
 /* ---- the page ---- */

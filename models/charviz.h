@@ -70,7 +70,7 @@ typedef struct lm_charviz {
  * of the text is in the vocabulary) or TG_ENOMEM with a message in err; on failure *cv is
  * left empty (deinit is harmless). */
 int lm_charviz_record(lm_charviz *cv, lm_model *m, const lm_charvocab *v, const uint32_t *text,
-                      size_t n, size_t layer, size_t state, char *err, size_t errsz);
+                      size_t n, size_t layer, size_t state, tg_status *st);
 void lm_charviz_deinit(lm_charviz *cv);
 
 /* var[0..H) = each unit's variance over the n characters (population, divided by n). */

@@ -62,9 +62,9 @@ static size_t parse_index(const char *name, const char *s)
 /* The text, its first max_chars characters when max_chars > 0. */
 static uint32_t *read_text(const char *path, size_t max_chars, size_t *n)
 {
-    char err[LM_ERRSZ];
+    tg_status st;
     uint32_t *text;
-    if (lm_read_utf8(path, &text, n, err, sizeof err) != TG_OK) fatal("%s", err);
+    if (lm_read_utf8(path, &text, n, &st) != TG_OK) fatal("%s", st.msg);
     if (max_chars && max_chars < *n) *n = max_chars;
     if (*n == 0) fatal("%s is empty: give a text to visualise", path);
     return text;
@@ -189,10 +189,11 @@ int lm_charviz_command(int argc, char **argv)
         {"out", 's', &o.out, "the HTML page to write"},
     };
     size_t nopt = sizeof opts / sizeof opts[0], npos;
-    char *pos[2], err[1024];
+    char *pos[2];
+    tg_status st;
     int help;
-    if (lm_parse(argc, argv, opts, nopt, pos, 2, &npos, &help, err, sizeof err) != 0)
-        fatal("%s (see tg_charlm visualize --help)", err);
+    if (lm_parse(argc, argv, opts, nopt, pos, 2, &npos, &help, &st) != 0)
+        fatal("%s (see tg_charlm visualize --help)", st.msg);
     if (help || npos != 2) return usage(opts, nopt), help ? 0 : 2;
     if (o.pattern && lm_pattern_parse(o.pattern) < 0)
         fatal("unknown --pattern '%s' (quotes, parens, line-start, upper, vowel, space)",
@@ -201,10 +202,10 @@ int lm_charviz_command(int argc, char **argv)
     lm_model m;
     lm_charvocab v;
     char *vocab;
-    if (lm_load(pos[0], &m, "char", &vocab, err, sizeof err) != TG_OK) fatal("%s", err);
-    if (lm_charvocab_from_string(&v, vocab, err, sizeof err) != TG_OK ||
-        lm_vocab_fits(pos[0], v.size, &m, err, sizeof err) != TG_OK)
-        fatal("%s", err);
+    if (lm_load(pos[0], &m, "char", &vocab, 0, &st) != TG_OK) fatal("%s", st.msg);
+    if (lm_charvocab_from_string(&v, vocab, &st) != TG_OK ||
+        lm_vocab_fits(pos[0], v.size, &m, &st) != TG_OK)
+        fatal("%s", st.msg);
     size_t n, layer = o.layer ? parse_index("layer", o.layer) : m.cfg.L - 1;
     if (o.unit && parse_index("unit", o.unit) >= m.cfg.H)
         fatal("--unit %zu is out of range: the model has H = %zu units per layer (0..%zu)",
@@ -217,8 +218,7 @@ int lm_charviz_command(int argc, char **argv)
         state++;
     if (o.state && state == m.cfg.cell->n_states)
         fatal("--state %s: a %s cell carries no state of that name", o.state, m.cfg.cell->name);
-    if (lm_charviz_record(&cv, &m, &v, text, n, layer, state, err, sizeof err) != TG_OK)
-        fatal("%s", err);
+    if (lm_charviz_record(&cv, &m, &v, text, n, layer, state, &st) != TG_OK) fatal("%s", st.msg);
     report_skipped(&cv, &v, text, n);
     printf("%zu characters of %s through layer %zu of %zu (%s, H = %zu)\n", cv.n, pos[1], layer,
            m.cfg.L, m.cfg.cell->name, m.cfg.H);

@@ -34,7 +34,7 @@ static int set_value(const lm_opt *o, const char *v)
 }
 
 int lm_parse(int argc, char **argv, const lm_opt *opts, size_t n, char **pos, size_t max_pos,
-             size_t *npos, int *help, char *err, size_t errsz)
+             size_t *npos, int *help, tg_status *st)
 {
     *npos = 0;
     *help = 0;
@@ -45,24 +45,24 @@ int lm_parse(int argc, char **argv, const lm_opt *opts, size_t n, char **pos, si
             continue;
         }
         if (strncmp(a, "--", 2) != 0) {
-            if (*npos == max_pos) return snprintf(err, errsz, "unexpected argument '%s'", a), -1;
+            if (*npos == max_pos)
+                return tg_status_set(st, TG_EINVAL, "unexpected argument '%s'", a);
             pos[(*npos)++] = argv[i];
             continue;
         }
         size_t k = 0;
         while (k < n && strcmp(a + 2, opts[k].name) != 0) k++;
-        if (k == n) return snprintf(err, errsz, "unknown option '%s' (see --help)", a), -1;
+        if (k == n) return tg_status_set(st, TG_EINVAL, "unknown option '%s' (see --help)", a);
         if (opts[k].kind == 'f') {
             *(int *)opts[k].dst = 1;
             continue;
         }
-        if (i + 1 == argc) return snprintf(err, errsz, "option '%s' needs a value", a), -1;
+        if (i + 1 == argc) return tg_status_set(st, TG_EINVAL, "option '%s' needs a value", a);
         if (!set_value(&opts[k], argv[++i]))
-            return snprintf(err, errsz, "option '%s': '%s' is not a valid %s", a, argv[i],
-                            opts[k].kind == 'd' ? "number" : "non-negative whole number"),
-                   -1;
+            return tg_status_set(st, TG_EINVAL, "option '%s': '%s' is not a valid %s", a, argv[i],
+                                 opts[k].kind == 'd' ? "number" : "non-negative whole number");
     }
-    return 0;
+    return TG_OK;
 }
 
 void lm_print_options(FILE *f, const lm_opt *opts, size_t n)
@@ -83,15 +83,14 @@ void lm_print_options(FILE *f, const lm_opt *opts, size_t n)
     }
 }
 
-int lm_config_from_opts(const lm_model_opts *o, size_t V, lm_config *c, char *err, size_t errsz)
+int lm_config_from_opts(const lm_model_opts *o, size_t V, lm_config *c, tg_status *st)
 {
     *c = lm_default_config();
     char names[256];
     const tg_cell_type *cell = tg_cell_type_find(o->cell);
     if (!cell)
-        return snprintf(err, errsz, "unknown --cell '%s' (%s)", o->cell,
-                        lm_cell_names(names, sizeof names)),
-               TG_EINVAL;
+        return tg_status_set(st, TG_EINVAL, "unknown --cell '%s' (%s)", o->cell,
+                             lm_cell_names(names, sizeof names));
     if (strcmp(o->optim, "sgd") == 0)
         c->optim = tg_sgd_config(o->lr, 0);
     else if (strcmp(o->optim, "adam") == 0)
@@ -99,8 +98,7 @@ int lm_config_from_opts(const lm_model_opts *o, size_t V, lm_config *c, char *er
     else if (strcmp(o->optim, "adagrad") == 0)
         c->optim = tg_adagrad_config(o->lr);
     else
-        return snprintf(err, errsz, "unknown --optim '%s' (sgd, adam, adagrad)", o->optim),
-               TG_EINVAL;
+        return tg_status_set(st, TG_EINVAL, "unknown --optim '%s' (sgd, adam, adagrad)", o->optim);
     c->cell = cell;
     c->V = V;
     c->H = o->hidden;

@@ -19,10 +19,11 @@ typedef struct lm_opt {
 } lm_opt;
 
 /* Parse argv[0..argc) against opts; arguments not starting with "--" are positional and go to
- * pos[0..max_pos) (their count in *npos). Returns 0, or -1 with a message in err (unknown
- * option, missing or malformed value, too many positionals). "--help" sets *help. */
+ * pos[0..max_pos) (their count in *npos). Returns TG_OK, or TG_EINVAL with the message in st
+ * (unknown option, missing or malformed value, too many positionals); options before the bad
+ * one are then set. "--help" sets *help. */
 int lm_parse(int argc, char **argv, const lm_opt *opts, size_t n, char **pos, size_t max_pos,
-             size_t *npos, int *help, char *err, size_t errsz);
+             size_t *npos, int *help, tg_status *st);
 
 /* "  --name VALUE   help (default: current value)" for every option. */
 void lm_print_options(FILE *f, const lm_opt *opts, size_t n);
@@ -37,8 +38,9 @@ typedef struct lm_model_opts {
 } lm_model_opts;
 
 /* The lm_config the options describe for a vocabulary of V (embed 0 means the hidden size).
- * Returns TG_OK, or TG_EINVAL with a message for an unknown cell or optimizer. */
-int lm_config_from_opts(const lm_model_opts *o, size_t V, lm_config *c, char *err, size_t errsz);
+ * Returns TG_OK, or TG_EINVAL with the message in st for an unknown cell or optimizer (*c is
+ * then the default configuration). */
+int lm_config_from_opts(const lm_model_opts *o, size_t V, lm_config *c, tg_status *st);
 
 typedef struct lm_progress {
     int tty;       /* stdout is a terminal: redraw one line */

@@ -34,16 +34,17 @@ static void print_chars(const lm_charvocab *cv)
 
 static void char_stats(const char *path, const char *data, size_t len)
 {
-    char err[LM_ERRSZ];
+    tg_status st;
     uint32_t *cps;
     size_t n, lines = 0;
     for (size_t i = 0; i < len; i++) lines += data[i] == '\n';
     lines += len > 0 && data[len - 1] != '\n';
     printf("%s\n  bytes                 %zu\n  lines                 %zu\n", path, len, lines);
     lm_charvocab cv = {0};
-    if (lm_utf8_decode(path, data, len, &cps, &n, err, sizeof err) != TG_OK ||
-        (n > 0 && lm_charvocab_build(&cv, cps, n, err, sizeof err) != TG_OK)) {
-        fprintf(stderr, "corpus_stats: %s\n  (convert the file to UTF-8, e.g. with iconv)\n", err);
+    if (lm_utf8_decode(path, data, len, &cps, &n, &st) != TG_OK ||
+        (n > 0 && lm_charvocab_build(&cv, cps, n, &st) != TG_OK)) {
+        fprintf(stderr, "corpus_stats: %s\n  (convert the file to UTF-8, e.g. with iconv)\n",
+                st.msg);
         exit(1);
     }
     printf("  characters            %zu\n  distinct characters   %zu\n", n, cv.size);
@@ -56,11 +57,11 @@ static void char_stats(const char *path, const char *data, size_t len)
 static void word_stats(const char *label, const lm_wordvocab *wv, const char *path,
                        const char *data, size_t len)
 {
-    char err[LM_ERRSZ];
+    tg_status st;
     int32_t *ids;
     size_t n, unk, eos = 0;
-    if (lm_wordvocab_encode(wv, path, data, len, &ids, &n, &unk, err, sizeof err) != TG_OK) {
-        printf("  %-21s %s\n", label, err);
+    if (lm_wordvocab_encode(wv, path, data, len, &ids, &n, &unk, &st) != TG_OK) {
+        printf("  %-21s %s\n", label, st.msg);
         return;
     }
     int32_t eos_id = lm_wordvocab_id(wv, LM_EOS);
@@ -78,19 +79,19 @@ int main(int argc, char **argv)
                         "  OTHER files are also encoded with TRAIN's word vocabulary\n");
         return 2;
     }
-    char err[LM_ERRSZ];
+    tg_status st;
     lm_wordvocab train = {0};
     for (int a = 1; a < argc; a++) {
         char *data;
         size_t len;
-        if (lm_read_file(argv[a], &data, &len, err, sizeof err) != TG_OK) {
-            fprintf(stderr, "corpus_stats: %s\n", err);
+        if (lm_read_file(argv[a], &data, &len, &st) != TG_OK) {
+            fprintf(stderr, "corpus_stats: %s\n", st.msg);
             return 1;
         }
         char_stats(argv[a], data, len);
         lm_wordvocab own;
-        if (lm_wordvocab_build(&own, argv[a], data, len, err, sizeof err) != TG_OK) {
-            printf("  words                 %s\n", err);
+        if (lm_wordvocab_build(&own, argv[a], data, len, &st) != TG_OK) {
+            printf("  words                 %s\n", st.msg);
         } else {
             word_stats("tokens", &own, argv[a], data, len);
             printf("  distinct tokens       %zu\n", own.size);

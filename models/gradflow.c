@@ -246,9 +246,8 @@ int main(int argc, char **argv)
         {"plot", 's', &o.plot, "also draw them with gnuplot to this .png or .svg"},
     };
     size_t n = sizeof table / sizeof table[0], npos;
-    char err[256];
-    if (lm_parse(argc - 1, argv + 1, table, n, NULL, 0, &npos, &o.help, err, sizeof err) != 0)
-        die(err);
+    tg_status st;
+    if (lm_parse(argc - 1, argv + 1, table, n, NULL, 0, &npos, &o.help, &st) != 0) die(st.msg);
     if (o.help) return usage(stdout, table, n), 0;
     check_opts(&o);
     double *y[NSERIES];

@@ -36,61 +36,57 @@ const char *lm_cell_names(char *buf, size_t n)
 
 /* ---- The model ------------------------------------------------------------------------ */
 
-static int check_config(const lm_config *c, char *err, size_t errsz)
+static int check_config(const lm_config *c, tg_status *st)
 {
-    if (!c->cell) return lm_fail(TG_EINVAL, err, errsz, "no cell type");
+    if (!c->cell) return tg_status_set(st, TG_EINVAL, "no cell type");
     if (!c->V || !c->E || !c->H || !c->L || !c->T || !c->B)
-        return lm_fail(
-            TG_EINVAL, err, errsz,
+        return tg_status_set(
+            st, TG_EINVAL,
             "every size must be at least 1: V %zu, E %zu, H %zu, layers %zu, T %zu, B %zu", c->V,
             c->E, c->H, c->L, c->T, c->B);
     if (c->T > SIZE_MAX / c->B / sizeof(int32_t))
-        return lm_fail(TG_EINVAL, err, errsz,
-                       "a window of T·B ids overflows memory sizes (T %zu, B %zu)", c->T, c->B);
+        return tg_status_set(
+            st, TG_EINVAL, "a window of T·B ids overflows memory sizes (T %zu, B %zu)", c->T, c->B);
     if (c->tied && c->E != c->H)
-        return lm_fail(
-            TG_EINVAL, err, errsz,
+        return tg_status_set(
+            st, TG_EINVAL,
             "weight tying needs the embedding width to equal the hidden size (E %zu, H %zu)", c->E,
             c->H);
     if (!(c->dropout >= 0 && c->dropout < 1))
-        return lm_fail(TG_EINVAL, err, errsz, "dropout must be in [0, 1), got %g", c->dropout);
+        return tg_status_set(st, TG_EINVAL, "dropout must be in [0, 1), got %g", c->dropout);
     if (!(c->clip >= 0 && c->clip < INFINITY) || !(c->lr_decay > 0 && c->lr_decay <= 1) ||
         !(c->init >= 0 && c->init < INFINITY))
-        return lm_fail(TG_EINVAL, err, errsz,
-                       "clip and init must be finite and >= 0, lr decay in (0, 1]: clip %g, init "
-                       "%g, lr decay %g",
-                       c->clip, c->init, c->lr_decay);
+        return tg_status_set(
+            st, TG_EINVAL,
+            "clip and init must be finite and >= 0, lr decay in (0, 1]: clip %g, init "
+            "%g, lr decay %g",
+            c->clip, c->init, c->lr_decay);
     return TG_OK;
 }
 
-static int add_layers(lm_model *m, char *err, size_t errsz)
+static int add_layers(lm_model *m, tg_status *st)
 {
     const lm_config *c = &m->cfg;
-    tg_status st = {0};
-    int rc = tg_embed_init(&m->emb, m->ps, "encoder", c->V, c->E, &m->rng);
+    tg_status why;
+    int rc = tg_embed_init(&m->emb, m->ps, "encoder", c->V, c->E, &m->rng, &why);
     if (rc == TG_OK)
         rc = tg_rnn_init(&m->rnn, m->ps, "rnn.", c->cell, c->E, c->H, c->L, c->dropout, &m->rng,
-                         &st);
-    if (rc != TG_OK && st.code)
-        return lm_fail(rc, err, errsz, "cannot build the model: %s", st.msg);
+                         &why);
     if (rc == TG_OK)
-        rc = c->tied ? tg_linear_init_tied(&m->dec, m->ps, "decoder", &m->emb, 1)
-                     : tg_linear_init(&m->dec, m->ps, "decoder", c->H, c->V, 1, &m->rng);
-    if (rc != TG_OK) {
-        const char *why = tg_params_error(m->ps);
-        return lm_fail(rc, err, errsz, "cannot build the model: %s", why ? why : tg_strerror(rc));
-    }
+        rc = c->tied ? tg_linear_init_tied(&m->dec, m->ps, "decoder", &m->emb, 1, &why)
+                     : tg_linear_init(&m->dec, m->ps, "decoder", c->H, c->V, 1, &m->rng, &why);
+    if (rc != TG_OK) return tg_status_set(st, rc, "cannot build the model: %s", why.msg);
     if (c->init > 0) tg_params_init_uniform(m->ps, c->init, &m->rng);
     for (size_t k = 0; c->forget_bias != 0 && k < c->L; k++)
-        if (tg_lstm_set_forget_bias(&m->rnn.cells[k], c->forget_bias, &st) != TG_OK)
-            return lm_fail(TG_EINVAL, err, errsz, "a forget-gate bias: %s", st.msg);
+        if (tg_lstm_set_forget_bias(&m->rnn.cells[k], c->forget_bias, &why) != TG_OK)
+            return tg_status_set(st, TG_EINVAL, "a forget-gate bias: %s", why.msg);
     return TG_OK;
 }
 
-int lm_model_init(lm_model *m, const lm_config *cfg, char *err, size_t errsz)
+int lm_model_init(lm_model *m, const lm_config *cfg, tg_status *st)
 {
     memset(m, 0, sizeof *m);
-    int rc = check_config(cfg, err, errsz);
+    int rc = check_config(cfg, st);
     if (rc != TG_OK) return rc;
     m->cfg = *cfg;
     tg_rng_seed(&m->rng, cfg->seed);
@@ -98,9 +94,9 @@ int lm_model_init(lm_model *m, const lm_config *cfg, char *err, size_t errsz)
     m->s = calloc(cfg->L, sizeof *m->s);
     if (!m->ps || !m->s) {
         lm_model_deinit(m);
-        return lm_fail(TG_ENOMEM, err, errsz, "out of memory building the model");
+        return tg_status_set(st, TG_ENOMEM, "out of memory building the model");
     }
-    rc = add_layers(m, err, errsz);
+    rc = add_layers(m, st);
     if (rc != TG_OK) lm_model_deinit(m);
     return rc;
 }
@@ -163,15 +159,12 @@ static tg_tensor *window_loss(tg_tape *t, void *model, tg_rnn_carry *carry, cons
     return L;
 }
 
-int lm_trainer_init(lm_trainer *tr, lm_model *m, const int32_t *tok, size_t N, char *err,
-                    size_t errsz)
+int lm_trainer_init(lm_trainer *tr, lm_model *m, const int32_t *tok, size_t N, tg_status *st)
 {
     const lm_config *c = &m->cfg;
     tg_trainer_config tc = {c->T,        c->B,           c->optim,    c->clip,
                             c->lr_decay, c->decay_after, c->sum_steps};
-    tg_status st = {0};
-    int rc = tg_trainer_init(tr, &tc, m->ps, &m->rnn, window_loss, m, &m->rng, tok, N, &st);
-    return rc == TG_OK ? TG_OK : lm_fail(rc, err, errsz, "%s", st.msg);
+    return tg_trainer_init(tr, &tc, m->ps, &m->rnn, window_loss, m, &m->rng, tok, N, st);
 }
 
 void lm_trainer_deinit(lm_trainer *tr)
@@ -189,25 +182,20 @@ double lm_trainer_progress(const lm_trainer *tr)
     return tg_trainer_progress(tr);
 }
 
-long lm_train_window(lm_trainer *tr, double *loss, char *err, size_t errsz)
+long lm_train_window(lm_trainer *tr, double *loss, tg_status *st)
 {
-    tg_status st = {0};
-    long Tw = tg_trainer_window(tr, loss, &st);
-    if (Tw < 0) lm_fail(-1, err, errsz, "%s", st.msg);
-    return Tw;
+    return tg_trainer_window(tr, loss, st);
 }
 
 int lm_evaluate(lm_model *m, const int32_t *tok, size_t N, size_t B, size_t T, double *nll,
-                char *err, size_t errsz)
+                tg_status *st)
 {
-    tg_status st = {0};
-    int rc = tg_evaluate(window_loss, m, &m->rnn, tok, N, B, T, nll, &st);
-    return rc == TG_OK ? TG_OK : lm_fail(rc, err, errsz, "%s", st.msg);
+    return tg_evaluate(window_loss, m, &m->rnn, tok, N, B, T, nll, st);
 }
 
 /* ---- Sampling ------------------------------------------------------------------------- */
 
-int lm_sampler_init(lm_sampler *s, lm_model *m, char *err, size_t errsz)
+int lm_sampler_init(lm_sampler *s, lm_model *m, tg_status *st)
 {
     memset(s, 0, sizeof *s);
     s->m = m;
@@ -216,7 +204,7 @@ int lm_sampler_init(lm_sampler *s, lm_model *m, char *err, size_t errsz)
     int rc = tg_rnn_carry_init(&s->carry, &m->rnn, 1, NULL);
     if (!s->tape || !s->logits || rc != TG_OK) {
         lm_sampler_deinit(s);
-        return lm_fail(TG_ENOMEM, err, errsz, "out of memory setting up sampling");
+        return tg_status_set(st, TG_ENOMEM, "out of memory setting up sampling");
     }
     tg_tape_set_grad(s->tape, 0);
     return TG_OK;
@@ -230,14 +218,14 @@ void lm_sampler_deinit(lm_sampler *s)
     memset(s, 0, sizeof *s);
 }
 
-int lm_sampler_feed(lm_sampler *s, int32_t id, char *err, size_t errsz)
+int lm_sampler_feed(lm_sampler *s, int32_t id, tg_status *st)
 {
     tg_tape_reset(s->tape);
     int was_eval = s->m->eval;
     s->m->eval = 1;
     tg_tensor *z = lm_window_logits(s->tape, s->m, &s->carry, &id, 1);
     s->m->eval = was_eval;
-    if (!z) return lm_fail(TG_EINVAL, err, errsz, "sampling: %s", tg_tape_error(s->tape));
+    if (!z) return tg_status_set(st, TG_EINVAL, "sampling: %s", tg_tape_error(s->tape));
     memcpy(s->logits, z->val, s->m->cfg.V * sizeof *s->logits);
     return TG_OK;
 }

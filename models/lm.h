@@ -13,6 +13,10 @@
  *
  * State carried between windows lives in a tg_rnn_carry (see nn/rnn.h): each window loads it,
  * records, stores the final state back (the detach of truncated BPTT), and resets the tape.
+ *
+ * Errors as in the library: a call that can fail takes a `tg_status *st` last and returns its
+ * TG_* code with the message in st (autograd/status.h); each contract says what is left after a
+ * failure. Recording calls (lm_window_*) keep the tape's sticky error.
  */
 #ifndef LM_H
 #define LM_H
@@ -70,9 +74,9 @@ typedef struct lm_model {
 } lm_model;
 
 /* Build the model of cfg with freshly initialised parameters. Returns TG_OK, or a TG_* code
- * with a message in err (bad sizes, tied with E != H, out of memory). On failure nothing is
- * left to free. */
-int lm_model_init(lm_model *m, const lm_config *cfg, char *err, size_t errsz);
+ * with the message in st (bad sizes, tied with E != H, out of memory). On failure *m is zeroed
+ * and nothing is left to free. */
+int lm_model_init(lm_model *m, const lm_config *cfg, tg_status *st);
 void lm_model_deinit(lm_model *m);
 
 /* Record one window on t without a loss: the logits (Tw·B x V) of inputs x (Tw·B ids,
@@ -91,15 +95,17 @@ tg_tensor *lm_window_loss(tg_tape *t, lm_model *m, tg_rnn_carry *carry, const in
  * function; these calls only fill in its configuration from the model's. */
 typedef tg_trainer lm_trainer;
 
-/* Train m on tok[0..N) (borrowed; must outlive the trainer). */
-int lm_trainer_init(lm_trainer *tr, lm_model *m, const int32_t *tok, size_t N, char *err,
-                    size_t errsz);
+/* Train m on tok[0..N) (borrowed; must outlive the trainer). Returns tg_trainer_init's code and
+ * message (a window of T·B too large for N, out of memory); on failure nothing is left to free
+ * and m is unchanged. */
+int lm_trainer_init(lm_trainer *tr, lm_model *m, const int32_t *tok, size_t N, tg_status *st);
 void lm_trainer_deinit(lm_trainer *tr);
 
 /* One window: forward, backward, clip, optimizer step. Returns its number of steps T' (> 0)
  * with the mean loss in *loss; 0 when the epoch has ended (the carried state is zeroed, the
- * learning rate set for the next epoch; nothing trained); or -1 on error with err set. */
-long lm_train_window(lm_trainer *tr, double *loss, char *err, size_t errsz);
+ * learning rate set for the next epoch; nothing trained); or -1 with the message in st (the
+ * recording failed, or the gradient was not finite: no step, the parameters are as they were). */
+long lm_train_window(lm_trainer *tr, double *loss, tg_status *st);
 
 /* The current epoch, counted from 1, and the fraction of it done. */
 size_t lm_trainer_epoch(const lm_trainer *tr);
@@ -107,9 +113,9 @@ double lm_trainer_progress(const lm_trainer *tr);
 
 /* Mean cross-entropy per token (nats) of m on tok[0..N), in evaluation mode (no dropout, no
  * gradients), B rows of windows of T, state carried. Returns TG_OK and *nll, or a TG_* code
- * with err. */
+ * with the message in st (*nll unset; the parameters are never changed). */
 int lm_evaluate(lm_model *m, const int32_t *tok, size_t N, size_t B, size_t T, double *nll,
-                char *err, size_t errsz);
+                tg_status *st);
 
 /* Generation, one token at a time, B = 1, in evaluation mode. */
 typedef struct lm_sampler {
@@ -119,10 +125,13 @@ typedef struct lm_sampler {
     tg_real *logits;    /* V: the scores of the next token after the last feed */
 } lm_sampler;
 
-int lm_sampler_init(lm_sampler *s, lm_model *m, char *err, size_t errsz);
+/* TG_OK, or TG_ENOMEM with the message in st and *s zeroed (nothing to free). */
+int lm_sampler_init(lm_sampler *s, lm_model *m, tg_status *st);
 void lm_sampler_deinit(lm_sampler *s);
-/* Advance the state by one token; the logits of the next token are then in s->logits. */
-int lm_sampler_feed(lm_sampler *s, int32_t id, char *err, size_t errsz);
+/* Advance the state by one token; the logits of the next token are then in s->logits. Returns
+ * TG_OK, or TG_EINVAL with the tape's message (an id out of range): s->logits is then as it
+ * was, the carried state possibly advanced. */
+int lm_sampler_feed(lm_sampler *s, int32_t id, tg_status *st);
 /* Draw the next token from softmax(logits / temperature), restricted to the top_k scores when
  * top_k > 0. temperature <= 0 means the argmax (greedy). */
 int32_t lm_sampler_draw(const lm_sampler *s, double temperature, size_t top_k, tg_rng *rng);
@@ -130,24 +139,29 @@ int32_t lm_sampler_draw(const lm_sampler *s, double temperature, size_t top_k, t
 /* Checkpoints (safetensors). Parameters under "model.", the configuration and `kind` ("char"
  * or "word") and the vocabulary string under metadata, and, when tr is not NULL, the whole
  * training state under "train." (optimizer arrays, steps, RNG, batcher position, carried
- * state, learning rate), so a resumed run continues bit for bit. Written atomically. */
+ * state, learning rate), so a resumed run continues bit for bit. Written atomically: on failure
+ * (TG_EIO, TG_ENOMEM, ... with the message in st) the file at path is as it was. */
 int lm_save(const char *path, const lm_model *m, const lm_trainer *tr, const char *kind,
-            const char *vocab, char *err, size_t errsz);
+            const char *vocab, tg_status *st);
 
 /* Open a checkpoint written by lm_save: checks `kind`, builds the model from its
  * configuration and loads its parameters. *vocab receives a malloc'd copy of the vocabulary
  * string (free it). A truncated or damaged file, a checkpoint of another kind of model, or
  * parameters that do not fit the configuration give TG_EFORMAT/TG_ESHAPE/TG_ERANGE with a
- * message naming the file and the problem. */
-int lm_load(const char *path, lm_model *m, const char *kind, char **vocab, char *err, size_t errsz);
+ * message naming the file and the problem. flags are tg_ckpt_open's: TG_CKPT_NONFINITE_OK loads
+ * NaN or infinite parameters (to inspect a damaged model), 0 refuses them. On failure *m is
+ * zeroed and *vocab NULL: nothing to free. */
+int lm_load(const char *path, lm_model *m, const char *kind, char **vocab, unsigned flags,
+            tg_status *st);
 
 /* TG_OK when a vocabulary read from the checkpoint at path has exactly the model's V entries;
  * otherwise TG_EFORMAT with a message naming the file and both sizes (a shorter vocabulary
  * would let a sampled id index past it). */
-int lm_vocab_fits(const char *path, size_t vocab_size, const lm_model *m, char *err, size_t errsz);
+int lm_vocab_fits(const char *path, size_t vocab_size, const lm_model *m, tg_status *st);
 
 /* Restore the training state saved with lm_save into a trainer made for the same model and
- * stream (the stream's length and checksum are checked). */
-int lm_load_training(const char *path, lm_trainer *tr, char *err, size_t errsz);
+ * stream (the stream's length and checksum are checked). On failure the trainer is as it was
+ * and st names the file and the array. */
+int lm_load_training(const char *path, lm_trainer *tr, tg_status *st);
 
 #endif

@@ -17,7 +17,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,57 +93,56 @@ static int parse_field(lm_config *c, const cfg_field *f, const char *s)
 /* ---- Saving ----------------------------------------------------------------------------- */
 
 int lm_save(const char *path, const lm_model *m, const lm_trainer *tr, const char *kind,
-            const char *vocab, char *err, size_t errsz)
+            const char *vocab, tg_status *st)
 {
     tg_ckpt_writer *w = tg_ckpt_writer_new();
-    tg_status st;
-    if (!w) return lm_fail(TG_ENOMEM, err, errsz, "%s: out of memory", path);
-    int rc = tg_ckpt_writer_add_params(w, m->ps, "model.", &st);
-    if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "tapegrad.kind", kind, &st);
-    if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "tapegrad.vocab", vocab, &st);
-    if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "config.cell", m->cfg.cell->name, &st);
+    if (!w) return tg_status_set(st, TG_ENOMEM, "%s: out of memory", path);
+    int rc = tg_ckpt_writer_add_params(w, m->ps, "model.", st);
+    if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "tapegrad.kind", kind, st);
+    if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "tapegrad.vocab", vocab, st);
+    if (rc == TG_OK) rc = tg_ckpt_writer_meta(w, "config.cell", m->cfg.cell->name, st);
     if (rc == TG_OK)
-        rc = tg_ckpt_writer_meta(w, "config.optim", optim_names[m->cfg.optim.kind], &st);
+        rc = tg_ckpt_writer_meta(w, "config.optim", optim_names[m->cfg.optim.kind], st);
     for (size_t i = 0; rc == TG_OK && i < N_FIELDS; i++) {
         char value[64];
         format_field(&m->cfg, &fields[i], value, sizeof value);
-        rc = tg_ckpt_writer_meta(w, fields[i].key, value, &st);
+        rc = tg_ckpt_writer_meta(w, fields[i].key, value, st);
     }
-    if (rc == TG_OK && tr) rc = tg_trainer_save_state(tr, w, &st);
-    if (rc == TG_OK) rc = tg_ckpt_writer_save(w, path, &st);
-    if (rc != TG_OK) lm_fail(rc, err, errsz, "%s", st.msg);
+    if (rc == TG_OK && tr) rc = tg_trainer_save_state(tr, w, st);
+    if (rc == TG_OK) rc = tg_ckpt_writer_save(w, path, st);
     tg_ckpt_writer_free(w);
     return rc;
 }
 
 /* ---- Loading ---------------------------------------------------------------------------- */
 
-static int read_config(tg_ckpt *ck, const char *path, lm_config *c, char *err, size_t errsz)
+static int read_config(tg_ckpt *ck, const char *path, lm_config *c, tg_status *st)
 {
     *c = lm_default_config();
     const char *cell = tg_ckpt_meta(ck, "config.cell"), *opt = tg_ckpt_meta(ck, "config.optim");
     int k = 0;
     while (opt && k < 3 && strcmp(opt, optim_names[k])) k++;
     if (!cell || !opt || k == 3)
-        return lm_fail(TG_EFORMAT, err, errsz,
-                       "%s: metadata lacks config.cell or a known config.optim", path);
+        return tg_status_set(st, TG_EFORMAT,
+                             "%s: metadata lacks config.cell or a known config.optim", path);
     char names[256], e[160];
     if (!(c->cell = tg_cell_type_find(cell)))
-        return lm_fail(TG_EFORMAT, err, errsz,
-                       "%s: config.cell '%s' is not a cell type this program knows (%s); a "
-                       "program that registers it (tg_cell_type_register) can load it",
-                       path, tg_utf8_escape(e, sizeof e, cell), lm_cell_names(names, sizeof names));
+        return tg_status_set(st, TG_EFORMAT,
+                             "%s: config.cell '%s' is not a cell type this program knows (%s); a "
+                             "program that registers it (tg_cell_type_register) can load it",
+                             path, tg_utf8_escape(e, sizeof e, cell),
+                             lm_cell_names(names, sizeof names));
     c->optim.kind = (tg_optim_kind)k;
     for (size_t i = 0; i < N_FIELDS; i++) {
         const char *s = tg_ckpt_meta(ck, fields[i].key);
         if (!s)
-            return lm_fail(TG_EFORMAT, err, errsz,
-                           "%s: metadata has no '%s' (not a tapegrad language-model checkpoint?)",
-                           path, fields[i].key);
+            return tg_status_set(
+                st, TG_EFORMAT,
+                "%s: metadata has no '%s' (not a tapegrad language-model checkpoint?)", path,
+                fields[i].key);
         if (!parse_field(c, &fields[i], s))
-            return lm_fail(TG_EFORMAT, err, errsz,
-                           "%s: metadata '%s' = \"%s\" is not a valid value", path, fields[i].key,
-                           tg_utf8_escape(e, sizeof e, s));
+            return tg_status_set(st, TG_EFORMAT, "%s: metadata '%s' = \"%s\" is not a valid value",
+                                 path, fields[i].key, tg_utf8_escape(e, sizeof e, s));
     }
     return TG_OK;
 }
@@ -161,7 +159,7 @@ static int mul(size_t a, size_t b, size_t *out)
  * matrix a layer, whatever the cell): refuse a configuration the file's "model." arrays cannot
  * hold before building anything, so a small file cannot make a huge model (a 30 KB file with
  * config.L = 30000 used to spend a minute building one). */
-static int check_size(tg_ckpt *ck, const char *path, const lm_config *c, char *err, size_t errsz)
+static int check_size(tg_ckpt *ck, const char *path, const lm_config *c, tg_status *st)
 {
     size_t have = 0, ve, hh, lhh;
     for (size_t i = 0; i < tg_ckpt_count(ck); i++) {
@@ -171,67 +169,61 @@ static int check_size(tg_ckpt *ck, const char *path, const lm_config *c, char *e
     int over =
         mul(c->V, c->E, &ve) || mul(c->H, c->H, &hh) || mul(c->L, hh, &lhh) || ve > SIZE_MAX - lhh;
     if (over || ve + lhh > have)
-        return lm_fail(TG_EFORMAT, err, errsz,
-                       "%s: config.V %zu, E %zu, H %zu, L %zu need more parameters than the file's "
-                       "%zu model values",
-                       path, c->V, c->E, c->H, c->L, have);
+        return tg_status_set(
+            st, TG_EFORMAT,
+            "%s: config.V %zu, E %zu, H %zu, L %zu need more parameters than the file's "
+            "%zu model values",
+            path, c->V, c->E, c->H, c->L, have);
     return TG_OK;
 }
 
-int lm_load(const char *path, lm_model *m, const char *kind, char **vocab, char *err, size_t errsz)
+int lm_load(const char *path, lm_model *m, const char *kind, char **vocab, unsigned flags,
+            tg_status *st)
 {
     tg_ckpt *ck;
-    tg_status st;
+    tg_status inner;
     char e[160];
     memset(m, 0, sizeof *m);
     *vocab = NULL;
-    int rc = tg_ckpt_open(&ck, path, 0, &st);
-    if (rc != TG_OK) return lm_fail(rc, err, errsz, "%s", st.msg);
+    int rc = tg_ckpt_open(&ck, path, flags, st);
+    if (rc != TG_OK) return rc;
     const char *k = tg_ckpt_meta(ck, "tapegrad.kind"), *v = tg_ckpt_meta(ck, "tapegrad.vocab");
     lm_config cfg;
     if (!k || !v)
-        rc = lm_fail(TG_EFORMAT, err, errsz,
-                     "%s: no tapegrad.kind/tapegrad.vocab metadata: not a tapegrad language model",
-                     path);
+        rc = tg_status_set(
+            st, TG_EFORMAT,
+            "%s: no tapegrad.kind/tapegrad.vocab metadata: not a tapegrad language model", path);
     else if (strcmp(k, kind) != 0)
-        rc = lm_fail(TG_EFORMAT, err, errsz,
-                     "%s: a %s-level model; this program reads %s-level ones", path,
-                     tg_utf8_escape(e, sizeof e, k), kind);
-    if (rc == TG_OK) rc = read_config(ck, path, &cfg, err, errsz);
-    if (rc == TG_OK) rc = check_size(ck, path, &cfg, err, errsz);
-    if (rc == TG_OK && (rc = lm_model_init(m, &cfg, err, errsz)) != TG_OK && err && errsz) {
-        char why[LM_ERRSZ];
-        snprintf(why, sizeof why, "%s", err);
-        lm_fail(rc, err, errsz, "%s: config.*: %s", path, why);
-    }
-    if (rc == TG_OK && (rc = tg_ckpt_load_params(ck, m->ps, "model.", &st)) != TG_OK) {
-        lm_fail(rc, err, errsz, "%s", st.msg);
+        rc = tg_status_set(st, TG_EFORMAT, "%s: a %s-level model; this program reads %s-level ones",
+                           path, tg_utf8_escape(e, sizeof e, k), kind);
+    if (rc == TG_OK) rc = read_config(ck, path, &cfg, st);
+    if (rc == TG_OK) rc = check_size(ck, path, &cfg, st);
+    if (rc == TG_OK && (rc = lm_model_init(m, &cfg, &inner)) != TG_OK)
+        tg_status_set(st, rc, "%s: config.*: %s", path, inner.msg);
+    if (rc == TG_OK && (rc = tg_ckpt_load_params(ck, m->ps, "model.", st)) != TG_OK)
         lm_model_deinit(m);
-    }
     if (rc == TG_OK && !(*vocab = strdup(v))) {
-        rc = lm_fail(TG_ENOMEM, err, errsz, "%s: out of memory", path);
+        rc = tg_status_set(st, TG_ENOMEM, "%s: out of memory", path);
         lm_model_deinit(m);
     }
     tg_ckpt_close(ck);
     return rc;
 }
 
-int lm_vocab_fits(const char *path, size_t vocab_size, const lm_model *m, char *err, size_t errsz)
+int lm_vocab_fits(const char *path, size_t vocab_size, const lm_model *m, tg_status *st)
 {
     if (vocab_size == m->cfg.V) return TG_OK;
-    return lm_fail(TG_EFORMAT, err, errsz,
-                   "%s: metadata tapegrad.vocab has %zu entries but config.V is %zu", path,
-                   vocab_size, m->cfg.V);
+    return tg_status_set(st, TG_EFORMAT,
+                         "%s: metadata tapegrad.vocab has %zu entries but config.V is %zu", path,
+                         vocab_size, m->cfg.V);
 }
 
-int lm_load_training(const char *path, lm_trainer *tr, char *err, size_t errsz)
+int lm_load_training(const char *path, lm_trainer *tr, tg_status *st)
 {
     tg_ckpt *ck;
-    tg_status st;
-    int rc = tg_ckpt_open(&ck, path, 0, &st);
-    if (rc != TG_OK) return lm_fail(rc, err, errsz, "%s", st.msg);
-    if ((rc = tg_trainer_load_state(tr, ck, path, &st)) != TG_OK)
-        lm_fail(rc, err, errsz, "%s", st.msg);
+    int rc = tg_ckpt_open(&ck, path, 0, st);
+    if (rc != TG_OK) return rc;
+    rc = tg_trainer_load_state(tr, ck, path, st);
     tg_ckpt_close(ck);
     return rc;
 }

@@ -214,17 +214,14 @@ int s2s_model_init(s2s_model *m, const s2s_config *cfg, tg_status *st)
     size_t H = cfg->H;
     size_t din = cfg->E + (cfg->peeky ? H : 0);
     size_t dout = H + (cfg->peeky ? H : 0) + (cfg->attention ? H : 0);
-    int rc = tg_embed_init(&m->src_embed, m->ps, "src_embed", cfg->V, cfg->E, &rng);
-    if (rc == TG_OK) rc = tg_embed_init(&m->tgt_embed, m->ps, "tgt_embed", cfg->V, cfg->E, &rng);
-    if (rc != TG_OK) {
-        rc = tg_status_set(st, rc, "s2s_model_init: %s", tg_params_error(m->ps));
-    } else {
+    int rc = tg_embed_init(&m->src_embed, m->ps, "src_embed", cfg->V, cfg->E, &rng, st);
+    if (rc == TG_OK)
+        rc = tg_embed_init(&m->tgt_embed, m->ps, "tgt_embed", cfg->V, cfg->E, &rng, st);
+    if (rc == TG_OK)
         rc = tg_rnn_init(&m->encoder, m->ps, "encoder.", cfg->cell, cfg->E, H, 1, 0, &rng, st);
-        if (rc == TG_OK)
-            rc = tg_cell_init(&m->decoder, m->ps, "decoder.", 0, cfg->cell, din, H, &rng, st);
-        if (rc == TG_OK && (rc = tg_linear_init(&m->out, m->ps, "out", dout, cfg->V, 1, &rng)))
-            rc = tg_status_set(st, rc, "s2s_model_init: %s", tg_params_error(m->ps));
-    }
+    if (rc == TG_OK)
+        rc = tg_cell_init(&m->decoder, m->ps, "decoder.", 0, cfg->cell, din, H, &rng, st);
+    if (rc == TG_OK) rc = tg_linear_init(&m->out, m->ps, "out", dout, cfg->V, 1, &rng, st);
     if (rc != TG_OK) {
         tg_rnn_deinit(&m->encoder);
         tg_params_free(m->ps);

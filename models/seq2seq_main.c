@@ -159,10 +159,11 @@ int main(int argc, char **argv)
         {"seed", 'u', &o.seed, "seed of the data, weights and order"},
     };
     size_t nopts = sizeof opts / sizeof opts[0], npos = 0;
-    char *pos[2], err[256];
+    char *pos[2];
+    tg_status st;
     int help = 0;
-    if (lm_parse(argc - 1, argv + 1, opts, nopts, pos, 2, &npos, &help, err, sizeof err) != 0) {
-        fprintf(stderr, "tg_seq2seq: %s\n", err);
+    if (lm_parse(argc - 1, argv + 1, opts, nopts, pos, 2, &npos, &help, &st) != 0) {
+        fprintf(stderr, "tg_seq2seq: %s\n", st.msg);
         return 2;
     }
     if (help || npos != 1 || (strcmp(pos[0], "addition") != 0 && strcmp(pos[0], "dates") != 0)) {

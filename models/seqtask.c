@@ -310,8 +310,7 @@ int seqtask_train(const seqtask_config *c, seqtask_result *res, FILE *log, tg_st
     int rc = !ps || !m.ys || batch_init(&b, k, L, c->B) || batch_init(&eb, k, L, c->B)
                  ? tg_status_set(st, TG_ENOMEM, "seqtask: out of memory for L %zu, B %zu", L, c->B)
                  : tg_rnn_init(&m.rnn, ps, "rnn.", type, k->in, c->hidden, c->layers, 0, &init, st);
-    if (rc == TG_OK && tg_linear_init(&m.head, ps, "head", c->hidden, k->out, 1, &init) != TG_OK)
-        rc = tg_status_set(st, TG_ENOMEM, "seqtask: %s", tg_params_error(ps));
+    if (rc == TG_OK) rc = tg_linear_init(&m.head, ps, "head", c->hidden, k->out, 1, &init, st);
     m.b = &b;
     b.train = 1;
     tg_trainer_config tc = {0};
@@ -358,10 +357,11 @@ int seqtask_main(int argc, char **argv)
         {"seed", 'u', &c.seed, "seed of the initialisation and the data"},
     };
     size_t nopt = sizeof opts / sizeof opts[0], npos = 0;
-    char *pos[1], err[256];
+    char *pos[1];
+    tg_status st;
     int help = 0;
-    if (lm_parse(argc - 1, argv + 1, opts, nopt, pos, 1, &npos, &help, err, sizeof err) != 0) {
-        fprintf(stderr, "tg_seqtask: %s (try --help)\n", err);
+    if (lm_parse(argc - 1, argv + 1, opts, nopt, pos, 1, &npos, &help, &st) != 0) {
+        fprintf(stderr, "tg_seqtask: %s (try --help)\n", st.msg);
         return 2;
     }
     if (help || npos != 1) return usage(opts, nopt), help ? 0 : 2;
@@ -371,7 +371,6 @@ int seqtask_main(int argc, char **argv)
            c.task, c.cell, c.T, strcmp(c.task, "copy") ? "" : " (copy)", c.hidden, c.layers, c.B,
            c.steps, c.lr, c.clip, (unsigned long long)c.seed);
     seqtask_result r;
-    tg_status st = {0};
     int caption = strcmp(c.task, "caption") == 0;
     if ((caption ? seqtask_caption : seqtask_train)(&c, &r, stdout, &st) != TG_OK) {
         fprintf(stderr, "tg_seqtask: %s\n", st.msg);

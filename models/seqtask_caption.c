@@ -227,12 +227,10 @@ int seqtask_caption(const seqtask_config *c, seqtask_result *r, FILE *progress, 
     tg_trainer tr;
     int rc = ps ? caption_alloc(&m, B, H, c->layers, st)
                 : tg_status_set(st, TG_ENOMEM, "seqtask caption: out of memory");
-    if (rc == TG_OK && (tg_linear_init(&m.init, ps, "init", A, H, 1, &init) ||
-                        tg_embed_init(&m.emb, ps, "embed", V, E, &init)))
-        rc = tg_status_set(st, TG_ENOMEM, "seqtask caption: %s", tg_params_error(ps));
+    if (rc == TG_OK) rc = tg_linear_init(&m.init, ps, "init", A, H, 1, &init, st);
+    if (rc == TG_OK) rc = tg_embed_init(&m.emb, ps, "embed", V, E, &init, st);
     if (rc == TG_OK) rc = tg_rnn_init(&m.rnn, ps, "rnn.", type, E, H, c->layers, 0, &init, st);
-    if (rc == TG_OK && tg_linear_init(&m.head, ps, "head", H, V, 1, &init) != TG_OK)
-        rc = tg_status_set(st, TG_ENOMEM, "seqtask caption: %s", tg_params_error(ps));
+    if (rc == TG_OK) rc = tg_linear_init(&m.head, ps, "head", H, V, 1, &init, st);
     tg_trainer_config tc = {0};
     tc.T = L, tc.B = c->B, tc.optim = tg_adam_config(c->lr), tc.clip = c->clip, tc.lr_decay = 1;
     if (rc == TG_OK) rc = tg_trainer_init(&tr, &tc, ps, NULL, NULL, &m, NULL, NULL, 0, st);

@@ -8,28 +8,16 @@
 #include "io/utf8.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int lm_fail(int code, char *err, size_t errsz, const char *fmt, ...)
-{
-    if (err && errsz > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
-int lm_read_file(const char *path, char **data, size_t *len, char *err, size_t errsz)
+int lm_read_file(const char *path, char **data, size_t *len, tg_status *st)
 {
     *data = NULL;
     *len = 0;
     FILE *f = fopen(path, "rb");
-    if (!f) return lm_fail(TG_EIO, err, errsz, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return tg_status_set(st, TG_EIO, "%s: cannot open: %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
     while (buf) {
@@ -42,14 +30,14 @@ int lm_read_file(const char *path, char **data, size_t *len, char *err, size_t e
     }
     if (!buf) {
         fclose(f);
-        return lm_fail(TG_ENOMEM, err, errsz, "%s: out of memory reading the file", path);
+        return tg_status_set(st, TG_ENOMEM, "%s: out of memory reading the file", path);
     }
     int bad = ferror(f);
     int saved = errno;
     fclose(f);
     if (bad) {
         free(buf);
-        return lm_fail(TG_EIO, err, errsz, "%s: read failed: %s", path, strerror(saved));
+        return tg_status_set(st, TG_EIO, "%s: read failed: %s", path, strerror(saved));
     }
     buf[n] = '\0';
     *data = buf;
@@ -58,8 +46,8 @@ int lm_read_file(const char *path, char **data, size_t *len, char *err, size_t e
 }
 
 /* Walk s[0..len), storing code points into out (when not NULL); counts them into *n. */
-static int walk(const char *name, const char *s, size_t len, uint32_t *out, size_t *n, char *err,
-                size_t errsz)
+static int walk(const char *name, const char *s, size_t len, uint32_t *out, size_t *n,
+                tg_status *st)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t count = 0;
@@ -68,8 +56,8 @@ static int walk(const char *name, const char *s, size_t len, uint32_t *out, size
         uint32_t cp;
         size_t k = tg_utf8_decode_one(u + i, len - i, &cp, why, sizeof why);
         if (k == 0)
-            return lm_fail(TG_EFORMAT, err, errsz, "%s: invalid UTF-8 at byte %zu (%s)",
-                           name ? name : "input", i, why);
+            return tg_status_set(st, TG_EFORMAT, "%s: invalid UTF-8 at byte %zu (%s)",
+                                 name ? name : "input", i, why);
         if (out) out[count] = cp;
         count++;
         i += k;
@@ -78,24 +66,24 @@ static int walk(const char *name, const char *s, size_t len, uint32_t *out, size
     return TG_OK;
 }
 
-int lm_utf8_check(const char *name, const char *s, size_t len, char *err, size_t errsz)
+int lm_utf8_check(const char *name, const char *s, size_t len, tg_status *st)
 {
     size_t n;
-    return walk(name, s, len, NULL, &n, err, errsz);
+    return walk(name, s, len, NULL, &n, st);
 }
 
 int lm_utf8_decode(const char *name, const char *s, size_t len, uint32_t **cps, size_t *n,
-                   char *err, size_t errsz)
+                   tg_status *st)
 {
     *cps = NULL;
     *n = 0;
     /* At most one code point per byte; +1 so an empty input still gets a real allocation. */
     uint32_t *out = len < SIZE_MAX / sizeof *out ? malloc((len + 1) * sizeof *out) : NULL;
     if (!out)
-        return lm_fail(TG_ENOMEM, err, errsz, "%s: out of memory decoding UTF-8",
-                       name ? name : "input");
+        return tg_status_set(st, TG_ENOMEM, "%s: out of memory decoding UTF-8",
+                             name ? name : "input");
     size_t count = 0;
-    int rc = walk(name, s, len, out, &count, err, errsz);
+    int rc = walk(name, s, len, out, &count, st);
     if (rc != TG_OK) {
         free(out);
         return rc;
@@ -111,21 +99,21 @@ size_t lm_utf8_put(uint32_t cp, char out[4])
     return tg_utf8_put(cp, out);
 }
 
-int lm_utf8_encode(const uint32_t *cps, size_t n, char **out, size_t *len, char *err, size_t errsz)
+int lm_utf8_encode(const uint32_t *cps, size_t n, char **out, size_t *len, tg_status *st)
 {
     *out = NULL;
     if (len) *len = 0;
     char *buf = n < (SIZE_MAX - 1) / 4 ? malloc(4 * n + 1) : NULL; /* at most 4 bytes each */
-    if (!buf) return lm_fail(TG_ENOMEM, err, errsz, "out of memory encoding UTF-8");
+    if (!buf) return tg_status_set(st, TG_ENOMEM, "out of memory encoding UTF-8");
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         size_t k = lm_utf8_put(cps[i], buf + m);
         if (k == 0) {
             free(buf);
-            return lm_fail(TG_ERANGE, err, errsz,
-                           "code point %zu (0x%X) cannot be encoded: it "
-                           "is a surrogate or past U+10FFFF",
-                           i, (unsigned)cps[i]);
+            return tg_status_set(st, TG_ERANGE,
+                                 "code point %zu (0x%X) cannot be encoded: it "
+                                 "is a surrogate or past U+10FFFF",
+                                 i, (unsigned)cps[i]);
         }
         m += k;
     }
@@ -136,15 +124,15 @@ int lm_utf8_encode(const uint32_t *cps, size_t n, char **out, size_t *len, char 
     return TG_OK;
 }
 
-int lm_read_utf8(const char *path, uint32_t **cps, size_t *n, char *err, size_t errsz)
+int lm_read_utf8(const char *path, uint32_t **cps, size_t *n, tg_status *st)
 {
     char *data;
     size_t len;
     *cps = NULL;
     *n = 0;
-    int rc = lm_read_file(path, &data, &len, err, errsz);
+    int rc = lm_read_file(path, &data, &len, st);
     if (rc != TG_OK) return rc;
-    rc = lm_utf8_decode(path, data, len, cps, n, err, errsz);
+    rc = lm_utf8_decode(path, data, len, cps, n, st);
     free(data);
     return rc;
 }

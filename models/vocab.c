@@ -19,18 +19,18 @@
 
 /* ---- characters ---- */
 
-int lm_charvocab_build(lm_charvocab *v, const uint32_t *text, size_t n, char *err, size_t errsz)
+int lm_charvocab_build(lm_charvocab *v, const uint32_t *text, size_t n, tg_status *st)
 {
     v->chars = NULL;
     v->size = 0;
-    if (n == 0) return lm_fail(TG_EFORMAT, err, errsz, "cannot build a vocabulary: empty text");
+    if (n == 0) return tg_status_set(st, TG_EFORMAT, "cannot build a vocabulary: empty text");
     unsigned char *seen = calloc(LM_MAX_CODEPOINT / 8 + 1, 1); /* bit cp%8 of byte cp/8 */
-    if (!seen) return lm_fail(TG_ENOMEM, err, errsz, "out of memory building a vocabulary");
+    if (!seen) return tg_status_set(st, TG_ENOMEM, "out of memory building a vocabulary");
     for (size_t i = 0; i < n; i++) {
         if (text[i] > LM_MAX_CODEPOINT) {
             free(seen);
-            return lm_fail(TG_ERANGE, err, errsz, "character %zu (0x%X) is past U+10FFFF", i,
-                           (unsigned)text[i]);
+            return tg_status_set(st, TG_ERANGE, "character %zu (0x%X) is past U+10FFFF", i,
+                                 (unsigned)text[i]);
         }
         seen[text[i] >> 3] |= (unsigned char)(1u << (text[i] & 7));
     }
@@ -39,7 +39,7 @@ int lm_charvocab_build(lm_charvocab *v, const uint32_t *text, size_t n, char *er
     v->chars = malloc(count * sizeof *v->chars);
     if (!v->chars) {
         free(seen);
-        return lm_fail(TG_ENOMEM, err, errsz, "out of memory building a vocabulary");
+        return tg_status_set(st, TG_ENOMEM, "out of memory building a vocabulary");
     }
     for (uint32_t cp = 0; cp <= LM_MAX_CODEPOINT; cp++)
         if (seen[cp >> 3] >> (cp & 7) & 1) v->chars[v->size++] = cp;
@@ -67,47 +67,47 @@ uint32_t lm_charvocab_char(const lm_charvocab *v, int32_t id)
 }
 
 int lm_charvocab_encode(const lm_charvocab *v, const char *name, const uint32_t *text, size_t n,
-                        int32_t **ids, char *err, size_t errsz)
+                        int32_t **ids, tg_status *st)
 {
     *ids = NULL;
     int32_t *out = n < SIZE_MAX / sizeof *out ? malloc((n + 1) * sizeof *out) : NULL;
-    if (!out) return lm_fail(TG_ENOMEM, err, errsz, "out of memory encoding characters");
+    if (!out) return tg_status_set(st, TG_ENOMEM, "out of memory encoding characters");
     for (size_t i = 0; i < n; i++) {
         out[i] = lm_charvocab_id(v, text[i]);
         if (out[i] < 0) {
             char utf8[5] = {0};
             lm_utf8_put(text[i] >= 0x20 && text[i] != 0x7F ? text[i] : '?', utf8);
             free(out);
-            return lm_fail(TG_ERANGE, err, errsz,
-                           "%s: character %zu, U+%04X '%s', is not in the vocabulary",
-                           name ? name : "input", i, (unsigned)text[i], utf8);
+            return tg_status_set(st, TG_ERANGE,
+                                 "%s: character %zu, U+%04X '%s', is not in the vocabulary",
+                                 name ? name : "input", i, (unsigned)text[i], utf8);
         }
     }
     *ids = out;
     return TG_OK;
 }
 
-int lm_charvocab_to_string(const lm_charvocab *v, char **out, char *err, size_t errsz)
+int lm_charvocab_to_string(const lm_charvocab *v, char **out, tg_status *st)
 {
     *out = NULL;
     if (v->size > 0 && v->chars[0] == 0) /* sorted: U+0000 can only come first */
-        return lm_fail(TG_EINVAL, err, errsz,
-                       "the character vocabulary holds U+0000, which a string cannot carry");
-    return lm_utf8_encode(v->chars, v->size, out, NULL, err, errsz);
+        return tg_status_set(st, TG_EINVAL,
+                             "the character vocabulary holds U+0000, which a string cannot carry");
+    return lm_utf8_encode(v->chars, v->size, out, NULL, st);
 }
 
-int lm_charvocab_from_string(lm_charvocab *v, const char *s, char *err, size_t errsz)
+int lm_charvocab_from_string(lm_charvocab *v, const char *s, tg_status *st)
 {
     const char *what = "character vocabulary";
-    int rc = lm_utf8_decode(what, s, strlen(s), &v->chars, &v->size, err, errsz);
+    int rc = lm_utf8_decode(what, s, strlen(s), &v->chars, &v->size, st);
     if (rc != TG_OK) return rc;
-    int bad = v->size == 0 ? lm_fail(TG_EFORMAT, err, errsz, "%s: empty string", what) : TG_OK;
+    int bad = v->size == 0 ? tg_status_set(st, TG_EFORMAT, "%s: empty string", what) : TG_OK;
     for (size_t i = 1; i < v->size && bad == TG_OK; i++)
         if (v->chars[i] <= v->chars[i - 1])
-            bad = lm_fail(TG_EFORMAT, err, errsz,
-                          "%s: character %zu (U+%04X) does not come after "
-                          "U+%04X; the string is damaged",
-                          what, i, (unsigned)v->chars[i], (unsigned)v->chars[i - 1]);
+            bad = tg_status_set(st, TG_EFORMAT,
+                                "%s: character %zu (U+%04X) does not come after "
+                                "U+%04X; the string is damaged",
+                                what, i, (unsigned)v->chars[i], (unsigned)v->chars[i - 1]);
     if (bad != TG_OK) lm_charvocab_deinit(v);
     return bad;
 }
@@ -165,14 +165,14 @@ static void scan_init(scanner *sc, const char *s, size_t len)
 }
 
 /* Words are C strings: a word text must be valid UTF-8 without NUL bytes. */
-static int check_text(const char *name, const char *text, size_t len, char *err, size_t errsz)
+static int check_text(const char *name, const char *text, size_t len, tg_status *st)
 {
     const char *nul = memchr(text, '\0', len);
     if (nul)
-        return lm_fail(TG_EFORMAT, err, errsz,
-                       "%s: NUL byte at byte %zu; a word text cannot hold one", name,
-                       (size_t)(nul - text));
-    return lm_utf8_check(name, text, len, err, errsz);
+        return tg_status_set(st, TG_EFORMAT,
+                             "%s: NUL byte at byte %zu; a word text cannot hold one", name,
+                             (size_t)(nul - text));
+    return lm_utf8_check(name, text, len, st);
 }
 
 /* ---- words: the table ---- */
@@ -280,12 +280,12 @@ static int sort_by_count(lm_wordvocab *v)
 
 /* ---- words: the public calls ---- */
 
-int lm_wordvocab_build(lm_wordvocab *v, const char *name, const char *text, size_t len, char *err,
-                       size_t errsz)
+int lm_wordvocab_build(lm_wordvocab *v, const char *name, const char *text, size_t len,
+                       tg_status *st)
 {
     memset(v, 0, sizeof *v);
     name = name ? name : "input";
-    int rc = check_text(name, text, len, err, errsz);
+    int rc = check_text(name, text, len, st);
     if (rc != TG_OK) return rc;
     scanner sc;
     scan_init(&sc, text, len);
@@ -301,26 +301,26 @@ int lm_wordvocab_build(lm_wordvocab *v, const char *name, const char *text, size
     if (rc == TG_OK) rc = sort_by_count(v);
     if (rc == TG_OK) return TG_OK;
     lm_wordvocab_deinit(v);
-    if (rc == TG_EFORMAT) return lm_fail(rc, err, errsz, "%s: no words", name);
+    if (rc == TG_EFORMAT) return tg_status_set(st, rc, "%s: no words", name);
     if (rc == TG_ERANGE)
-        return lm_fail(rc, err, errsz, "%s: more than %ld distinct words", name, (long)INT32_MAX);
-    return lm_fail(rc, err, errsz, "%s: out of memory building the word vocabulary", name);
+        return tg_status_set(st, rc, "%s: more than %ld distinct words", name, (long)INT32_MAX);
+    return tg_status_set(st, rc, "%s: out of memory building the word vocabulary", name);
 }
 
 int lm_wordvocab_encode(const lm_wordvocab *v, const char *name, const char *text, size_t len,
-                        int32_t **ids, size_t *n, size_t *n_unk, char *err, size_t errsz)
+                        int32_t **ids, size_t *n, size_t *n_unk, tg_status *st)
 {
     *ids = NULL;
     *n = 0;
     name = name ? name : "input";
-    int rc = check_text(name, text, len, err, errsz);
+    int rc = check_text(name, text, len, st);
     if (rc != TG_OK) return rc;
     scanner sc;
     const char *w;
     size_t wn, count = 0, unk_count = 0;
     for (scan_init(&sc, text, len); scan_next(&sc, &w, &wn);) count++;
     int32_t *out = count < SIZE_MAX / sizeof *out ? malloc((count + 1) * sizeof *out) : NULL;
-    if (!out) return lm_fail(TG_ENOMEM, err, errsz, "%s: out of memory encoding words", name);
+    if (!out) return tg_status_set(st, TG_ENOMEM, "%s: out of memory encoding words", name);
     int32_t unk = lm_wordvocab_id(v, LM_UNK);
     for (size_t i = (scan_init(&sc, text, len), 0); scan_next(&sc, &w, &wn); i++) {
         out[i] = lm_wordvocab_lookup(v, w, wn);
@@ -328,9 +328,9 @@ int lm_wordvocab_encode(const lm_wordvocab *v, const char *name, const char *tex
         if (unk < 0) {
             free(out);
             int shown = wn > 60 ? 60 : (int)wn;
-            return lm_fail(TG_ERANGE, err, errsz,
-                           "%s:%zu: word \"%.*s%s\" is not in the vocabulary, which has no %s",
-                           name, sc.tok_line, shown, w, (size_t)shown < wn ? "..." : "", LM_UNK);
+            return tg_status_set(
+                st, TG_ERANGE, "%s:%zu: word \"%.*s%s\" is not in the vocabulary, which has no %s",
+                name, sc.tok_line, shown, w, (size_t)shown < wn ? "..." : "", LM_UNK);
         }
         out[i] = unk;
         unk_count++;
@@ -341,7 +341,7 @@ int lm_wordvocab_encode(const lm_wordvocab *v, const char *name, const char *tex
     return TG_OK;
 }
 
-int lm_wordvocab_to_string(const lm_wordvocab *v, char **out, char *err, size_t errsz)
+int lm_wordvocab_to_string(const lm_wordvocab *v, char **out, tg_status *st)
 {
     size_t total = 1;
     for (size_t i = 0; i < v->size; i++) {
@@ -352,7 +352,7 @@ int lm_wordvocab_to_string(const lm_wordvocab *v, char **out, char *err, size_t 
             total += k;
     }
     char *s = *out = malloc(total);
-    if (!s) return lm_fail(TG_ENOMEM, err, errsz, "out of memory writing the word vocabulary");
+    if (!s) return tg_status_set(st, TG_ENOMEM, "out of memory writing the word vocabulary");
     for (size_t i = 0; i < v->size; i++) {
         size_t k = strlen(v->words[i]);
         memcpy(s, v->words[i], k);
@@ -364,37 +364,37 @@ int lm_wordvocab_to_string(const lm_wordvocab *v, char **out, char *err, size_t 
 }
 
 /* Check one line of a serialised vocabulary: non-empty, no whitespace, not seen before. */
-static int check_line(const lm_wordvocab *v, const char *w, size_t n, size_t line, char *err,
-                      size_t errsz)
+static int check_line(const lm_wordvocab *v, const char *w, size_t n, size_t line, tg_status *st)
 {
     const char *what = "word vocabulary";
-    if (n == 0) return lm_fail(TG_EFORMAT, err, errsz, "%s:%zu: empty word", what, line);
+    if (n == 0) return tg_status_set(st, TG_EFORMAT, "%s:%zu: empty word", what, line);
     for (size_t i = 0; i < n; i++)
         if (is_space(w[i]))
-            return lm_fail(TG_EFORMAT, err, errsz, "%s:%zu: word holds whitespace", what, line);
+            return tg_status_set(st, TG_EFORMAT, "%s:%zu: word holds whitespace", what, line);
     if (lm_wordvocab_lookup(v, w, n) >= 0)
-        return lm_fail(TG_EFORMAT, err, errsz, "%s:%zu: word \"%.*s\" appears twice", what, line,
-                       n > 60 ? 60 : (int)n, w);
+        return tg_status_set(st, TG_EFORMAT, "%s:%zu: word \"%.*s\" appears twice", what, line,
+                             n > 60 ? 60 : (int)n, w);
     return TG_OK;
 }
 
-int lm_wordvocab_from_string(lm_wordvocab *v, const char *s, char *err, size_t errsz)
+int lm_wordvocab_from_string(lm_wordvocab *v, const char *s, tg_status *st)
 {
     const char *what = "word vocabulary";
     memset(v, 0, sizeof *v);
     size_t len = strlen(s), cap = 0, line = 1;
-    int rc = lm_utf8_check(what, s, len, err, errsz);
-    if (rc == TG_OK && len == 0) rc = lm_fail(TG_EFORMAT, err, errsz, "%s: no words", what);
+    int rc = lm_utf8_check(what, s, len, st);
+    if (rc == TG_OK && len == 0) rc = tg_status_set(st, TG_EFORMAT, "%s: no words", what);
     if (rc == TG_OK && s[len - 1] != '\n')
-        rc = lm_fail(TG_EFORMAT, err, errsz,
-                     "%s: the last word has no '\\n' after it: the string is cut short", what);
+        rc =
+            tg_status_set(st, TG_EFORMAT,
+                          "%s: the last word has no '\\n' after it: the string is cut short", what);
     for (const char *p = s; rc == TG_OK && *p; line++) {
         const char *nl = strchr(p, '\n');
         size_t n = (size_t)(nl - p);
-        rc = check_line(v, p, n, line, err, errsz);
+        rc = check_line(v, p, n, line, st);
         if (rc == TG_OK && (rc = add_word(v, p, n, &cap)) != TG_OK)
-            lm_fail(rc, err, errsz, "%s:%zu: %s", what, line,
-                    rc == TG_ENOMEM ? "out of memory" : "more than INT32_MAX words");
+            tg_status_set(st, rc, "%s:%zu: %s", what, line,
+                          rc == TG_ENOMEM ? "out of memory" : "more than INT32_MAX words");
         p = nl + 1;
     }
     if (rc != TG_OK) lm_wordvocab_deinit(v);

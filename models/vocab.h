@@ -37,7 +37,7 @@ typedef struct lm_charvocab {
 
 /* The vocabulary of text[0..n). Returns TG_OK, TG_ERANGE (a value past U+10FFFF; the message
  * names its index), TG_EFORMAT (the text is empty) or TG_ENOMEM. */
-int lm_charvocab_build(lm_charvocab *v, const uint32_t *text, size_t n, char *err, size_t errsz);
+int lm_charvocab_build(lm_charvocab *v, const uint32_t *text, size_t n, tg_status *st);
 
 /* The id of cp, or -1 when cp is not in the vocabulary. O(log V). */
 int32_t lm_charvocab_id(const lm_charvocab *v, uint32_t cp);
@@ -48,15 +48,15 @@ uint32_t lm_charvocab_char(const lm_charvocab *v, int32_t id);
 /* Map text[0..n) to *ids. Returns TG_OK, TG_ERANGE (a character not in the vocabulary; the
  * message names `name`, the character and its index) or TG_ENOMEM. */
 int lm_charvocab_encode(const lm_charvocab *v, const char *name, const uint32_t *text, size_t n,
-                        int32_t **ids, char *err, size_t errsz);
+                        int32_t **ids, tg_status *st);
 
 /* The checkpoint string: *out is a malloc'd, NUL-terminated UTF-8 string of the V characters
  * in id order. Returns TG_OK, TG_EINVAL (the vocabulary holds U+0000) or TG_ENOMEM. */
-int lm_charvocab_to_string(const lm_charvocab *v, char **out, char *err, size_t errsz);
+int lm_charvocab_to_string(const lm_charvocab *v, char **out, tg_status *st);
 
 /* Rebuild a vocabulary from a checkpoint string. Returns TG_OK, TG_EFORMAT (invalid UTF-8,
  * empty, or characters not strictly ascending: a damaged string) or TG_ENOMEM. */
-int lm_charvocab_from_string(lm_charvocab *v, const char *s, char *err, size_t errsz);
+int lm_charvocab_from_string(lm_charvocab *v, const char *s, tg_status *st);
 
 void lm_charvocab_deinit(lm_charvocab *v);
 
@@ -70,8 +70,8 @@ typedef struct lm_wordvocab {
 
 /* The vocabulary of text[0..len), named `name` in messages. Returns TG_OK, TG_EFORMAT (invalid
  * UTF-8, or no words at all), TG_ERANGE (more than INT32_MAX words) or TG_ENOMEM. */
-int lm_wordvocab_build(lm_wordvocab *v, const char *name, const char *text, size_t len, char *err,
-                       size_t errsz);
+int lm_wordvocab_build(lm_wordvocab *v, const char *name, const char *text, size_t len,
+                       tg_status *st);
 
 /* The id of the word w[0..n) (not necessarily NUL-terminated), or -1 when absent. */
 int32_t lm_wordvocab_lookup(const lm_wordvocab *v, const char *w, size_t n);
@@ -87,15 +87,15 @@ const char *lm_wordvocab_word(const lm_wordvocab *v, int32_t id);
  * TG_ERANGE (a word missing and no "<unk>": "valid.txt:12: word "foo" is not in the vocabulary,
  * which has no <unk>") or TG_ENOMEM. */
 int lm_wordvocab_encode(const lm_wordvocab *v, const char *name, const char *text, size_t len,
-                        int32_t **ids, size_t *n, size_t *n_unk, char *err, size_t errsz);
+                        int32_t **ids, size_t *n, size_t *n_unk, tg_status *st);
 
 /* The checkpoint string: the words in id order, each followed by '\n'. */
-int lm_wordvocab_to_string(const lm_wordvocab *v, char **out, char *err, size_t errsz);
+int lm_wordvocab_to_string(const lm_wordvocab *v, char **out, tg_status *st);
 
 /* Rebuild a vocabulary from a checkpoint string. Returns TG_OK, TG_EFORMAT (invalid UTF-8, a
  * missing final '\n', an empty word, a word holding whitespace, a repeated word, or no words;
  * the message gives the line) or TG_ENOMEM. */
-int lm_wordvocab_from_string(lm_wordvocab *v, const char *s, char *err, size_t errsz);
+int lm_wordvocab_from_string(lm_wordvocab *v, const char *s, tg_status *st);
 
 void lm_wordvocab_deinit(lm_wordvocab *v);
 

@@ -76,9 +76,10 @@ static const char *find_config(int argc, char **argv)
 /* The whole file at path; `what` says where the path came from, for the hint. */
 static char *read_text(const char *path, const char *what, size_t *len)
 {
-    char err[LM_ERRSZ], *text;
-    if (lm_read_file(path, &text, len, err, sizeof err) != TG_OK)
-        die("%s (check the path given as %s)", err, what);
+    char *text;
+    tg_status st;
+    if (lm_read_file(path, &text, len, &st) != TG_OK)
+        die("%s (check the path given as %s)", st.msg, what);
     return text;
 }
 
@@ -86,21 +87,20 @@ static char *read_text(const char *path, const char *what, size_t *len)
 static void encode_file(const lm_wordvocab *v, const char *path, const char *what, int32_t **ids,
                         size_t *n, size_t *n_unk)
 {
-    char err[LM_ERRSZ];
+    tg_status st;
     size_t len;
     char *text = read_text(path, what, &len);
-    if (lm_wordvocab_encode(v, path, text, len, ids, n, n_unk, err, sizeof err) != TG_OK)
-        die("%s", err);
+    if (lm_wordvocab_encode(v, path, text, len, ids, n, n_unk, &st) != TG_OK) die("%s", st.msg);
     free(text);
 }
 
 /* The vocabulary of the training file. */
 static void build_vocab(lm_wordvocab *v, const char *path)
 {
-    char err[LM_ERRSZ];
+    tg_status st;
     size_t len;
     char *text = read_text(path, "--train", &len);
-    if (lm_wordvocab_build(v, path, text, len, err, sizeof err) != TG_OK) die("%s", err);
+    if (lm_wordvocab_build(v, path, text, len, &st) != TG_OK) die("%s", st.msg);
     free(text);
 }
 
@@ -126,17 +126,17 @@ static void end_epoch(lm_model *m, lm_trainer *tr, size_t epoch, const char *not
                       const epoch_sum *e, const int32_t *val, size_t nval, const train_opts *o,
                       const char *vocab, double start)
 {
-    char err[1024], when[32];
+    char when[32];
+    tg_status st;
     double train_s = lm_now() - e->t0, nll;
     const lm_config *c = &m->cfg;
-    if (lm_evaluate(m, val, nval, c->B, c->T, &nll, err, sizeof err) != TG_OK)
-        die("validation: %s", err);
+    if (lm_evaluate(m, val, nval, c->B, c->T, &nll, &st) != TG_OK) die("validation: %s", st.msg);
     format_time(lm_now() - start, when, sizeof when);
     printf("epoch %zu%s  lr %.4g  train ppl %.2f  valid ppl %.2f  %.0f tok/s  elapsed %s\n", epoch,
            note, e->lr, e->tokens ? exp(e->nll / (double)e->tokens) : NAN, exp(nll),
            train_s > 0 ? (double)e->tokens / train_s : 0, when);
     fflush(stdout);
-    if (o->save && lm_save(o->save, m, tr, "word", vocab, err, sizeof err) != TG_OK) die("%s", err);
+    if (o->save && lm_save(o->save, m, tr, "word", vocab, &st) != TG_OK) die("%s", st.msg);
 }
 
 static void usage_train(const lm_opt *o, size_t n)
@@ -155,20 +155,20 @@ static void usage_train(const lm_opt *o, size_t n)
 /* Build the model, fresh or from --resume, with its vocabulary (and the string of it). */
 static void make_model(lm_model *m, lm_wordvocab *v, char **vocab, const train_opts *o)
 {
-    char err[1024];
+    tg_status st;
     if (o->resume) {
-        if (lm_load(o->resume, m, "word", vocab, err, sizeof err) != TG_OK)
-            die("%s (--resume takes a checkpoint written by tg_wordlm train --save)", err);
-        if (lm_wordvocab_from_string(v, *vocab, err, sizeof err) != TG_OK ||
-            lm_vocab_fits(o->resume, v->size, m, err, sizeof err) != TG_OK)
-            die("%s", err);
+        if (lm_load(o->resume, m, "word", vocab, 0, &st) != TG_OK)
+            die("%s (--resume takes a checkpoint written by tg_wordlm train --save)", st.msg);
+        if (lm_wordvocab_from_string(v, *vocab, &st) != TG_OK ||
+            lm_vocab_fits(o->resume, v->size, m, &st) != TG_OK)
+            die("%s", st.msg);
         return;
     }
     build_vocab(v, o->train);
-    if (lm_wordvocab_to_string(v, vocab, err, sizeof err) != TG_OK) die("%s", err);
+    if (lm_wordvocab_to_string(v, vocab, &st) != TG_OK) die("%s", st.msg);
     lm_config c;
-    if (lm_config_from_opts(&o->m, v->size, &c, err, sizeof err) != TG_OK) die("%s", err);
-    if (lm_model_init(m, &c, err, sizeof err) != TG_OK) die("%s (see tg_wordlm train --help)", err);
+    if (lm_config_from_opts(&o->m, v->size, &c, &st) != TG_OK) die("%s", st.msg);
+    if (lm_model_init(m, &c, &st) != TG_OK) die("%s (see tg_wordlm train --help)", st.msg);
 }
 
 static void print_setup(const lm_model *m, const lm_wordvocab *v, const train_opts *o,
@@ -194,7 +194,7 @@ static void print_setup(const lm_model *m, const lm_wordvocab *v, const train_op
 static void run(lm_model *m, lm_trainer *tr, const int32_t *val, size_t nval, const train_opts *o,
                 const char *vocab)
 {
-    char err[1024];
+    tg_status st;
     size_t per_epoch = tg_batcher_windows(&tr->batch), B = m->cfg.B;
     double start = lm_now();
     epoch_sum e = {.lr = tg_optim_lr(tr->opt), .t0 = start};
@@ -214,8 +214,8 @@ static void run(lm_model *m, lm_trainer *tr, const int32_t *val, size_t nval, co
         }
         size_t epoch = lm_trainer_epoch(tr);
         double loss, lr = tg_optim_lr(tr->opt);
-        long Tw = lm_train_window(tr, &loss, err, sizeof err);
-        if (Tw < 0) die("%s", err);
+        long Tw = lm_train_window(tr, &loss, &st);
+        if (Tw < 0) die("%s", st.msg);
         if (Tw == 0) { /* the epoch is over */
             lm_progress_break(&p);
             end_epoch(m, tr, epoch, "", &e, val, nval, o, vocab, start);
@@ -265,10 +265,10 @@ static int train(int argc, char **argv)
         {"seed", 'u', &o.m.seed, "random seed"},
     };
     size_t nopt = sizeof opts / sizeof opts[0], npos;
-    char *pos[1], err[1024];
+    char *pos[1];
+    tg_status st;
     int help;
-    if (lm_parse(argc, argv, opts, nopt, pos, 0, &npos, &help, err, sizeof err) != 0)
-        die("%s", err);
+    if (lm_parse(argc, argv, opts, nopt, pos, 0, &npos, &help, &st) != 0) die("%s", st.msg);
     if (help) return usage_train(opts, nopt), 0;
     if (!o.train || !o.valid)
         die("%s", "give the data: tg_wordlm train --train ptb.train.txt --valid ptb.valid.txt");
@@ -287,10 +287,10 @@ static int train(int argc, char **argv)
         die("%s is too short to validate with the batch size (see --batch)", o.valid);
 
     lm_trainer tr;
-    if (lm_trainer_init(&tr, &m, tok, ntok, err, sizeof err) != TG_OK)
-        die("%s (see --max-tokens and --batch)", err);
-    if (o.resume && lm_load_training(o.resume, &tr, err, sizeof err) != TG_OK)
-        die("%s (resume with the same --train and --max-tokens)", err);
+    if (lm_trainer_init(&tr, &m, tok, ntok, &st) != TG_OK)
+        die("%s (see --max-tokens and --batch)", st.msg);
+    if (o.resume && lm_load_training(o.resume, &tr, &st) != TG_OK)
+        die("%s (resume with the same --train and --max-tokens)", st.msg);
     print_setup(&m, &v, &o, ntok, nval, nunk);
     run(&m, &tr, val, nval, &o, vocab);
 
@@ -312,10 +312,10 @@ static int eval(int argc, char **argv)
         {"threads", 'z', &threads, "BLIS threads (0: BLIS's default)"},
     };
     size_t nopt = sizeof opts / sizeof opts[0], npos;
-    char *pos[2], err[1024];
+    char *pos[2];
+    tg_status st;
     int help;
-    if (lm_parse(argc, argv, opts, nopt, pos, 2, &npos, &help, err, sizeof err) != 0)
-        die("%s", err);
+    if (lm_parse(argc, argv, opts, nopt, pos, 2, &npos, &help, &st) != 0) die("%s", st.msg);
     if (help || npos != 2) {
         printf("usage: tg_wordlm eval CKPT PATH [options]\n\nThe perplexity of a checkpoint "
                "written by tg_wordlm train --save on a text in the\nsame format (words not in "
@@ -327,19 +327,18 @@ static int eval(int argc, char **argv)
     lm_model m;
     lm_wordvocab v;
     char *vocab;
-    if (lm_load(pos[0], &m, "word", &vocab, err, sizeof err) != TG_OK)
-        die("%s (CKPT is a checkpoint written by tg_wordlm train --save)", err);
-    if (lm_wordvocab_from_string(&v, vocab, err, sizeof err) != TG_OK ||
-        lm_vocab_fits(pos[0], v.size, &m, err, sizeof err) != TG_OK)
-        die("%s", err);
+    if (lm_load(pos[0], &m, "word", &vocab, 0, &st) != TG_OK)
+        die("%s (CKPT is a checkpoint written by tg_wordlm train --save)", st.msg);
+    if (lm_wordvocab_from_string(&v, vocab, &st) != TG_OK ||
+        lm_vocab_fits(pos[0], v.size, &m, &st) != TG_OK)
+        die("%s", st.msg);
     int32_t *ids;
     size_t n, nunk;
     encode_file(&v, pos[1], "PATH", &ids, &n, &nunk);
     B = B ? B : m.cfg.B;
     T = T ? T : m.cfg.T;
     double nll, t0 = lm_now();
-    if (lm_evaluate(&m, ids, n, B, T, &nll, err, sizeof err) != TG_OK)
-        die("%s (a smaller --batch?)", err);
+    if (lm_evaluate(&m, ids, n, B, T, &nll, &st) != TG_OK) die("%s (a smaller --batch?)", st.msg);
     printf("%s: %zu tokens (%zu read as <unk>), B %zu, T %zu: loss %.4f nats, perplexity %.2f "
            "(%.1f s)\n",
            pos[1], n, nunk, B, T, nll, exp(nll), lm_now() - t0);

@@ -108,12 +108,11 @@ int tg_cell_init(tg_cell *cell, tg_params *ps, const char *prefix, size_t layer,
         char name[128];
         tg_cell_param_shape(ty, k, in, hidden, &rows, &cols);
         snprintf(name, sizeof name, "%s%s_l%zu", prefix ? prefix : "", ty->params[k].name, layer);
-        if (!rows || !(c.p[k] = tg_params_add(ps, name, rows, cols))) {
-            const char *why = tg_params_error(ps);
-            return tg_status_set(st, rows && !why ? TG_ENOMEM : TG_EINVAL,
-                                 "tg_cell_init: %s parameter %s (%zu x %zu): %s", ty->name, name,
-                                 rows, cols, rows ? (why ? why : "out of memory") : "overflows");
-        }
+        tg_status add;
+        int rc = rows ? tg_params_add(ps, name, rows, cols, &c.p[k], &add) : TG_EINVAL;
+        if (rc != TG_OK)
+            return tg_status_set(st, rc, "tg_cell_init: %s parameter %s (%zu x %zu): %s", ty->name,
+                                 name, rows, cols, rows ? add.msg : "overflows");
         if (rng) tg_init_uniform(c.p[k], -a, a, rng);
     }
     *cell = c;

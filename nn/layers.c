@@ -16,25 +16,22 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Add "<prefix>.<what>" (rows x cols) to ps. TG_OK, or TG_EINVAL / TG_ENOMEM. */
+/* Add "<prefix>.<what>" (rows x cols) to ps: tg_params_add's returns. */
 static int add(tg_params *ps, const char *prefix, const char *what, size_t rows, size_t cols,
-               tg_tensor **out)
+               tg_tensor **out, tg_status *st)
 {
     char name[128];
-    int n = snprintf(name, sizeof name, "%s%s%s", prefix ? prefix : "",
-                     prefix && *prefix ? "." : "", what);
-    *out = tg_params_add(ps, name, rows, cols); /* a truncated name is > 63 bytes: rejected */
-    if (*out) return TG_OK;
-    return tg_params_find(ps, name) || n > 63 || rows == 0 || cols == 0 ? TG_EINVAL : TG_ENOMEM;
+    snprintf(name, sizeof name, "%s%s%s", prefix ? prefix : "", prefix && *prefix ? "." : "", what);
+    return tg_params_add(ps, name, rows, cols, out, st); /* truncated is > 63 bytes: refused */
 }
 
 int tg_linear_init(tg_linear *l, tg_params *ps, const char *prefix, size_t in, size_t out, int bias,
-                   tg_rng *rng)
+                   tg_rng *rng, tg_status *st)
 {
     memset(l, 0, sizeof *l);
     tg_tensor *W, *b = NULL;
-    int rc = add(ps, prefix, "weight", out, in, &W);
-    if (rc == TG_OK && bias) rc = add(ps, prefix, "bias", 1, out, &b);
+    int rc = add(ps, prefix, "weight", out, in, &W, st);
+    if (rc == TG_OK && bias) rc = add(ps, prefix, "bias", 1, out, &b, st);
     if (rc != TG_OK) return rc;
     double k = 1.0 / sqrt((double)in);
     if (rng) tg_init_uniform(W, -k, k, rng);
@@ -44,11 +41,11 @@ int tg_linear_init(tg_linear *l, tg_params *ps, const char *prefix, size_t in, s
 }
 
 int tg_linear_init_tied(tg_linear *l, tg_params *ps, const char *prefix, const tg_embed *e,
-                        int bias)
+                        int bias, tg_status *st)
 {
     memset(l, 0, sizeof *l);
     tg_tensor *b = NULL;
-    int rc = bias ? add(ps, prefix, "bias", 1, e->V, &b) : TG_OK;
+    int rc = bias ? add(ps, prefix, "bias", 1, e->V, &b, st) : TG_OK;
     if (rc != TG_OK) return rc;
     *l = (tg_linear){e->E, e->V, e->W, b};
     return TG_OK;
@@ -60,11 +57,12 @@ tg_tensor *tg_linear_forward(tg_tape *t, const tg_linear *l, tg_tensor *x)
     return tg_addmm(t, l->b, x, l->W, TG_TRANS_B);       /* b + x·Wᵀ */
 }
 
-int tg_embed_init(tg_embed *e, tg_params *ps, const char *prefix, size_t V, size_t E, tg_rng *rng)
+int tg_embed_init(tg_embed *e, tg_params *ps, const char *prefix, size_t V, size_t E, tg_rng *rng,
+                  tg_status *st)
 {
     memset(e, 0, sizeof *e);
     tg_tensor *W;
-    int rc = add(ps, prefix, "weight", V, E, &W);
+    int rc = add(ps, prefix, "weight", V, E, &W, st);
     if (rc != TG_OK) return rc;
     if (rng) tg_init_normal(W, 0.0, 1.0, rng);
     *e = (tg_embed){V, E, W};

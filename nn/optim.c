@@ -85,27 +85,27 @@ static size_t state_count(const tg_optim_config *c)
     return 0;
 }
 
-int tg_optim_new(tg_optim **out, tg_params *ps, const tg_optim_config *cfg, char *err, size_t errsz)
+int tg_optim_new(tg_optim **out, tg_params *ps, const tg_optim_config *cfg, tg_status *st)
 {
     if (out) *out = NULL;
     if (!out || !ps || !cfg)
-        return tgi_errf(TG_ENULL, err, errsz, "tg_optim_new: %s is NULL",
-                        !out  ? "out"
-                        : !ps ? "the parameter store"
-                              : "cfg");
+        return tg_status_set(st, TG_ENULL, "tg_optim_new: %s is NULL",
+                             !out  ? "out"
+                             : !ps ? "the parameter store"
+                                   : "cfg");
     if (cfg->kind != TG_OPTIM_SGD && cfg->kind != TG_OPTIM_ADAGRAD && cfg->kind != TG_OPTIM_ADAM)
-        return tgi_errf(TG_EINVAL, err, errsz, "tg_optim_new: unknown kind %d", (int)cfg->kind);
+        return tg_status_set(st, TG_EINVAL, "tg_optim_new: unknown kind %d", (int)cfg->kind);
     const char *bad = bad_field(cfg);
-    if (bad) return tgi_errf(TG_EINVAL, err, errsz, "tg_optim_new: %s is out of range", bad);
+    if (bad) return tg_status_set(st, TG_EINVAL, "tg_optim_new: %s is out of range", bad);
     size_t numel = tg_params_numel(ps), n_state = state_count(cfg);
-    if (numel == 0) return tgi_errf(TG_EINVAL, err, errsz, "tg_optim_new: the store is empty");
+    if (numel == 0) return tg_status_set(st, TG_EINVAL, "tg_optim_new: the store is empty");
     tg_optim *o = calloc(1, sizeof *o);
     if (n_state > 0 && o && numel <= SIZE_MAX / sizeof(tg_real) / n_state)
         o->state = calloc(n_state * numel, sizeof(tg_real));
     if (!o || (n_state > 0 && !o->state)) {
         free(o);
-        return tgi_errf(TG_ENOMEM, err, errsz, "tg_optim_new: out of memory for %zu x %zu values",
-                        n_state, numel);
+        return tg_status_set(st, TG_ENOMEM, "tg_optim_new: out of memory for %zu x %zu values",
+                             n_state, numel);
     }
     o->cfg = *cfg;
     o->ps = ps;

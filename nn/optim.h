@@ -62,10 +62,9 @@ typedef struct tg_optim tg_optim;
 
 /* A new optimizer for the store ps (borrowed) with zeroed state and a step count of 0. Returns
  * TG_OK and sets *out; TG_ENULL (ps, cfg or out is NULL), TG_EINVAL (a hyperparameter out of
- * its range, or an empty store) or TG_ENOMEM, with a message in err[0..errsz) when err is not
- * NULL. On failure *out is NULL (when out is not NULL) and nothing is allocated. */
-int tg_optim_new(tg_optim **out, tg_params *ps, const tg_optim_config *cfg, char *err,
-                 size_t errsz);
+ * its range, or an empty store) or TG_ENOMEM, with the message in st. On failure *out is NULL
+ * (when out is not NULL), nothing is allocated and ps is unchanged. */
+int tg_optim_new(tg_optim **out, tg_params *ps, const tg_optim_config *cfg, tg_status *st);
 void tg_optim_free(tg_optim *o); /* NULL is allowed */
 
 /* One update of every parameter from its current gradient (gradients are read, not zeroed).

@@ -36,7 +36,6 @@ struct tg_params {
     size_t room;   /* scalars allocated in each block (>= numel), doubled as it grows */
     size_t *slots; /* open-addressing index by name: entry i is i + 1, 0 is empty; owned */
     size_t nslots; /* a power of two, more than twice n (0 before the first add) */
-    char err[160]; /* message of the last failed add; empty when none */
 };
 
 tg_params *tg_params_new(void)
@@ -55,11 +54,11 @@ void tg_params_free(tg_params *ps)
     free(ps);
 }
 
-static tg_tensor *fail(tg_params *ps, const char *name, size_t rows, size_t cols, const char *why)
+static int fail(tg_status *st, int code, const char *name, size_t rows, size_t cols,
+                const char *why)
 {
-    snprintf(ps->err, sizeof ps->err, "tg_params_add: %.*s \"%.*s\" (%zu x %zu)", 40, why,
-             NAME_MAX_LEN + 8, name ? name : "(null)", rows, cols);
-    return NULL;
+    return tg_status_set(st, code, "tg_params_add: %.*s \"%.*s\" (%zu x %zu)", 40, why,
+                         NAME_MAX_LEN + 8, name ? name : "(null)", rows, cols);
 }
 
 static void repoint(tg_params *ps)
@@ -116,27 +115,30 @@ static int index_room(tg_params *ps)
     return 1;
 }
 
-tg_tensor *tg_params_add(tg_params *ps, const char *name, size_t rows, size_t cols)
+int tg_params_add(tg_params *ps, const char *name, size_t rows, size_t cols, tg_tensor **out,
+                  tg_status *st)
 {
-    if (!name) return fail(ps, name, rows, cols, "NULL name for");
+    if (out) *out = NULL;
+    if (!ps || !name || !out)
+        return fail(st, TG_ENULL, name, rows, cols, "NULL store, name or out for");
     if (strlen(name) > NAME_MAX_LEN)
-        return fail(ps, name, rows, cols, "name longer than 63 bytes:");
-    if (tg_params_find(ps, name)) return fail(ps, name, rows, cols, "duplicate name");
-    if (rows == 0 || cols == 0) return fail(ps, name, rows, cols, "zero-size shape for");
+        return fail(st, TG_EINVAL, name, rows, cols, "name longer than 63 bytes:");
+    if (tg_params_find(ps, name)) return fail(st, TG_EINVAL, name, rows, cols, "duplicate name");
+    if (rows == 0 || cols == 0) return fail(st, TG_EINVAL, name, rows, cols, "zero-size shape for");
     size_t n = rows * cols;
     if (n / cols != rows || n > SIZE_MAX - ps->numel)
-        return fail(ps, name, rows, cols, "too large:");
+        return fail(st, TG_ERANGE, name, rows, cols, "too large:");
     if (ps->n == ps->cap) {
         size_t cap = ps->cap ? 2 * ps->cap : 16;
         entry *e = realloc(ps->e, cap * sizeof *e);
-        if (!e) return fail(ps, name, rows, cols, "out of memory adding");
+        if (!e) return fail(st, TG_ENOMEM, name, rows, cols, "out of memory adding");
         ps->e = e;
         ps->cap = cap;
     }
     tg_tensor *x = malloc(sizeof *x);
     if (!x || !index_room(ps) || !grow(ps, ps->numel + n)) {
         free(x);
-        return fail(ps, name, rows, cols, "out of memory adding");
+        return fail(st, TG_ENOMEM, name, rows, cols, "out of memory adding");
     }
     entry *e = &ps->e[ps->n++];
     memcpy(e->name, name, strlen(name) + 1);
@@ -148,13 +150,8 @@ tg_tensor *tg_params_add(tg_params *ps, const char *name, size_t rows, size_t co
     memset(x->val, 0, n * sizeof *x->val);
     memset(x->grad, 0, n * sizeof *x->grad);
     ps->numel += n;
-    ps->err[0] = '\0';
-    return x;
-}
-
-const char *tg_params_error(const tg_params *ps)
-{
-    return ps->err[0] ? ps->err : NULL;
+    *out = x;
+    return TG_OK;
 }
 
 size_t tg_params_count(const tg_params *ps)

@@ -14,6 +14,7 @@
 #define TG_PARAMS_H
 
 #include "autograd/rng.h"
+#include "autograd/status.h"
 #include "autograd/tensor.h"
 
 #include <stddef.h>
@@ -26,12 +27,14 @@ tg_params *tg_params_new(void);
 void tg_params_free(tg_params *ps); /* frees every parameter it made; NULL is allowed */
 
 /* A new (rows x cols) parameter of zeros with a zeroed gradient, named `name` (copied; names
- * must be unique, at most 63 bytes). Returns NULL when out of memory, on a duplicate name or a
- * zero-size shape; tg_params_error then says which. The store owns the tensor. */
-tg_tensor *tg_params_add(tg_params *ps, const char *name, size_t rows, size_t cols);
-
-/* The message of the last failed tg_params_add, or NULL. */
-const char *tg_params_error(const tg_params *ps);
+ * must be unique, at most 63 bytes), into *out. The store owns the tensor. Returns TG_OK,
+ * TG_ENULL (ps, name or out is NULL), TG_EINVAL (a name too long or already in the store, a
+ * zero-size shape), TG_ERANGE (rows·cols overflows) or TG_ENOMEM, with a message naming the
+ * parameter and its shape. On failure *out is NULL (when out is not NULL) and the store holds
+ * the same parameters as before, their tensors still valid (the blocks may have moved, as after
+ * any add). */
+int tg_params_add(tg_params *ps, const char *name, size_t rows, size_t cols, tg_tensor **out,
+                  tg_status *st);
 
 size_t tg_params_count(const tg_params *ps);                      /* number of parameters */
 size_t tg_params_numel(const tg_params *ps);                      /* total number of scalars */

@@ -58,8 +58,7 @@ int tg_trainer_init(tg_trainer *tr, const tg_trainer_config *cfg, tg_params *ps,
     if (rc == TG_OK && window &&
         (rc = tg_batcher_init(&tr->batch, tok, N, cfg->B, cfg->T, err, sizeof err)) != TG_OK)
         tg_status_set(st, rc, "%s", err);
-    if (rc == TG_OK && (rc = tg_optim_new(&tr->opt, ps, &cfg->optim, err, sizeof err)) != TG_OK)
-        tg_status_set(st, rc, "%s", err);
+    if (rc == TG_OK) rc = tg_optim_new(&tr->opt, ps, &cfg->optim, st);
     if (rc == TG_OK) rc = allocate(tr, stack, st);
     if (rc != TG_OK) {
         tg_trainer_deinit(tr);

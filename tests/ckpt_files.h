@@ -121,9 +121,9 @@ static inline tg_params *model(size_t hidden, tg_rng *r)
 {
     tg_params *ps = tg_params_new();
     assert_non_null(ps);
-    assert_non_null(tg_params_add(ps, "rnn.weight_ih", 3 * hidden, 4));
-    assert_non_null(tg_params_add(ps, "rnn.bias", 1, 3 * hidden));
-    assert_non_null(tg_params_add(ps, "decoder.weight", 7, hidden));
+    add_param(ps, "rnn.weight_ih", 3 * hidden, 4);
+    add_param(ps, "rnn.bias", 1, 3 * hidden);
+    add_param(ps, "decoder.weight", 7, hidden);
     if (r) fill_uniform(tg_params_values(ps), tg_params_numel(ps), r, -1, 1);
     return ps;
 }

@@ -67,34 +67,35 @@ static void assert_clean(int rc, const char *err, const char *step, long n)
 /* The run; returns 1 when it completed, 0 when a step failed cleanly (after cleaning up). */
 static int run(const char *path, long n)
 {
-    char err[LM_ERRSZ] = "", *vocab = NULL;
+    char *vocab = NULL;
+    tg_status st = {0};
     lm_config c = lm_default_config();
     c.V = 5, c.E = 4, c.H = 4, c.L = 2, c.T = 3, c.B = 2;
     int32_t tok[40];
     for (int i = 0; i < 40; i++) tok[i] = (int32_t)(i * 3 % 5);
     lm_model m, m2;
     lm_trainer tr, tr2;
-    int rc = lm_model_init(&m, &c, err, sizeof err);
-    if (rc) return assert_clean(rc, err, "lm_model_init", n), 0;
-    rc = lm_trainer_init(&tr, &m, tok, 40, err, sizeof err);
-    if (rc) return assert_clean(rc, err, "lm_trainer_init", n), lm_model_deinit(&m), 0;
+    int rc = lm_model_init(&m, &c, &st);
+    if (rc) return assert_clean(rc, st.msg, "lm_model_init", n), 0;
+    rc = lm_trainer_init(&tr, &m, tok, 40, &st);
+    if (rc) return assert_clean(rc, st.msg, "lm_trainer_init", n), lm_model_deinit(&m), 0;
     double loss;
     for (int w = 0; w < 2 && !rc; w++)
-        if (lm_train_window(&tr, &loss, err, sizeof err) < 0) rc = -1;
-    if (rc) assert_clean(rc, err, "lm_train_window", n);
-    if (!rc && (rc = lm_save(path, &m, &tr, "word", "a\nb\nc\nd\n<eos>\n", err, sizeof err)))
-        assert_clean(rc, err, "lm_save", n);
+        if (lm_train_window(&tr, &loss, &st) < 0) rc = -1;
+    if (rc) assert_clean(rc, st.msg, "lm_train_window", n);
+    if (!rc && (rc = lm_save(path, &m, &tr, "word", "a\nb\nc\nd\n<eos>\n", &st)))
+        assert_clean(rc, st.msg, "lm_save", n);
     lm_trainer_deinit(&tr);
     lm_model_deinit(&m);
     if (rc) return 0;
-    if ((rc = lm_load(path, &m2, "word", &vocab, err, sizeof err)))
-        return assert_clean(rc, err, "lm_load", n), 0;
-    rc = lm_trainer_init(&tr2, &m2, tok, 40, err, sizeof err);
+    if ((rc = lm_load(path, &m2, "word", &vocab, 0, &st)))
+        return assert_clean(rc, st.msg, "lm_load", n), 0;
+    rc = lm_trainer_init(&tr2, &m2, tok, 40, &st);
     if (rc) {
-        assert_clean(rc, err, "lm_trainer_init after load", n);
+        assert_clean(rc, st.msg, "lm_trainer_init after load", n);
     } else {
-        if ((rc = lm_load_training(path, &tr2, err, sizeof err)))
-            assert_clean(rc, err, "lm_load_training", n);
+        if ((rc = lm_load_training(path, &tr2, &st)))
+            assert_clean(rc, st.msg, "lm_load_training", n);
         lm_trainer_deinit(&tr2);
     }
     lm_model_deinit(&m2);

@@ -19,9 +19,9 @@
 /* The code points of the UTF-8 string s (malloc'd), *n of them. */
 static uint32_t *decode(const char *s, size_t *n)
 {
-    char err[LM_ERRSZ];
+    tg_status st = {0};
     uint32_t *cps;
-    if (lm_utf8_decode("s", s, strlen(s), &cps, n, err, sizeof err) != TG_OK) fail_msg("%s", err);
+    if (lm_utf8_decode("s", s, strlen(s), &cps, n, &st) != TG_OK) fail_msg("%s", st.msg);
     return cps;
 }
 
@@ -40,9 +40,9 @@ static void check_indicator(lm_pattern p, const char *s, const double *want)
     free(text);
 }
 
-static void test_pattern_names_parse_and_unknown_is_rejected(void **st)
+static void test_pattern_names_parse_and_unknown_is_rejected(void **state)
 {
-    (void)st;
+    (void)state;
     for (int p = 0; p < LM_PAT_COUNT; p++)
         assert_int_equal(lm_pattern_parse(lm_pattern_name((lm_pattern)p)), p);
     assert_int_equal(lm_pattern_parse("line-start"), LM_PAT_LINE_START);
@@ -50,9 +50,9 @@ static void test_pattern_names_parse_and_unknown_is_rejected(void **st)
     assert_int_equal(lm_pattern_parse(""), -1);
 }
 
-static void test_quotes_indicator_opens_on_the_quote_and_closes_after_it(void **st)
+static void test_quotes_indicator_opens_on_the_quote_and_closes_after_it(void **state)
 {
-    (void)st;
+    (void)state;
     /* a "bc" d */
     check_indicator(LM_PAT_QUOTES, "a\"bc\"d", (const double[]){0, 1, 1, 1, 0, 0});
     /* curly quotes open and close; an unclosed ASCII quote runs to the end */
@@ -60,24 +60,24 @@ static void test_quotes_indicator_opens_on_the_quote_and_closes_after_it(void **
                     (const double[]){1, 1, 0, 0, 1, 1});
 }
 
-static void test_parens_indicator_counts_nesting_and_ignores_a_stray_close(void **st)
+static void test_parens_indicator_counts_nesting_and_ignores_a_stray_close(void **state)
 {
-    (void)st;
+    (void)state;
     check_indicator(LM_PAT_PARENS, ")a(b(c)d)e", (const double[]){0, 0, 1, 1, 1, 1, 1, 1, 0, 0});
 }
 
-static void test_line_start_indicator_is_the_column_over_the_longest(void **st)
+static void test_line_start_indicator_is_the_column_over_the_longest(void **state)
 {
-    (void)st;
+    (void)state;
     /* "abcd\n" has columns 0..4 (the newline ends its line); "x\n" 0, 1; "yz" 0, 1 */
     check_indicator(LM_PAT_LINE_START, "abcd\nx\nyz",
                     (const double[]){0, 0.25, 0.5, 0.75, 1, 0, 0.25, 0, 0.25});
     check_indicator(LM_PAT_LINE_START, "\n\n", (const double[]){0, 0});
 }
 
-static void test_upper_indicator_marks_all_capital_words_of_two_letters_or_more(void **st)
+static void test_upper_indicator_marks_all_capital_words_of_two_letters_or_more(void **state)
 {
-    (void)st;
+    (void)state;
     /* "KING: I Am OK, xY ROMEO" */
     const char *s = "KING: I Am OK, xY ROMEO";
     const double want[] = {1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1};
@@ -85,17 +85,17 @@ static void test_upper_indicator_marks_all_capital_words_of_two_letters_or_more(
     check_indicator(LM_PAT_UPPER, "AB'CD", (const double[]){1, 1, 0, 1, 1});
 }
 
-static void test_vowel_and_space_indicators(void **st)
+static void test_vowel_and_space_indicators(void **state)
 {
-    (void)st;
+    (void)state;
     check_indicator(LM_PAT_VOWEL, "AeIoUy b\xC3\xA9", (const double[]){1, 1, 1, 1, 1, 0, 0, 0, 0});
     check_indicator(LM_PAT_SPACE, "a b\tc\nd\r\xC2\xA0",
                     (const double[]){0, 1, 0, 1, 0, 1, 0, 1, 0});
 }
 
-static void test_pearson_matches_known_vectors(void **st)
+static void test_pearson_matches_known_vectors(void **state)
 {
-    (void)st;
+    (void)state;
     const double x[] = {1, 2, 3, 4, 5};
     const float up[] = {2, 4, 6, 8, 10}, down[] = {5, 4, 3, 2, 1}, flat[] = {3, 3, 3, 3, 3};
     assert_near(lm_pearson(x, up, 1, 5), 1.0, 1e-12);
@@ -111,9 +111,9 @@ static void test_pearson_matches_known_vectors(void **st)
     assert_near(lm_pearson(ind, y, 1, 4), 3.0 / sqrt(14.0), 1e-12);
 }
 
-static void test_top_units_rank_by_score_or_magnitude_ties_to_the_lower(void **st)
+static void test_top_units_rank_by_score_or_magnitude_ties_to_the_lower(void **state)
 {
-    (void)st;
+    (void)state;
     const double score[] = {0.1, -0.9, 0.5, 0.5, 0.7};
     size_t top[5];
     assert_int_equal(lm_top_units(score, 5, 1, 3, top), 3);
@@ -125,9 +125,9 @@ static void test_top_units_rank_by_score_or_magnitude_ties_to_the_lower(void **s
     for (size_t j = 0; j < 5; j++) assert_int_equal(top[j], want[j]);
 }
 
-static void test_html_char_escapes_markup_and_keeps_line_breaks(void **st)
+static void test_html_char_escapes_markup_and_keeps_line_breaks(void **state)
 {
-    (void)st;
+    (void)state;
     char buf[8];
     assert_string_equal(lm_html_char('<', buf), "&lt;");
     assert_string_equal(lm_html_char('>', buf), "&gt;");
@@ -141,9 +141,9 @@ static void test_html_char_escapes_markup_and_keeps_line_breaks(void **st)
     assert_string_equal(lm_html_char('\r', buf), "\xE2\x90\x8D"); /* U+240D */
 }
 
-static void test_colour_is_white_at_zero_red_positive_blue_negative(void **st)
+static void test_colour_is_white_at_zero_red_positive_blue_negative(void **state)
 {
-    (void)st;
+    (void)state;
     char c[8];
     lm_charviz_colour(0, 1, c);
     assert_string_equal(c, "#ffffff");
@@ -158,10 +158,10 @@ static void test_colour_is_white_at_zero_red_positive_blue_negative(void **st)
 /* A fresh 2-layer LSTM over the vocabulary of "abc <>&\"\n", small sizes. */
 static void tiny_model(lm_model *m, lm_charvocab *v)
 {
-    char err[LM_ERRSZ];
+    tg_status st = {0};
     size_t n;
     uint32_t *text = decode("abc <>&\"\n", &n);
-    if (lm_charvocab_build(v, text, n, err, sizeof err) != TG_OK) fail_msg("%s", err);
+    if (lm_charvocab_build(v, text, n, &st) != TG_OK) fail_msg("%s", st.msg);
     free(text);
     lm_config c = lm_default_config();
     c.V = v->size;
@@ -171,31 +171,29 @@ static void tiny_model(lm_model *m, lm_charvocab *v)
     c.T = 4;
     c.B = 1;
     c.init = 0.8; /* large weights, so units differ visibly */
-    if (lm_model_init(m, &c, err, sizeof err) != TG_OK) fail_msg("%s", err);
+    if (lm_model_init(m, &c, &st) != TG_OK) fail_msg("%s", st.msg);
 }
 
-static void test_record_equals_the_samplers_state_after_every_feed(void **st)
+static void test_record_equals_the_samplers_state_after_every_feed(void **state)
 {
-    (void)st;
+    (void)state;
     lm_model m;
     lm_charvocab v;
     tiny_model(&m, &v);
     size_t n;
     uint32_t *text = decode("ab\xC3\xA9 c<a>\n\"bb\"&zc", &n); /* é and z are not known */
-    char err[LM_ERRSZ];
+    tg_status st = {0};
     for (size_t layer = 0; layer < 2; layer++) {
         lm_charviz cv;
-        if (lm_charviz_record(&cv, &m, &v, text, n, layer, 0, err, sizeof err) != TG_OK)
-            fail_msg("%s", err);
+        if (lm_charviz_record(&cv, &m, &v, text, n, layer, 0, &st) != TG_OK) fail_msg("%s", st.msg);
         assert_int_equal(cv.n, n - 2);
         assert_int_equal(cv.skipped, 2);
         assert_int_equal(cv.H, 5);
         assert_int_equal(cv.text[2], ' ');
         lm_sampler s;
-        assert_int_equal(lm_sampler_init(&s, &m, err, sizeof err), TG_OK);
+        assert_int_equal(lm_sampler_init(&s, &m, &st), TG_OK);
         for (size_t i = 0; i < cv.n; i++) {
-            assert_int_equal(lm_sampler_feed(&s, lm_charvocab_id(&v, cv.text[i]), err, sizeof err),
-                             TG_OK);
+            assert_int_equal(lm_sampler_feed(&s, lm_charvocab_id(&v, cv.text[i]), &st), TG_OK);
             for (size_t u = 0; u < 5; u++)
                 assert_true(cv.act[i * 5 + u] == (float)s.carry.v[0][layer * 5 + u]);
         }
@@ -210,20 +208,21 @@ static void test_record_equals_the_samplers_state_after_every_feed(void **st)
     lm_charvocab_deinit(&v);
 }
 
-static void test_record_rejects_a_layer_past_the_last_and_an_unknown_text(void **st)
+static void test_record_rejects_a_layer_past_the_last_and_an_unknown_text(void **state)
 {
-    (void)st;
+    (void)state;
     lm_model m;
     lm_charvocab v;
     tiny_model(&m, &v);
     const uint32_t text[] = {'a', 'b'}, alien[] = {'x', 'y'};
-    char err[LM_ERRSZ];
+    tg_status st = {0};
     lm_charviz cv;
-    assert_int_equal(lm_charviz_record(&cv, &m, &v, text, 2, 2, 0, err, sizeof err), TG_ERANGE);
-    assert_string_equal(err, "layer 2 is out of range: the model has 2 layers (0..1)");
+    assert_int_equal(lm_charviz_record(&cv, &m, &v, text, 2, 2, 0, &st), TG_ERANGE);
+    assert_string_equal(st.msg, "layer 2 is out of range: the model has 2 layers (0..1)");
     assert_null(cv.act);
-    assert_int_equal(lm_charviz_record(&cv, &m, &v, alien, 2, 0, 0, err, sizeof err), TG_EINVAL);
-    assert_string_equal(err, "none of the 2 characters of the text is in the model's vocabulary");
+    assert_int_equal(lm_charviz_record(&cv, &m, &v, alien, 2, 0, 0, &st), TG_EINVAL);
+    assert_string_equal(st.msg,
+                        "none of the 2 characters of the text is in the model's vocabulary");
     lm_charviz_deinit(&cv);
     lm_model_deinit(&m);
     lm_charvocab_deinit(&v);
@@ -244,18 +243,18 @@ static char *page_of(const lm_charviz *cv, const lm_charviz_section *sec, size_t
     return s;
 }
 
-static void test_page_escapes_the_text_keeps_breaks_and_titles_each_value(void **st)
+static void test_page_escapes_the_text_keeps_breaks_and_titles_each_value(void **state)
 {
-    (void)st;
+    (void)state;
     lm_model m;
     lm_charvocab v;
     tiny_model(&m, &v);
     size_t n;
     uint32_t *text = decode("a<b>&\"c\"\nb", &n);
-    char err[LM_ERRSZ], want[96];
+    char want[96];
+    tg_status st = {0};
     lm_charviz cv;
-    if (lm_charviz_record(&cv, &m, &v, text, n, 1, 0, err, sizeof err) != TG_OK)
-        fail_msg("%s", err);
+    if (lm_charviz_record(&cv, &m, &v, text, n, 1, 0, &st) != TG_OK) fail_msg("%s", st.msg);
     lm_charviz_section sec[2] = {{3, "unit 3, r = 0.50"}, {0, "<unit 0>"}};
     char *page = page_of(&cv, sec, 2);
     assert_non_null(strstr(page, "<!DOCTYPE html>"));

@@ -5,7 +5,7 @@
 #include "models/text.h"
 
 /* Parse one "--name value" against a table of a number, a size and a count. */
-static int parse1(const char *name, const char *value, char *err, size_t errsz)
+static int parse1(const char *name, const char *value, tg_status *st)
 {
     double d = 1;
     size_t z = 1, npos;
@@ -15,7 +15,7 @@ static int parse1(const char *name, const char *value, char *err, size_t errsz)
     const lm_opt opts[] = {
         {"temperature", 'd', &d, ""}, {"threads", 'z', &z, ""}, {"steps", 'u', &u, ""}};
     char *argv[] = {(char *)name, (char *)value};
-    return lm_parse(2, argv, opts, 3, pos, 1, &npos, &help, err, errsz);
+    return lm_parse(2, argv, opts, 3, pos, 1, &npos, &help, st);
 }
 
 /* Item 9: --temperature nan and --time-limit nan were accepted (NaN passes every comparison
@@ -23,7 +23,7 @@ static int parse1(const char *name, const char *value, char *err, size_t errsz)
 static void test_item9_non_finite_numbers_and_signed_counts_are_refused(void **s)
 {
     (void)s;
-    char err[LM_ERRSZ];
+    tg_status st = {0};
     static const char *const bad[][2] = {
         {"--temperature", "nan"},  {"--temperature", "inf"},
         {"--temperature", "-inf"}, {"--temperature", "1e999"},
@@ -32,13 +32,13 @@ static void test_item9_non_finite_numbers_and_signed_counts_are_refused(void **s
         {"--steps", "2x"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        err[0] = '\0';
-        if (parse1(bad[i][0], bad[i][1], err, sizeof err) != -1)
+        tg_status_clear(&st);
+        if (parse1(bad[i][0], bad[i][1], &st) != TG_EINVAL)
             fail_msg("%s %s was accepted", bad[i][0], bad[i][1]);
-        if (!strstr(err, bad[i][0] + 2)) fail_msg("message \"%s\"", err);
+        if (!strstr(st.msg, bad[i][0] + 2)) fail_msg("message \"%s\"", st.msg);
     }
-    assert_int_equal(parse1("--temperature", "0.7", err, sizeof err), 0);
-    assert_int_equal(parse1("--threads", "2", err, sizeof err), 0);
+    assert_int_equal(parse1("--temperature", "0.7", &st), 0);
+    assert_int_equal(parse1("--threads", "2", &st), 0);
 }
 
 int main(void)

@@ -50,25 +50,24 @@ static int32_t *make_tokens(size_t n, size_t V, size_t salt)
 
 static void init_model(lm_model *m, const lm_config *c)
 {
-    char err[LM_ERRSZ];
-    if (lm_model_init(m, c, err, sizeof err) != TG_OK) fail_msg("lm_model_init: %s", err);
+    tg_status st = {0};
+    if (lm_model_init(m, c, &st) != TG_OK) fail_msg("lm_model_init: %s", st.msg);
 }
 
 static void init_trainer(lm_trainer *tr, lm_model *m, const int32_t *tok, size_t N)
 {
-    char err[LM_ERRSZ];
-    if (lm_trainer_init(tr, m, tok, N, err, sizeof err) != TG_OK)
-        fail_msg("lm_trainer_init: %s", err);
+    tg_status st = {0};
+    if (lm_trainer_init(tr, m, tok, N, &st) != TG_OK) fail_msg("lm_trainer_init: %s", st.msg);
 }
 
 /* Train n windows (epoch ends, which train nothing, are not counted), losses into loss[]. */
 static void train_windows(lm_trainer *tr, size_t n, double *loss)
 {
-    char err[LM_ERRSZ];
+    tg_status st = {0};
     for (size_t i = 0; i < n;) {
         double l;
-        long Tw = lm_train_window(tr, &l, err, sizeof err);
-        if (Tw < 0) fail_msg("lm_train_window: %s", err);
+        long Tw = lm_train_window(tr, &l, &st);
+        if (Tw < 0) fail_msg("lm_train_window: %s", st.msg);
         if (Tw > 0) loss[i++] = l;
     }
 }
@@ -118,18 +117,19 @@ static void check_resume_at(size_t split)
 
     tmpdir d;
     tmpdir_make(&d, "resume.safetensors");
-    char err[LM_ERRSZ], *vocab;
+    char *vocab;
+    tg_status st = {0};
     init_model(&m, &c);
     init_trainer(&tr, &m, tok, RESUME_N);
     train_windows(&tr, split, part);
-    if (lm_save(d.path, &m, &tr, "word", "a\nb\n", err, sizeof err) != TG_OK) fail_msg("%s", err);
+    if (lm_save(d.path, &m, &tr, "word", "a\nb\n", &st) != TG_OK) fail_msg("%s", st.msg);
     lm_trainer_deinit(&tr);
     lm_model_deinit(&m);
 
-    if (lm_load(d.path, &m, "word", &vocab, err, sizeof err) != TG_OK) fail_msg("%s", err);
+    if (lm_load(d.path, &m, "word", &vocab, 0, &st) != TG_OK) fail_msg("%s", st.msg);
     assert_string_equal(vocab, "a\nb\n");
     init_trainer(&tr, &m, tok, RESUME_N);
-    if (lm_load_training(d.path, &tr, err, sizeof err) != TG_OK) fail_msg("%s", err);
+    if (lm_load_training(d.path, &tr, &st) != TG_OK) fail_msg("%s", st.msg);
     train_windows(&tr, RESUME_WINDOWS - split, part + split);
     for (size_t i = split; i < RESUME_WINDOWS; i++)
         if (!(part[i] == whole[i]))
@@ -158,14 +158,14 @@ static void test_tiny_char_model_overfits_a_short_text(void **state)
     const char *line = "the quick brown fox jumps over a lazy do"; /* 40 characters */
     char text[401] = "";
     for (int i = 0; i < 10; i++) strcat(text, line);
-    char err[LM_ERRSZ];
+    tg_status st = {0};
     uint32_t *cps;
     size_t n;
     int32_t *ids;
     lm_charvocab v;
-    assert_int_equal(lm_utf8_decode("text", text, strlen(text), &cps, &n, err, sizeof err), TG_OK);
-    assert_int_equal(lm_charvocab_build(&v, cps, n, err, sizeof err), TG_OK);
-    assert_int_equal(lm_charvocab_encode(&v, "text", cps, n, &ids, err, sizeof err), TG_OK);
+    assert_int_equal(lm_utf8_decode("text", text, strlen(text), &cps, &n, &st), TG_OK);
+    assert_int_equal(lm_charvocab_build(&v, cps, n, &st), TG_OK);
+    assert_int_equal(lm_charvocab_encode(&v, "text", cps, n, &ids, &st), TG_OK);
 
     lm_config c = lm_default_config();
     c.V = v.size, c.E = 16, c.H = 48, c.L = 1, c.T = 20, c.B = 4;
@@ -218,21 +218,21 @@ static void test_sum_over_steps_objective_scales_the_gradient_by_the_window_leng
 
 static void init_sampler(lm_sampler *s, lm_model *m)
 {
-    char err[LM_ERRSZ];
-    if (lm_sampler_init(s, m, err, sizeof err) != TG_OK) fail_msg("lm_sampler_init: %s", err);
+    tg_status st = {0};
+    if (lm_sampler_init(s, m, &st) != TG_OK) fail_msg("lm_sampler_init: %s", st.msg);
 }
 
 /* n tokens drawn at temperature 1 and fed back, from a fresh state, with rng seeded `seed`. */
 static void draw_sequence(lm_model *m, uint64_t seed, int32_t *out, size_t n)
 {
-    char err[LM_ERRSZ];
+    tg_status st = {0};
     lm_sampler s;
     tg_rng rng;
     tg_rng_seed(&rng, seed);
     init_sampler(&s, m);
     int32_t id = 0;
     for (size_t i = 0; i < n; i++) {
-        if (lm_sampler_feed(&s, id, err, sizeof err) != TG_OK) fail_msg("%s", err);
+        if (lm_sampler_feed(&s, id, &st) != TG_OK) fail_msg("%s", st.msg);
         out[i] = id = lm_sampler_draw(&s, 1.0, 0, &rng);
     }
     lm_sampler_deinit(&s);
@@ -331,14 +331,14 @@ static void test_top_k_counts_tied_scores_and_keeps_nothing_below_them(void **st
 /* Save the tiny model (with a trainer over tok when tok is not NULL) as `kind` to path. */
 static void save_tiny(const char *path, const char *kind, const int32_t *tok, size_t N)
 {
-    char err[LM_ERRSZ];
+    tg_status st = {0};
     lm_config c = tiny_config();
     lm_model m;
     lm_trainer tr;
     init_model(&m, &c);
     if (tok) init_trainer(&tr, &m, tok, N);
-    if (lm_save(path, &m, tok ? &tr : NULL, kind, "x\n", err, sizeof err) != TG_OK)
-        fail_msg("lm_save: %s", err);
+    if (lm_save(path, &m, tok ? &tr : NULL, kind, "x\n", &st) != TG_OK)
+        fail_msg("lm_save: %s", st.msg);
     if (tok) lm_trainer_deinit(&tr);
     lm_model_deinit(&m);
 }
@@ -346,11 +346,12 @@ static void save_tiny(const char *path, const char *kind, const int32_t *tok, si
 /* lm_load of path as a word model fails with rc and a message naming the file and `what`. */
 static void assert_load_fails(const char *path, int rc, const char *what)
 {
-    char err[LM_ERRSZ] = "", *vocab = (char *)1;
+    char *vocab = (char *)1;
+    tg_status st = {0};
     lm_model m;
-    assert_int_equal(lm_load(path, &m, "word", &vocab, err, sizeof err), rc);
+    assert_int_equal(lm_load(path, &m, "word", &vocab, 0, &st), rc);
     assert_null(vocab);
-    assert_msg_has(err, path, what, NULL);
+    assert_msg_has(st.msg, path, what, NULL);
 }
 
 static void test_load_rejects_a_truncated_checkpoint(void **state)
@@ -431,10 +432,11 @@ static void test_load_rejects_parameters_that_do_not_fit_the_configuration(void 
     (void)state;
     tmpdir d;
     tmpdir_make(&d, "hand.safetensors");
-    char err[LM_ERRSZ], *vocab;
+    char *vocab;
+    tg_status st = {0};
     lm_model m;
     write_by_hand(d.path, 6); /* consistent: the hand-written metadata is complete */
-    if (lm_load(d.path, &m, "word", &vocab, err, sizeof err) != TG_OK) fail_msg("%s", err);
+    if (lm_load(d.path, &m, "word", &vocab, 0, &st) != TG_OK) fail_msg("%s", st.msg);
     assert_int_equal(m.cfg.H, 6);
     lm_model_deinit(&m);
     free(vocab);
@@ -451,21 +453,22 @@ static void test_load_training_rejects_another_corpus(void **state)
     tmpdir_make(&d, "corpus.safetensors");
     int32_t *a = make_tokens(60, 7, 0), *b = make_tokens(60, 7, 1);
     save_tiny(d.path, "word", a, 60);
-    char err[LM_ERRSZ], *vocab;
+    char *vocab;
+    tg_status st = {0};
     lm_model m;
     lm_trainer tr;
-    if (lm_load(d.path, &m, "word", &vocab, err, sizeof err) != TG_OK) fail_msg("%s", err);
+    if (lm_load(d.path, &m, "word", &vocab, 0, &st) != TG_OK) fail_msg("%s", st.msg);
     init_trainer(&tr, &m, b, 60);
-    assert_int_equal(lm_load_training(d.path, &tr, err, sizeof err), TG_EINVAL);
-    assert_msg_has(err, d.path, "another corpus", NULL);
+    assert_int_equal(lm_load_training(d.path, &tr, &st), TG_EINVAL);
+    assert_msg_has(st.msg, d.path, "another corpus", NULL);
     lm_trainer_deinit(&tr);
     init_trainer(&tr, &m, a, 60); /* the right corpus loads */
-    if (lm_load_training(d.path, &tr, err, sizeof err) != TG_OK) fail_msg("%s", err);
+    if (lm_load_training(d.path, &tr, &st) != TG_OK) fail_msg("%s", st.msg);
     lm_trainer_deinit(&tr);
     save_tiny(d.path, "word", NULL, 0); /* no training state at all */
     init_trainer(&tr, &m, a, 60);
-    assert_int_equal(lm_load_training(d.path, &tr, err, sizeof err), TG_EFORMAT);
-    assert_msg_has(err, d.path, "no training state", NULL);
+    assert_int_equal(lm_load_training(d.path, &tr, &st), TG_EFORMAT);
+    assert_msg_has(st.msg, d.path, "no training state", NULL);
     lm_trainer_deinit(&tr);
     lm_model_deinit(&m);
     free(vocab);
@@ -513,12 +516,12 @@ static void
 test_item1_window_sizes_that_overflow_are_refused_and_huge_ones_cost_nothing(void **state)
 {
     (void)state;
-    char err[LM_ERRSZ] = "";
+    tg_status st = {0};
     lm_config c = tiny_config();
     lm_model m;
     c.T = (size_t)1 << 62, c.B = 1; /* T·B·4 bytes wraps to 0 */
-    assert_int_equal(lm_model_init(&m, &c, err, sizeof err), TG_EINVAL);
-    assert_msg_has(err, "overflows", "4611686018427387904", NULL);
+    assert_int_equal(lm_model_init(&m, &c, &st), TG_EINVAL);
+    assert_msg_has(st.msg, "overflows", "4611686018427387904", NULL);
     c.T = (size_t)1 << 60;
     init_model(&m, &c);
     int32_t *tok = make_tokens(40, c.V, 0);
@@ -529,10 +532,9 @@ test_item1_window_sizes_that_overflow_are_refused_and_huge_ones_cost_nothing(voi
     assert_true(isfinite(loss[0]) && isfinite(loss[1]));
     lm_trainer_deinit(&tr);
     double nll;
-    assert_int_equal(lm_evaluate(&m, tok, 40, 1, (size_t)1 << 62, &nll, err, sizeof err),
-                     TG_EINVAL);
-    assert_msg_has(err, "tg_batcher_init", "overflows", NULL);
-    assert_int_equal(lm_evaluate(&m, tok, 40, 2, (size_t)1 << 60, &nll, err, sizeof err), TG_OK);
+    assert_int_equal(lm_evaluate(&m, tok, 40, 1, (size_t)1 << 62, &nll, &st), TG_EINVAL);
+    assert_msg_has(st.msg, "tg_batcher_init", "overflows", NULL);
+    assert_int_equal(lm_evaluate(&m, tok, 40, 2, (size_t)1 << 60, &nll, &st), TG_OK);
     assert_true(isfinite(nll));
     lm_model_deinit(&m);
     free(tok);
@@ -576,14 +578,15 @@ static void test_item3_a_vocabulary_shorter_than_v_is_refused(void **state)
     tmpdir_make(&d, "short_vocab.safetensors");
     save_tiny(e.path, "char", NULL, 0);
     copy_replacing(e.path, d.path, NULL, NULL, "tapegrad.vocab", "\nx"); /* 2 chars, V = 7 */
-    char err[LM_ERRSZ], *vocab;
+    char *vocab;
+    tg_status st = {0};
     lm_model m;
     lm_charvocab v;
-    if (lm_load(d.path, &m, "char", &vocab, err, sizeof err) != TG_OK) fail_msg("%s", err);
-    assert_int_equal(lm_charvocab_from_string(&v, vocab, err, sizeof err), TG_OK);
-    assert_int_equal(lm_vocab_fits(d.path, v.size, &m, err, sizeof err), TG_EFORMAT);
-    assert_msg_has(err, d.path, "tapegrad.vocab has 2 entries", "config.V is 7", NULL);
-    assert_int_equal(lm_vocab_fits(d.path, 7, &m, err, sizeof err), TG_OK);
+    if (lm_load(d.path, &m, "char", &vocab, 0, &st) != TG_OK) fail_msg("%s", st.msg);
+    assert_int_equal(lm_charvocab_from_string(&v, vocab, &st), TG_OK);
+    assert_int_equal(lm_vocab_fits(d.path, v.size, &m, &st), TG_EFORMAT);
+    assert_msg_has(st.msg, d.path, "tapegrad.vocab has 2 entries", "config.V is 7", NULL);
+    assert_int_equal(lm_vocab_fits(d.path, 7, &m, &st), TG_OK);
     lm_charvocab_deinit(&v);
     lm_model_deinit(&m);
     free(vocab);
@@ -604,15 +607,16 @@ static void test_item4_training_state_out_of_range_is_refused_before_anything_ch
     const double bad_lr[] = {NAN, -1.0, INFINITY};
     for (size_t i = 0; i < 3; i++) {
         copy_replacing(d.path, e.path, "train.lr", &bad_lr[i], NULL, NULL);
-        char err[LM_ERRSZ], *vocab;
+        char *vocab;
+        tg_status st = {0};
         lm_model m;
         lm_trainer tr;
-        if (lm_load(e.path, &m, "word", &vocab, err, sizeof err) != TG_OK) fail_msg("%s", err);
+        if (lm_load(e.path, &m, "word", &vocab, 0, &st) != TG_OK) fail_msg("%s", st.msg);
         init_trainer(&tr, &m, tok, 60);
         uint64_t rng_before = m.rng.s[0];
-        assert_int_equal(lm_load_training(e.path, &tr, err, sizeof err), TG_EFORMAT);
+        assert_int_equal(lm_load_training(e.path, &tr, &st), TG_EFORMAT);
         /* NaN and infinity are refused by the reader itself (any F64 array), -1 by lm_ckpt.c */
-        assert_msg_has(err, e.path, "train.lr",
+        assert_msg_has(st.msg, e.path, "train.lr",
                        isfinite(bad_lr[i]) ? "finite and >= 0" : "non-finite values are refused",
                        NULL);
         assert_true(m.rng.s[0] == rng_before);
@@ -630,10 +634,10 @@ static void test_item4_training_state_out_of_range_is_refused_before_anything_ch
 
 static void assert_init_fails(const lm_config *c, const char *what, const char *detail)
 {
-    char err[LM_ERRSZ] = "";
+    tg_status st = {0};
     lm_model m;
-    assert_int_equal(lm_model_init(&m, c, err, sizeof err), TG_EINVAL);
-    assert_msg_has(err, what, detail, NULL);
+    assert_int_equal(lm_model_init(&m, c, &st), TG_EINVAL);
+    assert_msg_has(st.msg, what, detail, NULL);
 }
 
 static void test_model_init_rejects_bad_configurations(void **state)
@@ -708,9 +712,9 @@ static void test_a_non_finite_gradient_takes_no_step_and_says_so(void **state)
     tg_real *before = malloc(n * sizeof *before);
     assert_non_null(before);
     memcpy(before, tg_params_values(m.ps), n * sizeof *before);
-    char err[256] = "";
-    assert_int_equal(lm_train_window(&tr, &loss, err, sizeof err), -1);
-    assert_msg_has(err, "training step 2", "gradient norm is", "not taken", NULL);
+    tg_status st = {0};
+    assert_int_equal(lm_train_window(&tr, &loss, &st), -1);
+    assert_msg_has(st.msg, "training step 2", "gradient norm is", "not taken", NULL);
     assert_memory_equal(tg_params_values(m.ps), before, n * sizeof *before);
     free(before);
     lm_trainer_deinit(&tr);

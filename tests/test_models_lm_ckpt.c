@@ -13,13 +13,12 @@
 /* A tiny word-level model saved (with its training state) at path. */
 static void save_tiny(const char *path)
 {
-    char err[LM_ERRSZ];
+    tg_status st = {0};
     lm_config c = lm_default_config();
     c.V = 4, c.E = 3, c.H = 3, c.L = 1, c.T = 4, c.B = 2;
     lm_model m;
-    if (lm_model_init(&m, &c, err, sizeof err) != TG_OK) fail_msg("%s", err);
-    if (lm_save(path, &m, NULL, "word", "a\nb\nc\n<eos>\n", err, sizeof err) != TG_OK)
-        fail_msg("%s", err);
+    if (lm_model_init(&m, &c, &st) != TG_OK) fail_msg("%s", st.msg);
+    if (lm_save(path, &m, NULL, "word", "a\nb\nc\n<eos>\n", &st) != TG_OK) fail_msg("%s", st.msg);
     lm_model_deinit(&m);
 }
 
@@ -50,10 +49,11 @@ static void copy_with_meta(const char *from, const char *to, const char *key, co
 /* lm_load of path fails with TG_EFORMAT naming the file and `what`. */
 static void assert_load_fails(const char *path, const char *what, const char *what2)
 {
-    char err[LM_ERRSZ], *vocab = NULL;
+    char *vocab = NULL;
+    tg_status st = {0};
     lm_model m;
-    assert_int_equal(lm_load(path, &m, "word", &vocab, err, sizeof err), TG_EFORMAT);
-    assert_msg_has(err, path, what, what2, NULL);
+    assert_int_equal(lm_load(path, &m, "word", &vocab, 0, &st), TG_EFORMAT);
+    assert_msg_has(st.msg, path, what, what2, NULL);
     assert_null(vocab);
 }
 

@@ -14,8 +14,7 @@ static void test_params_are_contiguous_in_order_of_adding_after_growth(void **s)
     size_t total = 0;
     for (size_t i = 0; i < 40; i++) {
         snprintf(name, sizeof name, "p%zu", i);
-        xs[i] = tg_params_add(ps, name, i % 3 + 1, i % 5 + 2);
-        assert_non_null(xs[i]);
+        xs[i] = add_param(ps, name, i % 3 + 1, i % 5 + 2);
         for (size_t k = 0; k < tg_numel(xs[i]); k++) xs[i]->val[k] = (tg_real)i;
         total += tg_numel(xs[i]);
     }
@@ -42,8 +41,8 @@ static void test_params_are_found_by_name(void **s)
     (void)s;
     tg_params *ps = tg_params_new();
     char buf[64] = "decoder.weight";
-    tg_tensor *w = tg_params_add(ps, buf, 5, 4);
-    tg_tensor *b = tg_params_add(ps, "decoder.bias", 1, 5);
+    tg_tensor *w = add_param(ps, buf, 5, 4);
+    tg_tensor *b = add_param(ps, "decoder.bias", 1, 5);
     buf[0] = 'X'; /* the store copied the name */
     assert_ptr_equal(tg_params_find(ps, "decoder.weight"), w);
     assert_ptr_equal(tg_params_find(ps, "decoder.bias"), b);
@@ -51,28 +50,31 @@ static void test_params_are_found_by_name(void **s)
     assert_string_equal(tg_params_name(ps, 0), "decoder.weight");
     assert_string_equal(tg_params_name(ps, 1), "decoder.bias");
     assert_null(tg_params_name(ps, 2));
-    assert_null(tg_params_error(ps));
     tg_params_free(ps);
 }
 
-static void assert_params_error_has(const tg_params *ps, const char *a, const char *b,
-                                    const char *c)
+/* tg_params_add of (name, rows x cols) fails with code, a message holding a and the name and
+ * shape, *out NULL, and the store as it was. */
+static void assert_add_fails(tg_params *ps, const char *name, size_t rows, size_t cols, int code,
+                             const char *a, const char *b, const char *c)
 {
-    const char *msg = tg_params_error(ps);
-    if (!msg) fail_msg("expected an error, found none");
-    const char *want[] = {a, b, c};
-    for (int i = 0; i < 3; i++)
-        if (!strstr(msg, want[i])) fail_msg("error \"%s\" does not mention \"%s\"", msg, want[i]);
+    size_t count = tg_params_count(ps), numel = tg_params_numel(ps);
+    tg_tensor *x = (tg_tensor *)ps; /* anything but NULL */
+    tg_status st = {0};
+    assert_int_equal(tg_params_add(ps, name, rows, cols, &x, &st), code);
+    assert_status_has(&st, code, "tg_params_add: ", a, b, c, NULL);
+    assert_null(x);
+    assert_int_equal(tg_params_count(ps), count);
+    assert_int_equal(tg_params_numel(ps), numel);
 }
 
 static void test_params_add_rejects_a_duplicate_name(void **s)
 {
     (void)s;
     tg_params *ps = tg_params_new();
-    assert_non_null(tg_params_add(ps, "encoder.weight", 10, 4));
-    assert_null(tg_params_add(ps, "encoder.weight", 3, 2));
-    assert_params_error_has(ps, "duplicate", "\"encoder.weight\"", "(3 x 2)");
-    assert_int_equal(tg_params_count(ps), 1);
+    add_param(ps, "encoder.weight", 10, 4);
+    assert_add_fails(ps, "encoder.weight", 3, 2, TG_EINVAL, "duplicate", "\"encoder.weight\"",
+                     "(3 x 2)");
     assert_int_equal(tg_params_numel(ps), 40);
     tg_params_free(ps);
 }
@@ -84,11 +86,13 @@ static void test_params_add_rejects_a_name_longer_than_63_bytes(void **s)
     char name[65];
     memset(name, 'a', 64);
     name[64] = '\0';
-    assert_null(tg_params_add(ps, name, 2, 2));
-    assert_params_error_has(ps, "longer than 63", "aaaa", "(2 x 2)");
+    assert_add_fails(ps, name, 2, 2, TG_EINVAL, "longer than 63", "aaaa", "(2 x 2)");
     name[63] = '\0';
-    assert_non_null(tg_params_add(ps, name, 2, 2));
-    assert_null(tg_params_error(ps)); /* a successful add clears the message */
+    tg_tensor *x;
+    tg_status st = {0};
+    assert_int_equal(tg_params_add(ps, name, 2, 2, &x, &st), TG_OK);
+    assert_int_equal(st.code, TG_OK); /* a success leaves the status as it was */
+    assert_ptr_equal(tg_params_find(ps, name), x);
     tg_params_free(ps);
 }
 
@@ -96,11 +100,24 @@ static void test_params_add_rejects_a_zero_size_shape(void **s)
 {
     (void)s;
     tg_params *ps = tg_params_new();
-    assert_null(tg_params_add(ps, "b", 0, 5));
-    assert_params_error_has(ps, "zero-size", "\"b\"", "(0 x 5)");
-    assert_null(tg_params_add(ps, "w", 3, 0));
-    assert_params_error_has(ps, "zero-size", "\"w\"", "(3 x 0)");
+    assert_add_fails(ps, "b", 0, 5, TG_EINVAL, "zero-size", "\"b\"", "(0 x 5)");
+    assert_add_fails(ps, "w", 3, 0, TG_EINVAL, "zero-size", "\"w\"", "(3 x 0)");
     assert_int_equal(tg_params_count(ps), 0);
+    tg_params_free(ps);
+}
+
+static void test_params_add_rejects_a_size_that_overflows_and_null_arguments(void **s)
+{
+    (void)s;
+    tg_params *ps = tg_params_new();
+    add_param(ps, "w", 2, 2);
+    assert_add_fails(ps, "huge", SIZE_MAX / 2, 3, TG_ERANGE, "too large", "\"huge\"", "x 3)");
+    assert_add_fails(ps, NULL, 1, 1, TG_ENULL, "NULL", "(null)", "(1 x 1)");
+    tg_status st = {0};
+    assert_int_equal(tg_params_add(ps, "v", 1, 1, NULL, &st), TG_ENULL);
+    assert_status_has(&st, TG_ENULL, "NULL", "\"v\"", NULL);
+    assert_int_equal(tg_params_add(NULL, "v", 1, 1, NULL, NULL), TG_ENULL); /* st may be NULL */
+    assert_int_equal(tg_params_count(ps), 1);
     tg_params_free(ps);
 }
 
@@ -108,8 +125,8 @@ static void test_params_zero_grad_clears_every_gradient(void **s)
 {
     (void)s;
     tg_params *ps = tg_params_new();
-    tg_tensor *w = tg_params_add(ps, "w", 2, 3);
-    tg_tensor *b = tg_params_add(ps, "b", 1, 3);
+    tg_tensor *w = add_param(ps, "w", 2, 3);
+    tg_tensor *b = add_param(ps, "b", 1, 3);
     tg_tape *t = tg_tape_new();
     assert_int_equal(tg_backward(t, tg_sum(t, tg_add(t, w, b))), TG_OK);
     assert_true(b->grad[0] == 2 && w->grad[5] == 1);
@@ -123,7 +140,7 @@ static void test_params_zero_grad_clears_a_large_store_on_two_threads(void **s)
 {
     (void)s;
     tg_params *ps = tg_params_new();
-    assert_non_null(tg_params_add(ps, "w", 600001, 1)); /* past two threads' share */
+    add_param(ps, "w", 600001, 1); /* past two threads' share */
     size_t n = tg_params_numel(ps);
     for (size_t i = 0; i < n; i++) tg_params_grads(ps)[i] = 1;
     tg_set_num_threads(2);
@@ -139,7 +156,7 @@ static void test_initialisers_stay_in_their_ranges(void **s)
     tg_rng r;
     tg_rng_seed(&r, 3);
     tg_params *ps = tg_params_new();
-    tg_tensor *w = tg_params_add(ps, "w", 40, 60);
+    tg_tensor *w = add_param(ps, "w", 40, 60);
     tg_init_xavier(w, &r);
     double a = sqrt(6.0 / 100.0), mean = 0;
     for (size_t i = 0; i < tg_numel(w); i++) {
@@ -165,6 +182,7 @@ int main(void)
         cmocka_unit_test(test_params_add_rejects_a_duplicate_name),
         cmocka_unit_test(test_params_add_rejects_a_name_longer_than_63_bytes),
         cmocka_unit_test(test_params_add_rejects_a_zero_size_shape),
+        cmocka_unit_test(test_params_add_rejects_a_size_that_overflows_and_null_arguments),
         cmocka_unit_test(test_params_zero_grad_clears_every_gradient),
         cmocka_unit_test(test_params_zero_grad_clears_a_large_store_on_two_threads),
         cmocka_unit_test(test_initialisers_stay_in_their_ranges),

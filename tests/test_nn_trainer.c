@@ -24,8 +24,8 @@ static tg_tensor *line_loss(tg_tape *t, void *ctx)
 
 static void line_init(line *q, tg_params *ps)
 {
-    q->w = tg_params_add(ps, "w", 1, 1);
-    q->b = tg_params_add(ps, "b", 1, 1);
+    q->w = add_param(ps, "w", 1, 1);
+    q->b = add_param(ps, "b", 1, 1);
     assert_non_null(q->w);
     assert_non_null(q->b);
     for (int i = 0; i < 8; i++) q->x[i] = (tg_real)(i - 4) / 4, q->y[i] = 3 * q->x[i] - 1;

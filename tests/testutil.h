@@ -61,6 +61,28 @@ static inline void assert_error_has(const tg_tape *t, ...)
     va_end(ap);
 }
 
+/* st holds `code` and a message that contains every one of the NULL-terminated substrings. */
+static inline void assert_status_has(const tg_status *st, int code, ...)
+{
+    if (st->code != code)
+        fail_msg("status %s (\"%s\"), expected %s", tg_strerror(st->code), st->msg,
+                 tg_strerror(code));
+    va_list ap;
+    va_start(ap, code);
+    for (const char *s; (s = va_arg(ap, const char *));)
+        if (!strstr(st->msg, s)) fail_msg("message \"%s\" does not mention \"%s\"", st->msg, s);
+    va_end(ap);
+}
+
+/* A new parameter of ps; the test fails with tg_params_add's message when the add fails. */
+static inline tg_tensor *add_param(tg_params *ps, const char *name, size_t rows, size_t cols)
+{
+    tg_tensor *x;
+    tg_status st;
+    if (tg_params_add(ps, name, rows, cols, &x, &st) != TG_OK) fail_msg("%s", st.msg);
+    return x;
+}
+
 /* Run tg_gradcheck and require the worst relative error to be within GRAD_TOL. */
 static inline void assert_gradcheck(tg_loss_fn f, void *ctx, tg_tensor *const *xs, size_t n)
 {

@@ -71,16 +71,16 @@ static int check_training(void)
     c.cell = tg_cell_type_find("mgu"); /* found by name, as programs and checkpoints do */
     c.V = 'z' - ' ' + 1, c.E = 16, c.H = 32, c.T = 16, c.B = 4, c.seed = 7;
     c.optim = tg_adam_config(0.01);
-    char err[512];
+    tg_status st = {0};
     lm_model m;
     lm_trainer tr;
-    if (!c.cell || lm_model_init(&m, &c, err, sizeof err) != TG_OK ||
-        lm_trainer_init(&tr, &m, ids, N, err, sizeof err) != TG_OK)
-        return fprintf(stderr, "%s\n", c.cell ? err : "mgu is not registered"), 1;
+    if (!c.cell || lm_model_init(&m, &c, &st) != TG_OK ||
+        lm_trainer_init(&tr, &m, ids, N, &st) != TG_OK)
+        return fprintf(stderr, "%s\n", c.cell ? st.msg : "mgu is not registered"), 1;
     double loss = 0, first = 0;
     for (int w = 0; w < 300; w++) {
-        long Tw = lm_train_window(&tr, &loss, err, sizeof err);
-        if (Tw < 0) return fprintf(stderr, "%s\n", err), 1;
+        long Tw = lm_train_window(&tr, &loss, &st);
+        if (Tw < 0) return fprintf(stderr, "%s\n", st.msg), 1;
         if (w == 0) first = loss;
     }
     printf("(b) MGU character model: loss %.2f nats a character at the first window, %s 1.0 after "
