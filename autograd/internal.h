@@ -75,12 +75,4 @@ tg_tensor *tgi_tape_tensor(tg_tape *t, const char *who, size_t head, size_t rows
 tg_tensor *tgi_view(tg_tape *t, const tg_op *op, tg_tensor *x, size_t offset, size_t rows,
                     size_t cols);
 
-/* Write a message into err[0..errsz) (when err is not NULL) and return code. Only nn/batcher.c
- * still reports this way, until it takes a tg_status like every other call; then this goes. */
-int tgi_errf(int code, char *err, size_t errsz, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
 #endif

@@ -41,17 +41,6 @@ const char *tg_strerror(int code)
     }
 }
 
-int tgi_errf(int code, char *err, size_t errsz, const char *fmt, ...)
-{
-    if (err && errsz > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 void tg_status_clear(tg_status *st)
 {
     if (!st) return;

@@ -7,6 +7,7 @@
 #include "nn/trainer.h"
 
 #include "nn/clip.h"
+#include "nn/internal.h"
 #include "ops/unary.h"
 
 #include <inttypes.h>
@@ -21,6 +22,22 @@ static double scheduled_lr(const tg_trainer *tr)
     return tg_lr_step_decay(c->optim.lr, c->lr_decay, c->decay_after, tg_trainer_epoch(tr));
 }
 
+/* The ranks of the run: 1 without a communicator. */
+static size_t ranks(const tg_trainer_config *c)
+{
+    return c->comm ? c->comm->ranks : 1;
+}
+
+static int check_comm(const tg_comm *m, tg_status *st)
+{
+    if (m && (!m->sum || !m->gather || !m->bcast || m->ranks == 0 || m->rank >= m->ranks))
+        return tg_status_set(st, TG_EINVAL,
+                             "tg_trainer_init: the communicator lacks a function or has rank %zu "
+                             "of %zu ranks",
+                             m->rank, m->ranks);
+    return TG_OK;
+}
+
 static int check_config(const tg_trainer_config *c, tg_status *st)
 {
     if (!(c->clip >= 0 && c->clip < INFINITY) || !(c->lr_decay > 0 && c->lr_decay <= 1))
@@ -28,20 +45,53 @@ static int check_config(const tg_trainer_config *c, tg_status *st)
                              "tg_trainer_init: clip must be finite and >= 0 and lr_decay in "
                              "(0, 1]: clip %g, lr_decay %g",
                              c->clip, c->lr_decay);
-    return TG_OK;
+    return check_comm(c->comm, st);
+}
+
+/* Advance r by 2^128 draws: xoshiro256's jump polynomial applied through tg_rng_u64 (the state
+ * after the jump is the XOR of the states at the polynomial's set bits). Jumps commute with
+ * draws, so a rank's generator stays rank 0's jumped rank times when both draw alike. */
+static void rng_jump(tg_rng *r)
+{
+    static const uint64_t poly[4] = {0x180ec6d33cfd0abau, 0xd5a61266f0c9392cu, 0xa9582618e03fc9aau,
+                                     0x39abdc4529b1661cu};
+    uint64_t acc[4] = {0};
+    for (int i = 0; i < 4; i++)
+        for (int bit = 0; bit < 64; bit++) {
+            if (poly[i] >> bit & 1)
+                for (int k = 0; k < 4; k++) acc[k] ^= r->s[k];
+            tg_rng_u64(r);
+        }
+    memcpy(r->s, acc, sizeof acc);
+}
+
+void tgi_trainer_rank_rng(tg_trainer *tr)
+{
+    for (size_t k = 0; tr->rng && tr->cfg.comm && k < tr->cfg.comm->rank; k++) rng_jump(tr->rng);
+}
+
+/* Every rank starts from rank 0's parameters, and its own dropout stream. */
+static int join_ranks(tg_trainer *tr, tg_status *st)
+{
+    const tg_comm *m = tr->cfg.comm;
+    if (!m || m->ranks == 1) return TG_OK;
+    int rc = m->bcast(m->ctx, tg_params_values(tr->ps), tg_params_numel(tr->ps), TG_DT_REAL, st);
+    if (rc == TG_OK) tgi_trainer_rank_rng(tr);
+    return rc;
 }
 
 /* The tape, the window buffers and the carry; TG_ENOMEM when one cannot be had. */
 static int allocate(tg_trainer *tr, const tg_rnn *stack, tg_status *st)
 {
-    size_t ids = tr->window ? tg_batcher_max_steps(&tr->batch) * tr->cfg.B : 1; /* <= N */
+    size_t B = tr->window ? tr->batch.B : tr->cfg.B;
+    size_t ids = tr->window ? tg_batcher_max_steps(&tr->batch) * B : 1; /* <= N */
     tr->tape = tg_tape_new();
     tr->x = malloc(ids * sizeof *tr->x);
     tr->y = malloc(ids * sizeof *tr->y);
     if (!tr->tape || !tr->x || !tr->y)
         return tg_status_set(st, TG_ENOMEM, "tg_trainer_init: out of memory");
     tg_tape_reuse_grads(tr->tape, 1); /* training reads no node's gradient */
-    return stack ? tg_rnn_carry_init(&tr->carry, stack, tr->cfg.B, st) : TG_OK;
+    return stack ? tg_rnn_carry_init(&tr->carry, stack, B, st) : TG_OK;
 }
 
 int tg_trainer_init(tg_trainer *tr, const tg_trainer_config *cfg, tg_params *ps,
@@ -54,12 +104,12 @@ int tg_trainer_init(tg_trainer *tr, const tg_trainer_config *cfg, tg_params *ps,
                              "tg_trainer_init: the config, the store or the stream is NULL");
     int rc = check_config(cfg, st);
     tr->cfg = *cfg, tr->ps = ps, tr->window = window, tr->model = model, tr->rng = rng;
-    char err[sizeof st->msg];
-    if (rc == TG_OK && window &&
-        (rc = tg_batcher_init(&tr->batch, tok, N, cfg->B, cfg->T, err, sizeof err)) != TG_OK)
-        tg_status_set(st, rc, "%s", err);
+    size_t rank = cfg->comm ? cfg->comm->rank : 0;
+    if (rc == TG_OK && window)
+        rc = tg_batcher_init_share(&tr->batch, tok, N, cfg->B, cfg->T, rank, ranks(cfg), st);
     if (rc == TG_OK) rc = tg_optim_new(&tr->opt, ps, &cfg->optim, st);
     if (rc == TG_OK) rc = allocate(tr, stack, st);
+    if (rc == TG_OK) rc = join_ranks(tr, st);
     if (rc != TG_OK) {
         tg_trainer_deinit(tr);
         return rc;
@@ -88,8 +138,27 @@ double tg_trainer_progress(const tg_trainer *tr)
     return tr->batch.L > 1 ? (double)tr->batch.offset / (double)(tr->batch.L - 1) : 0;
 }
 
-/* Walk the recorded objective back, then (when the gradient norm is finite) clip, step and
- * zero in one pass over the store. TG_OK, or a code with st naming the step. */
+/* Sum the gradients and the loss over the ranks (the loss becomes their mean). */
+static int sum_over_ranks(tg_trainer *tr, double *loss, tg_status *st)
+{
+    const tg_comm *m = tr->cfg.comm;
+    if (!m || m->ranks == 1) return TG_OK;
+    size_t n = tg_params_numel(tr->ps);
+    int rc = m->sum(m->ctx, tg_params_grads(tr->ps), n, TG_DT_REAL, st);
+    if (rc == TG_OK) rc = m->sum(m->ctx, loss, 1, TG_DT_F64, st);
+    if (rc != TG_OK) {
+        char why[sizeof st->msg];
+        snprintf(why, sizeof why, "%s", st ? st->msg : tg_strerror(rc));
+        return tg_status_set(st, rc,
+                             "training step %" PRIu64 ": summing the gradients of %zu ranks: %s",
+                             tr->step + 1, m->ranks, why);
+    }
+    *loss /= (double)m->ranks;
+    return TG_OK;
+}
+
+/* Walk the recorded objective back, sum over the ranks, then (when the gradient norm is finite)
+ * clip, step and zero in one pass over the store. TG_OK, or a code with st naming the step. */
 static int backward_and_step(tg_trainer *tr, tg_tensor *L, tg_tensor *objective, double *loss,
                              tg_status *st)
 {
@@ -101,7 +170,9 @@ static int backward_and_step(tg_trainer *tr, tg_tensor *L, tg_tensor *objective,
                              why ? why : tg_strerror(rc));
     }
     *loss = L->val[0];
-    tr->last_norm = tg_grad_norm(tr->ps); /* clip, step and zero in one pass over the store */
+    if ((rc = sum_over_ranks(tr, loss, st)) != TG_OK) return rc;
+    double R = (double)ranks(&tr->cfg);       /* the store holds R times the mean's gradient */
+    tr->last_norm = tg_grad_norm(tr->ps) / R; /* clip, step and zero in one pass over the store */
     if (!isfinite(tr->last_norm)) {
         tg_params_zero_grad(tr->ps);
         return tg_status_set(st, TG_ERANGE,
@@ -111,7 +182,7 @@ static int backward_and_step(tg_trainer *tr, tg_tensor *L, tg_tensor *objective,
     }
     double scale = tr->cfg.clip > 0 ? tg_clip_scale(tr->last_norm, tr->cfg.clip) : 1;
     tr->clipped += scale < 1;
-    if ((rc = tg_optim_step_scaled(tr->opt, scale, 1)) != TG_OK)
+    if ((rc = tg_optim_step_scaled(tr->opt, scale / R, 1)) != TG_OK)
         return tg_status_set(st, rc, "training step %" PRIu64 ": the optimizer refused: %s",
                              tr->step + 1, tg_strerror(rc));
     tr->step++;
@@ -130,7 +201,7 @@ long tg_trainer_window(tg_trainer *tr, double *loss, tg_status *st)
     }
     tg_tape *t = tr->tape;
     tg_tape_reset(t);
-    tg_tensor *L = tr->window(t, tr->model, &tr->carry, tr->x, tr->y, Tw, tr->cfg.B, 1);
+    tg_tensor *L = tr->window(t, tr->model, &tr->carry, tr->x, tr->y, Tw, tr->batch.B, 1);
     tg_tensor *objective = tr->cfg.sum_steps ? tg_scale(t, L, (double)Tw) : L;
     return backward_and_step(tr, L, objective, loss, st) == TG_OK ? (long)Tw : -1;
 }
@@ -145,42 +216,54 @@ int tg_trainer_step(tg_trainer *tr, tg_batch_fn fn, void *ctx, double *loss, tg_
 
 /* ---- Evaluation ------------------------------------------------------------------------- */
 
-/* The mean over every window of the batcher, weighted by its tokens. */
+/* The loss summed over every token of the batcher's windows, and the tokens: sum[0..2). */
 static int evaluate_windows(tg_window_fn window, void *model, tg_tape *t, tg_batcher *b,
-                            tg_rnn_carry *carry, int32_t *x, int32_t *y, double *nll, tg_status *st)
+                            tg_rnn_carry *carry, int32_t *x, int32_t *y, double sum[2],
+                            tg_status *st)
 {
-    double total = 0;
-    size_t count = 0, Tw;
+    size_t Tw;
     while ((Tw = tg_batcher_next(b, x, y)) > 0) {
         tg_tape_reset(t);
         tg_tensor *L = window(t, model, carry, x, y, Tw, b->B, 0);
         if (!L) return tg_status_set(st, TG_EINVAL, "evaluation: %s", tg_tape_error(t));
-        total += (double)L->val[0] * (double)(Tw * b->B);
-        count += Tw * b->B;
+        sum[0] += (double)L->val[0] * (double)(Tw * b->B);
+        sum[1] += (double)(Tw * b->B);
     }
-    *nll = count ? total / (double)count : NAN;
     return TG_OK;
 }
 
 int tg_evaluate(tg_window_fn window, void *model, const tg_rnn *stack, const int32_t *tok, size_t N,
                 size_t B, size_t T, double *nll, tg_status *st)
 {
+    return tg_evaluate_shared(window, model, stack, tok, N, B, T, NULL, nll, st);
+}
+
+int tg_evaluate_shared(tg_window_fn window, void *model, const tg_rnn *stack, const int32_t *tok,
+                       size_t N, size_t B, size_t T, const tg_comm *comm, double *nll,
+                       tg_status *st)
+{
     tg_batcher batch;
-    char err[sizeof st->msg];
-    int rc = tg_batcher_init(&batch, tok, N, B, T, err, sizeof err);
-    if (rc != TG_OK) return tg_status_set(st, rc, "%s", err);
+    int rc = check_comm(comm, st);
+    if (rc == TG_OK)
+        rc = tg_batcher_init_share(&batch, tok, N, B, T, comm ? comm->rank : 0,
+                                   comm ? comm->ranks : 1, st);
+    if (rc != TG_OK) return rc;
     tg_rnn_carry carry = {0};
     tg_tape *t = tg_tape_new();
-    size_t ids = tg_batcher_max_steps(&batch) * B; /* <= N: no overflow */
+    size_t ids = tg_batcher_max_steps(&batch) * batch.B; /* <= N: no overflow */
     int32_t *x = malloc(ids * sizeof *x), *y = malloc(ids * sizeof *y);
     if (!t || !x || !y)
         rc = tg_status_set(st, TG_ENOMEM, "tg_evaluate: out of memory");
     else if (stack)
-        rc = tg_rnn_carry_init(&carry, stack, B, st);
+        rc = tg_rnn_carry_init(&carry, stack, batch.B, st);
+    double sum[2] = {0, 0}; /* loss × tokens, tokens */
     if (rc == TG_OK) {
         tg_tape_set_grad(t, 0);
-        rc = evaluate_windows(window, model, t, &batch, &carry, x, y, nll, st);
+        rc = evaluate_windows(window, model, t, &batch, &carry, x, y, sum, st);
     }
+    if (rc == TG_OK && comm && comm->ranks > 1) /* a failed rank stops; the others wait here */
+        rc = comm->sum(comm->ctx, sum, 2, TG_DT_F64, st);
+    *nll = sum[1] > 0 ? sum[0] / sum[1] : NAN;
     tg_rnn_carry_deinit(&carry);
     tg_tape_free(t);
     free(x);

@@ -22,6 +22,18 @@
  *
  * The evaluator records without gradients (tg_tape_set_grad) and passes training = 0.
  *
+ * Data parallel (a tg_comm in the config; nn/dist.h makes one over MPI). Each of R ranks owns
+ * B / R of the rows (tg_batcher_init_share), records and walks its own tape, and the gradients
+ * are summed over the ranks after the walk, before the norm, clipping and the step:
+ *     local mean loss of each rank ─▶ tg_backward ─▶ Σ gradients over ranks (comm->sum)
+ *     ─▶ norm = ‖Σ‖ / R ─▶ step with the gradients read as Σ · clip_scale(norm) / R
+ * The R local means over B/R rows each average to the mean over B rows, so the parameters follow
+ * one process with B rows (to rounding: sums in another order), and are the same bits on every
+ * rank. Rank k's dropout generator is the model's jumped k times (2^128 draws each), so the
+ * ranks draw different masks; every rank draws as many per window, so rank k's generator is
+ * always rank 0's jumped k times, and a checkpoint holds rank 0's. The carried state of all B
+ * rows is gathered into a checkpoint, so a run resumes on any number of ranks that divides B.
+ *
  * Read next: nn/rnn.h (the carry), nn/optim.h, nn/batcher.h, models/lm.c (a language model
  * trained through this).
  */
@@ -31,6 +43,7 @@
 #include "autograd/rng.h"
 #include "autograd/status.h"
 #include "autograd/tape.h"
+#include "io/safetensors.h"
 #include "nn/batcher.h"
 #include "nn/checkpoint.h"
 #include "nn/optim.h"
@@ -47,6 +60,21 @@ TG_BEGIN_DECLS
 typedef tg_tensor *(*tg_window_fn)(tg_tape *t, void *model, tg_rnn_carry *carry, const int32_t *x,
                                    const int32_t *y, size_t Tw, size_t B, int training);
 
+/* How the ranks of a data-parallel run talk (nn/dist.h fills one in from MPI; a test may fill
+ * one in with threads). Every call is collective: every rank makes it, in the same order. dt is
+ * TG_DT_F32, TG_DT_F64 or TG_DT_U64. Each returns TG_OK, or a TG_* code with st naming the call
+ * (a rank that stopped, ...). */
+typedef struct tg_comm {
+    size_t rank, ranks; /* this process, of ranks >= 1 */
+    void *ctx;          /* the functions' first argument */
+    /* v[0..n) becomes the element-wise sum over the ranks, the same bits on every rank. */
+    int (*sum)(void *ctx, void *v, size_t n, tg_dtype dt, tg_status *st);
+    /* On rank 0, all[k·n .. k·n + n) = mine[0..n) of rank k; all is not used elsewhere. */
+    int (*gather)(void *ctx, const void *mine, void *all, size_t n, tg_dtype dt, tg_status *st);
+    /* v[0..n) of rank 0 to every rank. */
+    int (*bcast)(void *ctx, void *v, size_t n, tg_dtype dt, tg_status *st);
+} tg_comm;
+
 typedef struct tg_trainer_config {
     size_t T, B;           /* steps per window (the last of an epoch may be shorter), rows */
     tg_optim_config optim; /* its lr is the schedule's lr0 */
@@ -55,6 +83,8 @@ typedef struct tg_trainer_config {
     size_t decay_after;
     int sum_steps; /* objective: 1 = Tw · the mean loss (Zaremba et al.'s Σ over steps of the
                     * batch mean), 0 = the mean over all Tw·B tokens */
+    const tg_comm *comm; /* data parallel over comm->ranks processes; NULL: one process.
+                          * Borrowed: it must outlive the trainer */
 } tg_trainer_config;
 
 typedef struct tg_trainer {
@@ -65,9 +95,10 @@ typedef struct tg_trainer {
     tg_rng *rng; /* the model's dropout generator, saved with the state; borrowed, may be NULL */
     tg_tape *tape;
     tg_optim *opt;
-    tg_batcher batch;
-    tg_rnn_carry carry; /* the stack's state between windows; empty without a stack */
-    int32_t *x, *y;     /* the window's ids, tg_batcher_max_steps·B each */
+    tg_batcher batch;   /* this rank's share: batch.B = cfg.B / ranks rows */
+    tg_rnn_carry carry; /* the stack's state between windows (this rank's rows); empty without a
+                           stack */
+    int32_t *x, *y;     /* the window's ids, tg_batcher_max_steps·batch.B each */
     uint64_t step;      /* windows trained */
     uint64_t clipped;   /* of which the gradient was clipped */
     double last_norm;   /* gradient norm before clipping, last window */
@@ -77,14 +108,18 @@ typedef struct tg_trainer {
  * trainer). stack, when not NULL, is the recurrent stack whose state is carried from window to
  * window. With window NULL (and tok NULL) the trainer has no stream: each tg_trainer_step
  * trains on a minibatch the caller's function records (independent sequences: classification,
- * seq2seq), and T, B, lr_decay and sum_steps are not used. Returns TG_OK, or a TG_* code with the message in st (a configuration out of range,
- * a stream too short for B rows, out of memory); on failure nothing is left to deinit. */
+ * seq2seq), and T, B, lr_decay and sum_steps are not used. With cfg->comm the call is
+ * collective: every rank's parameters become rank 0's (a broadcast), and rank k's rng is jumped
+ * k times. Returns TG_OK, or a TG_* code with the message in st (a configuration out of range,
+ * B not a multiple of the ranks, a stream too short for B rows, out of memory, a failed
+ * broadcast); on failure nothing is left to deinit. */
 int tg_trainer_init(tg_trainer *tr, const tg_trainer_config *cfg, tg_params *ps,
                     const tg_rnn *stack, tg_window_fn window, void *model, tg_rng *rng,
                     const int32_t *tok, size_t N, tg_status *st);
 void tg_trainer_deinit(tg_trainer *tr);
 
-/* One window (see above). Returns its number of steps Tw (> 0) with the mean loss in *loss; 0
+/* One window (see above). Returns its number of steps Tw (> 0) with the mean loss in *loss (over
+ * all ranks' rows; collective with a communicator); 0
  * when the epoch has ended (the carried state is zeroed, the learning rate set for the next
  * epoch; nothing trained); or -1 with the message in st: the recording failed, or the gradient
  * norm is not finite (then no step was taken and the parameters are as they were). */
@@ -111,12 +146,24 @@ double tg_trainer_progress(const tg_trainer *tr);
 int tg_evaluate(tg_window_fn window, void *model, const tg_rnn *stack, const int32_t *tok, size_t N,
                 size_t B, size_t T, double *nll, tg_status *st);
 
+/* tg_evaluate split over the ranks of comm (NULL: one process): rank k evaluates its share of
+ * the B rows and the sums of every rank are added, so every rank gets the *nll of one process
+ * (to rounding). Collective; fails as tg_evaluate, and as tg_batcher_init_share. */
+int tg_evaluate_shared(tg_window_fn window, void *model, const tg_rnn *stack, const int32_t *tok,
+                       size_t N, size_t B, size_t T, const tg_comm *comm, double *nll,
+                       tg_status *st);
+
 /* The training state, as arrays of a checkpoint: "train.optim.<state>" (the optimizer's
  * arrays), "train.counters" (U64: windows, optimizer steps, epoch, offset),
  * "train.rng" (U64 [4]), "train.lr" (F64), "train.stream" (U64: N and a checksum of the
- * stream), "train.carry_<state>" for every carried state ((L·B x H)). Load checks everything
- * before changing anything: on failure (TG_EFORMAT, TG_EINVAL for another stream, ...) the
- * trainer is as it was, and st names the file and the array. */
+ * stream), "train.carry_<state>" for every carried state ((L·B x H), all B rows). Load checks
+ * everything before changing anything: on failure (TG_EFORMAT, TG_EINVAL for another stream,
+ * ...) the trainer is as it was, and st names the file and the array.
+ * With a communicator, save is collective: every rank calls it, rank 0 with the writer (which
+ * receives the carried state of every rank's rows) and the others with w NULL (they only send
+ * their rows); only rank 0 should then write the file. Load is not collective: each rank reads
+ * the file (every rank must see it) and takes its own rows, so the ranks of the run that saved
+ * and of the run that loads may differ. */
 int tg_trainer_save_state(const tg_trainer *tr, tg_ckpt_writer *w, tg_status *st);
 int tg_trainer_load_state(tg_trainer *tr, tg_ckpt *ck, const char *path, tg_status *st);
 

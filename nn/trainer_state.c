@@ -6,6 +6,7 @@
  * Loading reads every array into scratch and checks every value before the trainer changes,
  * so a damaged or foreign file leaves it as it was. Read trainer.h first.
  */
+#include "nn/internal.h"
 #include "nn/trainer.h"
 
 #include <inttypes.h>
@@ -33,8 +34,63 @@ static void carry_name(const tg_trainer *tr, size_t j, char *out, size_t n)
     snprintf(out, n, "train.carry_%s", tr->carry.type->state_names[j]);
 }
 
+/* Rows of the whole batch, and the first of this rank's (a trainer without a stream has B). */
+static size_t rows_all(const tg_trainer *tr)
+{
+    return tr->window ? tr->batch.B_all : tr->carry.B;
+}
+
+/* all (rank after rank, each L·Bl·H, layer after layer) into full (layer after layer, each
+ * the B = R·Bl rows in rank order). */
+static void interleave_ranks(const tg_rnn_carry *cs, size_t R, const tg_real *all, tg_real *full)
+{
+    size_t Bl = cs->B, H = cs->H, per_rank = cs->layers * Bl * H;
+    for (size_t k = 0; k < R; k++)
+        for (size_t l = 0; l < cs->layers; l++)
+            memcpy(full + (l * R * Bl + k * Bl) * H, all + k * per_rank + l * Bl * H,
+                   Bl * H * sizeof *full);
+}
+
+/* Carried state j of all B rows: this rank's own buffer with one process; gathered from every
+ * rank into *buf (owned by the caller, rank 0 only) with several. */
+static int gather_carry(const tg_trainer *tr, size_t j, tg_real **full, tg_real **buf,
+                        tg_status *st)
+{
+    const tg_rnn_carry *cs = &tr->carry;
+    const tg_comm *m = tr->cfg.comm;
+    *full = cs->v[j];
+    if (!m || m->ranks == 1) return TG_OK;
+    size_t n = cs->layers * cs->B * cs->H, R = m->ranks; /* R·n is the carry of B rows: fits */
+    tg_real *all = NULL;
+    if (m->rank == 0 && !(*buf || (*buf = malloc(2 * R * n * sizeof **buf))))
+        return tg_status_set(st, TG_ENOMEM, "saving the training state: out of memory");
+    if (m->rank == 0) all = *buf + R * n, *full = *buf;
+    int rc = m->gather(m->ctx, cs->v[j], all, n, TG_DT_REAL, st);
+    if (rc == TG_OK && m->rank == 0) interleave_ranks(cs, R, all, *full);
+    return rc;
+}
+
+static int add_carry(const tg_trainer *tr, tg_ckpt_writer *w, tg_status *st)
+{
+    const tg_rnn_carry *cs = &tr->carry;
+    size_t shape[2] = {cs->layers * rows_all(tr), cs->H};
+    tg_real *buf = NULL, *full;
+    char name[96];
+    int rc = TG_OK;
+    for (size_t j = 0; rc == TG_OK && j < cs->n_states; j++) {
+        carry_name(tr, j, name, sizeof name);
+        rc = gather_carry(tr, j, &full, &buf, st);
+        if (rc == TG_OK && w) rc = tg_ckpt_writer_add(w, name, TG_DT_REAL, 2, shape, full, st);
+    }
+    free(buf);
+    return rc;
+}
+
 int tg_trainer_save_state(const tg_trainer *tr, tg_ckpt_writer *w, tg_status *st)
 {
+    if (!w && !(tr->cfg.comm && tr->cfg.comm->rank > 0))
+        return tg_status_set(st, TG_ENULL, "tg_trainer_save_state: the writer is NULL");
+    if (!w) return add_carry(tr, NULL, st); /* a rank > 0 sends its rows */
     int rc = TG_OK;
     char name[96];
     size_t n = tg_optim_numel(tr->opt), one = 1;
@@ -50,13 +106,8 @@ int tg_trainer_save_state(const tg_trainer *tr, tg_ckpt_writer *w, tg_status *st
     if (rc == TG_OK) rc = add_u64(w, "train.rng", tr->rng ? tr->rng->s : none, 4, st);
     if (rc == TG_OK) rc = add_u64(w, "train.stream", stream, 2, st);
     if (rc == TG_OK) rc = tg_ckpt_writer_add(w, "train.lr", TG_DT_F64, 1, &one, &lr, st);
-    const tg_rnn_carry *cs = &tr->carry;
-    size_t shape[2] = {cs->layers * cs->B, cs->H};
-    for (size_t j = 0; rc == TG_OK && j < cs->n_states; j++) {
-        carry_name(tr, j, name, sizeof name);
-        rc = tg_ckpt_writer_add(w, name, TG_DT_REAL, 2, shape, cs->v[j], st);
-    }
-    return rc;
+    int sent = add_carry(tr, rc == TG_OK ? w : NULL, st); /* the other ranks wait for it */
+    return rc != TG_OK ? rc : sent;
 }
 
 /* Everything a load reads, before any of it reaches the trainer. */
@@ -103,7 +154,7 @@ static int read_arrays(const tg_trainer *tr, tg_ckpt *ck, loaded *ld, tg_status 
 {
     const tg_rnn_carry *cs = &tr->carry;
     size_t n = tg_optim_numel(tr->opt), S = tg_optim_state_count(tr->opt);
-    size_t nc = cs->layers * cs->B * cs->H;
+    size_t nc = cs->layers * rows_all(tr) * cs->H; /* every row's: the file's shape */
     if (!(ld->arrays = malloc((S * n + cs->n_states * nc + 1) * sizeof(tg_real))))
         return tg_status_set(st, TG_ENOMEM, "loading the training state: out of memory");
     char name[96];
@@ -119,18 +170,27 @@ static int read_arrays(const tg_trainer *tr, tg_ckpt *ck, loaded *ld, tg_status 
     return rc;
 }
 
+/* This rank's rows of a carried state of every row, layer after layer. */
+static void take_rows(tg_rnn_carry *cs, size_t j, size_t B_all, size_t row0, const tg_real *full)
+{
+    size_t Bl = cs->B, H = cs->H;
+    for (size_t l = 0; l < cs->layers; l++)
+        memcpy(cs->v[j] + l * Bl * H, full + (l * B_all + row0) * H, Bl * H * sizeof *full);
+}
+
 /* Everything was read and checked: hand it to the trainer. */
 static void commit(tg_trainer *tr, const loaded *ld)
 {
     tg_rnn_carry *cs = &tr->carry;
     size_t n = tg_optim_numel(tr->opt), S = tg_optim_state_count(tr->opt);
-    size_t nc = cs->layers * cs->B * cs->H;
+    size_t nc = cs->layers * rows_all(tr) * cs->H;
     for (size_t i = 0; i < S; i++)
         memcpy(tg_optim_state(tr->opt, i), ld->arrays + i * n, n * sizeof(tg_real));
     for (size_t j = 0; j < cs->n_states; j++)
-        memcpy(cs->v[j], ld->arrays + S * n + j * nc, nc * sizeof(tg_real));
+        take_rows(cs, j, rows_all(tr), tr->batch.row0, ld->arrays + S * n + j * nc);
     if (tr->rng) memcpy(tr->rng->s, ld->rng, sizeof ld->rng);
-    tg_batcher_set_position(&tr->batch, (size_t)ld->counters[2], (size_t)ld->counters[3], NULL, 0);
+    tgi_trainer_rank_rng(tr); /* the file holds rank 0's generator */
+    tg_batcher_set_position(&tr->batch, (size_t)ld->counters[2], (size_t)ld->counters[3], NULL);
     tr->step = ld->counters[0];
     tg_optim_set_steps(tr->opt, ld->counters[1], NULL); /* both checked in read_small */
     tg_optim_set_lr(tr->opt, ld->lr, NULL);

@@ -15,9 +15,9 @@ static int32_t corpus[N];
 static void setup_batcher(tg_batcher *b)
 {
     for (int32_t i = 0; i < N; i++) corpus[i] = i;
-    char err[256] = "";
-    int rc = tg_batcher_init(b, corpus, N, B, T, err, sizeof err);
-    if (rc != TG_OK) fail_msg("tg_batcher_init: %s: %s", tg_strerror(rc), err);
+    tg_status st = {0};
+    int rc = tg_batcher_init(b, corpus, N, B, T, &st);
+    if (rc != TG_OK) fail_msg("tg_batcher_init: %s: %s", tg_strerror(rc), st.msg);
 }
 
 /* L = 11: row 0 is 0..10, row 1 is 11..21, token 22 is dropped. Ten pairs per row: windows of
@@ -78,7 +78,7 @@ static void test_rows_divisible_by_t_have_no_ragged_window(void **s)
     (void)s;
     int32_t tok[9] = {0, 1, 2, 3, 4, 5, 6, 7, 8}, x[4], y[4];
     tg_batcher b;
-    assert_int_equal(tg_batcher_init(&b, tok, 9, 1, 4, NULL, 0), TG_OK);
+    assert_int_equal(tg_batcher_init(&b, tok, 9, 1, 4, NULL), TG_OK);
     assert_int_equal(tg_batcher_windows(&b), 2);
     assert_int_equal(tg_batcher_next(&b, x, y), 4);
     assert_int_equal(tg_batcher_next(&b, x, y), 4);
@@ -111,12 +111,12 @@ static void test_setting_the_position_resumes_the_same_windows(void **s)
     size_t epoch, offset;
     tg_batcher_position(&a, &epoch, &offset);
     assert_int_equal(offset, 4);
-    assert_int_equal(tg_batcher_set_position(&b, epoch, offset, NULL, 0), TG_OK);
+    assert_int_equal(tg_batcher_set_position(&b, epoch, offset, NULL), TG_OK);
     expect_window(&b, 4, X2, Y2);
     expect_window(&b, 2, X3, Y3);
 
     /* A saved end-of-epoch position: the next call ends that epoch. */
-    assert_int_equal(tg_batcher_set_position(&b, 7, 10, NULL, 0), TG_OK);
+    assert_int_equal(tg_batcher_set_position(&b, 7, 10, NULL), TG_OK);
     assert_int_equal(tg_batcher_next(&b, x, y), 0);
     tg_batcher_position(&b, &epoch, &offset);
     assert_int_equal(epoch, 8);
@@ -130,10 +130,10 @@ static void test_set_position_rejects_an_offset_past_the_row(void **s)
     tg_batcher b;
     setup_batcher(&b);
     tg_batcher_next(&b, NULL, NULL);
-    char err[256] = "";
-    assert_int_equal(tg_batcher_set_position(&b, 1, 11, err, sizeof err), TG_ERANGE);
-    assert_non_null(strstr(err, "tg_batcher_set_position: offset 11"));
-    assert_non_null(strstr(err, "10 pairs"));
+    tg_status st = {0};
+    assert_int_equal(tg_batcher_set_position(&b, 1, 11, &st), TG_ERANGE);
+    assert_non_null(strstr(st.msg, "tg_batcher_set_position: offset 11"));
+    assert_non_null(strstr(st.msg, "10 pairs"));
     size_t epoch, offset;
     tg_batcher_position(&b, &epoch, &offset);
     assert_int_equal(epoch, 0);
@@ -144,10 +144,10 @@ static void expect_init_error(const int32_t *tok, size_t n, size_t rows, size_t 
                               const char *part)
 {
     tg_batcher b;
-    char err[256] = "";
-    assert_int_equal(tg_batcher_init(&b, tok, n, rows, steps, err, sizeof err), code);
-    if (!strstr(err, part)) fail_msg("message \"%s\" does not mention \"%s\"", err, part);
-    assert_non_null(strstr(err, "tg_batcher_init"));
+    tg_status st = {0};
+    assert_int_equal(tg_batcher_init(&b, tok, n, rows, steps, &st), code);
+    if (!strstr(st.msg, part)) fail_msg("message \"%s\" does not mention \"%s\"", st.msg, part);
+    assert_non_null(strstr(st.msg, "tg_batcher_init"));
     assert_int_equal(tg_batcher_next(&b, NULL, NULL), 0); /* a failed batcher yields nothing */
     assert_int_equal(tg_batcher_windows(&b), 0);
 }
@@ -161,13 +161,60 @@ static void test_init_rejects_bad_shapes_with_a_message(void **s)
     expect_init_error(corpus, 3, 2, T, TG_ESHAPE, "3 tokens cannot make 2 rows");
     expect_init_error(corpus, N, 12, T, TG_ESHAPE, "N must be at least 2");
     expect_init_error(NULL, N, B, T, TG_ENULL, "token stream is NULL");
-    assert_int_equal(tg_batcher_init(NULL, corpus, N, B, T, NULL, 0), TG_ENULL);
+    assert_int_equal(tg_batcher_init(NULL, corpus, N, B, T, NULL), TG_ENULL);
     tg_batcher b;
-    assert_int_equal(tg_batcher_init(&b, corpus, 4, 2, 1, NULL, 0), TG_OK); /* 2 tokens a row */
+    assert_int_equal(tg_batcher_init(&b, corpus, 4, 2, 1, NULL), TG_OK); /* 2 tokens a row */
     int32_t x[2], y[2];
     assert_int_equal(tg_batcher_next(&b, x, y), 1);
     assert_int_equal(x[0], 0);
     assert_int_equal(y[1], 3);
+}
+
+#undef B /* the struct's field from here on */
+
+/* Rows 0..5 of 6 cut by 3 ranks: rank 1 has rows 2 and 3, and the three shares of a window
+ * are, row for row, the window of one batcher of 6 rows. */
+static void test_shares_of_the_rows_make_the_window_of_all_rows(void **s)
+{
+    (void)s;
+    enum { N6 = 60, B6 = 6, T6 = 3, R = 3 };
+    int32_t tok[N6];
+    for (int32_t i = 0; i < N6; i++) tok[i] = i;
+    tg_batcher all, part[R];
+    assert_int_equal(tg_batcher_init(&all, tok, N6, B6, T6, NULL), TG_OK);
+    for (size_t k = 0; k < R; k++) {
+        assert_int_equal(tg_batcher_init_share(&part[k], tok, N6, B6, T6, k, R, NULL), TG_OK);
+        assert_int_equal(part[k].B, 2);
+        assert_int_equal(part[k].L, 10); /* the same cut: N / B */
+    }
+    assert_int_equal(tg_batcher_windows(&part[2]), tg_batcher_windows(&all));
+    for (size_t w = 0; w <= tg_batcher_windows(&all); w++) {
+        int32_t x[T6 * B6], y[T6 * B6], px[T6 * 2], py[T6 * 2];
+        size_t Tw = tg_batcher_next(&all, x, y);
+        for (size_t k = 0; k < R; k++) {
+            assert_int_equal(tg_batcher_next(&part[k], px, py), Tw);
+            for (size_t t = 0; t < Tw; t++)
+                for (size_t r = 0; r < 2; r++) {
+                    assert_int_equal(px[t * 2 + r], x[t * B6 + k * 2 + r]);
+                    assert_int_equal(py[t * 2 + r], y[t * B6 + k * 2 + r]);
+                }
+        }
+    }
+    assert_int_equal(part[1].epoch, 1); /* the epoch ended for every share */
+}
+
+static void test_a_share_needs_rows_divisible_by_the_ranks(void **s)
+{
+    (void)s;
+    int32_t tok[40] = {0};
+    tg_batcher b;
+    tg_status st = {0};
+    assert_int_equal(tg_batcher_init_share(&b, tok, 40, 5, 4, 0, 2, &st), TG_EINVAL);
+    assert_non_null(strstr(st.msg, "B 5 rows cannot be shared by 2 ranks"));
+    assert_int_equal(tg_batcher_next(&b, NULL, NULL), 0);
+    assert_int_equal(tg_batcher_init_share(&b, tok, 40, 4, 4, 2, 2, &st), TG_EINVAL);
+    assert_non_null(strstr(st.msg, "(rank 2)"));
+    assert_int_equal(tg_batcher_init_share(&b, tok, 40, 4, 4, 0, 0, &st), TG_EINVAL);
 }
 
 int main(void)
@@ -180,6 +227,8 @@ int main(void)
         cmocka_unit_test(test_setting_the_position_resumes_the_same_windows),
         cmocka_unit_test(test_set_position_rejects_an_offset_past_the_row),
         cmocka_unit_test(test_init_rejects_bad_shapes_with_a_message),
+        cmocka_unit_test(test_shares_of_the_rows_make_the_window_of_all_rows),
+        cmocka_unit_test(test_a_share_needs_rows_divisible_by_the_ranks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
