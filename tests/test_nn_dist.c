@@ -42,11 +42,11 @@ static void toy_init(toy *m, size_t hidden, double dropout)
     tg_rng_seed(&m->rng, 42);
     m->ps = tg_params_new();
     m->dropout = dropout;
-    assert_int_equal(tg_embed_init(&m->emb, m->ps, "emb", V, E, &m->rng), TG_OK);
+    assert_int_equal(tg_embed_init(&m->emb, m->ps, "emb", V, E, &m->rng, NULL), TG_OK);
     assert_int_equal(tg_rnn_init(&m->rnn, m->ps, "rnn.", &tg_cell_lstm, E, hidden, LAYERS, dropout,
                                  &m->rng, NULL),
                      TG_OK);
-    assert_int_equal(tg_linear_init(&m->dec, m->ps, "dec", hidden, V, 1, &m->rng), TG_OK);
+    assert_int_equal(tg_linear_init(&m->dec, m->ps, "dec", hidden, V, 1, &m->rng, NULL), TG_OK);
 }
 
 static void toy_deinit(toy *m)
