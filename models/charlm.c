@@ -14,6 +14,7 @@
 #include "models/text.h"
 #include "models/charlm.h"
 #include "models/vocab.h"
+#include "nn/dist.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -100,6 +101,7 @@ static void checkpoint(lm_model *m, lm_trainer *tr, const int32_t *val, size_t n
     double nll = NAN;
     if (nval > 2 * o->m.B) {
         size_t B = nval / 64 > o->m.B ? o->m.B : (nval / 64 ? nval / 64 : 1);
+        if (m->comm) B = B < m->comm->ranks ? m->comm->ranks : B - B % m->comm->ranks;
         if (lm_evaluate(m, val, nval, B, o->m.T, &nll, &st) != TG_OK) die("%s", st.msg);
         printf("epoch %zu step %llu: validation loss %.4f nats, %.4f bits per character\n",
                lm_trainer_epoch(tr), (unsigned long long)tr->step, nll, nll / log(2.0));
@@ -168,6 +170,10 @@ static int train(int argc, char **argv)
     if (help) return usage_train(opts, nopt), 0;
     if (!(o.val_frac >= 0 && o.val_frac < 1)) die("%s", "--val-frac must be in [0, 1)");
     if (o.threads) tg_set_num_threads((int)o.threads);
+    tg_dist dist; /* one rank unless started by mpirun; rank 0 prints and saves */
+    if (tg_dist_init(&dist, NULL, NULL, &st) != TG_OK) die("%s", st.msg);
+    if (dist.comm.rank > 0 && !freopen("/dev/null", "w", stdout))
+        die("%s", "/dev/null: cannot open");
 
     const char *path = npos ? pos[0] : default_corpus();
     uint32_t *text;
@@ -190,6 +196,7 @@ static int train(int argc, char **argv)
         if (lm_config_from_opts(&o.m, v.size, &c, &st) != TG_OK) die("%s", st.msg);
         if (lm_model_init(&m, &c, &st) != TG_OK) die("%s", st.msg);
     }
+    m.comm = tg_dist_comm(&dist);
     int32_t *ids;
     if (lm_charvocab_encode(&v, path, text, n, &ids, &st) != TG_OK) die("%s", st.msg);
     size_t nval = (size_t)((double)n * o.val_frac), ntrain = n - nval;
@@ -246,6 +253,7 @@ static int train(int argc, char **argv)
     printf("trained %llu windows (%zu tokens) in %.1f s, %.1f s of it training: %.0f tokens/s\n",
            (unsigned long long)tr.step, tokens, lm_now() - p.t0, train_s,
            train_s > 0 ? (double)tokens / train_s : 0);
+    tg_dist_finalize(&dist);
     lm_trainer_deinit(&tr);
     lm_model_deinit(&m);
     lm_charvocab_deinit(&v);

@@ -162,8 +162,8 @@ static tg_tensor *window_loss(tg_tape *t, void *model, tg_rnn_carry *carry, cons
 int lm_trainer_init(lm_trainer *tr, lm_model *m, const int32_t *tok, size_t N, tg_status *st)
 {
     const lm_config *c = &m->cfg;
-    tg_trainer_config tc = {c->T,        c->B,           c->optim,    c->clip,
-                            c->lr_decay, c->decay_after, c->sum_steps};
+    tg_trainer_config tc = {c->T,        c->B,           c->optim,     c->clip,
+                            c->lr_decay, c->decay_after, c->sum_steps, m->comm};
     return tg_trainer_init(tr, &tc, m->ps, &m->rnn, window_loss, m, &m->rng, tok, N, st);
 }
 
@@ -190,7 +190,7 @@ long lm_train_window(lm_trainer *tr, double *loss, tg_status *st)
 int lm_evaluate(lm_model *m, const int32_t *tok, size_t N, size_t B, size_t T, double *nll,
                 tg_status *st)
 {
-    return tg_evaluate(window_loss, m, &m->rnn, tok, N, B, T, nll, st);
+    return tg_evaluate_shared(window_loss, m, &m->rnn, tok, N, B, T, m->comm, nll, st);
 }
 
 /* ---- Sampling ------------------------------------------------------------------------- */

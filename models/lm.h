@@ -71,6 +71,8 @@ typedef struct lm_model {
     tg_state *s;    /* L states of the window being recorded; owned scratch */
     tg_tensor **ys; /* per-step outputs of that window, steps_cap of them; owned */
     size_t steps_cap;
+    const tg_comm *comm; /* data parallel (nn/dist.h): set before lm_trainer_init; trainer and
+                            evaluation share the B rows over its ranks. NULL: one process */
 } lm_model;
 
 /* Build the model of cfg with freshly initialised parameters. Returns TG_OK, or a TG_* code
@@ -136,7 +138,8 @@ int lm_sampler_feed(lm_sampler *s, int32_t id, tg_status *st);
  * top_k > 0. temperature <= 0 means the argmax (greedy). */
 int32_t lm_sampler_draw(const lm_sampler *s, double temperature, size_t top_k, tg_rng *rng);
 
-/* Checkpoints (safetensors). Parameters under "model.", the configuration and `kind` ("char"
+/* Checkpoints (safetensors). With a trainer over several ranks every rank calls it, and only
+ * rank 0 writes (the others send their rows of the carried state). Parameters under "model.", the configuration and `kind` ("char"
  * or "word") and the vocabulary string under metadata, and, when tr is not NULL, the whole
  * training state under "train." (optimizer arrays, steps, RNG, batcher position, carried
  * state, learning rate), so a resumed run continues bit for bit. Written atomically: on failure

@@ -95,6 +95,7 @@ static int parse_field(lm_config *c, const cfg_field *f, const char *s)
 int lm_save(const char *path, const lm_model *m, const lm_trainer *tr, const char *kind,
             const char *vocab, tg_status *st)
 {
+    if (tr && tr->cfg.comm && tr->cfg.comm->rank > 0) return tg_trainer_save_state(tr, NULL, st);
     tg_ckpt_writer *w = tg_ckpt_writer_new();
     if (!w) return tg_status_set(st, TG_ENOMEM, "%s: out of memory", path);
     int rc = tg_ckpt_writer_add_params(w, m->ps, "model.", st);

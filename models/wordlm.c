@@ -18,6 +18,7 @@
 #include "models/lm.h"
 #include "models/text.h"
 #include "models/vocab.h"
+#include "nn/dist.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -147,7 +148,9 @@ static void usage_train(const lm_opt *o, size_t n)
            "configurations are Zaremba et al. 2014's: small (2 x 200 LSTM, T 20, 13 epochs, no\n"
            "dropout) and medium (2 x 650, dropout 0.5, T 35, 39 epochs); options override them.\n"
            "With --resume the model's configuration comes from the checkpoint; give the same\n"
-           "--train and --max-tokens as the run that saved it.\n\noptions (defaults of the "
+           "--train and --max-tokens as the run that saved it. Data parallel over MPI:\n"
+           "mpirun -np N tg_wordlm train ... (N divides --batch; docs/scaling.md).\n\n"
+           "options (defaults of the "
            "chosen --config):\n");
     lm_print_options(stdout, o, n);
 }
@@ -187,6 +190,8 @@ static void print_setup(const lm_model *m, const lm_wordvocab *v, const train_op
            c->sum_steps ? "sum over the T steps of the batch mean (Zaremba et al.)"
                         : "mean over the T·B tokens");
     printf("%s\n", tg_blis_config());
+    if (m->comm)
+        printf("data parallel: %zu ranks x %zu rows\n", m->comm->ranks, c->B / m->comm->ranks);
     fflush(stdout);
 }
 
@@ -273,11 +278,16 @@ static int train(int argc, char **argv)
     if (!o.train || !o.valid)
         die("%s", "give the data: tg_wordlm train --train ptb.train.txt --valid ptb.valid.txt");
     if (o.threads) tg_set_num_threads((int)o.threads);
+    tg_dist dist; /* one rank unless started by mpirun; rank 0 prints and saves */
+    if (tg_dist_init(&dist, NULL, NULL, &st) != TG_OK) die("%s", st.msg);
+    if (dist.comm.rank > 0 && !freopen("/dev/null", "w", stdout))
+        die("%s", "/dev/null: cannot open");
 
     lm_model m;
     lm_wordvocab v;
     char *vocab = NULL;
     make_model(&m, &v, &vocab, &o);
+    m.comm = tg_dist_comm(&dist);
     int32_t *tok, *val;
     size_t ntok, nval, nunk;
     encode_file(&v, o.train, "--train", &tok, &ntok, NULL);
@@ -294,6 +304,7 @@ static int train(int argc, char **argv)
     print_setup(&m, &v, &o, ntok, nval, nunk);
     run(&m, &tr, val, nval, &o, vocab);
 
+    tg_dist_finalize(&dist);
     lm_trainer_deinit(&tr);
     lm_model_deinit(&m);
     lm_wordvocab_deinit(&v);
