@@ -13,6 +13,7 @@
 #include "autograd/walk.h"
 
 #include "autograd/internal.h"
+#include "autograd/show.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -174,7 +175,9 @@ static void put_fan_in(tg_tape *t, FILE *f, tg_tensor *x, size_t from, const scr
 /* A node's paragraph: header, value, gradient, rule, then what each input receives. */
 static void put_node(tg_tape *t, FILE *f, tg_tensor *y, const scratch *s)
 {
-    fprintf(f, "#%zu %s", tgi_entry_of(y)->index, y->op->name);
+    char range[48];
+    tgi_show_range(y, range);
+    fprintf(f, "#%zu %s%s", tgi_entry_of(y)->index, y->op->name, range);
     if (y->name) fprintf(f, " (%s)", y->name);
     fprintf(f, " of");
     for (size_t k = 0; k < y->n_in; k++) fprintf(f, k ? ", " : " "), put_ref(f, y->in[k]);

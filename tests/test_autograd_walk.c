@@ -208,6 +208,22 @@ static void labelf_copies_a_formatted_name_into_the_tape(void **state)
     tg_tape_free(t);
 }
 
+/* A slice is told with its range and label: the walk of an LSTM step names its gates. */
+static void walk_names_a_slice_by_its_range_and_label(void **state)
+{
+    (void)state;
+    tg_tape *t = tg_tape_new();
+    tg_tensor *a = tg_label(tg_tensor_new(1, 4, 1), "a");
+    tg_tensor *f = tg_label(tg_sigmoid(t, tg_slice_cols(t, a, 2, 2)), "f");
+    char *s = walk(t, tg_sum(t, f));
+    assert_non_null(strstr(s, "#1 tg_sigmoid (f) of #0\n"));
+    assert_non_null(strstr(s, "#0 tg_slice_cols [2, 4) of leaf a\n"));
+    assert_non_null(strstr(s, "    to leaf a: downstream [0 0 0.25 0.25]\n"));
+    free(s);
+    tg_tape_free(t);
+    tg_tensor_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,6 +235,7 @@ int main(void)
         cmocka_unit_test(walk_refuses_a_tape_that_reuses_gradients_and_says_why),
         cmocka_unit_test(walk_passes_on_a_bad_loss_as_backward_reports_it),
         cmocka_unit_test(labelf_copies_a_formatted_name_into_the_tape),
+        cmocka_unit_test(walk_names_a_slice_by_its_range_and_label),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
