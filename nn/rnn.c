@@ -9,6 +9,7 @@
 #include "nn/rnn.h"
 
 #include "autograd/op.h"
+#include "autograd/walk.h"
 #include "ops/dropout.h"
 #include "ops/shape.h"
 
@@ -46,23 +47,42 @@ void tg_rnn_deinit(tg_rnn *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Zeros (B x H) for every missing state of s. 0 when out of memory (message on t). */
+/* Label state j of layer k (of L) after `step` steps "h_3" ("l1.h_3" in a stack of several). */
+static void label_state(tg_tape *t, const tg_cell_type *ty, size_t L, size_t k, size_t j,
+                        size_t step, tg_tensor *x)
+{
+    if (!x || !ty) return;
+    if (L > 1)
+        tg_labelf(t, x, "l%zu.%s_%zu", k, ty->state_names[j], step);
+    else
+        tg_labelf(t, x, "%s_%zu", ty->state_names[j], step);
+}
+
+/* Zeros (B x H) for every missing state of s, labelled as step 0. 0 when out of memory
+ * (message on t). */
 static int fill_zero_states(tg_tape *t, const tg_rnn *r, size_t B, tg_state *s)
 {
     for (size_t k = 0; k < r->layers; k++)
-        for (size_t j = 0; j < r->type->n_states; j++)
-            if (!s[k].v[j] && !(s[k].v[j] = tg_input(t, B, r->hidden, NULL))) return 0;
+        for (size_t j = 0; j < r->type->n_states; j++) {
+            if (s[k].v[j]) continue;
+            if (!(s[k].v[j] = tg_input(t, B, r->hidden, NULL))) return 0;
+            label_state(t, r->type, r->layers, k, j, 0, s[k].v[j]);
+        }
     return 1;
 }
 
-/* One layer over all T steps: its input side for every step in one product, then the
- * recurrence step by step. x (T·B x I) -> ys[0..T) (B x H); s is the layer's state. */
-static int layer_forward(tg_tape *t, const tg_cell *cell, size_t T, size_t B, tg_tensor *x,
+/* One layer (k of the stack's L) over all T steps: its input side for every step in one
+ * product, then the recurrence step by step, each step's states labelled "h_1", "h_2", ...
+ * x (T·B x I) -> ys[0..T) (B x H); s is the layer's state. */
+static int layer_forward(tg_tape *t, const tg_rnn *r, size_t k, size_t T, size_t B, tg_tensor *x,
                          tg_state *s, tg_tensor **ys)
 {
+    const tg_cell *cell = &r->cells[k];
     tg_tensor *gx = tg_cell_input(t, cell, x); /* (T·B x G·H) */
     for (size_t step = 0; step < T; step++) {
         *s = tg_cell_step_gx(t, cell, tg_slice_rows(t, gx, step * B, B), *s);
+        for (size_t j = 0; j < r->type->n_states; j++) /* nodes only: a leaf is the caller's */
+            if (s->v[j] && s->v[j]->op) label_state(t, r->type, r->layers, k, j, step + 1, s->v[j]);
         ys[step] = s->h;
     }
     return s->h != NULL;
@@ -89,7 +109,7 @@ tg_tensor *tg_rnn_forward_rows(tg_tape *t, const tg_rnn *r, size_t T, tg_tensor 
     for (size_t k = 0; k < L; k++) {
         if (k > 0) /* the layer below's outputs, stacked, through dropout (identity in eval) */
             x = tg_dropout(t, tg_concat_rows(t, T, out), r->dropout, rng);
-        if (!layer_forward(t, &r->cells[k], T, B, x, &s[k], out)) return NULL;
+        if (!layer_forward(t, r, k, T, B, x, &s[k], out)) return NULL;
     }
     return s[L - 1].h;
 }
@@ -148,8 +168,10 @@ int tg_rnn_carry_load(tg_tape *t, const tg_rnn_carry *cs, tg_state *s)
     size_t BH = cs->B * cs->H;
     for (size_t k = 0; k < cs->layers; k++) {
         s[k] = (tg_state){{0}};
-        for (size_t j = 0; j < cs->n_states; j++)
+        for (size_t j = 0; j < cs->n_states; j++) {
             if (!(s[k].v[j] = tg_input(t, cs->B, cs->H, cs->v[j] + k * BH))) return TG_ENOMEM;
+            label_state(t, cs->type, cs->layers, k, j, 0, s[k].v[j]);
+        }
     }
     return TG_OK;
 }

@@ -4,7 +4,9 @@
  * A tg_rnn is L cells of one type (nn/cells.h; layer 0 takes I inputs, the others H), named
  * "<prefix><param>_l<k>", as PyTorch's nn.RNN/LSTM/GRU state_dict for the built-in types.
  * Between layers, in training (an rng given), the outputs of layer k pass through tg_dropout
- * before layer k + 1 reads them.
+ * before layer k + 1 reads them. Each step's states are labelled for print, dot and the walk
+ * (tg_label): "h_1", "c_1", ... after step 1, the zeros or carried values the stack starts
+ * from "h_0"; in a stack of several layers with the layer, "l1.h_3".
  *
  * Truncated BPTT. A tg_rnn_carry owns the last value of every state the type carries (h, and
  * c for the LSTM, ...) of every layer in heap buffers outside any tape. Per window:

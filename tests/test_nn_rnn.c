@@ -412,6 +412,40 @@ static void test_rnn_forward_names_the_cell_and_shapes_of_a_wrong_input(void **s
     tg_params_free(ps);
 }
 
+/* Each step's states are labelled by their step (with the layer in a stack of several); the
+ * initial zeros are step 0; a caller's own leaf keeps its name. */
+static void test_rnn_labels_each_steps_states(void **s)
+{
+    (void)s;
+    tg_params *ps = tg_params_new();
+    tg_rnn one, two;
+    assert_int_equal(tg_rnn_init(&one, ps, "a.", &tg_cell_lstm, I, H, 1, 0, NULL, NULL), TG_OK);
+    assert_int_equal(tg_rnn_init(&two, ps, "b.", &tg_cell_gru, I, H, 2, 0, NULL, NULL), TG_OK);
+    tg_tape *t = tg_tape_new();
+    tg_tensor *xs[3] = {tg_input(t, 2, I, NULL), tg_input(t, 2, I, NULL), tg_input(t, 2, I, NULL)};
+    tg_tensor *ys[3], *mine = tg_label(tg_input(t, 2, H, NULL), "mine");
+    tg_state st[2] = {{{NULL, mine}}};
+    assert_non_null(tg_rnn_forward(t, &one, 3, xs, st, ys, NULL));
+    assert_string_equal(ys[0]->name, "h_1");
+    assert_string_equal(ys[2]->name, "h_3");
+    assert_string_equal(st[0].c->name, "c_3");
+    assert_string_equal(mine->name, "mine");
+    tg_state st2[2] = {{{NULL}}};
+    assert_non_null(tg_rnn_forward(t, &two, 2, xs, st2, ys, NULL));
+    assert_string_equal(ys[1]->name, "l1.h_2");
+    assert_string_equal(st2[0].h->name, "l0.h_2");
+    tg_rnn_carry cs;
+    assert_int_equal(tg_rnn_carry_init(&cs, &one, 2, NULL), TG_OK);
+    assert_int_equal(tg_rnn_carry_load(t, &cs, st), TG_OK);
+    assert_string_equal(st[0].h->name, "h_0");
+    assert_string_equal(st[0].c->name, "c_0");
+    tg_rnn_carry_deinit(&cs);
+    tg_tape_free(t);
+    tg_rnn_deinit(&one);
+    tg_rnn_deinit(&two);
+    tg_params_free(ps);
+}
+
 static void test_carry_store_rejects_failed_or_misshapen_states(void **s)
 {
     (void)s;
@@ -485,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_dropout_acts_only_in_training_mode),
         cmocka_unit_test(test_rnn_init_names_every_layer_like_pytorch),
         cmocka_unit_test(test_rnn_forward_names_the_cell_and_shapes_of_a_wrong_input),
+        cmocka_unit_test(test_rnn_labels_each_steps_states),
         cmocka_unit_test(test_carry_store_rejects_failed_or_misshapen_states),
         cmocka_unit_test(test_windows_after_the_first_allocate_nothing),
     };
