@@ -28,4 +28,24 @@ long tgi_threads_ceiling(void);
  * product's thread count. */
 int tgi_threads_for(size_t work, size_t min_per_thread);
 
+/* Vector instructions (ops/simd.c). A hot loop is written once as an always-inline function and
+ * wrapped three times: plain, TGI_AVX2 and TGI_AVX512 (attributes that compile the wrapper, and
+ * what is inlined into it, for that set); tgi_simd_level() says which wrapper to call. The float
+ * build with GCC on x86-64 only (TGI_SIMD); elsewhere the level is always TGI_SIMD_BASE. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(TG_DOUBLE)
+#define TGI_SIMD 1
+#define TGI_AVX2 __attribute__((target("avx2")))
+#define TGI_AVX512                                                                                 \
+    __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,prefer-vector-width=512")))
+#else
+#define TGI_SIMD 0
+#endif
+#define TGI_INLINE static inline __attribute__((always_inline))
+enum { TGI_SIMD_BASE, TGI_SIMD_AVX2, TGI_SIMD_AVX512 };
+
+/* The widest TGI_SIMD_* this CPU and OS run, capped by TG_SIMD=base|avx2|avx512 in the
+ * environment or by tgi_simd_cap (tests; a negative level goes back to the environment's). */
+int tgi_simd_level(void);
+void tgi_simd_cap(int level);
+
 #endif

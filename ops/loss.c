@@ -10,7 +10,9 @@
  * the same bits as forward's, instead of keeping the (n x V) probabilities (28 MB for
  * ptb-medium's 700 x 10000 logits). An exponential costs about what reading a kept p costs.
  * Rows are independent, so large logits split their rows between threads; the loss adds the
- * per-row values in row order afterwards, so it does not depend on the thread count.
+ * per-row values in row order afterwards, so it does not depend on the thread count. The row
+ * loops are compiled for SSE2, AVX2 and AVX-512 and chosen at run time (ops/simd.c); all three
+ * give the same bits.
  * Dimension letters: n rows, V classes.
  */
 #include "ops/loss.h"
@@ -57,7 +59,7 @@ enum { LANES = 8 }; /* independent partial results, so the reductions below vect
 
 /* The row's maximum, or NaN when the row holds a NaN or an infinity (then so does the loss:
  * bad logits never turn into a plausible number). */
-static tg_real row_max(const tg_real *z, size_t V)
+TGI_INLINE tg_real row_max(const tg_real *z, size_t V)
 {
     tg_real m[LANES], bad[LANES] = {0}; /* bad: Σ 0·z, NaN iff some z is NaN or infinite */
     for (size_t k = 0; k < LANES; k++) m[k] = z[0];
@@ -72,20 +74,29 @@ static tg_real row_max(const tg_real *z, size_t V)
     return bad[0] == 0 ? m[0] : (tg_real)NAN;
 }
 
-/* Σ_j exp(z[j] - m), accumulated in double. */
-static double row_sum_exp(const tg_real *z, tg_real m, size_t V)
+/* Σ_j exp(z[j] - m), accumulated in double: element j into partial sum j mod LANES, the last
+ * V mod LANES into the first, then the partial sums in order. The exponentials go through a
+ * block on the stack first, a loop of their own that vectorises as wide as the vectors go; the
+ * sums keep their order, so the bits do not depend on the width. */
+TGI_INLINE double row_sum_exp(const tg_real *z, tg_real m, size_t V)
 {
+    enum { BLOCK = 256 }; /* a multiple of LANES */
+    tg_real e[BLOCK];
     double s[LANES] = {0};
-    size_t j = 0;
-    for (; j + LANES <= V; j += LANES)
-        for (size_t k = 0; k < LANES; k++) s[k] += exp_nonpos(z[j + k] - m); /* in (0, 1] */
-    for (; j < V; j++) s[0] += exp_nonpos(z[j] - m);
+    size_t main = V - V % LANES;
+    for (size_t j0 = 0; j0 < V; j0 += BLOCK) {
+        size_t len = V - j0 < BLOCK ? V - j0 : BLOCK, j = 0;
+        for (size_t k = 0; k < len; k++) e[k] = exp_nonpos(z[j0 + k] - m); /* in (0, 1] */
+        for (; j + LANES <= len && j0 + j + LANES <= main; j += LANES)
+            for (size_t k = 0; k < LANES; k++) s[k] += e[j + k];
+        for (; j < len; j++) s[0] += e[j];
+    }
     for (size_t k = 1; k < LANES; k++) s[0] += s[k];
     return s[0];
 }
 
 /* Row i's -log p[target], with the row's maximum and 1 / Σ exp(z - m) for backward. */
-static double row_xent(const tg_real *z, size_t V, int32_t target, tg_real *m, tg_real *inv)
+TGI_INLINE double row_xent(const tg_real *z, size_t V, int32_t target, tg_real *m, tg_real *inv)
 {
     *m = row_max(z, V);
     if (*m != *m) { /* NaN or infinite logits: say so in the loss and in the gradient */
@@ -97,6 +108,42 @@ static double row_xent(const tg_real *z, size_t V, int32_t target, tg_real *m, t
     return (double)*m + log(s) - (double)z[target]; /* lse - z[target] */
 }
 
+/* dz[j] += g * p[j], p[j] = exp(z[j] - m) * inv, over one row. */
+TGI_INLINE void row_grad(const tg_real *z, tg_real *dz, size_t V, tg_real m, tg_real inv, double g)
+{
+    for (size_t j = 0; j < V; j++) dz[j] += (tg_real)(g * (exp_nonpos(z[j] - m) * inv));
+}
+
+/* The two row functions once per instruction set; rows() picks this CPU's. */
+typedef double row_xent_fn(const tg_real *, size_t, int32_t, tg_real *, tg_real *);
+typedef void row_grad_fn(const tg_real *, tg_real *, size_t, tg_real, tg_real, double);
+#define ROW_FUNCTIONS(attr, set)                                                                   \
+    attr static double row_xent_##set(const tg_real *z, size_t V, int32_t t, tg_real *m,           \
+                                      tg_real *inv)                                                \
+    {                                                                                              \
+        return row_xent(z, V, t, m, inv);                                                          \
+    }                                                                                              \
+    attr static void row_grad_##set(const tg_real *z, tg_real *dz, size_t V, tg_real m,            \
+                                    tg_real inv, double g)                                         \
+    {                                                                                              \
+        row_grad(z, dz, V, m, inv, g);                                                             \
+    }
+ROW_FUNCTIONS(, base)
+#if TGI_SIMD
+ROW_FUNCTIONS(TGI_AVX2, avx2)
+ROW_FUNCTIONS(TGI_AVX512, avx512)
+#endif
+
+static void rows(row_xent_fn **xent, row_grad_fn **grad)
+{
+    *xent = row_xent_base, *grad = row_grad_base;
+#if TGI_SIMD
+    int level = tgi_simd_level();
+    if (level == TGI_SIMD_AVX2) *xent = row_xent_avx2, *grad = row_grad_avx2;
+    if (level == TGI_SIMD_AVX512) *xent = row_xent_avx512, *grad = row_grad_avx512;
+#endif
+}
+
 static void xent_forward(tg_tape *t, tg_tensor *y)
 {
     const tg_tensor *z = y->in[0];
@@ -104,8 +151,11 @@ static void xent_forward(tg_tape *t, tg_tensor *y)
     double *loss = losses_of(y), total = 0;
     size_t n = z->rows, V = z->cols;
     tg_real *m = maxima_of(y), *inv = m + n;
+    row_xent_fn *xent;
+    row_grad_fn *grad;
+    rows(&xent, &grad);
 #pragma omp parallel for num_threads(tgi_threads_for(n *V, MIN_PER_THREAD)) schedule(static)
-    for (size_t i = 0; i < n; i++) loss[i] = row_xent(&z->val[i * V], V, tgt[i], &m[i], &inv[i]);
+    for (size_t i = 0; i < n; i++) loss[i] = xent(&z->val[i * V], V, tgt[i], &m[i], &inv[i]);
     for (size_t i = 0; i < n; i++) total += loss[i]; /* in row order, on any thread count */
     y->val[0] = (tg_real)(total / (double)n);
 }
@@ -119,14 +169,16 @@ static void xent_backward(tg_tape *t, tg_tensor *y)
     size_t n = z->rows, V = z->cols;
     if (!z->grad) return;
     double g = (double)y->grad[0] / (double)n;
+    row_xent_fn *xent;
+    row_grad_fn *grad;
+    rows(&xent, &grad);
 #pragma omp parallel for num_threads(tgi_threads_for(n *V, MIN_PER_THREAD)) schedule(static)
     for (size_t i = 0; i < n; i++) {
-        const tg_real *zi = &z->val[i * V];
-        tg_real *dz = &z->grad[i * V], mi = m[i], r = inv[i];
-        if (mi != mi) /* bad logits: a NaN gradient, as the loss */
+        tg_real *dz = &z->grad[i * V];
+        if (m[i] != m[i]) /* bad logits: a NaN gradient, as the loss */
             for (size_t j = 0; j < V; j++) dz[j] += (tg_real)NAN;
         else
-            for (size_t j = 0; j < V; j++) dz[j] += (tg_real)(g * (exp_nonpos(zi[j] - mi) * r));
+            grad(&z->val[i * V], dz, V, m[i], inv[i], g);
         dz[tgt[i]] -= (tg_real)g;
     }
 }
