@@ -10,7 +10,8 @@
  *     the tape's own recording cost. This replay is not counted in the step.
  *   - During the walk each node's op is a proxy whose backward times the real one. The walk's
  *     wall time minus the ops' is the tape's (walk, gradient buffers, stacking copies).
- *   - Every BLIS product (bli_sgemm_ex, bli_sgemv_ex) during the replay and the walk is timed
+ *   - Every product (bli_sgemm_ex, bli_sgemv_ex, and tgi_small_product: ops/smallmm.c's
+ *     products of few rows, which read the weight in place) during the replay and the walk is timed
  *     and filed by the weight it reads or writes: the decoder's, an input side's (W_ih, over all
  *     steps at once), a recurrent weight's (W_hh, per step); products run after the walk, with
  *     no node's backward open, are the deferred weight gradients. An op's own time excludes
@@ -106,6 +107,8 @@ typedef struct weight {
 static weight weights[64];
 static size_t n_weights;
 
+enum { CALL_GEMM, CALL_GEMV, CALL_SMALL }; /* key.gemv: bli_sgemm_ex, bli_sgemv_ex, smallmm */
+
 typedef struct key { /* all long: compared with memcmp, no padding */
     long gemv, kind, ta, tb, zero_beta, threads, m, n, k, rsa, csa, rsb, csb, rsc, csc;
 } key;
@@ -180,7 +183,7 @@ void __wrap_bli_sgemm_ex(trans_t ta, trans_t tb, dim_t m, dim_t n, dim_t k, floa
                             cntx, rntm);
         return;
     }
-    key kk = {0,
+    key kk = {CALL_GEMM,
               kind_of(a, b, c),
               ta != BLIS_NO_TRANSPOSE,
               tb != BLIS_NO_TRANSPOSE,
@@ -210,7 +213,7 @@ void __wrap_bli_sgemv_ex(trans_t ta, conj_t cx, dim_t m, dim_t n, float *alpha, 
         __real_bli_sgemv_ex(ta, cx, m, n, alpha, a, rsa, csa, x, incx, beta, y, incy, cntx, rntm);
         return;
     }
-    key kk = {1,
+    key kk = {CALL_GEMV,
               kind_of(a, x, y),
               ta != BLIS_NO_TRANSPOSE,
               0,
@@ -229,6 +232,27 @@ void __wrap_bli_sgemv_ex(trans_t ta, conj_t cx, dim_t m, dim_t n, float *alpha, 
     enter(&f);
     __real_bli_sgemv_ex(ta, cx, m, n, alpha, a, rsa, csa, x, incx, beta, y, incy, cntx, rntm);
     record(&kk, leave(&f));
+}
+
+int __real_tgi_small_product(int tb, size_t m, size_t n, size_t k, const float *a, const float *b,
+                             float beta, float *c);
+int __wrap_tgi_small_product(int tb, size_t m, size_t n, size_t k, const float *a, const float *b,
+                             float beta, float *c);
+
+/* Filed with the strides of the same product through bli_sgemm_ex, which "BLIS alone" runs. */
+int __wrap_tgi_small_product(int tb, size_t m, size_t n, size_t k, const float *a, const float *b,
+                             float beta, float *c)
+{
+    if (!timing_products()) return __real_tgi_small_product(tb, m, n, k, a, b, beta, c);
+    long threads = tgi_threads_for(m * n * k, 1 << 19), rsb = tb ? (long)k : (long)n;
+    key kk = {CALL_SMALL, kind_of(a, b, c), 0, tb,  beta == 0, threads, (long)m, (long)n,
+              (long)k,    (long)k,          1, rsb, 1,         (long)n, 1};
+    frame f;
+    enter(&f);
+    int done = __real_tgi_small_product(tb, m, n, k, a, b, beta, c);
+    double sec = leave(&f);
+    if (done) record(&kk, sec);
+    return done;
 }
 
 static double flops(const key *k)
@@ -425,7 +449,7 @@ static void run_alone(const key *k, float *a, float *b, float *c)
 {
     float one = 1, beta = k->zero_beta ? 0.0f : 1.0f;
     trans_t ta = k->ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
-    if (k->gemv) {
+    if (k->gemv == CALL_GEMV) {
         __real_bli_sgemv_ex(ta, BLIS_NO_CONJUGATE, k->m, k->n, &one, a, k->rsa, k->csa, b, k->rsb,
                             &beta, c, k->rsc, tgi_blis_context(), NULL);
         return;
@@ -441,7 +465,7 @@ static void run_alone(const key *k, float *a, float *b, float *c)
 static double alone(const key *k)
 {
     size_t na, nb, nc;
-    if (k->gemv) { /* a (m x n) stored, x and y vectors */
+    if (k->gemv == CALL_GEMV) { /* a (m x n) stored, x and y vectors */
         na = extent(k->m, k->n, k->rsa, k->csa);
         nb = extent(k->ta ? k->m : k->n, 1, k->rsb, 1);
         nc = extent(k->ta ? k->n : k->m, 1, k->rsc, 1);
@@ -542,15 +566,18 @@ static void shape_rows(FILE *f, double per)
             const call *c = &calls[i];
             if (c->k.kind != k) continue;
             char shape[96];
-            if (c->k.gemv)
+            if (c->k.gemv == CALL_GEMV)
                 snprintf(shape, sizeof shape, "(%ld x %ld)%s.(%ld)", c->k.m, c->k.n,
                          c->k.ta ? "^T" : "", c->k.n);
             else
                 snprintf(shape, sizeof shape, "(%ld x %ld)%s.(%ld x %ld)%s", c->k.m, c->k.k,
                          c->k.ta ? " a^T" : "", c->k.k, c->k.n, c->k.tb ? " b^T" : "");
             fprintf(f, "| %s | %s | %s | %ld | %.1f | %.3f | %.1f | %.1f |\n", kind_name[k] + 10,
-                    c->k.gemv ? "gemv" : "gemm", shape, c->k.threads, (double)c->count * per,
-                    1e3 * c->sec * per, 1e-9 * flops(&c->k) * (double)c->count / c->sec,
+                    c->k.gemv == CALL_GEMV ? "gemv"
+                    : c->k.gemv            ? "in place"
+                                           : "gemm",
+                    shape, c->k.threads, (double)c->count * per, 1e3 * c->sec * per,
+                    1e-9 * flops(&c->k) * (double)c->count / c->sec,
                     1e-9 * flops(&c->k) / c->alone);
         }
 }

@@ -134,14 +134,21 @@ ROW_FUNCTIONS(TGI_AVX2, avx2)
 ROW_FUNCTIONS(TGI_AVX512, avx512)
 #endif
 
-static void rows(row_xent_fn **xent, row_grad_fn **grad)
+typedef struct row_fns {
+    row_xent_fn *xent;
+    row_grad_fn *grad;
+} row_fns;
+
+static const row_fns *rows(void) /* the functions for this CPU */
 {
-    *xent = row_xent_base, *grad = row_grad_base;
+    static const row_fns set[] = {
+        {row_xent_base, row_grad_base},
 #if TGI_SIMD
-    int level = tgi_simd_level();
-    if (level == TGI_SIMD_AVX2) *xent = row_xent_avx2, *grad = row_grad_avx2;
-    if (level == TGI_SIMD_AVX512) *xent = row_xent_avx512, *grad = row_grad_avx512;
+        {row_xent_avx2, row_grad_avx2},
+        {row_xent_avx512, row_grad_avx512},
 #endif
+    };
+    return &set[TGI_SIMD ? tgi_simd_level() : 0];
 }
 
 static void xent_forward(tg_tape *t, tg_tensor *y)
@@ -151,9 +158,7 @@ static void xent_forward(tg_tape *t, tg_tensor *y)
     double *loss = losses_of(y), total = 0;
     size_t n = z->rows, V = z->cols;
     tg_real *m = maxima_of(y), *inv = m + n;
-    row_xent_fn *xent;
-    row_grad_fn *grad;
-    rows(&xent, &grad);
+    row_xent_fn *xent = rows()->xent;
 #pragma omp parallel for num_threads(tgi_threads_for(n *V, MIN_PER_THREAD)) schedule(static)
     for (size_t i = 0; i < n; i++) loss[i] = xent(&z->val[i * V], V, tgt[i], &m[i], &inv[i]);
     for (size_t i = 0; i < n; i++) total += loss[i]; /* in row order, on any thread count */
@@ -169,9 +174,7 @@ static void xent_backward(tg_tape *t, tg_tensor *y)
     size_t n = z->rows, V = z->cols;
     if (!z->grad) return;
     double g = (double)y->grad[0] / (double)n;
-    row_xent_fn *xent;
-    row_grad_fn *grad;
-    rows(&xent, &grad);
+    row_grad_fn *grad = rows()->grad;
 #pragma omp parallel for num_threads(tgi_threads_for(n *V, MIN_PER_THREAD)) schedule(static)
     for (size_t i = 0; i < n; i++) {
         tg_real *dz = &z->grad[i * V];

@@ -10,8 +10,22 @@ static const int all_flags[] = {0, TG_TRANS_A, TG_TRANS_B, TG_TRANS_A | TG_TRANS
 /* y = op(a)·op(b) with op(a) (m x k), op(b) (k x n). */
 static const struct {
     size_t m, k, n;
-} shapes[] = {{1, 1, 1}, {1, 7, 1}, {1, 3, 6}, {6, 3, 1},  {5, 3, 7},   {7, 1, 4},
-              {4, 9, 4}, {2, 5, 9}, {9, 5, 2}, {3, 40, 1}, {67, 45, 83}};
+} shapes[] = {{1, 1, 1},
+              {1, 7, 1},
+              {1, 3, 6},
+              {6, 3, 1},
+              {5, 3, 7},
+              {7, 1, 4},
+              {4, 9, 4},
+              {2, 5, 9},
+              {9, 5, 2},
+              {3, 40, 1},
+              {67, 45, 83},
+              /* few rows (ops/smallmm.c): tiles of 6 and 12 with remainders, 17-32 rows */
+              {20, 37, 203},
+              {17, 13, 29},
+              {32, 64, 65},
+              {6, 200, 129}};
 
 /* Element (i, p) of op(x), where op(x) has `cols` columns and x is stored transposed when t. */
 static double at(const tg_tensor *x, int t, size_t i, size_t p)
@@ -422,6 +436,43 @@ static void test_blis_config_names_blis_the_kernels_and_the_threads(void **s)
     assert_non_null(strstr(tg_blis_config(), "threads 1")); /* the tests set BLIS_NUM_THREADS=1 */
 }
 
+/* A per-step product of few rows (ops/smallmm.c on AVX-512, else BLIS) split between two
+ * threads gives the bits of one thread, forward and both backward products. */
+static void test_products_of_few_rows_give_the_same_bits_on_one_and_two_threads(void **s)
+{
+    (void)s;
+    tg_rng r;
+    tg_rng_seed(&r, 41);
+    for (int tb = 0; tb < 2; tb++) {
+        size_t m = 20, k = 200, n = 803;
+        tg_tensor *a = rand_leaf(m, k, &r, -1, 1);
+        tg_tensor *b = tb ? rand_leaf(n, k, &r, -1, 1) : rand_leaf(k, n, &r, -1, 1);
+        tg_tensor *w = rand_leaf(m, n, &r, -1, 1);
+        tg_real *out[2][2];
+        for (int th = 0; th < 2; th++) {
+            tg_set_num_threads(th + 1);
+            memset(a->grad, 0, m * k * sizeof *a->grad);
+            tg_tape *t = tg_tape_new();
+            tg_tensor *y = tg_matmul(t, a, b, tb ? TG_TRANS_B : 0);
+            assert_non_null(y);
+            check_product(y, a, b, tb ? TG_TRANS_B : 0, k);
+            out[th][0] = malloc(m * n * sizeof(tg_real));
+            memcpy(out[th][0], y->val, m * n * sizeof(tg_real));
+            assert_int_equal(tg_backward(t, tg_sum(t, tg_mul(t, y, w))), TG_OK);
+            out[th][1] = malloc(m * k * sizeof(tg_real));
+            memcpy(out[th][1], a->grad, m * k * sizeof(tg_real));
+            tg_tape_free(t);
+        }
+        tg_set_num_threads(0);
+        assert_memory_equal(out[0][0], out[1][0], m * n * sizeof(tg_real));
+        assert_memory_equal(out[0][1], out[1][1], m * k * sizeof(tg_real));
+        for (int th = 0; th < 2; th++) free(out[th][0]), free(out[th][1]);
+        tg_tensor_free(a);
+        tg_tensor_free(b);
+        tg_tensor_free(w);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -437,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_matmul_passes_null_through_and_keeps_the_first_error),
         cmocka_unit_test(test_blis_select_rejects_unknown_and_unchecked_kernel_sets),
         cmocka_unit_test(test_blis_config_names_blis_the_kernels_and_the_threads),
+        cmocka_unit_test(test_products_of_few_rows_give_the_same_bits_on_one_and_two_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
