@@ -95,7 +95,7 @@ static int check_training(void)
 static int check_gradient_flow(void)
 {
     enum { STEPS = 30 };
-    tg_gradflow_spec s = {&mgu_type, STEPS, 4, 8, 32, 0, 0, 0, 0, 3};
+    tg_gradflow_spec s = {&mgu_type, STEPS, 4, 8, 32, 0, 0, 0, 0, 3, 0};
     double dh[STEPS], *ds[1] = {dh};
     tg_status st = {0};
     if (tg_gradflow_measure(&s, ds, &st) != TG_OK) return fprintf(stderr, "%s\n", st.msg), 1;
