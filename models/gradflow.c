@@ -1,15 +1,19 @@
-/* gradflow.c: tg_gradflow, the vanishing/exploding-gradient figure.
+/* gradflow.c: tg_gradflow, the vanishing/exploding-gradient figures.
  *
- *   tg_gradflow [--seq T] [--hidden H] [--csv gradflow.csv] [--plot gradflow.png] ...
+ *   tg_gradflow [--seq T] [--hidden H] [--activation tanh] [--csv F] [--plot F.svg] ...
+ *   tg_gradflow --classic [--hidden H] [--seq T] [--activation none] ...
  *
- * Five series of ‖∂L/∂h_t‖₂ for t = 1..T, the loss reading h_T only (nn/gradflow.h):
- * a tanh RNN with W_hh entries N(0, 1)·s for s = 1 and s = 0.5, an LSTM (h and its cell state
- * c) and a GRU with PyTorch's initialisation. Writes a CSV, optionally plots it with gnuplot,
- * and prints how much of the gradient reaches step 1 in each series.
+ * Default: series of ‖∂L/∂h_t‖₂ for t = 1..T, the loss reading h_T only (nn/gradflow.h): an
+ * RNN (tanh unless --activation says otherwise) with W_hh entries N(0, 1)·s for s = 1 and 0.5,
+ * an LSTM (h and its cell state c) and a GRU with PyTorch's initialisation.
+ * --classic: the textbook experiment. N = 2 rows, H = 3, T = 20: the gradient starts from ones
+ * at the last step and is pushed back k = 1..T steps, ‖dh‖/N; an RNN without activation, with
+ * tanh and with ReLU, then LSTM and GRU, each with W_hh = randn and randn·0.5.
+ * Beside each series, σ_max of its W_hh. Writes a CSV, draws the curves as an SVG itself (no
+ * other program runs), and prints a table.
  *
- * Read next: nn/gradflow.c (the measurement), docs/gradient-flow.md (the figure).
+ * Read next: nn/gradflow.c (the measurement), docs/gradient-flow.md (the figures).
  */
-#define _POSIX_C_SOURCE 200809L
 #include "models/cli.h"
 #include "nn/gradflow.h"
 
@@ -17,26 +21,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
-extern char **environ;
-
-enum { NSERIES = 5 };
-
-static const char *const columns[NSERIES] = {"rnn_s1", "rnn_s05", "lstm_h", "lstm_c", "gru_h"};
-static const char *const titles[NSERIES] = {"RNN tanh, s = 1", "RNN tanh, s = 0.5", "LSTM h",
-                                            "LSTM c: ||dL/dc_t||", "GRU h"};
+enum { MAX_SERIES = 16 };
 
 typedef struct opts {
     size_t T, B, H, I;
     double forget_bias;
-    int scale_by_sqrt_h, help;
+    int scale_by_sqrt_h, classic, help;
     uint64_t seed;
-    const char *csv, *plot;
+    const char *activation, *csv, *plot;
 } opts;
+
+/* One curve: what is measured, how it is drawn, and the results. */
+typedef struct series {
+    char title[48], column[24];
+    tg_gradflow_spec spec;
+    size_t state;       /* 0: h; 1: the LSTM's c */
+    int colour, dashed; /* in the plot */
+    double sigma;       /* σ_max of the cell's weight_hh */
+    double *y; /* T values: y[t−1] = ‖∂L/∂h_t‖ (default), or y[k−1] = ‖dh‖/N k steps back */
+} series;
+
+/* The RNN activations --activation names, as cell types. */
+static const struct {
+    const char *name;
+    const tg_cell_type *type;
+} acts[] = {{"none", &tg_cell_rnn_linear}, {"tanh", &tg_cell_rnn}, {"relu", &tg_cell_rnn_relu}};
+enum { NACTS = sizeof acts / sizeof acts[0] };
 
 static void die(const char *msg)
 {
@@ -46,37 +57,39 @@ static void die(const char *msg)
 
 static void usage(FILE *f, const lm_opt *o, size_t n)
 {
-    fprintf(f, "usage: tg_gradflow [options]\n\n"
-               "Measures how the gradient of a loss at the LAST step, L = sum(h_T * v) with v a\n"
-               "fixed N(0, 1) vector, reaches earlier steps: ||dL/dh_t||_2 for t = 1..T, read off\n"
-               "the tape after one tg_backward. Inputs are N(0, 1), I wide, B rows; states start\n"
-               "at zero. Series (CSV columns after t):\n"
-               "  rnn_s1, rnn_s05  tanh RNN, each W_hh entry N(0, 1)*s for s = 1 and s = 0.5\n"
+    fprintf(f, "usage: tg_gradflow [--classic] [options]\n\n"
+               "Measures how the gradient of a loss at the LAST step reaches earlier steps, read\n"
+               "off the tape after one tg_backward; states start at zero, inputs are N(0, 1).\n\n"
+               "Default: L = sum(h_T * v), v a fixed N(0, 1) vector; ||dL/dh_t||_2 for t = 1..T.\n"
+               "  rnn_s1, rnn_s05  RNN (tanh; --activation none|relu|all for others), each W_hh\n"
+               "                   entry N(0, 1)*s for s = 1 and s = 0.5\n"
                "  lstm_h, lstm_c   LSTM: ||dL/dh_t|| and the cell-state path ||dL/dc_t||\n"
                "  gru_h            GRU\n"
                "LSTM and GRU weights, and the RNN's other weights, use PyTorch's default\n"
-               "U(-1/sqrt(H), 1/sqrt(H)). t counts forward: t = T is the step the loss reads,\n"
-               "t = 1 the first. The summary's ratio is ||dL/dh_1|| / ||dL/dh_T||: >> 1 the\n"
-               "gradient explodes going back, << 1 it vanishes.\n\n"
-               "Scale. By default W_hh = N(0, 1)*s entrywise, as in the classic notes. With H\n"
-               "units that gives a spectral radius of about s*sqrt(H): 7 for s = 1 and 3.5 for\n"
-               "s = 0.5 at H = 50, so BOTH explode (s = 0.5 more slowly); vanishing needs\n"
-               "s*sqrt(H) < 1. --scale-by-sqrt-h divides by sqrt(H), radius about s: then\n"
-               "s = 0.5 vanishes roughly as 0.5^t and s = 1 sits near the edge, fading slowly\n"
-               "because tanh' < 1. docs/gradient-flow.md shows both figures.\n"
+               "U(-1/sqrt(H), 1/sqrt(H)). The summary's ratio is ||dL/dh_1|| / ||dL/dh_T||.\n\n"
+               "--classic: the textbook experiment. N = 2 rows (--batch), H = 3, T = 20, seed 2;\n"
+               "dh starts from ones at the last step and is pushed back k = 1..T steps; the\n"
+               "table gives ||dh||/N. RNN without activation (dh <- dh*W_h^T exactly), with\n"
+               "tanh and with ReLU; LSTM (h and c) and GRU; each with W_hh = randn and\n"
+               "randn*0.5.\n\n"
+               "sigma_max is the largest singular value of W_hh: one step back multiplies\n"
+               "||dh|| by at most sigma_max (times |act'| <= 1), so sigma_max < 1 vanishes;\n"
+               "sigma_max > 1 can explode. With entries N(0, 1)*s, sigma_max is about\n"
+               "2*s*sqrt(H): at H = 50 both s = 1 and s = 0.5 are far above 1 and explode.\n"
+               "--scale-by-sqrt-h divides the entries by sqrt(H), sigma_max about 2*s.\n"
                "The library is float: norms past ~3e38 (or below ~1e-45) leave float's range;\n"
                "they are written as inf, nan or 0 and left out of the plot.\n\n"
                "options:\n");
     lm_print_options(f, o, n);
-    fprintf(f, "\nexample: tg_gradflow --plot gradflow.png   (needs gnuplot: gnuplot-nox)\n");
+    fprintf(f, "\nexample: tg_gradflow --classic --plot gradflow.svg\n");
 }
 
 /* Check the parsed options; exits with a hint on the first bad one. */
 static void check_opts(const opts *o)
 {
     char msg[256];
-    if (o->T < 50 || o->T > 1000)
-        snprintf(msg, sizeof msg, "--seq %zu: T must be in 50..1000", o->T), die(msg);
+    if (o->T < 1 || o->T > 1000)
+        snprintf(msg, sizeof msg, "--seq %zu: T must be in 1..1000", o->T), die(msg);
     if (o->B < 1 || o->B > 4096)
         snprintf(msg, sizeof msg, "--batch %zu: B must be in 1..4096", o->B), die(msg);
     if (o->H < 1 || o->H > 4096)
@@ -86,127 +99,246 @@ static void check_opts(const opts *o)
     if (!isfinite(o->forget_bias)) die("--forget-bias: give a finite number, e.g. 1");
     if (!*o->csv) die("--csv: give a file name, e.g. --csv gradflow.csv");
     const char *dot = o->plot ? strrchr(o->plot, '.') : NULL;
-    if (o->plot && (!dot || (strcmp(dot, ".png") && strcmp(dot, ".svg"))))
-        die("--plot: the file name must end in .png or .svg, e.g. --plot gradflow.png");
-    if ((o->plot && strchr(o->plot, '\'')) || strchr(o->csv, '\''))
-        die("--csv / --plot: file names with a single quote (') are not supported");
+    if (o->plot && (!dot || strcmp(dot, ".svg")))
+        die("--plot: the file name must end in .svg (the program draws SVG itself; "
+            "rsvg-convert from librsvg2-bin turns it into a PNG)");
+    int known = !strcmp(o->activation, "all");
+    for (size_t a = 0; a < NACTS; a++) known |= !strcmp(o->activation, acts[a].name);
+    if (!known) die("--activation: give none, tanh, relu or all");
 }
 
-/* Every series: out[k] holds T values, in the order of `columns`. */
-static void measure_all(const opts *o, double *const *out)
+/* Append a series for a cell type at W_hh scale s (0: PyTorch's init) reading state j. */
+static size_t add(series *out, size_t n, const opts *o, const tg_cell_type *type, double s,
+                  size_t j, int colour, const char *title, const char *column)
 {
-    tg_gradflow_spec base = {&tg_cell_rnn,       o->T, o->B, o->I,   o->H, 1.0,
-                             o->scale_by_sqrt_h, 0,    0,    o->seed};
-    tg_gradflow_spec rnn1 = base, rnn05 = base, lstm = base, gru = base;
-    rnn05.scale = 0.5;
-    lstm.type = &tg_cell_lstm, lstm.scale = 0;
-    lstm.forget_bias = o->forget_bias, lstm.set_forget_bias = o->forget_bias != 0;
-    gru.type = &tg_cell_gru, gru.scale = 0;
+    if (n == MAX_SERIES) die("too many series");
+    series *x = &out[n];
+    memset(x, 0, sizeof *x);
+    snprintf(x->title, sizeof x->title, "%s", title);
+    snprintf(x->column, sizeof x->column, "%s", column);
+    /* Classic: T + 1 steps, so that k = 1..T steps back from the loss are states T..1. */
+    x->spec = (tg_gradflow_spec){
+        type,           o->T + (o->classic != 0), o->B,    o->I,      o->H, s, o->scale_by_sqrt_h,
+        o->forget_bias, o->forget_bias != 0,      o->seed, o->classic};
+    x->spec.set_forget_bias = type == &tg_cell_lstm && o->forget_bias != 0;
+    x->state = j, x->colour = colour, x->dashed = s == 0.5;
+    return n + 1;
+}
+
+/* The series the options ask for; returns their count. */
+static size_t plan(const opts *o, series *out)
+{
+    size_t n = 0;
+    int colour = 0;
+    char t[48], c[24];
+    for (size_t a = 0; a < NACTS; a++) {
+        if (strcmp(o->activation, "all") && strcmp(o->activation, acts[a].name)) continue;
+        const char *nm = acts[a].name;
+        for (int half = 0; half < 2; half++) {
+            if (o->classic) {
+                snprintf(t, sizeof t, "RNN %s, W_h = randn%s", nm, half ? "*0.5" : "");
+                snprintf(c, sizeof c, "rnn_%s%s", nm, half ? "_05" : "");
+            } else {
+                snprintf(t, sizeof t, "RNN %s, s = %s", nm, half ? "0.5" : "1");
+                snprintf(c, sizeof c, "rnn%s%s_s%s", a == 1 ? "" : "_", a == 1 ? "" : nm,
+                         half ? "05" : "1");
+            }
+            n = add(out, n, o, acts[a].type, half ? 0.5 : 1.0, 0, colour, t, c);
+        }
+        colour++;
+    }
+    if (!o->classic) {
+        n = add(out, n, o, &tg_cell_lstm, 0, 0, colour++, "LSTM h", "lstm_h");
+        n = add(out, n, o, &tg_cell_lstm, 0, 1, colour++, "LSTM c: ||dL/dc_t||", "lstm_c");
+        return add(out, n, o, &tg_cell_gru, 0, 0, colour, "GRU h", "gru_h");
+    }
+    static const char *const gated[3][3] = {
+        {"LSTM h", "lstm_h"}, {"LSTM c", "lstm_c"}, {"GRU h", "gru_h"}};
+    for (int g = 0; g < 3; g++, colour++)
+        for (int half = 0; half < 2; half++) {
+            snprintf(t, sizeof t, "%s, W_h = randn%s", gated[g][0], half ? "*0.5" : "");
+            snprintf(c, sizeof c, "%s%s", gated[g][1], half ? "_05" : "");
+            n = add(out, n, o, g < 2 ? &tg_cell_lstm : &tg_cell_gru, half ? 0.5 : 1.0, g == 1,
+                    colour, t, c);
+        }
+    return n;
+}
+
+/* Measure one series into its y, and σ_max of its W_hh. */
+static void measure(const opts *o, series *s)
+{
     tg_status st = {0};
-    if (tg_gradflow_measure(&rnn1, &out[0], &st) != TG_OK ||
-        tg_gradflow_measure(&rnn05, &out[1], &st) != TG_OK ||
-        tg_gradflow_measure(&lstm, &out[2], &st) != TG_OK ||
-        tg_gradflow_measure(&gru, &out[4], &st) != TG_OK)
+    double *d[TG_CELL_MAX_STATES] = {0};
+    if (!(s->y = calloc(o->T, sizeof *s->y)) || !(d[s->state] = calloc(s->spec.T, sizeof **d)))
+        die("out of memory");
+    if (tg_gradflow_measure(&s->spec, d, &st) != TG_OK ||
+        tg_gradflow_sigma_max(&s->spec, &s->sigma, &st) != TG_OK)
         die(st.msg);
+    for (size_t k = 1; k <= o->T; k++) /* classic: k steps back is state T + 1 − k */
+        s->y[k - 1] = o->classic ? d[s->state][o->T - k] / (double)o->B : d[s->state][k - 1];
+    free(d[s->state]);
 }
 
-static void write_csv(const char *path, size_t T, double *const *y)
+static void write_csv(const opts *o, const series *s, size_t n)
 {
-    FILE *f = fopen(path, "w");
+    FILE *f = fopen(o->csv, "w");
     if (!f) {
         char msg[512];
-        snprintf(msg, sizeof msg, "cannot write %s; give a writable path with --csv", path);
+        snprintf(msg, sizeof msg, "cannot write %s; give a writable path with --csv", o->csv);
         die(msg);
     }
-    fprintf(f, "t");
-    for (int s = 0; s < NSERIES; s++) fprintf(f, ",%s", columns[s]);
+    fprintf(f, "%s", o->classic ? "k" : "t");
+    for (size_t j = 0; j < n; j++) fprintf(f, ",%s", s[j].column);
     fprintf(f, "\n");
-    for (size_t k = 0; k < T; k++) {
+    for (size_t k = 0; k < o->T; k++) {
         fprintf(f, "%zu", k + 1);
-        for (int s = 0; s < NSERIES; s++) /* "nan" rather than the sign-carrying "-nan" */
-            isnan(y[s][k]) ? fprintf(f, ",nan") : fprintf(f, ",%.9g", y[s][k]);
+        for (size_t j = 0; j < n; j++) /* "nan" rather than the sign-carrying "-nan" */
+            isnan(s[j].y[k]) ? fprintf(f, ",nan") : fprintf(f, ",%.9g", s[j].y[k]);
         fprintf(f, "\n");
     }
     if (fclose(f) != 0) die("writing the CSV failed (disk full?)");
 }
 
-/* s as a gnuplot single-quoted string: '' stands for a quote, nothing else is special, so a
- * file name cannot end the string and add a command (gnuplot has `system`). */
-static void put_quoted(FILE *f, const char *s)
+/* ---- The plot: an SVG written here, y on a log scale ---------------------------------------- */
+
+enum { PW = 900, PH = 520, ML = 90, MR = 30, MT = 50, MB = 60, LEGEND_ROW = 22 };
+static const char *const colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd",
+                                      "#ff7f0e", "#8c564b", "#e377c2", "#17becf"};
+
+static int drawable(double v)
 {
-    fputc('\'', f);
+    return isfinite(v) && v > 0;
+}
+
+/* Text with &, < and > escaped. */
+static void put_text(FILE *f, const char *s)
+{
     for (; *s; s++) {
-        if (*s == '\'') fputc('\'', f);
-        fputc(*s, f);
+        if (*s == '&')
+            fputs("&amp;", f);
+        else if (*s == '<')
+            fputs("&lt;", f);
+        else if (*s == '>')
+            fputs("&gt;", f);
+        else
+            fputc(*s, f);
     }
-    fputc('\'', f);
 }
 
-/* The gnuplot script that draws csv into plot, one line per series, log-scale y. */
-static void write_script(FILE *f, const opts *o)
+/* The y range in whole decades [lo, hi] over every drawable value (0, 1 when none). */
+static void decades(const series *s, size_t n, size_t T, int *lo, int *hi)
 {
-    const char *dot = strrchr(o->plot, '.');
-    int svg = dot && strcmp(dot, ".svg") == 0;
-    fprintf(f, "set terminal %s size 900,560 font 'Sans,11'\nset output ",
-            svg ? "svg" : "pngcairo");
-    put_quoted(f, o->plot);
-    fprintf(f, "\nset datafile separator ','\n");
-    const char *w = o->scale_by_sqrt_h ? "N(0,1)·s / √H" : "N(0,1)·s";
+    double mn = INFINITY, mx = -INFINITY;
+    for (size_t j = 0; j < n; j++)
+        for (size_t k = 0; k < T; k++)
+            if (drawable(s[j].y[k])) mn = fmin(mn, s[j].y[k]), mx = fmax(mx, s[j].y[k]);
+    *lo = isfinite(mn) ? (int)floor(log10(mn)) : 0;
+    *hi = isfinite(mx) ? (int)ceil(log10(mx)) : 1;
+    if (*hi <= *lo) *hi = *lo + 1;
+}
+
+/* The axes: a frame, decade lines labelled 1e<d>, x ticks at a 1-2-5 step, the labels. */
+static void axes(FILE *f, const opts *o, int lo, int hi)
+{
+    double w = PW - ML - MR, h = PH - MT - MB, span = o->T > 1 ? (double)(o->T - 1) : 1;
+    fprintf(f, "<rect x='%d' y='%d' width='%.0f' height='%.0f' fill='none' stroke='#444'/>\n", ML,
+            MT, w, h);
+    int dstep = (hi - lo + 9) / 10; /* at most 10 decade labels */
+    for (int d = lo; d <= hi; d += dstep) {
+        double y = MT + h * (hi - d) / (double)(hi - lo);
+        fprintf(f, "<line x1='%d' y1='%.1f' x2='%.0f' y2='%.1f' stroke='#ddd'/>\n", ML, y, ML + w,
+                y);
+        fprintf(f, "<text x='%d' y='%.1f' text-anchor='end'>1e%d</text>\n", ML - 6, y + 4, d);
+    }
+    size_t xstep = 1;
+    while (xstep * 10 < o->T) { /* 1, 2, 5, 10, 20, 50, ...: at most 10 ticks */
+        size_t lead = xstep;
+        while (lead >= 10) lead /= 10;
+        xstep = lead == 2 ? xstep / 2 * 5 : xstep * 2;
+    }
+    for (size_t k = xstep; k <= o->T; k += xstep) {
+        double x = ML + w * (double)(k - 1) / span;
+        fprintf(f, "<line x1='%.1f' y1='%.0f' x2='%.1f' y2='%.0f' stroke='#444'/>\n", x, MT + h, x,
+                MT + h + 5);
+        fprintf(f, "<text x='%.1f' y='%.0f' text-anchor='middle'>%zu</text>\n", x, MT + h + 20, k);
+    }
+    fprintf(f, "<text x='%.0f' y='%.0f' text-anchor='middle'>%s</text>\n", ML + w / 2, MT + h + 45,
+            o->classic ? "k steps back from the loss" : "time step t (the loss reads h_T)");
     fprintf(f,
-            "set title 'Gradient of a loss at t = T = %zu flowing back through time "
-            "(H = %zu, RNN W_{hh} = %s)'\n",
-            o->T, o->H, w);
-    fprintf(f, "set xlabel 'time step t (the loss reads h_T)'\n");
-    fprintf(f, "set ylabel '||dL/dh_t||_2  (log scale)'\nset logscale y\n");
-    fprintf(f, "set format y '10^{%%L}'\nset grid\nset key below maxrows 2\n");
-    fprintf(f, "ok(y) = (y > 0 && y < 1e300) ? y : NaN\n");
-    fprintf(f, "plot ");
-    for (int s = 0; s < NSERIES; s++) {
-        fprintf(f, "%s", s ? ", \\\n  " : "");
-        put_quoted(f, o->csv);
-        fprintf(f, " skip 1 using 1:(ok($%d)) with lines lw 2 title '%s'", s + 2, titles[s]);
-    }
-    fprintf(f, "\n");
+            "<text x='20' y='%.0f' text-anchor='middle' transform='rotate(-90 20 %.0f)'>%s, "
+            "log scale</text>\n",
+            MT + h / 2, MT + h / 2, o->classic ? "||dh|| / N" : "||dL/dh_t||");
 }
 
-/* Plot the CSV with gnuplot, started without a shell (posix_spawnp) and given the script on its
- * standard input, so no file name or variable reaches a command line; 0 when it succeeded. */
-static int plot(const opts *o)
+/* One series as polylines through its drawable points (a gap where float ran out). */
+static void curve(FILE *f, const series *s, size_t T, int lo, int hi)
 {
-    int fds[2], status = 0;
-    if (pipe(fds) != 0) die("cannot create a pipe to gnuplot");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    posix_spawn_file_actions_addclose(&fa, fds[1]);
-    char *argv[] = {"gnuplot", NULL};
-    pid_t pid;
-    int rc = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[0]);
-    if (rc != 0) {
-        close(fds[1]);
-        fprintf(stderr,
-                "tg_gradflow: cannot run gnuplot (%s): apt-get install gnuplot-nox; the "
-                "CSV is written (%s)\n",
-                strerror(rc), o->csv);
-        return -1;
+    double w = PW - ML - MR, h = PH - MT - MB, span = T > 1 ? (double)(T - 1) : 1;
+    const char *c = colours[s->colour % (int)(sizeof colours / sizeof *colours)];
+    int open = 0;
+    for (size_t k = 0; k <= T; k++) {
+        int ok = k < T && drawable(s->y[k]);
+        if (ok && !open)
+            fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='2'%s points='", c,
+                    s->dashed ? " stroke-dasharray='6 4'" : "");
+        if (!ok && open) fprintf(f, "'/>\n");
+        open = ok;
+        if (ok)
+            fprintf(f, "%.1f,%.1f ", ML + w * (double)k / span,
+                    MT + h * (hi - log10(s->y[k])) / (double)(hi - lo));
     }
-    signal(SIGPIPE, SIG_IGN); /* a gnuplot that exits early is reported by its status */
-    FILE *f = fdopen(fds[1], "w");
-    if (!f) die("cannot write to gnuplot");
-    write_script(f, o);
-    fclose(f);
-    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "tg_gradflow: gnuplot failed; the CSV is written (%s)\n", o->csv);
-        return -1;
-    }
-    return 0;
 }
 
-/* The largest step t at which y is not finite (bad = 1) or is 0 (bad = 0): where float ran
- * out going back from the loss; 0 when there is none. */
+static void legend(FILE *f, const series *s, size_t n)
+{
+    for (size_t j = 0; j < n; j++) {
+        double x = ML + (double)(j % 3) * 270, y = PH + (double)(j / 3) * LEGEND_ROW;
+        fprintf(f,
+                "<line x1='%.0f' y1='%.0f' x2='%.0f' y2='%.0f' stroke='%s' stroke-width='2'%s/>\n",
+                x, y - 4, x + 28, y - 4, colours[s[j].colour % 8],
+                s[j].dashed ? " stroke-dasharray='6 4'" : "");
+        fprintf(f, "<text x='%.0f' y='%.0f'>", x + 34, y);
+        put_text(f, s[j].title);
+        fprintf(f, " (σ_max %.3g)</text>\n", s[j].sigma);
+    }
+}
+
+static void write_svg(const opts *o, const series *s, size_t n)
+{
+    FILE *f = fopen(o->plot, "w");
+    if (!f) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "cannot write %s; give a writable path with --plot", o->plot);
+        die(msg);
+    }
+    int lo, hi;
+    decades(s, n, o->T, &lo, &hi);
+    fprintf(f,
+            "<?xml version='1.0' encoding='UTF-8'?>\n<svg xmlns='http://www.w3.org/2000/svg' "
+            "width='%d' height='%zu' font-family='sans-serif' font-size='13'>\n",
+            PW, PH + (n + 2) / 3 * LEGEND_ROW);
+    fprintf(f,
+            "<rect width='100%%' height='100%%' fill='white'/>\n<text x='%d' y='28' "
+            "text-anchor='middle' font-size='15'>",
+            PW / 2);
+    if (o->classic)
+        fprintf(f, "The classic experiment: N = %zu, H = %zu, T = %zu, seed %llu, dh from ones",
+                o->B, o->H, o->T, (unsigned long long)o->seed);
+    else
+        fprintf(f, "A loss at t = T = %zu flowing back (H = %zu, RNN W_hh = N(0,1)·s%s)", o->T,
+                o->H, o->scale_by_sqrt_h ? "/√H" : "");
+    fprintf(f, "</text>\n");
+    axes(f, o, lo, hi);
+    for (size_t j = 0; j < n; j++) curve(f, &s[j], o->T, lo, hi);
+    legend(f, s, n);
+    fprintf(f, "</svg>\n");
+    if (fclose(f) != 0) die("writing the plot failed (disk full?)");
+}
+
+/* ---- The table ------------------------------------------------------------------------------- */
+
+/* The largest step at which y is not finite (bad = 1) or is 0 (bad = 0): where float ran out
+ * going back from the loss; 0 when there is none. */
 static size_t out_of_range_from(const double *y, size_t T, int bad)
 {
     for (size_t k = T; k-- > 0;)
@@ -214,51 +346,84 @@ static size_t out_of_range_from(const double *y, size_t T, int bad)
     return 0;
 }
 
-static void summary(size_t T, double *const *y)
+static const char *verdict(double ratio)
 {
-    printf("%-22s %14s %14s %12s\n", "series", "at t = T", "at t = 1", "t=1 / t=T");
-    for (int s = 0; s < NSERIES; s++) {
-        double last = y[s][T - 1], first = y[s][0], ratio = first / last;
-        const char *what = !isfinite(ratio) ? "explodes"
-                           : ratio > 10     ? "explodes"
-                           : ratio < 0.1    ? "vanishes"
-                                            : "holds";
-        printf("%-22s %14.4g %14.4g %12.4g  %s", titles[s], last, first, ratio, what);
-        size_t inf = out_of_range_from(y[s], T, 1), zero = out_of_range_from(y[s], T, 0);
+    return !isfinite(ratio) || ratio > 10 ? "explodes" : ratio < 0.1 ? "vanishes" : "holds";
+}
+
+static void summary(size_t T, const series *s, size_t n)
+{
+    printf("%-22s  %9s  %13s  %13s  %11s\n", "series", "sigma_max", "at t = T", "at t = 1",
+           "t=1 / t=T");
+    for (size_t j = 0; j < n; j++) {
+        const double *y = s[j].y;
+        double last = y[T - 1], first = y[0], ratio = first / last;
+        printf("%-22s  %9.4g  %13.4g  %13.4g  %11.4g  %s", s[j].title, s[j].sigma, last, first,
+               ratio, verdict(ratio));
+        size_t inf = out_of_range_from(y, T, 1), zero = out_of_range_from(y, T, 0);
         if (inf) printf(" (past float's range from t = %zu back)", inf);
         if (zero) printf(" (below float's range from t = %zu back)", zero);
         printf("\n");
     }
 }
 
+/* The classic table: ‖dh‖/N at k = 1, the middle and T steps back, and the factor per step. */
+static void classic_table(const opts *o, const series *s, size_t n)
+{
+    size_t T = o->T, mid = (T + 1) / 2;
+    printf("classic experiment: N = %zu, H = %zu, T = %zu, seed %llu; dh = ones at the loss, "
+           "pushed back k steps\n",
+           o->B, o->H, T, (unsigned long long)o->seed);
+    char km[32], kT[32];
+    snprintf(km, sizeof km, "k = %zu", mid), snprintf(kT, sizeof kT, "k = %zu", T);
+    printf("%-28s  %9s  %10s  %10s  %10s  %8s  %s\n", "series", "sigma_max", "k = 1", km, kT,
+           "per step", "verdict");
+    for (size_t j = 0; j < n; j++) {
+        const double *y = s[j].y;
+        double ratio = y[T - 1] / y[0], rate = T > 1 ? pow(ratio, 1.0 / (double)(T - 1)) : 1;
+        printf("%-28s  %9.4g  %10.4g  %10.4g  %10.4g  %8.4g  %s\n", s[j].title, s[j].sigma, y[0],
+               y[mid - 1], y[T - 1], rate, T > 1 ? verdict(ratio) : "-");
+    }
+}
+
+/* Defaults by mode: --classic anywhere in argv switches to the textbook sizes. */
+static opts defaults(int argc, char **argv)
+{
+    int classic = 0;
+    for (int i = 1; i < argc; i++) classic |= !strcmp(argv[i], "--classic");
+    if (classic) return (opts){20, 2, 3, 3, 0, 0, 1, 0, 2, "all", "gradflow.csv", NULL};
+    return (opts){100, 1, 50, 10, 0, 0, 0, 0, 1, "tanh", "gradflow.csv", NULL};
+}
+
 int main(int argc, char **argv)
 {
-    opts o = {100, 1, 50, 10, 0, 0, 0, 1, "gradflow.csv", NULL};
+    opts o = defaults(argc, argv);
     const lm_opt table[] = {
-        {"seq", 'z', &o.T, "time steps T, 50..1000"},
-        {"batch", 'z', &o.B, "rows B of the input batch"},
+        {"classic", 'f', &o.classic, "the textbook experiment: N = 2, H = 3, T = 20, seed 2"},
+        {"seq", 'z', &o.T, "time steps T (steps back with --classic), 1..1000"},
+        {"batch", 'z', &o.B, "rows B of the input batch (N)"},
         {"hidden", 'z', &o.H, "hidden units H"},
         {"inputs", 'z', &o.I, "input features I"},
+        {"activation", 's', &o.activation, "RNN activation: none, tanh, relu or all"},
         {"scale-by-sqrt-h", 'f', &o.scale_by_sqrt_h, "RNN: W_hh entries N(0, 1)*s/sqrt(H)"},
         {"forget-bias", 'd', &o.forget_bias, "LSTM forget-gate bias (0: PyTorch's init)"},
         {"seed", 'u', &o.seed, "random seed (weights; inputs use seed + 1)"},
         {"csv", 's', &o.csv, "write the norms here"},
-        {"plot", 's', &o.plot, "also draw them with gnuplot to this .png or .svg"},
+        {"plot", 's', &o.plot, "also draw them to this .svg"},
     };
     size_t n = sizeof table / sizeof table[0], npos;
     tg_status st;
     if (lm_parse(argc - 1, argv + 1, table, n, NULL, 0, &npos, &o.help, &st) != 0) die(st.msg);
     if (o.help) return usage(stdout, table, n), 0;
     check_opts(&o);
-    double *y[NSERIES];
-    for (int s = 0; s < NSERIES; s++)
-        if (!(y[s] = calloc(o.T, sizeof *y[s]))) die("out of memory");
-    measure_all(&o, y);
-    write_csv(o.csv, o.T, y);
-    printf("wrote %s (t = 1..%zu counted forward; the loss is at t = %zu)\n", o.csv, o.T, o.T);
-    int plotted = !o.plot || plot(&o) == 0;
-    if (o.plot && plotted) printf("wrote %s\n", o.plot);
-    summary(o.T, y);
-    for (int s = 0; s < NSERIES; s++) free(y[s]);
-    return plotted ? 0 : 1; /* a plot was asked for and not made: let scripts notice */
+    series s[MAX_SERIES];
+    size_t ns = plan(&o, s);
+    for (size_t j = 0; j < ns; j++) measure(&o, &s[j]);
+    write_csv(&o, s, ns);
+    printf("wrote %s (%s)\n", o.csv,
+           o.classic ? "k = 1..T steps back from the loss" : "t = 1..T counted forward");
+    if (o.plot) write_svg(&o, s, ns), printf("wrote %s\n", o.plot);
+    o.classic ? classic_table(&o, s, ns) : summary(o.T, s, ns);
+    for (size_t j = 0; j < ns; j++) free(s[j].y);
+    return 0;
 }

@@ -1,22 +1,39 @@
 #!/bin/sh
-# Item 6 of the reliability issue: `tg_gradflow --plot` used to build a system() command from
-# TMPDIR, so a quote in it ran an arbitrary command. Run it with a TMPDIR and a plot name that
-# hold commands, against a stand-in gnuplot (first on PATH) that saves the script it
-# is given: the command must not run, and the names must reach gnuplot quoted as data.
-#   check_gradflow_plot.sh TG_GRADFLOW
+# tg_gradflow --plot draws its SVG itself: no shell and no other program runs, whatever the plot
+# name or TMPDIR hold (item 6 of the reliability issue: the plot once went through a system()
+# command built from TMPDIR, then through gnuplot). Run it with names that hold commands and a
+# stand-in gnuplot first on PATH: nothing may run, and the picture is written, well-formed,
+# under exactly the name given. With PICTURE, the committed figure of the classic experiment must
+# carry the texts (title, ticks, legend with each sigma_max) the program draws today.
+#   check_gradflow_plot.sh TG_GRADFLOW [PICTURE.svg]
 set -eu
-prog=$1
+prog=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+pic=""
+[ $# -lt 2 ] || pic=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
-prog=$(cd "$(dirname "$prog")" && pwd)/$(basename "$prog")
 cd "$d"
 mkdir bin "t';touch pwned;'"
-printf '#!/bin/sh\ncat > "%s/script.gp"\n' "$d" > "$d/bin/gnuplot"
-chmod +x "$d/bin/gnuplot"
-PATH="$d/bin:$PATH" TMPDIR="$d/t';touch pwned;'" "$prog" --seq 50 --hidden 4 --batch 1 \
-    --inputs 2 --csv g.csv --plot 'a$(touch pwned2).png' >/dev/null
-[ ! -e "$d/pwned" ] || { echo "FAIL: a command in TMPDIR ran"; exit 1; }
-[ ! -e "$d/pwned2" ] || { echo "FAIL: a command in the plot name ran"; exit 1; }
-grep -qF "set output 'a\$(touch pwned2).png'" "$d/script.gp" ||
-    { echo "FAIL: the plot name is not quoted as data:"; cat "$d/script.gp"; exit 1; }
-echo "ok: no shell, names quoted"
+printf '#!/bin/sh\ntouch "%s/ran"\n' "$d" > bin/gnuplot
+chmod +x bin/gnuplot
+name='a$(touch pwned2).svg'
+PATH="$d/bin:$PATH" TMPDIR="$d/t';touch pwned;'" "$prog" --classic --csv g.csv --plot "$name" \
+    >/dev/null
+[ ! -e pwned ] || { echo "FAIL: a command in TMPDIR ran"; exit 1; }
+[ ! -e pwned2 ] || { echo "FAIL: a command in the plot name ran"; exit 1; }
+[ ! -e ran ] || { echo "FAIL: tg_gradflow started another program (gnuplot)"; exit 1; }
+python3 -c 'import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])' "$name" ||
+    { echo "FAIL: the plot is not well-formed XML"; exit 1; }
+grep -q '<polyline' "$name" || { echo "FAIL: the plot has no curve"; exit 1; }
+if [ -n "$pic" ]; then
+    texts() { grep -o '<text[^>]*>[^<]*</text>' "$1" | sed 's/<[^>]*>//g'; }
+    texts "$name" > now.txt
+    texts "$pic" > committed.txt
+    if ! cmp -s committed.txt now.txt; then
+        echo "FAIL: $2 is not what tg_gradflow --classic draws today:"
+        diff committed.txt now.txt || true
+        echo "regenerate: tg_gradflow --classic --csv /dev/null --plot $2"
+        exit 1
+    fi
+fi
+echo "ok: no shell, no other program, the name as given${pic:+, $2 as drawn today}"
