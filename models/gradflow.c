@@ -292,7 +292,7 @@ static void curve(FILE *f, const series *s, size_t T, int lo, int hi)
 static void legend(FILE *f, const series *s, size_t n)
 {
     for (size_t j = 0; j < n; j++) {
-        double x = ML + (double)(j % 3) * 270, y = PH + (double)(j / 3) * LEGEND_ROW;
+        double x = ML + (double)(j % 2) * 400, y = PH + 20 + (double)(j / 2) * LEGEND_ROW;
         fprintf(f,
                 "<line x1='%.0f' y1='%.0f' x2='%.0f' y2='%.0f' stroke='%s' stroke-width='2'%s/>\n",
                 x, y - 4, x + 28, y - 4, colours[s[j].colour % 8],
@@ -316,7 +316,7 @@ static void write_svg(const opts *o, const series *s, size_t n)
     fprintf(f,
             "<?xml version='1.0' encoding='UTF-8'?>\n<svg xmlns='http://www.w3.org/2000/svg' "
             "width='%d' height='%zu' font-family='sans-serif' font-size='13'>\n",
-            PW, PH + (n + 2) / 3 * LEGEND_ROW);
+            PW, PH + 20 + (n + 1) / 2 * LEGEND_ROW);
     fprintf(f,
             "<rect width='100%%' height='100%%' fill='white'/>\n<text x='%d' y='28' "
             "text-anchor='middle' font-size='15'>",
