@@ -26,7 +26,7 @@ int main(int argc, char **argv) /* --dot: the unrolled graph after backward, for
     tg_tensor *v = tg_label(tg_input(t, 1, H, vv), "v");
     tg_tensor *L = tg_label(tg_sum(t, tg_label(tg_mul(t, s.h, v), "h_3*v")), "L");
     int rc = argc > 1 && strcmp(argv[1], "--dot") == 0
-                 ? tg_backward(t, L) || tg_tape_dot(t, stdout, TG_DOT_VALUES)
+                 ? tg_backward(t, L) || tg_tape_dot(t, stdout, TG_DOT_VALUES | TG_UNFUSED)
                  : tg_walk_backward(t, L, stdout);
     if (rc != TG_OK || (argc > 1 && strcmp(argv[1], "--dot") == 0)) goto done;
 
