@@ -179,14 +179,21 @@ static void measure(const opts *o, series *s)
     free(d[s->state]);
 }
 
-static void write_csv(const opts *o, const series *s, size_t n)
+/* path opened for writing, or an exit naming it and the option that gave it. */
+static FILE *open_or_die(const char *path, const char *option)
 {
-    FILE *f = fopen(o->csv, "w");
+    FILE *f = fopen(path, "w");
     if (!f) {
         char msg[512];
-        snprintf(msg, sizeof msg, "cannot write %s; give a writable path with --csv", o->csv);
+        snprintf(msg, sizeof msg, "cannot write %s; give a writable path with %s", path, option);
         die(msg);
     }
+    return f;
+}
+
+static void write_csv(const opts *o, const series *s, size_t n)
+{
+    FILE *f = open_or_die(o->csv, "--csv");
     fprintf(f, "%s", o->classic ? "k" : "t");
     for (size_t j = 0; j < n; j++) fprintf(f, ",%s", s[j].column);
     fprintf(f, "\n");
@@ -305,12 +312,7 @@ static void legend(FILE *f, const series *s, size_t n)
 
 static void write_svg(const opts *o, const series *s, size_t n)
 {
-    FILE *f = fopen(o->plot, "w");
-    if (!f) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "cannot write %s; give a writable path with --plot", o->plot);
-        die(msg);
-    }
+    FILE *f = open_or_die(o->plot, "--plot");
     int lo, hi;
     decades(s, n, o->T, &lo, &hi);
     fprintf(f,
