@@ -346,8 +346,8 @@ int __real_tg_backward(tg_tape *t, tg_tensor *loss);
 int __wrap_tg_backward(tg_tape *t, tg_tensor *loss);
 double __real_tg_grad_norm(tg_params *ps);
 double __wrap_tg_grad_norm(tg_params *ps);
-int __real_tg_optim_step_scaled(tg_optim *o, double grad_scale, int zero_grad);
-int __wrap_tg_optim_step_scaled(tg_optim *o, double grad_scale, int zero_grad);
+int __real_tg_optim_step_scaled(tg_optim *o, double grad_scale, int zero_grad, tg_status *st);
+int __wrap_tg_optim_step_scaled(tg_optim *o, double grad_scale, int zero_grad, tg_status *st);
 
 /* Closes the window that started at window_t0, if one did. */
 static void close_window(double t)
@@ -395,11 +395,11 @@ double __wrap_tg_grad_norm(tg_params *ps)
     return norm;
 }
 
-int __wrap_tg_optim_step_scaled(tg_optim *o, double grad_scale, int zero_grad)
+int __wrap_tg_optim_step_scaled(tg_optim *o, double grad_scale, int zero_grad, tg_status *st)
 {
-    if (!on) return __real_tg_optim_step_scaled(o, grad_scale, zero_grad);
+    if (!on) return __real_tg_optim_step_scaled(o, grad_scale, zero_grad, st);
     double t0 = now();
-    int rc = __real_tg_optim_step_scaled(o, grad_scale, zero_grad);
+    int rc = __real_tg_optim_step_scaled(o, grad_scale, zero_grad, st);
     acc[A_OPTIM] += now() - t0;
     return rc;
 }

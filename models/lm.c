@@ -134,7 +134,8 @@ tg_tensor *lm_window_logits(tg_tape *t, lm_model *m, tg_rnn_carry *carry, const 
     if (!tg_rnn_forward_rows(t, &m->rnn, Tw, e, m->s, m->ys, rng)) return NULL;
     tg_tensor *h = tg_dropout(t, tg_concat_rows(t, Tw, m->ys), p, rng); /* (Tw·B x H) */
     tg_tensor *logits = tg_linear_forward(t, &m->dec, h);
-    if (logits && tg_rnn_carry_store(carry, m->s) != TG_OK) return NULL;
+    tg_status st;
+    if (logits && tg_rnn_carry_store(carry, m->s, &st) != TG_OK) return tg_fail(t, "%s", st.msg);
     return logits;
 }
 

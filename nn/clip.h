@@ -27,7 +27,7 @@ double tg_clip_grad_norm(tg_params *ps, double max_norm);
 /* The factor tg_clip_grad_norm multiplies the gradients by when their norm is `norm`:
  * max_norm / norm when norm is finite and above max_norm, else 1 (also for a negative or NaN
  * max_norm). For a step that scales as it reads, without a pass of its own:
- *     tg_optim_step_scaled(o, tg_clip_scale(tg_grad_norm(ps), max_norm), 1);
+ *     tg_optim_step_scaled(o, tg_clip_scale(tg_grad_norm(ps), max_norm), 1, st);
  * updates the parameters exactly as tg_clip_grad_norm, tg_optim_step, tg_params_zero_grad. */
 double tg_clip_scale(double norm, double max_norm);
 

@@ -227,16 +227,22 @@ static void update(const tg_optim *o, uint64_t t, tg_real scale, size_t lo, size
     }
 }
 
-int tg_optim_step(tg_optim *o)
+int tg_optim_step(tg_optim *o, tg_status *st)
 {
-    return tg_optim_step_scaled(o, 1.0, 0);
+    return tg_optim_step_scaled(o, 1.0, 0, st);
 }
 
-int tg_optim_step_scaled(tg_optim *o, double grad_scale, int zero_grad)
+int tg_optim_step_scaled(tg_optim *o, double grad_scale, int zero_grad, tg_status *st)
 {
     assert(o);
-    if (tg_params_numel(o->ps) != o->numel) return TG_ESHAPE;
-    if (o->steps >= TG_OPTIM_MAX_STEPS) return TG_ERANGE;
+    if (tg_params_numel(o->ps) != o->numel)
+        return tg_status_set(st, TG_ESHAPE,
+                             "tg_optim_step: the store holds %zu values, the optimizer was made "
+                             "for %zu",
+                             tg_params_numel(o->ps), o->numel);
+    if (o->steps >= TG_OPTIM_MAX_STEPS)
+        return tg_status_set(st, TG_ERANGE,
+                             "tg_optim_step: %" PRIu64 " steps taken, the most is 2^53", o->steps);
     tg_real *dp = tg_params_grads(o->ps);
     size_t n = o->numel, chunks = (n + CHUNK - 1) / CHUNK;
     uint64_t t = ++o->steps;

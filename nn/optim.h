@@ -68,20 +68,21 @@ int tg_optim_new(tg_optim **out, tg_params *ps, const tg_optim_config *cfg, tg_s
 void tg_optim_free(tg_optim *o); /* NULL is allowed */
 
 /* One update of every parameter from its current gradient (gradients are read, not zeroed).
- * Returns TG_OK, or TG_ESHAPE when the store no longer has the size the optimizer was made for
- * (nothing is changed then), or TG_ERANGE when the count has reached TG_OPTIM_MAX_STEPS (nothing
- * is changed). Allocates nothing. */
-int tg_optim_step(tg_optim *o);
+ * Returns TG_OK, or with the message in st: TG_ESHAPE when the store no longer has the size the
+ * optimizer was made for, TG_ERANGE when the count has reached TG_OPTIM_MAX_STEPS; after a
+ * failure the parameters, gradients, state and count are as they were. Allocates nothing. */
+int tg_optim_step(tg_optim *o, tg_status *st);
 
 /* tg_optim_step reading every gradient as grad · (tg_real)grad_scale, and, when zero_grad is
  * not 0, setting each gradient to zero once read: one pass over the store where clipping, the
  * step and zeroing take three. The parameters and state are bit for bit those of
  *     scale the gradients by grad_scale (tg_clip_grad_norm does this with tg_clip_scale);
- *     tg_optim_step(o);  then, if zero_grad, tg_params_zero_grad(ps)
- * and so are the gradients left. Returns TG_OK, or TG_ESHAPE with nothing changed (as
- * tg_optim_step). Allocates nothing. Large stores are updated on several threads (the thread
- * count of tg_set_num_threads when the store is big enough); the result does not depend on it. */
-int tg_optim_step_scaled(tg_optim *o, double grad_scale, int zero_grad);
+ *     tg_optim_step(o, st);  then, if zero_grad, tg_params_zero_grad(ps)
+ * and so are the gradients left. Returns as tg_optim_step (a failure changes nothing, the
+ * gradients included). Allocates nothing. Large stores are updated on several threads (the
+ * thread count of tg_set_num_threads when the store is big enough); the result does not depend
+ * on it. */
+int tg_optim_step_scaled(tg_optim *o, double grad_scale, int zero_grad, tg_status *st);
 
 /* The learning rate used by the next steps (a schedule sets it once per epoch). */
 double tg_optim_lr(const tg_optim *o);

@@ -176,19 +176,29 @@ int tg_rnn_carry_load(tg_tape *t, const tg_rnn_carry *cs, tg_state *s)
     return TG_OK;
 }
 
-/* TG_OK when x is present and (B x H). */
-static int storable(const tg_rnn_carry *cs, const tg_tensor *x)
+/* TG_OK when x is present and (B x H); else the code, and the message naming layer k, state j. */
+static int storable(const tg_rnn_carry *cs, const tg_tensor *x, size_t k, size_t j, tg_status *st)
 {
-    if (!x) return TG_ENULL;
-    return x->rows == cs->B && x->cols == cs->H ? TG_OK : TG_ESHAPE;
+    const char *name = cs->type->state_names[j];
+    if (!x)
+        return tg_status_set(st, TG_ENULL,
+                             "tg_rnn_carry_store: state %s of layer %zu is NULL (a failed "
+                             "forward?)",
+                             name, k);
+    if (x->rows != cs->B || x->cols != cs->H)
+        return tg_status_set(st, TG_ESHAPE,
+                             "tg_rnn_carry_store: state %s of layer %zu is (%zu x %zu), the carry "
+                             "holds (%zu x %zu)",
+                             name, k, x->rows, x->cols, cs->B, cs->H);
+    return TG_OK;
 }
 
-int tg_rnn_carry_store(tg_rnn_carry *cs, const tg_state *s)
+int tg_rnn_carry_store(tg_rnn_carry *cs, const tg_state *s, tg_status *st)
 {
     size_t BH = cs->B * cs->H;
     for (size_t k = 0; k < cs->layers; k++) /* check everything before changing anything */
         for (size_t j = 0; j < cs->n_states; j++) {
-            int rc = storable(cs, s[k].v[j]);
+            int rc = storable(cs, s[k].v[j], k, j, st);
             if (rc != TG_OK) return rc;
         }
     for (size_t k = 0; k < cs->layers; k++)

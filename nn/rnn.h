@@ -84,9 +84,9 @@ void tg_rnn_carry_zero(tg_rnn_carry *cs);
  * TG_ENOMEM with the message on the tape. */
 int tg_rnn_carry_load(tg_tape *t, const tg_rnn_carry *cs, tg_state *s);
 /* Copy the values of s[0..L-1] (every carried state) into the buffers. TG_OK; TG_ENULL when
- * a state is NULL (a failed forward) or TG_ESHAPE when one is not (B x H); the buffers are then
- * unchanged. */
-int tg_rnn_carry_store(tg_rnn_carry *cs, const tg_state *s);
+ * a state is NULL (a failed forward) or TG_ESHAPE when one is not (B x H), with the message in
+ * st naming the layer and the state; the buffers are then unchanged. */
+int tg_rnn_carry_store(tg_rnn_carry *cs, const tg_state *s, tg_status *st);
 
 TG_END_DECLS
 

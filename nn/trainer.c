@@ -182,9 +182,10 @@ static int backward_and_step(tg_trainer *tr, tg_tensor *L, tg_tensor *objective,
     }
     double scale = tr->cfg.clip > 0 ? tg_clip_scale(tr->last_norm, tr->cfg.clip) : 1;
     tr->clipped += scale < 1;
-    if ((rc = tg_optim_step_scaled(tr->opt, scale / R, 1)) != TG_OK)
+    tg_status why;
+    if ((rc = tg_optim_step_scaled(tr->opt, scale / R, 1, &why)) != TG_OK)
         return tg_status_set(st, rc, "training step %" PRIu64 ": the optimizer refused: %s",
-                             tr->step + 1, tg_strerror(rc));
+                             tr->step + 1, why.msg);
     tr->step++;
     return TG_OK;
 }

@@ -43,7 +43,7 @@ static void check_steps(tg_params *ps, tg_optim *o, double want[STEPS][NP])
 {
     for (size_t k = 0; k < STEPS; k++) {
         set_grads(ps, G[k]);
-        assert_int_equal(tg_optim_step(o), TG_OK);
+        assert_int_equal(tg_optim_step(o, NULL), TG_OK);
         tg_real w[NP];
         for (size_t i = 0; i < NP; i++) w[i] = (tg_real)want[k][i];
         assert_close(tg_params_values(ps), w, NP, VAL_TOL);
@@ -207,10 +207,10 @@ static void take_steps(tg_params *ps, tg_optim *o, int fused, const double *max_
         fill_uniform(tg_params_grads(ps), BIG, &r, -1, 1);
         if (fused) {
             double scale = tg_clip_scale(tg_grad_norm(ps), max_norm[step]);
-            assert_int_equal(tg_optim_step_scaled(o, scale, 1), TG_OK);
+            assert_int_equal(tg_optim_step_scaled(o, scale, 1, NULL), TG_OK);
         } else {
             tg_clip_grad_norm(ps, max_norm[step]);
-            assert_int_equal(tg_optim_step(o), TG_OK);
+            assert_int_equal(tg_optim_step(o, NULL), TG_OK);
             tg_params_zero_grad(ps);
         }
     }
@@ -261,7 +261,7 @@ static void test_scaled_step_without_zero_grad_keeps_the_gradients(void **s)
     tg_params *ps = store();
     tg_optim *o = make(ps, tg_sgd_config(0.1, 0));
     set_grads(ps, G[0]);
-    assert_int_equal(tg_optim_step_scaled(o, 0.5, 0), TG_OK);
+    assert_int_equal(tg_optim_step_scaled(o, 0.5, 0, NULL), TG_OK);
     tg_real want[NP], grads[NP];
     for (size_t i = 0; i < NP; i++) {
         want[i] = (tg_real)(P0[i] - 0.1 * 0.5 * G[0][i]); // p -= lr·(scale·g)
@@ -284,9 +284,9 @@ static void test_restored_state_continues_exactly(void **s)
         tg_params *a = store(), *b = store();
         tg_optim *oa = make(a, cfgs[c]), *ob = make(b, cfgs[c]);
         set_grads(a, G[0]);
-        tg_optim_step(oa);
+        tg_optim_step(oa, NULL);
         set_grads(a, G[1]);
-        tg_optim_step(oa);
+        tg_optim_step(oa, NULL);
         assert_int_equal(tg_optim_numel(oa), NP);
         memcpy(tg_params_values(b), tg_params_values(a), NP * sizeof(tg_real));
         for (size_t i = 0; i < tg_optim_state_count(oa); i++)
@@ -294,8 +294,8 @@ static void test_restored_state_continues_exactly(void **s)
         assert_int_equal(tg_optim_set_steps(ob, tg_optim_steps(oa), NULL), TG_OK);
         set_grads(a, G[2]);
         set_grads(b, G[2]);
-        tg_optim_step(oa);
-        tg_optim_step(ob);
+        tg_optim_step(oa, NULL);
+        tg_optim_step(ob, NULL);
         assert_memory_equal(tg_params_values(a), tg_params_values(b), NP * sizeof(tg_real));
         tg_optim_free(oa);
         tg_optim_free(ob);
@@ -312,7 +312,7 @@ static void test_set_lr_changes_the_next_step(void **s)
     assert_int_equal(tg_optim_set_lr(o, 0.5, NULL), TG_OK);
     assert_true(tg_optim_lr(o) == 0.5);
     set_grads(ps, G[0]);
-    tg_optim_step(o);
+    tg_optim_step(o, NULL);
     tg_real want = (tg_real)(P0[0] - 0.5 * G[0][0]);
     assert_close(tg_params_values(ps), &want, 1, VAL_TOL);
     tg_optim_free(o);
@@ -368,8 +368,10 @@ static void test_step_fails_when_the_store_grew(void **s)
     tg_real before[NP + 4], grads[NP + 4];
     memcpy(before, tg_params_values(ps), sizeof before);
     memcpy(grads, tg_params_grads(ps), sizeof grads);
-    assert_int_equal(tg_optim_step(o), TG_ESHAPE);
-    assert_int_equal(tg_optim_step_scaled(o, 0.5, 1), TG_ESHAPE);
+    tg_status st = {0};
+    assert_int_equal(tg_optim_step(o, &st), TG_ESHAPE);
+    assert_status_has(&st, TG_ESHAPE, "tg_optim_step", "holds 7 values", "made for 3", NULL);
+    assert_int_equal(tg_optim_step_scaled(o, 0.5, 1, NULL), TG_ESHAPE);
     assert_memory_equal(tg_params_values(ps), before, sizeof before);
     assert_memory_equal(tg_params_grads(ps), grads, sizeof grads);
     assert_int_equal(tg_optim_steps(o), 0);
@@ -413,10 +415,11 @@ static void test_item4_set_lr_and_set_steps_refuse_values_out_of_range(void **s)
     assert_non_null(strstr(st.msg, "18446744073709551615"));
     assert_int_equal(tg_optim_steps(o), 0);
     assert_int_equal(tg_optim_set_steps(o, TG_OPTIM_MAX_STEPS, &st), TG_OK);
-    assert_int_equal(tg_optim_step(o), TG_ERANGE); /* a step past the count changes nothing */
+    assert_int_equal(tg_optim_step(o, &st), TG_ERANGE); /* a step past the count changes nothing */
+    assert_status_has(&st, TG_ERANGE, "tg_optim_step", "9007199254740992 steps", "2^53", NULL);
     assert_true(tg_params_values(ps)[0] == 0);
     assert_int_equal(tg_optim_set_steps(o, 5, NULL), TG_OK);
-    assert_int_equal(tg_optim_step(o), TG_OK);
+    assert_int_equal(tg_optim_step(o, NULL), TG_OK);
     assert_int_equal(tg_optim_steps(o), 6);
     tg_optim_free(o);
     tg_params_free(ps);

@@ -251,7 +251,7 @@ static void carried(seq *q, size_t T1, tg_real *last)
         assert_int_equal(tg_rnn_carry_load(t, &cs, st), TG_OK);
         assert_non_null(tg_rnn_forward(t, &q->rnn, t1 - t0, q->xs + t0, st, ys, NULL));
         assert_int_equal(tg_backward(t, weighted(t, q, ys, t0, t1 - t0)), TG_OK);
-        assert_int_equal(tg_rnn_carry_store(&cs, st), TG_OK);
+        assert_int_equal(tg_rnn_carry_store(&cs, st, NULL), TG_OK);
         tg_tape_reset(t);
         if (t1 == q->T) break;
     }
@@ -461,12 +461,15 @@ static void test_carry_store_rejects_failed_or_misshapen_states(void **s)
     assert_null(st[0].h->grad); /* carried state enters without a gradient */
     for (size_t i = 0; i < 3 * H; i++) st[0].h->val[i] = st[1].h->val[i] = 1;
     st[1].c = NULL;
-    assert_int_equal(tg_rnn_carry_store(&cs, st), TG_ENULL);
+    tg_status why = {0};
+    assert_int_equal(tg_rnn_carry_store(&cs, st, &why), TG_ENULL);
+    assert_status_has(&why, TG_ENULL, "tg_rnn_carry_store", "state c of layer 1 is NULL", NULL);
     st[1].c = tg_input(t, 2, H, NULL);
-    assert_int_equal(tg_rnn_carry_store(&cs, st), TG_ESHAPE);
+    assert_int_equal(tg_rnn_carry_store(&cs, st, &why), TG_ESHAPE);
+    assert_status_has(&why, TG_ESHAPE, "state c of layer 1 is (2 x 4)", "holds (3 x 4)", NULL);
     for (size_t i = 0; i < 2 * 3 * H; i++) assert_true(cs.v[0][i] == 0); /* unchanged */
     st[1].c = tg_input(t, 3, H, NULL);
-    assert_int_equal(tg_rnn_carry_store(&cs, st), TG_OK);
+    assert_int_equal(tg_rnn_carry_store(&cs, st, NULL), TG_OK);
     for (size_t i = 0; i < 2 * 3 * H; i++) assert_true(cs.v[0][i] == 1);
     tg_rnn_carry_zero(&cs);
     for (size_t i = 0; i < 2 * 3 * H; i++) assert_true(cs.v[0][i] == 0 && cs.v[1][i] == 0);
@@ -495,7 +498,7 @@ static void test_windows_after_the_first_allocate_nothing(void **s)
         assert_int_equal(tg_rnn_carry_load(t, &cs, state), TG_OK);
         assert_non_null(tg_rnn_forward(t, &q.rnn, q.T, q.xs, state, ys, &r));
         assert_int_equal(tg_backward(t, weighted(t, &q, ys, 0, q.T)), TG_OK);
-        assert_int_equal(tg_rnn_carry_store(&cs, state), TG_OK);
+        assert_int_equal(tg_rnn_carry_store(&cs, state, NULL), TG_OK);
         tg_tape_reset(t);
         tg_tape_get_stats(t, &st);
         if (window == 0) allocs = st.heap_allocs;

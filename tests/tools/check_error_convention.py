@@ -8,7 +8,10 @@ In the library (autograd/, ops/, io/, nn/, include/) and the programs' support c
 - no second message formatter beside tg_status_set (`lm_fail`, `tgi_errf`, or a new
   `..._errf`/`..._fail(int code, char *` function);
 - in every header, a `tg_status *` parameter comes last, and a call taking one returns its
-  TG_* code (`int`, or `long` for a count that is -1 on failure), not a pointer or nothing.
+  TG_* code (`int`, or `long` for a count that is -1 on failure), not a pointer or nothing;
+- a public call that returns an `int` code takes a `tg_status *` or records on a tape (takes a
+  `tg_tape *`), unless it is one of BARE_CODES below, each with its reason: a new bare code
+  (a failure with no message) fails the test.
 
 autograd/status.h itself (tg_status_set, tg_status_clear) is the channel, not a user of it.
 
@@ -29,13 +32,25 @@ BUFFER = re.compile(r"\berrsz\b|\bchar\s*\*\s*err\s*[,)]|\berr,\s*sizeof\s*\(?er
 GETTER = re.compile(r"const\s+char\s*\*\s*(\w+_error)\s*\(")
 FORMATTER = re.compile(r"\b(lm_fail|tgi_errf|\w+_errf)\s*\(|\b\w+_fail\s*\(\s*int\s+code\s*,\s*char\s*\*")
 STATUS_NOT_LAST = re.compile(r"tg_status\s*\*\s*\w*\s*,")
-DECL = re.compile(r"(?:^|[;}])\s*([A-Za-z_][\w\s\*]*?)\b(\w+)\s*\(([^;{}()]*\btg_status\s*\*[^;{}()]*)\)\s*;")
+DECL = re.compile(r"(?:^|(?<=[;}]))\s*([A-Za-z_][\w\s\*]*?)\b(\w+)\s*\(([^;{}()]*\btg_status\s*\*[^;{}()]*)\)\s*;")
 ALLOWED_GETTERS = {"tg_tape_error"}
+INT_DECL = re.compile(r"(?:^|(?<=[;}]))\s*int\s+(tg_\w+)\s*\(([^;{}]*?)\)\s*;", re.S)
+BARE_CODES = {
+    "tg_requires_grad": "a predicate, not a failure",
+    "tg_utf8_valid": "a predicate; the offset of the bad byte comes back in *bad",
+    "tg_tape_dot": "writes to the caller's FILE; TG_EIO is the stream's own error (ferror)",
+    "tg_bptt_report_print": "writes to the caller's FILE; TG_EIO is the stream's own error",
+    "tg_blis_select": "ops/ (not converted yet): TG_EINVAL / TG_ECPU for a kernel-set name",
+}
 
 
 def strip_comments(text):
+    """Comments and preprocessor lines blanked (newlines kept); a directive or a declaration
+    guard becomes ';', so the declaration after it starts cleanly."""
     text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.S)
-    return re.sub(r"//[^\n]*", "", text)
+    text = re.sub(r"//[^\n]*", "", text)
+    text = re.sub(r"^[ \t]*#(?:[^\n]*\\\n)*[^\n]*", ";", text, flags=re.M)
+    return re.sub(r"\bTG_(BEGIN|END)_DECLS\b", ";", text)
 
 
 def line_of(text, pos):
@@ -73,6 +88,14 @@ def main():
         for m in STATUS_NOT_LAST.finditer(text):
             errors.append(f"{rel}:{line_of(text, m.start())}: a tg_status * parameter that is "
                           f"not the last one")
+        for m in INT_DECL.finditer(text):
+            name, params = m.group(1), m.group(2)
+            if "tg_status" in params or "tg_tape" in params or name in BARE_CODES:
+                continue
+            if "internal" in rel or rel.startswith("models/"):
+                continue
+            errors.append(f"{rel}:{line_of(text, m.start(1))}: {name} returns a code with no "
+                          f"message: take a tg_status *st last")
         for m in DECL.finditer(text):
             ret = m.group(1).split()
             if not ret or ret[-1] not in ("int", "long") or "*" in m.group(1):
