@@ -65,7 +65,7 @@ static tg_tensor *toy_window(tg_tape *t, void *model, tg_rnn_carry *carry, const
     if (!tg_rnn_forward_rows(t, &m->rnn, Tw, e, m->s, m->ys, rng)) return NULL;
     tg_tensor *h = tg_concat_rows(t, Tw, m->ys);
     tg_tensor *L = tg_softmax_xent(t, tg_linear_forward(t, &m->dec, h), y, Tw * B);
-    if (L && tg_rnn_carry_store(carry, m->s) != TG_OK) return NULL;
+    if (L && tg_rnn_carry_store(carry, m->s, NULL) != TG_OK) return NULL;
     return L;
 }
 

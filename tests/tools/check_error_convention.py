@@ -15,11 +15,6 @@ In the library (autograd/, ops/, io/, nn/, include/) and the programs' support c
 
 autograd/status.h itself (tg_status_set, tg_status_clear) is the channel, not a user of it.
 
-Temporary allowance: while nn/batcher.* still takes `(char *err, size_t errsz)` (its owner
-converts it), those two files, their caller nn/trainer.c and tgi_errf (autograd/internal.h,
-autograd/tensor.c) are not reported; once nn/batcher.h no longer mentions errsz, the allowance
-ends by itself.
-
 Usage: check_error_convention.py SOURCE_ROOT
 """
 import glob
@@ -38,6 +33,7 @@ INT_DECL = re.compile(r"(?:^|(?<=[;}]))\s*int\s+(tg_\w+)\s*\(([^;{}]*?)\)\s*;", 
 BARE_CODES = {
     "tg_requires_grad": "a predicate, not a failure",
     "tg_utf8_valid": "a predicate; the offset of the bad byte comes back in *bad",
+    "tg_dist_available": "a predicate: was MPI built in",
     "tg_tape_dot": "writes to the caller's FILE; TG_EIO is the stream's own error (ferror)",
     "tg_bptt_report_print": "writes to the caller's FILE; TG_EIO is the stream's own error",
     "tg_blis_select": "ops/ (not converted yet): TG_EINVAL / TG_ECPU for a kernel-set name",
@@ -59,19 +55,12 @@ def line_of(text, pos):
 
 def main():
     root = sys.argv[1]
-    batcher_h = open(os.path.join(root, "nn/batcher.h")).read()
-    allowed = set()
-    if "errsz" in batcher_h:
-        allowed = {"nn/batcher.h", "nn/batcher.c", "nn/trainer.c", "autograd/internal.h",
-                   "autograd/tensor.c"}
     errors = []
     files = []
     for d in DIRS:
         files += glob.glob(os.path.join(root, d, "**", "*.[ch]"), recursive=True)
     for path in sorted(files):
         rel = os.path.relpath(path, root)
-        if rel in allowed:
-            continue
         text = strip_comments(open(path, encoding="utf-8").read())
         for m in BUFFER.finditer(text):
             errors.append(f"{rel}:{line_of(text, m.start())}: a message buffer "
@@ -106,8 +95,7 @@ def main():
     if errors:
         print(f"{len(errors)} place(s) break the one error channel (autograd/status.h)")
         return 1
-    print(f"{len(files)} files: one error channel"
-          + (" (nn/batcher.* and tgi_errf still allowed)" if allowed else ""))
+    print(f"{len(files)} files: one error channel")
     return 0
 
 
