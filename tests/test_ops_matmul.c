@@ -25,7 +25,9 @@ static const struct {
               {20, 37, 203},
               {17, 13, 29},
               {32, 64, 65},
-              {6, 200, 129}};
+              {6, 200, 129},
+              {3, 17, 70},
+              {4, 33, 5}};
 
 /* Element (i, p) of op(x), where op(x) has `cols` columns and x is stored transposed when t. */
 static double at(const tg_tensor *x, int t, size_t i, size_t p)
