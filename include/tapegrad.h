@@ -29,8 +29,6 @@
 #include "nn/rnn.h"
 #include "nn/trainer.h"
 #include "nn/gradflow.h"
-#include "nn/trainer.h"
-#include "nn/gradflow.h"
 #include "nn/optim.h"
 #include "nn/clip.h"
 #include "nn/batcher.h"
