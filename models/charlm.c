@@ -42,6 +42,10 @@ static const char *default_corpus(void)
 {
     struct stat st;
     if (stat(LM_KJV_CACHE, &st) == 0) return LM_KJV_CACHE;
+    if (stat(LM_KJV_SCRIPT, &st) != 0) /* an installed program, away from its source tree */
+        die("%s", "no corpus given: give a UTF-8 text file, tg_charlm train FILE (the source "
+                  "tree's default, the King James Bible, is made by models/kjv_corpus.sh from "
+                  "Debian's bible-kjv)");
     printf("no corpus given: extracting the King James Bible (bible-kjv) to %s\n", LM_KJV_CACHE);
     fflush(stdout);
     char cmd[4096];
@@ -137,29 +141,29 @@ static int train(int argc, char **argv)
         {"embed", 'z', &o.m.embed, "embedding width (0: same as --hidden)"},
         {"seq", 'z', &o.m.T, "time steps per window (truncated BPTT length)"},
         {"batch", 'z', &o.m.B, "rows per minibatch"},
-        {"dropout", 'd', &o.m.dropout, "dropout rate (embeddings, between layers, output)"},
+        {"dropout", 'p', &o.m.dropout, "dropout rate (embeddings, between layers, output)"},
         {"optim", 's', &o.m.optim, "adam, sgd or adagrad"},
-        {"lr", 'd', &o.m.lr, "learning rate"},
-        {"lr-decay", 'd', &o.m.decay, "multiply the learning rate by this each epoch after"},
+        {"lr", 'p', &o.m.lr, "learning rate"},
+        {"lr-decay", 'p', &o.m.decay, "multiply the learning rate by this each epoch after"},
         {"decay-after", 'z', &o.m.decay_after, "... this many epochs"},
-        {"clip", 'd', &o.m.clip, "clip the global gradient norm to this (0: off)"},
-        {"init", 'd', &o.m.init, "initialise every weight U(-x, x) (0: PyTorch defaults)"},
+        {"clip", 'p', &o.m.clip, "clip the global gradient norm to this (0: off)"},
+        {"init", 'p', &o.m.init, "initialise every weight U(-x, x) (0: PyTorch defaults)"},
         {"forget-bias", 'd', &o.m.forget_bias, "LSTM forget-gate bias at start"},
         {"epochs", 'z', &o.epochs, "passes over the training text"},
         {"steps", 'z', &o.steps, "stop after this many windows (0: run the epochs)"},
-        {"time-limit", 'd', &o.time_limit, "stop after this many seconds (0: no limit)"},
+        {"time-limit", 'p', &o.time_limit, "stop after this many seconds (0: no limit)"},
         {"max-chars", 'z', &o.max_chars, "use only the first N characters (0: all)"},
-        {"val-frac", 'd', &o.val_frac, "held-out fraction at the end of the text"},
+        {"val-frac", 'p', &o.val_frac, "held-out fraction at the end of the text"},
         {"val-chars", 'z', &o.val_chars, "validate on the first N held-out characters (0: all)"},
         {"eval-every", 'z', &o.eval_every, "validate (and save) every N windows"},
         {"sample-every", 'z', &o.sample_every, "print a sample every N windows (0: never)"},
         {"sample-len", 'z', &o.sample_len, "characters per sample"},
-        {"temperature", 'd', &o.temperature, "sampling temperature"},
+        {"temperature", 'p', &o.temperature, "sampling temperature"},
         {"top-k", 'z', &o.top_k, "sample only among the k likeliest characters (0: all)"},
         {"prime", 's', &o.prime, "text to start samples with"},
         {"save", 's', &o.save, "checkpoint path (safetensors), written at every validation"},
         {"resume", 's', &o.resume, "continue training from this checkpoint"},
-        {"threads", 'z', &o.threads, "BLIS threads (0: BLIS's default)"},
+        {"threads", 'n', &o.threads, "BLIS threads (0: BLIS's default)"},
         {"seed", 'u', &o.m.seed, "random seed"},
     };
     size_t nopt = sizeof opts / sizeof opts[0], npos;
@@ -270,12 +274,15 @@ static int sample(int argc, char **argv)
     size_t len = 500, top_k = 0;
     double temperature = 0.8;
     uint64_t seed = 1;
+    int nonfinite = 0;
     const lm_opt opts[] = {
         {"len", 'z', &len, "characters to generate"},
-        {"temperature", 'd', &temperature, "softmax temperature (0: always the likeliest)"},
+        {"temperature", 'p', &temperature, "softmax temperature (0: always the likeliest)"},
         {"top-k", 'z', &top_k, "sample only among the k likeliest characters (0: all)"},
         {"prime", 's', &prime, "text to start from"},
         {"seed", 'u', &seed, "random seed"},
+        {"allow-nonfinite", 'f', &nonfinite,
+         "load NaN or infinite weights (to inspect a damaged checkpoint)"},
     };
     size_t nopt = sizeof opts / sizeof opts[0], npos;
     char *pos[1];
@@ -293,7 +300,8 @@ static int sample(int argc, char **argv)
     char *vocab;
     uint32_t *p;
     size_t np;
-    if (lm_load(pos[0], &m, "char", &vocab, 0, &st) != TG_OK) die("%s", st.msg);
+    if (lm_load(pos[0], &m, "char", &vocab, nonfinite ? TG_CKPT_NONFINITE_OK : 0, &st) != TG_OK)
+        die("%s", st.msg);
     if (lm_charvocab_from_string(&v, vocab, &st) != TG_OK ||
         lm_vocab_fits(pos[0], v.size, &m, &st) != TG_OK)
         die("%s", st.msg);

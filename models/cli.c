@@ -19,18 +19,28 @@ static int set_value(const lm_opt *o, const char *v)
         *(const char **)o->dst = v;
         return 1;
     }
-    if (o->kind == 'd') { /* a finite number: NaN compares false with every bound after it */
+    if (o->kind == 'd' || o->kind == 'p') { /* finite: NaN passes no bound checked after it */
         double x = strtod(v, &end);
-        if (errno || end == v || *end || !isfinite(x)) return 0;
+        if (errno || end == v || *end || !isfinite(x) || (o->kind == 'p' && x < 0)) return 0;
         *(double *)o->dst = x;
         return 1;
     }
     if (*v < '0' || *v > '9') return 0; /* no sign or space, which strtoull would take */
     unsigned long long x = strtoull(v, &end, 10);
     if (errno || end == v || *end) return 0;
-    if (o->kind == 'z') *(size_t *)o->dst = (size_t)x;
+    if (o->kind == 'n' && x > LM_MAX_THREADS) return 0;
+    if (o->kind == 'z' || o->kind == 'n') *(size_t *)o->dst = (size_t)x;
     if (o->kind == 'u') *(uint64_t *)o->dst = (uint64_t)x;
     return 1;
+}
+
+/* What a valid value of kind is, for the message. */
+static const char *what(char kind)
+{
+    if (kind == 'd') return "finite number";
+    if (kind == 'p') return "finite number >= 0";
+    if (kind == 'n') return "thread count (0 to " LM_STR(LM_MAX_THREADS) ")";
+    return "non-negative whole number";
 }
 
 int lm_parse(int argc, char **argv, const lm_opt *opts, size_t n, char **pos, size_t max_pos,
@@ -60,7 +70,7 @@ int lm_parse(int argc, char **argv, const lm_opt *opts, size_t n, char **pos, si
         if (i + 1 == argc) return tg_status_set(st, TG_EINVAL, "option '%s' needs a value", a);
         if (!set_value(&opts[k], argv[++i]))
             return tg_status_set(st, TG_EINVAL, "option '%s': '%s' is not a valid %s", a, argv[i],
-                                 opts[k].kind == 'd' ? "number" : "non-negative whole number");
+                                 what(opts[k].kind));
     }
     return TG_OK;
 }
@@ -71,10 +81,12 @@ void lm_print_options(FILE *f, const lm_opt *opts, size_t n)
         const lm_opt *o = &opts[k];
         char arg[40] = "", def[64] = "";
         if (o->kind != 'f') snprintf(arg, sizeof arg, " %s", o->kind == 's' ? "TEXT" : "N");
-        if (o->kind == 'z') snprintf(def, sizeof def, " (default %zu)", *(size_t *)o->dst);
+        if (o->kind == 'z' || o->kind == 'n')
+            snprintf(def, sizeof def, " (default %zu)", *(size_t *)o->dst);
         if (o->kind == 'u')
             snprintf(def, sizeof def, " (default %" PRIu64 ")", *(uint64_t *)o->dst);
-        if (o->kind == 'd') snprintf(def, sizeof def, " (default %g)", *(double *)o->dst);
+        if (o->kind == 'd' || o->kind == 'p')
+            snprintf(def, sizeof def, " (default %g)", *(double *)o->dst);
         if (o->kind == 's' && *(const char **)o->dst)
             snprintf(def, sizeof def, " (default %s)", *(const char **)o->dst);
         char head[64];

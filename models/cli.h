@@ -9,8 +9,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* One --name option: kind 'z' (size_t), 'u' (uint64_t), 'd' (double), 's' (string), 'f' (a
- * flag: int set to 1, takes no value). dst points at the variable to set. */
+/* One --name option: kind 'z' (size_t), 'n' (a thread count: size_t, 0 to LM_MAX_THREADS),
+ * 'u' (uint64_t), 'd' (a finite double), 'p' (a finite double >= 0: a rate, a limit, a time),
+ * 's' (string), 'f' (a flag: int set to 1, takes no value). dst points at the variable to set.
+ * Whole numbers take no sign and must fit their type. */
+#define LM_MAX_THREADS 1024
+#define LM_STR_(x)     #x
+#define LM_STR(x)      LM_STR_(x)
 typedef struct lm_opt {
     const char *name;
     char kind;

@@ -253,20 +253,20 @@ static int train(int argc, char **argv)
         {"embed", 'z', &o.m.embed, "embedding width (0: same as --hidden)"},
         {"seq", 'z', &o.m.T, "time steps per window (truncated BPTT length)"},
         {"batch", 'z', &o.m.B, "rows per minibatch"},
-        {"dropout", 'd', &o.m.dropout, "dropout rate (embeddings, between layers, output)"},
+        {"dropout", 'p', &o.m.dropout, "dropout rate (embeddings, between layers, output)"},
         {"tied", 'f', &o.m.tied, "tie the decoder weight to the embedding (needs embed = hidden)"},
         {"optim", 's', &o.m.optim, "sgd, adam or adagrad"},
-        {"lr", 'd', &o.m.lr, "learning rate"},
-        {"lr-decay", 'd', &o.m.decay, "multiply the learning rate by this each epoch after"},
+        {"lr", 'p', &o.m.lr, "learning rate"},
+        {"lr-decay", 'p', &o.m.decay, "multiply the learning rate by this each epoch after"},
         {"decay-after", 'z', &o.m.decay_after, "... this many epochs"},
-        {"clip", 'd', &o.m.clip, "clip the global gradient norm to this (0: off)"},
-        {"init", 'd', &o.m.init, "initialise every weight U(-x, x) (0: PyTorch defaults)"},
+        {"clip", 'p', &o.m.clip, "clip the global gradient norm to this (0: off)"},
+        {"init", 'p', &o.m.init, "initialise every weight U(-x, x) (0: PyTorch defaults)"},
         {"epochs", 'z', &o.epochs, "passes over the training text"},
         {"max-steps", 'z', &o.max_steps, "stop after this many windows in all (0: no limit)"},
         {"max-tokens", 'z', &o.max_tokens, "train on the first N tokens only (0: all)"},
         {"save", 's', &o.save, "checkpoint path (safetensors), written after every epoch"},
         {"resume", 's', &o.resume, "continue training from this checkpoint"},
-        {"threads", 'z', &o.threads, "BLIS threads (0: BLIS's default)"},
+        {"threads", 'n', &o.threads, "BLIS threads (0: BLIS's default)"},
         {"seed", 'u', &o.m.seed, "random seed"},
     };
     size_t nopt = sizeof opts / sizeof opts[0], npos;
@@ -317,10 +317,13 @@ static int train(int argc, char **argv)
 static int eval(int argc, char **argv)
 {
     size_t B = 0, T = 0, threads = 0;
+    int nonfinite = 0;
     const lm_opt opts[] = {
         {"batch", 'z', &B, "rows evaluated side by side (0: the checkpoint's)"},
         {"seq", 'z', &T, "time steps per window (0: the checkpoint's)"},
-        {"threads", 'z', &threads, "BLIS threads (0: BLIS's default)"},
+        {"threads", 'n', &threads, "BLIS threads (0: BLIS's default)"},
+        {"allow-nonfinite", 'f', &nonfinite,
+         "load NaN or infinite weights (to inspect a damaged checkpoint)"},
     };
     size_t nopt = sizeof opts / sizeof opts[0], npos;
     char *pos[2];
@@ -338,7 +341,7 @@ static int eval(int argc, char **argv)
     lm_model m;
     lm_wordvocab v;
     char *vocab;
-    if (lm_load(pos[0], &m, "word", &vocab, 0, &st) != TG_OK)
+    if (lm_load(pos[0], &m, "word", &vocab, nonfinite ? TG_CKPT_NONFINITE_OK : 0, &st) != TG_OK)
         die("%s (CKPT is a checkpoint written by tg_wordlm train --save)", st.msg);
     if (lm_wordvocab_from_string(&v, vocab, &st) != TG_OK ||
         lm_vocab_fits(pos[0], v.size, &m, &st) != TG_OK)

@@ -41,10 +41,45 @@ static void test_item9_non_finite_numbers_and_signed_counts_are_refused(void **s
     assert_int_equal(parse1("--threads", "2", &st), 0);
 }
 
+/* Item 9: --threads 4294967295 was taken (and cast to int), --time-limit -1 meant "no limit"
+ * by accident; a thread count is bounded, a limit, rate or time is a finite number >= 0. */
+static void test_item9_thread_counts_and_limits_out_of_range_are_refused(void **s)
+{
+    (void)s;
+    size_t threads = 0;
+    double limit = 0, bias = 0;
+    const lm_opt opts[] = {{"threads", 'n', &threads, ""},
+                           {"time-limit", 'p', &limit, ""},
+                           {"forget-bias", 'd', &bias, ""}};
+    static const char *const bad[][3] = {
+        {"--threads", "4294967295", "thread count (0 to 1024)"},
+        {"--threads", "1025", "thread count"},
+        {"--threads", "18446744073709551615", "thread count"},
+        {"--time-limit", "-1", "finite number >= 0"},
+        {"--time-limit", "nan", "finite number >= 0"},
+        {"--time-limit", "inf", "finite number >= 0"},
+        {"--time-limit", "-0.5", "finite number >= 0"},
+    };
+    char *pos[1];
+    size_t npos;
+    int help;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *argv[] = {(char *)bad[i][0], (char *)bad[i][1]};
+        tg_status st = {0};
+        assert_int_equal(lm_parse(2, argv, opts, 3, pos, 1, &npos, &help, &st), TG_EINVAL);
+        assert_status_has(&st, TG_EINVAL, bad[i][0], bad[i][1], bad[i][2], NULL);
+    }
+    char *good[] = {"--threads", "1024", "--time-limit", "0", "--forget-bias", "-1"};
+    assert_int_equal(lm_parse(6, good, opts, 3, pos, 1, &npos, &help, NULL), TG_OK);
+    assert_int_equal(threads, 1024);
+    assert_true(limit == 0 && bias == -1); /* a bias may be negative: kind 'd' */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_item9_non_finite_numbers_and_signed_counts_are_refused),
+        cmocka_unit_test(test_item9_thread_counts_and_limits_out_of_range_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -594,6 +594,31 @@ static void test_item3_a_vocabulary_shorter_than_v_is_refused(void **state)
     tmpdir_remove(&e);
 }
 
+/* Item 9: a model with a NaN weight loads only when asked (tg_charlm sample and tg_wordlm
+ * eval --allow-nonfinite), to inspect a damaged checkpoint; by default it is refused by name. */
+static void test_item9_non_finite_weights_load_only_with_allow_nonfinite(void **state)
+{
+    (void)state;
+    tmpdir d;
+    tmpdir_make(&d, "nan.safetensors");
+    tg_status st = {0};
+    lm_config c = tiny_config();
+    lm_model m;
+    init_model(&m, &c);
+    tg_params_values(m.ps)[3] = NAN;
+    if (lm_save(d.path, &m, NULL, "word", "x\n", &st) != TG_OK) fail_msg("lm_save: %s", st.msg);
+    lm_model_deinit(&m);
+    char *vocab;
+    assert_int_equal(lm_load(d.path, &m, "word", &vocab, 0, &st), TG_EFORMAT);
+    assert_msg_has(st.msg, d.path, "non-finite", "TG_CKPT_NONFINITE_OK", NULL);
+    assert_null(vocab);
+    assert_int_equal(lm_load(d.path, &m, "word", &vocab, TG_CKPT_NONFINITE_OK, &st), TG_OK);
+    assert_true(isnan(tg_params_values(m.ps)[3]));
+    lm_model_deinit(&m);
+    free(vocab);
+    tmpdir_remove(&d);
+}
+
 /* Item 4: a saved learning rate that is NaN or negative, or a step count an optimizer cannot
  * hold, is refused before anything of the trainer changes. */
 static void test_item4_training_state_out_of_range_is_refused_before_anything_changes(void **state)
@@ -746,6 +771,7 @@ int main(void)
         cmocka_unit_test(test_item3_a_vocabulary_shorter_than_v_is_refused),
         cmocka_unit_test(test_load_names_an_unregistered_cell_type),
         cmocka_unit_test(test_item4_training_state_out_of_range_is_refused_before_anything_changes),
+        cmocka_unit_test(test_item9_non_finite_weights_load_only_with_allow_nonfinite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
