@@ -51,9 +51,33 @@ static void put(char *field, size_t w, const char *s)
     memcpy(field, s, len < w ? len : w);
 }
 
-/* Draw n distinct keys below `range` (a bitmap of those taken). */
-static int distinct_keys(uint64_t *keys, size_t n, uint64_t range, tg_rng *rng, tg_status *st,
-                         const char *what)
+/* A key below `range`: uniform, or as a generator's `draw` makes it. */
+typedef uint64_t (*key_fn)(tg_rng *rng, uint64_t range, size_t digits);
+
+static uint64_t uniform_key(tg_rng *rng, uint64_t range, size_t digits)
+{
+    (void)digits;
+    return tg_rng_below(rng, range);
+}
+
+/* An addition question a·10^digits + b whose operands first draw their number of digits,
+ * uniform in 1..digits, then the digits (so "16+75", "795+3" and "706+796" are alike). */
+static uint64_t mixed_key(tg_rng *rng, uint64_t range, size_t digits)
+{
+    (void)range;
+    uint64_t ab[2], top = 1;
+    for (size_t i = 0; i < digits; i++) top *= 10;
+    for (int k = 0; k < 2; k++) {
+        uint64_t width = 1;
+        for (uint64_t w = 1 + tg_rng_below(rng, digits); w > 0; w--) width *= 10;
+        ab[k] = tg_rng_below(rng, width);
+    }
+    return ab[0] * top + ab[1];
+}
+
+/* Draw n distinct keys below `range` with `draw` (a bitmap of those taken). */
+static int distinct_keys(uint64_t *keys, size_t n, uint64_t range, key_fn draw, size_t digits,
+                         tg_rng *rng, tg_status *st, const char *what)
 {
     if (n > range / 2)
         return tg_status_set(st, TG_EINVAL,
@@ -64,7 +88,7 @@ static int distinct_keys(uint64_t *keys, size_t n, uint64_t range, tg_rng *rng, 
     if (!taken) return tg_status_set(st, TG_ENOMEM, "%s: no memory", what);
     for (size_t i = 0; i < n; i++) {
         uint64_t k;
-        do k = tg_rng_below(rng, range);
+        do k = draw(rng, range, digits);
         while (taken[k / 8] & (1u << (k % 8)));
         taken[k / 8] |= (unsigned char)(1u << (k % 8));
         keys[i] = k;
@@ -73,7 +97,8 @@ static int distinct_keys(uint64_t *keys, size_t n, uint64_t range, tg_rng *rng, 
     return TG_OK;
 }
 
-int s2s_addition_data(s2s_data *d, size_t n, size_t digits, uint64_t seed, tg_status *st)
+int s2s_addition_data(s2s_data *d, size_t n, size_t digits, int full_width, uint64_t seed,
+                      tg_status *st)
 {
     memset(d, 0, sizeof *d);
     if (digits < 1 || digits > 4)
@@ -84,7 +109,8 @@ int s2s_addition_data(s2s_data *d, size_t n, size_t digits, uint64_t seed, tg_st
     if (!keys) return tg_status_set(st, TG_ENOMEM, "s2s_addition_data: no memory");
     tg_rng rng;
     tg_rng_seed(&rng, seed);
-    int rc = distinct_keys(keys, n, top * top, &rng, st, "s2s_addition_data");
+    int rc = distinct_keys(keys, n, top * top, full_width ? uniform_key : mixed_key, digits, &rng,
+                           st, "s2s_addition_data");
     if (rc == TG_OK) rc = data_alloc(d, n, 2 * digits + 1, digits + 1, st);
     for (size_t i = 0; rc == TG_OK && i < n; i++) {
         unsigned long a = (unsigned long)(keys[i] / top), b = (unsigned long)(keys[i] % top);
@@ -165,7 +191,8 @@ int s2s_dates_data(s2s_data *d, size_t n, uint64_t seed, tg_status *st)
     if (!keys) return tg_status_set(st, TG_ENOMEM, "s2s_dates_data: no memory");
     tg_rng rng;
     tg_rng_seed(&rng, seed);
-    int rc = distinct_keys(keys, n, days * S2S_DATE_FORMATS, &rng, st, "s2s_dates_data");
+    int rc =
+        distinct_keys(keys, n, days * S2S_DATE_FORMATS, uniform_key, 0, &rng, st, "s2s_dates_data");
     if (rc == TG_OK) rc = data_alloc(d, n, 18, 10, st); /* "september 27, 1994" is the longest */
     for (size_t i = 0; rc == TG_OK && i < n; i++) {
         int y, m, dd;

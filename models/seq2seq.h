@@ -44,10 +44,13 @@ typedef struct s2s_data {
     char *src, *tgt;
 } s2s_data;
 
-/* n distinct questions "a+b" with a, b uniform in [0, 10^digits), answers a + b; digits 1 to 4.
- * TG_OK, or TG_EINVAL (digits out of range, n more than the distinct questions) or TG_ENOMEM
- * with the message in st (then d is zeroed). */
-int s2s_addition_data(s2s_data *d, size_t n, size_t digits, uint64_t seed, tg_status *st);
+/* n distinct questions "a+b", answers a + b; digits 1 to 4. Each operand draws its number of
+ * digits uniform in 1..digits, then its digits ("16+75", "795+3", "706+796": the distribution
+ * of the well-known 50,000-question set), or with full_width, a and b are uniform in
+ * [0, 10^digits) (mostly full width: harder). TG_OK, or TG_EINVAL (digits out of range, n more
+ * than half the distinct questions) or TG_ENOMEM with the message in st (then d is zeroed). */
+int s2s_addition_data(s2s_data *d, size_t n, size_t digits, int full_width, uint64_t seed,
+                      tg_status *st);
 /* n distinct (date, format) pairs, dates uniform in 1970-01-01 .. 2029-12-31, written in one of
  * S2S_DATE_FORMATS human formats ("september 27, 1994", "27 SEP 1994", "9/27/94", ...),
  * targets "1994-09-27". Same returns as s2s_addition_data. */

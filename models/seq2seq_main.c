@@ -15,7 +15,7 @@ typedef struct run_opts {
     const char *cell, *svg;
     size_t n, digits, embed, hidden, batch, epochs, beam;
     double held, lr, clip;
-    int reverse, peeky, attention;
+    int reverse, peeky, attention, full_width;
     uint64_t seed;
 } run_opts;
 
@@ -58,8 +58,9 @@ static int run(const char *task, const run_opts *o)
 {
     tg_status st = {0};
     s2s_data d;
-    int rc = strcmp(task, "addition") == 0 ? s2s_addition_data(&d, o->n, o->digits, o->seed, &st)
-                                           : s2s_dates_data(&d, o->n, o->seed, &st);
+    int rc = strcmp(task, "addition") == 0
+                 ? s2s_addition_data(&d, o->n, o->digits, o->full_width, o->seed, &st)
+                 : s2s_dates_data(&d, o->n, o->seed, &st);
     if (rc != TG_OK) return fail("data", &st);
     size_t held = (size_t)((double)d.n * o->held);
     if (held < 1 || held >= d.n) {
@@ -139,12 +140,14 @@ static int run(const char *task, const run_opts *o)
 
 int main(int argc, char **argv)
 {
-    run_opts o = {"lstm", NULL, 50000, 3, 16, 128, 128, 25, 1, 0.1, 0.001, 5, 0, 0, 0, 1};
+    run_opts o = {"lstm", NULL, 50000, 3, 16, 128, 128, 25, 1, 0.1, 0.001, 5, 0, 0, 0, 0, 1};
     const lm_opt opts[] = {
         {"cell", 's', &o.cell, "cell type, any registered (rnn, rnn-relu, lstm, gru)"},
         {"n", 'z', &o.n, "examples generated"},
         {"held", 'd', &o.held, "fraction held out"},
-        {"digits", 'z', &o.digits, "addition: digits of each operand (1 to 4)"},
+        {"digits", 'z', &o.digits, "addition: most digits of an operand (1 to 4)"},
+        {"full-width", 'f', &o.full_width,
+         "addition: operands uniform below 10^digits (default: the digit count first)"},
         {"reverse", 'f', &o.reverse, "read the source reversed"},
         {"peeky", 'f', &o.peeky, "feed the encoder's summary to every decoder step"},
         {"attention", 'f', &o.attention, "attend over all encoder states"},

@@ -14,6 +14,11 @@
  *   parity  T bits (one-hot, 2 wide); the class is their XOR; cross-entropy of the last h.
  *           Training strings have 1 to T bits after zero inputs (a curriculum), held-out ones T.
  *           Chance is ln 2 and 50%.
+ *   brackets T brackets (one-hot, 2 wide: '(' and ')'); the class is whether they balance.
+ *           Half the strings balance (uniform among those that do); the other half have as
+ *           many '(' as ')' but a prefix closes more than it opened, so counting alone does
+ *           not tell. Lengths are even (an odd T reads one zero input first); training
+ *           strings have 2 to T brackets after zero inputs, as for parity. Chance: ln 2, 50%.
  *
  * Read next: nn/trainer.h (tg_trainer_step), nn/rnn.h (the stack), models/lm.c.
  */
@@ -40,10 +45,11 @@
 /* One minibatch: inputs, and the targets of the task's kind (real or class ids). */
 typedef struct batch {
     size_t L, B;
-    tg_real *x;  /* (L·B x I) */
-    tg_real *yr; /* (B) regression targets, or NULL */
-    int32_t *yi; /* class targets: B (many-to-one) or L·B (many-to-many), or NULL */
-    int train;   /* a training batch: parity draws lengths 1 to T (see make_parity) */
+    tg_real *x;         /* (L·B x I) */
+    tg_real *yr;        /* (B) regression targets, or NULL */
+    int32_t *yi;        /* class targets: B (many-to-one) or L·B (many-to-many), or NULL */
+    int train;          /* a training batch: parity draws lengths 1 to T (see make_parity) */
+    signed char *steps; /* L + 1 scratch entries for a generator's shuffles */
 } batch;
 
 typedef struct task {
@@ -138,10 +144,75 @@ static double baseline_parity(size_t T, size_t S)
     return log(2.0);
 }
 
+/* Fisher-Yates over s[0..n) from r. */
+static void shuffle(tg_rng *r, signed char *s, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)tg_rng_below(r, i);
+        signed char c = s[i - 1];
+        s[i - 1] = s[j], s[j] = c;
+    }
+}
+
+static void reverse(signed char *s, size_t n)
+{
+    for (size_t i = 0; i < n / 2; i++) {
+        signed char c = s[i];
+        s[i] = s[n - 1 - i], s[n - 1 - i] = c;
+    }
+}
+
+/* A balanced string of m '(' (+1) and m ')' (−1) into s[0..2m), uniform among them (the cycle
+ * lemma): shuffle m up-steps and m + 1 down-steps, start the cycle right after the first step
+ * where the running sum is lowest (then no proper prefix of the rotation goes below zero and
+ * the rotation ends on that down-step), and drop that last step. s has room for 2m + 1. */
+static void balanced_string(tg_rng *r, signed char *s, size_t m)
+{
+    size_t n = 2 * m + 1, k = 0;
+    for (size_t i = 0; i < n; i++) s[i] = i < m ? 1 : -1;
+    shuffle(r, s, n);
+    long sum = 0, low = 1;
+    for (size_t i = 0; i < n; i++)
+        if ((sum += s[i]) < low) low = sum, k = i + 1;
+    reverse(s, k), reverse(s + k, n - k), reverse(s, n); /* rotate left by k */
+}
+
+static int balances(const signed char *s, size_t n)
+{
+    long sum = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((sum += s[i]) < 0) return 0;
+    return sum == 0;
+}
+
+/* Held out, every row has T brackets (T − 1 when T is odd); in training 2 to T of them, even,
+ * after zero inputs. Half the rows balance; the others have m of each but do not. */
+static void make_brackets(tg_rng *r, size_t T, size_t S, batch *b)
+{
+    (void)S;
+    size_t B = b->B;
+    signed char *s = b->steps;
+    memset(b->x, 0, T * B * 2 * sizeof *b->x);
+    for (size_t i = 0; i < B; i++) {
+        size_t m = b->train ? 1 + tg_rng_below(r, T / 2) : T / 2, n = 2 * m;
+        int good = (int)tg_rng_below(r, 2);
+        if (good) {
+            balanced_string(r, s, m);
+        } else {
+            for (size_t l = 0; l < n; l++) s[l] = l < m ? 1 : -1;
+            do shuffle(r, s, n);
+            while (balances(s, n));
+        }
+        for (size_t l = 0; l < n; l++) b->x[((T - n + l) * B + i) * 2 + (s[l] < 0)] = 1;
+        b->yi[i] = good;
+    }
+}
+
 static const task tasks[] = {
     {"adding", 2, 1, 0, 1, steps_T, make_adding, baseline_adding},
     {"copy", COPY_K + 2, COPY_K + 1, 1, 0, steps_copy, make_copy, baseline_copy},
     {"parity", 2, 2, 0, 0, steps_T, make_parity, baseline_parity},
+    {"brackets", 2, 2, 0, 0, steps_T, make_brackets, baseline_parity},
 };
 
 static const task *task_find(const char *name)
@@ -157,12 +228,13 @@ static int batch_init(batch *b, const task *k, size_t L, size_t B)
     b->x = calloc(L * B * k->in, sizeof *b->x);
     b->yr = k->regression ? calloc(B, sizeof *b->yr) : NULL;
     b->yi = k->regression ? NULL : calloc(L * B, sizeof *b->yi);
-    return b->x && (b->yr || b->yi) ? TG_OK : TG_ENOMEM;
+    b->steps = malloc(L + 1);
+    return b->x && (b->yr || b->yi) && b->steps ? TG_OK : TG_ENOMEM;
 }
 
 static void batch_deinit(batch *b)
 {
-    free(b->x), free(b->yr), free(b->yi);
+    free(b->x), free(b->yr), free(b->yi), free(b->steps);
 }
 
 typedef struct model {
@@ -256,8 +328,7 @@ static int check_config(const seqtask_config *c, const task *k, const tg_cell_ty
 {
     if (!k)
         return tg_status_set(st, TG_EINVAL,
-                             "seqtask: unknown task \"%s\" (adding, copy, "
-                             "parity)",
+                             "seqtask: unknown task \"%s\" (adding, copy, parity, brackets)",
                              c->task ? c->task : "(null)");
     if (!type)
         return tg_status_set(st, TG_EINVAL, "seqtask: unknown cell type \"%s\"",
@@ -327,12 +398,13 @@ int seqtask_train(const seqtask_config *c, seqtask_result *res, FILE *log, tg_st
 
 static void usage(const lm_opt *opts, size_t n)
 {
-    printf("usage: tg_seqtask adding|copy|parity|caption [options]\n\n"
+    printf("usage: tg_seqtask adding|copy|parity|brackets|caption [options]\n\n"
            "Train a recurrent stack on a generated sequence task and report the held-out loss\n"
-           "against the memoryless baseline (and accuracy for copy and parity).\n"
+           "against the memoryless baseline (and accuracy for copy, parity and brackets).\n"
            "  adding  T pairs (value, marker); predict the sum of the two marked values (MSE)\n"
            "  copy    S symbols, T - 1 blanks, a delimiter: recall the symbols (cross-entropy)\n"
            "  parity  T bits: their XOR (cross-entropy, accuracy)\n"
+           "  brackets T brackets: do they balance (cross-entropy, accuracy)\n"
            "  caption a caption from an attribute vector, greedy, on held-out combinations\n"
            "\noptions:\n");
     lm_print_options(stdout, opts, n);

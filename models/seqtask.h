@@ -1,9 +1,10 @@
 /* seqtask.h: sequence tasks beyond language models, for recurrent stacks of any registered cell
  * type: long-range memory (the adding problem, the copy task) and many-to-one classification
- * (parity of a bit string). Every task generates its data from a seed; nothing is downloaded.
+ * (parity of a bit string, balanced brackets). Every task generates its data from a seed;
+ * nothing is downloaded.
  *
  * Dimension letters: T the task's length parameter, L the steps of one sequence (T for adding
- * and parity, T + 2·S for copy), B rows of a minibatch, H hidden units.
+ * parity and brackets, T + 2·S for copy), B rows of a minibatch, H hidden units.
  *
  * A task is a descriptor (the sequence length for T, a generator of one minibatch, the loss of
  * the stack's outputs, the memoryless baseline), so the training and evaluation code names no
@@ -29,9 +30,9 @@
 #include <stdio.h>
 
 typedef struct seqtask_config {
-    const char *task; /* "adding", "copy", "parity" */
+    const char *task; /* "adding", "copy", "parity", "brackets" */
     const char *cell; /* a registered cell type: rnn, rnn-relu, lstm, gru, or a user's */
-    size_t T;         /* adding, parity: sequence length; copy: length of the blank */
+    size_t T;         /* adding, parity, brackets: length; copy: length of the blank */
     size_t S;         /* copy: symbols to recall (of 8) */
     size_t hidden, layers, B, steps;
     size_t eval_n;    /* held-out sequences */
@@ -45,9 +46,9 @@ typedef struct seqtask_config {
 seqtask_config seqtask_defaults(void);
 
 typedef struct seqtask_result {
-    double loss;     /* held-out loss: MSE (adding) or mean cross-entropy per target */
-    double baseline; /* the same loss of the memoryless predictor */
-    double accuracy; /* held-out: parity per sequence, copy per recalled symbol; -1 for adding */
+    double loss;           /* held-out loss: MSE (adding) or mean cross-entropy per target */
+    double baseline;       /* the same loss of the memoryless predictor */
+    double accuracy;       /* held out, per sequence or recalled symbol; -1 for adding */
     double token_accuracy; /* caption: held-out words right, greedy decoding */
     double train_loss;     /* the last minibatch's */
     size_t steps;          /* steps trained */
@@ -65,8 +66,8 @@ int seqtask_train(const seqtask_config *cfg, seqtask_result *res, FILE *log, tg_
  * token_accuracy the held-out words right (T, S and eval_n are not used). Same returns. */
 int seqtask_caption(const seqtask_config *cfg, seqtask_result *res, FILE *log, tg_status *st);
 
-/* tg_seqtask's main: argv[1] is the task (adding, copy, parity, caption); see --help. Returns the exit
- * status. */
+/* tg_seqtask's main: argv[1] is the task (adding, copy, parity, brackets, caption); see --help.
+ * Returns the exit status. */
 int seqtask_main(int argc, char **argv);
 
 #endif

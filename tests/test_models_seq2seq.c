@@ -16,7 +16,7 @@ static void test_addition_questions_are_distinct_and_answered_correctly(void **s
 {
     (void)s;
     s2s_data d;
-    assert_int_equal(s2s_addition_data(&d, 2000, 2, 7, NULL), TG_OK);
+    assert_int_equal(s2s_addition_data(&d, 2000, 2, 1, 7, NULL), TG_OK);
     assert_int_equal(d.S, 5);
     assert_int_equal(d.T, 3);
     for (size_t i = 0; i < d.n; i++) {
@@ -32,14 +32,37 @@ static void test_addition_questions_are_distinct_and_answered_correctly(void **s
     s2s_data_free(&d);
 }
 
+/* The default draws each operand's digit count first, as the well-known question set does: about
+ * a third of the operands are one digit wide (below 10); full width makes them rare (1%). */
+static void test_addition_operands_draw_their_width_first_unless_full_width(void **s)
+{
+    (void)s;
+    for (int full = 0; full < 2; full++) {
+        s2s_data d;
+        assert_int_equal(s2s_addition_data(&d, 3000, 3, full, 9, NULL), TG_OK);
+        size_t narrow = 0;
+        for (size_t i = 0; i < d.n; i++) {
+            char q[8] = {0};
+            unsigned x, y;
+            memcpy(q, d.src + i * d.S, d.S);
+            assert_int_equal(sscanf(q, "%u+%u", &x, &y), 2);
+            narrow += (x < 10) + (y < 10);
+        }
+        double share = (double)narrow / (double)(2 * d.n);
+        if (full ? !(share < 0.03) : !(share > 0.25 && share < 0.4))
+            fail_msg("full_width %d: %.3f of the operands below 10", full, share);
+        s2s_data_free(&d);
+    }
+}
+
 static void test_addition_data_refuses_bad_digits_and_too_many_examples(void **s)
 {
     (void)s;
     s2s_data d;
     tg_status st = {0};
-    assert_int_equal(s2s_addition_data(&d, 10, 0, 1, &st), TG_EINVAL);
+    assert_int_equal(s2s_addition_data(&d, 10, 0, 1, 1, &st), TG_EINVAL);
     assert_msg_has(&st, "digits is 0");
-    assert_int_equal(s2s_addition_data(&d, 60, 1, 1, &st), TG_EINVAL);
+    assert_int_equal(s2s_addition_data(&d, 60, 1, 1, 1, &st), TG_EINVAL);
     assert_msg_has(&st, "60 examples asked, but only 100 distinct");
     assert_null(d.src);
 }
@@ -133,7 +156,7 @@ static double train(const s2s_data *d, const char *cell, int reverse, int peeky,
 static double addition_accuracy(const char *cell)
 {
     s2s_data d;
-    assert_int_equal(s2s_addition_data(&d, 3000, 2, 1, NULL), TG_OK);
+    assert_int_equal(s2s_addition_data(&d, 3000, 2, 1, 1, NULL), TG_OK);
     double acc = train(&d, cell, 1, 1, 0, 64, 12, 1, NULL);
     s2s_data_free(&d);
     return acc;
@@ -218,7 +241,7 @@ static void test_a_character_outside_the_vocabulary_is_named(void **s)
 {
     (void)s;
     s2s_data d;
-    assert_int_equal(s2s_addition_data(&d, 20, 1, 1, NULL), TG_OK);
+    assert_int_equal(s2s_addition_data(&d, 20, 1, 1, 1, NULL), TG_OK);
     s2s_vocab v;
     s2s_vocab_build(&v, &d);
     s2s_config c = {tg_cell_type_find("rnn"), v.V, 4, 4, d.S, d.T, 0, 0, 0, 3};
@@ -240,6 +263,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_addition_questions_are_distinct_and_answered_correctly),
+        cmocka_unit_test(test_addition_operands_draw_their_width_first_unless_full_width),
         cmocka_unit_test(test_addition_data_refuses_bad_digits_and_too_many_examples),
         cmocka_unit_test(test_dates_are_valid_and_their_sources_name_the_day),
         cmocka_unit_test(test_a_model_without_a_cell_type_or_with_a_wide_source_is_refused),
