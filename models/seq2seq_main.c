@@ -7,14 +7,15 @@
 #include "models/cli.h"
 #include "models/seq2seq.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct run_opts {
     const char *cell, *svg;
-    size_t n, digits, embed, hidden, batch, epochs, beam;
-    double held, lr, clip;
+    size_t n, digits, embed, hidden, batch, epochs, beam, decay_after;
+    double held, lr, clip, lr_decay;
     int reverse, peeky, attention, full_width;
     uint64_t seed;
 } run_opts;
@@ -106,10 +107,10 @@ static int run(const char *task, const run_opts *o)
     }
     s2s_data test = s2s_data_tail(&d, held);
     printf("%s: %zu examples (%zu held out), %zu characters, cell %s, E %zu, H %zu%s%s%s, "
-           "batch %zu, adam lr %g, clip %g, seed %llu\n",
+           "batch %zu, adam lr %g (times %g an epoch after epoch %zu), clip %g, seed %llu\n",
            task, d.n, held, v.V, cfg.cell->name, cfg.E, cfg.H, o->reverse ? ", reversed input" : "",
            o->peeky ? ", peeky decoder" : "", o->attention ? ", attention" : "", o->batch, o->lr,
-           o->clip, (unsigned long long)o->seed);
+           o->lr_decay, o->decay_after, o->clip, (unsigned long long)o->seed);
     tg_rng rng;
     tg_rng_seed(&rng, o->seed + 1);
     double t0 = lm_now();
@@ -120,6 +121,9 @@ static int run(const char *task, const run_opts *o)
         if (rc == TG_OK)
             printf("epoch %zu  loss %.4f  held-out exact match %.2f%%  (%.0f s)\n", e, loss,
                    100 * acc, lm_now() - t0);
+        if (rc == TG_OK && o->lr_decay != 1 && e >= o->decay_after) /* the next epoch's rate */
+            rc = tg_optim_set_lr(tr.opt, o->lr * pow(o->lr_decay, (double)(e + 1 - o->decay_after)),
+                                 &st);
         fflush(stdout);
     }
     if (rc == TG_OK && o->svg) {
@@ -140,7 +144,7 @@ static int run(const char *task, const run_opts *o)
 
 int main(int argc, char **argv)
 {
-    run_opts o = {"lstm", NULL, 50000, 3, 16, 128, 128, 25, 1, 0.1, 0.001, 5, 0, 0, 0, 0, 1};
+    run_opts o = {"lstm", NULL, 50000, 3, 16, 128, 128, 25, 1, 0, 0.1, 0.001, 5, 1, 0, 0, 0, 0, 1};
     const lm_opt opts[] = {
         {"cell", 's', &o.cell, "cell type, any registered (rnn, rnn-relu, lstm, gru)"},
         {"n", 'z', &o.n, "examples generated"},
@@ -157,6 +161,8 @@ int main(int argc, char **argv)
         {"epochs", 'z', &o.epochs, "epochs"},
         {"lr", 'd', &o.lr, "Adam learning rate"},
         {"clip", 'd', &o.clip, "max global gradient norm (0: none)"},
+        {"lr-decay", 'd', &o.lr_decay, "multiply the rate by this after each epoch (1: constant)"},
+        {"decay-after", 'z', &o.decay_after, "epochs at the starting rate before it decays"},
         {"beam", 'z', &o.beam, "beam width for held-out decoding (1: greedy)"},
         {"svg", 's', &o.svg, "dates with --attention: write 3 held-out examples' weights here"},
         {"seed", 'u', &o.seed, "seed of the data, weights and order"},
@@ -173,6 +179,10 @@ int main(int argc, char **argv)
         fprintf(help ? stdout : stderr, "usage: tg_seq2seq addition|dates [options]\n");
         lm_print_options(help ? stdout : stderr, opts, nopts);
         return help ? 0 : 2;
+    }
+    if (!(o.lr_decay > 0 && o.lr_decay <= 1)) {
+        fprintf(stderr, "tg_seq2seq: --lr-decay %g is not in (0, 1]\n", o.lr_decay);
+        return 2;
     }
     return run(pos[0], &o);
 }
