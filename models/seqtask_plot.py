@@ -80,7 +80,7 @@ def panel(out, x0, y0, title, runs, ylabel):
                    % (x0, y, x0 + PW, y))
     for i, (cell, curve, _) in enumerate(runs):
         colour = COLOURS.get(cell, OTHER[i % len(OTHER)])
-        pts = " ".join("%.1f,%.1f" % (X(s), Y(v)) for s, v in [(0, curve[0][1])] + curve)
+        pts = " ".join("%.1f,%.1f" % (X(s), Y(v)) for s, v in curve)
         out.append('<polyline points="%s" fill="none" stroke="%s" stroke-width="1.6"/>' %
                    (pts, colour))
 
