@@ -123,12 +123,86 @@ static void test_a_failed_recording_and_bad_configurations_are_named(void **s)
     tg_params_free(ps);
 }
 
+/* Rank 0 of a communicator of 2 ranks whose other rank holds this one's values: a sum doubles,
+ * a gather repeats, a broadcast keeps; with fail set every call fails as a dead rank would. */
+typedef struct mirror {
+    int fail;
+} mirror;
+
+static int mirror_sum(void *ctx, void *v, size_t n, tg_dtype dt, tg_status *st)
+{
+    if (((mirror *)ctx)->fail)
+        return tg_status_set(st, TG_EIO, "MPI_Allreduce of %zu values failed", n);
+    for (size_t i = 0; i < n; i++)
+        if (dt == TG_DT_F64)
+            ((double *)v)[i] *= 2;
+        else
+            ((tg_real *)v)[i] *= 2;
+    return TG_OK;
+}
+
+static int mirror_gather(void *ctx, const void *mine, void *all, size_t n, tg_dtype dt,
+                         tg_status *st)
+{
+    size_t bytes = n * (dt == TG_DT_F32 ? 4 : 8);
+    memcpy(all, mine, bytes);
+    memcpy((char *)all + bytes, mine, bytes);
+    return TG_OK;
+}
+
+static int mirror_bcast(void *ctx, void *v, size_t n, tg_dtype dt, tg_status *st)
+{
+    return TG_OK;
+}
+
+/* The sum of 2 identical ranks, scaled by 1/2, is one process's gradient exactly; a failed sum
+ * names the step and the ranks; a communicator without a function is refused. */
+static void test_a_communicator_sums_the_gradients_before_the_step(void **s)
+{
+    (void)s;
+    tg_params *ps1 = tg_params_new(), *ps2 = tg_params_new();
+    line q1, q2;
+    line_init(&q1, ps1);
+    line_init(&q2, ps2);
+    mirror mr = {0};
+    tg_comm comm = {0, 2, &mr, mirror_sum, mirror_gather, mirror_bcast};
+    tg_trainer t1, t2;
+    tg_trainer_config c1 = sgd_config(0.1, 0.5), c2 = c1;
+    c2.comm = &comm;
+    tg_status st = {0};
+    assert_int_equal(tg_trainer_init(&t1, &c1, ps1, NULL, NULL, NULL, NULL, NULL, 0, &st), TG_OK);
+    assert_int_equal(tg_trainer_init(&t2, &c2, ps2, NULL, NULL, NULL, NULL, NULL, 0, &st), TG_OK);
+    double l1, l2;
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(tg_trainer_step(&t1, line_loss, &q1, &l1, &st), TG_OK);
+        assert_int_equal(tg_trainer_step(&t2, line_loss, &q2, &l2, &st), TG_OK);
+        assert_true(l1 == l2 && t1.last_norm == t2.last_norm);
+    }
+    assert_int_equal(t2.clipped, t1.clipped);
+    assert_true(q1.w->val[0] == q2.w->val[0] && q1.b->val[0] == q2.b->val[0]);
+    mr.fail = 1;
+    assert_int_equal(tg_trainer_step(&t2, line_loss, &q2, &l2, &st), TG_EIO);
+    assert_status_has(&st, TG_EIO, "training step 21", "summing the gradients of 2 ranks",
+                      "MPI_Allreduce", NULL);
+    assert_int_equal(tg_trainer_save_state(&t1, NULL, &st), TG_ENULL);
+    assert_status_has(&st, TG_ENULL, "tg_trainer_save_state: the writer is NULL", NULL);
+    tg_trainer_deinit(&t1);
+    tg_trainer_deinit(&t2);
+    comm.sum = NULL;
+    assert_int_equal(tg_trainer_init(&t2, &c2, ps2, NULL, NULL, NULL, NULL, NULL, 0, &st),
+                     TG_EINVAL);
+    assert_status_has(&st, TG_EINVAL, "lacks a function", NULL);
+    tg_params_free(ps1);
+    tg_params_free(ps2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minibatch_steps_of_a_callers_loss_fit_a_line),
         cmocka_unit_test(test_clipping_is_counted_and_a_non_finite_gradient_takes_no_step),
         cmocka_unit_test(test_a_failed_recording_and_bad_configurations_are_named),
+        cmocka_unit_test(test_a_communicator_sums_the_gradients_before_the_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
