@@ -48,6 +48,8 @@ typedef struct tgi_deferred {
     struct tgi_deferred *next;
 } tgi_deferred;
 
+enum { TGI_CHECKED_MAX = 4 /* inputs whose labels an op's error can name */ };
+
 struct tg_tape {
     tgi_arena arena;           /* every node, value, gradient and saved block recorded */
     tg_tensor **nodes;         /* recorded nodes in order; heap array grown by doubling */
@@ -59,6 +61,11 @@ struct tg_tape {
     int has_error;             /* error[] holds the first message since reset */
     char error[512];
     tgi_deferred *deferred; /* the ops to finish after this walk (arena records) */
+    /* The op whose inputs tg_check_inputs last passed, and their labels (NULL: none), until
+     * the op's node is recorded: an error that op records names them (tape.c). */
+    const char *checking;
+    const char *checked[TGI_CHECKED_MAX];
+    size_t n_checked;
 };
 
 /* A tensor in the tape's arena with `head` bytes of header (a tg_tensor for a leaf, a tgi_entry
@@ -74,5 +81,11 @@ tg_tensor *tgi_tape_tensor(tg_tape *t, const char *who, size_t head, size_t rows
  * window lies inside x. */
 tg_tensor *tgi_view(tg_tape *t, const tg_op *op, tg_tensor *x, size_t offset, size_t rows,
                     size_t cols);
+
+/* For errors that name their inputs' labels (label.c): tg_check_inputs notes the labels of the
+ * op's inputs (returns 1); tg_fail appends them to a message of that op's
+ * ("tg_matmul: ... (input 1 is h_3, input 2 is weight_hh_l0)") and forgets them. */
+int tgi_note_inputs(tg_tape *t, const char *name, size_t n, tg_tensor *const *in);
+void tgi_name_inputs(tg_tape *t);
 
 #endif

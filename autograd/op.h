@@ -78,7 +78,9 @@ tg_tensor *tg_node(tg_tape *t, const tg_op *op, size_t rows, size_t cols, size_t
 void *tg_tape_alloc(tg_tape *t, size_t bytes, const char *who);
 
 /* Record an error message on the tape (printf-style), unless one is already there: the first
- * wins. Returns NULL, so an op can `return tg_fail(t, "...")`. Name the op and the shapes. */
+ * wins. Returns NULL, so an op can `return tg_fail(t, "...")`. Name the op and the shapes: when
+ * the message starts with the name the op gave tg_check_inputs and a colon, the labels of its
+ * labelled inputs are appended, "(input 1 is h_3, input 2 is weight_hh_l0)". */
 tg_tensor *tg_fail(tg_tape *t, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))

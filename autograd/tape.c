@@ -48,6 +48,7 @@ tg_tensor *tg_fail(tg_tape *t, const char *fmt, ...)
     vsnprintf(t->error, sizeof t->error, fmt, ap);
     va_end(ap);
     t->has_error = 1;
+    tgi_name_inputs(t); /* the labels of the op's inputs, when it has checked them (label.c) */
     return NULL;
 }
 
@@ -55,7 +56,7 @@ int tg_check_inputs(tg_tape *t, const char *name, size_t n, tg_tensor *const *in
 {
     for (size_t i = 0; t && i < n; i++)
         if (!in[i]) return tg_fail(t, "%s: input %zu is NULL", name, i + 1), 0;
-    return t != NULL;
+    return t ? tgi_note_inputs(t, name, n, in) : 0;
 }
 
 /* Append node y (NULL when its allocation failed) with its entry's bookkeeping. */
@@ -139,5 +140,5 @@ const char *tg_tape_error(const tg_tape *t)
 
 void tg_tape_clear_error(tg_tape *t)
 {
-    if (t) t->has_error = 0, t->error[0] = '\0';
+    if (t) t->has_error = 0, t->error[0] = '\0', t->n_checked = 0;
 }

@@ -1,4 +1,4 @@
-/* walk.c: tg_walk_backward, backward retold node by node (walk.h), and labels.
+/* walk.c: tg_walk_backward, backward retold node by node (walk.h).
  *
  * The walk first runs tg_backward, so every gradient printed is the one the library computed.
  * It then goes down the tape in backward's order (recording order reversed, only the nodes the
@@ -6,7 +6,7 @@
  * received: the input's gradient is pointed at a zeroed scratch buffer for one call of the
  * node's backward (and the finish of any work it put off), then pointed back. The local
  * derivative is the same call with an upstream of ones. Views, which have no backward, pass
- * their gradient through unchanged into a window of their input's.
+ * their gradient through unchanged into a window of their input's. Labels: label.c.
  *
  * Invariant: gradients are exactly as tg_backward left them when the walk returns.
  */
@@ -16,28 +16,8 @@
 #include "autograd/show.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-tg_tensor *tg_label(tg_tensor *x, const char *name)
-{
-    if (x) x->name = name;
-    return x;
-}
-
-tg_tensor *tg_labelf(tg_tape *t, tg_tensor *x, const char *fmt, ...)
-{
-    va_list ap, again;
-    va_start(ap, fmt);
-    va_copy(again, ap);
-    int len = vsnprintf(NULL, 0, fmt, ap);
-    char *name = x && len >= 0 ? tg_tape_alloc(t, (size_t)len + 1, "tg_labelf") : NULL;
-    if (name) vsnprintf(name, (size_t)len + 1, fmt, again);
-    va_end(again);
-    va_end(ap);
-    return name ? tg_label(x, name) : x;
-}
 
 /* n values in full ("0.5", "[1 -2 3]") when few, else their L2 norm. */
 static void put_values(FILE *f, const tg_real *v, size_t n)

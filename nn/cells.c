@@ -11,6 +11,7 @@
 #include "nn/cells.h"
 
 #include "autograd/op.h"
+#include "autograd/walk.h"
 #include "ops/binary.h"
 #include "ops/fused.h"
 #include "ops/matmul.h"
@@ -230,6 +231,7 @@ static tg_state lstm(tg_tape *t, const tg_cell *p, tg_tensor *gx, tg_state s)
     tg_tensor *f = tg_sigmoid(t, gate(t, a, 1, H));        /* f = σ(a_f) */
     tg_tensor *g = tg_tanh(t, gate(t, a, 2, H));           /* g = tanh(a_g) */
     tg_tensor *o = tg_sigmoid(t, gate(t, a, 3, H));        /* o = σ(a_o) */
+    tg_label(i, "i"), tg_label(f, "f"), tg_label(g, "g"), tg_label(o, "o"); /* for print, walk */
     tg_tensor *c = tg_addcmul(t, tg_mul(t, f, s.c), i, g); /* c' = f ⊙ c + i ⊙ g */
     tg_tensor *h = tg_mul(t, o, tg_tanh(t, c));            /* h' = o ⊙ tanh(c') */
     return (tg_state){{h, c}};
@@ -252,6 +254,7 @@ static tg_state gru(tg_tape *t, const tg_cell *p, tg_tensor *gx, tg_state s)
     z = tg_sigmoid(t, tg_add(t, gate(t, gx, 1, H), gate(t, gh, 1, H))); /* z = σ(gx_z + gh_z) */
     hn = tg_mul(t, r, gate(t, gh, 2, H));                               /* r ⊙ gh_n */
     n = tg_tanh(t, tg_add(t, gate(t, gx, 2, H), hn));                   /* n = tanh(gx_n + hn) */
+    tg_label(r, "r"), tg_label(z, "z"), tg_label(n, "n");      /* names for print, dot, the walk */
     h = tg_addcmul(t, tg_mul(t, tg_one_minus(t, z), n), z, h); /* h' = (1−z)⊙n + z⊙h */
     return (tg_state){{h}};
 }

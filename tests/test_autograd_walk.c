@@ -224,6 +224,28 @@ static void walk_names_a_slice_by_its_range_and_label(void **state)
     tg_tensor_free(a);
 }
 
+/* An op's error names its inputs' labels; an op that checked no inputs of its own names none. */
+static void an_ops_error_names_the_labels_of_its_inputs(void **state)
+{
+    (void)state;
+    tg_tape *t = tg_tape_new();
+    tg_tensor *h = tg_label(tg_input(t, 1, 2, NULL), "h_3"), *w = tg_input(t, 3, 4, NULL);
+    assert_null(tg_mul(t, h, tg_label(w, "W")));
+    assert_non_null(strstr(tg_tape_error(t), "tg_mul: "));
+    assert_non_null(strstr(tg_tape_error(t), "(1 x 2)"));
+    assert_non_null(strstr(tg_tape_error(t), " (input 1 is h_3, input 2 is W)"));
+    tg_tape_reset(t);
+    h = tg_input(t, 1, 2, NULL), w = tg_label(tg_input(t, 3, 4, NULL), "W");
+    assert_null(tg_mul(t, h, w)); /* only the labelled input */
+    assert_string_equal(strstr(tg_tape_error(t), " (input"), " (input 2 is W)");
+    tg_tape_reset(t);
+    h = tg_label(tg_input(t, 1, 2, NULL), "h");
+    assert_non_null(tg_add(t, h, h));     /* checked, recorded */
+    assert_null(tg_addmm(t, w, h, h, 0)); /* addmm's own message: not add's inputs */
+    assert_null(strstr(tg_tape_error(t), "input 1 is"));
+    tg_tape_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +258,7 @@ int main(void)
         cmocka_unit_test(walk_passes_on_a_bad_loss_as_backward_reports_it),
         cmocka_unit_test(labelf_copies_a_formatted_name_into_the_tape),
         cmocka_unit_test(walk_names_a_slice_by_its_range_and_label),
+        cmocka_unit_test(an_ops_error_names_the_labels_of_its_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -239,6 +239,55 @@ static void test_cells_reject_a_wrong_input_width_naming_the_cell_and_shapes(voi
     }
 }
 
+/* The node labelled `name` on t, which must be there once. */
+static const tg_tensor *labelled(const tg_tape *t, const char *name)
+{
+    const tg_tensor *found = NULL;
+    for (size_t i = 0; i < tg_tape_size(t); i++) {
+        const tg_tensor *x = tg_tape_node(t, i);
+        if (!x->name || strcmp(x->name, name) != 0) continue;
+        assert_null(found);
+        found = x;
+    }
+    if (!found) fail_msg("no node labelled %s", name);
+    return found;
+}
+
+/* The LSTM's gates are labelled i, f, g, o and the GRU's r, z, n, each the activation of the
+ * gate's slice (its range in print: gate k is columns [k·H, k·H + H)). */
+static void test_lstm_and_gru_label_their_gates(void **s)
+{
+    (void)s;
+    static const char *const names[2][4] = {{"i", "f", "g", "o"}, {"r", "z", "n", NULL}};
+    const tg_cell_type *types[2] = {&tg_cell_lstm, &tg_cell_gru};
+    for (size_t k = 0; k < 2; k++) {
+        tg_params *ps = tg_params_new();
+        tg_cell cell;
+        assert_int_equal(tg_cell_init(&cell, ps, NULL, 0, types[k], I, H, NULL, NULL), TG_OK);
+        tg_tape *t = tg_tape_new();
+        tg_state s0 = {{tg_input(t, 2, H, NULL), k == 0 ? tg_input(t, 2, H, NULL) : NULL}};
+        assert_non_null(tg_cell_step(t, &cell, tg_input(t, 2, I, NULL), s0).h);
+        for (size_t g = 0; g < 4 && names[k][g]; g++) {
+            const tg_tensor *gate = labelled(t, names[k][g]);
+            const tg_tensor *cut = k == 0 ? gate->in[0] : NULL; /* the GRU's n adds two gates */
+            if (cut) assert_string_equal(cut->op->name, "tg_slice_cols");
+            if (cut) assert_int_equal(cut->iarg, g * H);
+            assert_int_equal(gate->cols, H);
+        }
+        char out[4096] = {0};
+        FILE *f = tmpfile();
+        assert_int_equal(tg_tape_print(t, f), TG_OK);
+        rewind(f);
+        assert_true(fread(out, 1, sizeof out - 1, f) > 0);
+        fclose(f);
+        assert_non_null(
+            strstr(out, k == 0 ? "tg_slice_cols [4, 8)  in:" : "tg_slice_cols [8, 12)"));
+        assert_non_null(strstr(out, k == 0 ? "tg_sigmoid (f)  in: #" : "tg_tanh (n)  in: #"));
+        tg_tape_free(t);
+        tg_params_free(ps);
+    }
+}
+
 static void test_cells_given_null_return_null_and_keep_the_first_error(void **s)
 {
     (void)s;
@@ -358,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_cell_init_rejects_a_duplicate_layer),
         cmocka_unit_test(test_lstm_forget_bias_sets_only_the_f_slice_of_b_ih),
         cmocka_unit_test(test_cells_reject_a_wrong_input_width_naming_the_cell_and_shapes),
+        cmocka_unit_test(test_lstm_and_gru_label_their_gates),
         cmocka_unit_test(test_cells_given_null_return_null_and_keep_the_first_error),
         cmocka_unit_test(test_a_one_row_state_broadcasts_over_the_batch),
     };
