@@ -130,7 +130,7 @@ void tg_trainer_deinit(tg_trainer *tr)
 
 size_t tg_trainer_epoch(const tg_trainer *tr)
 {
-    return tr->batch.epoch + 1;
+    return tr->batch.epoch < SIZE_MAX ? tr->batch.epoch + 1 : SIZE_MAX; /* never wraps to 0 */
 }
 
 double tg_trainer_progress(const tg_trainer *tr)

@@ -141,7 +141,7 @@ static int read_small(const tg_trainer *tr, tg_ckpt *ck, const char *path, loade
                              "%s: train.counters[1] (optimizer steps) is %" PRIu64
                              ", above the %" PRIu64 " an optimizer counts",
                              path, ld->counters[1], (uint64_t)TG_OPTIM_MAX_STEPS);
-    if (ld->counters[3] > tr->batch.L - 1 || ld->counters[2] > SIZE_MAX)
+    if (ld->counters[3] > tr->batch.L - 1 || ld->counters[2] >= SIZE_MAX) /* epoch + 1 fits */
         return tg_status_set(st, TG_EFORMAT,
                              "%s: train.counters: epoch %" PRIu64 ", offset %" PRIu64
                              " do not fit a stream of rows of %zu tokens",

@@ -619,6 +619,43 @@ static void test_item9_non_finite_weights_load_only_with_allow_nonfinite(void **
     tmpdir_remove(&d);
 }
 
+/* Item 9: a stored epoch counter of 2^64 - 1 was accepted and shown as epoch 0 (epoch + 1
+ * wrapped); it is refused naming the field, and the largest epoch that can be shown loads. */
+static void test_item9_an_epoch_counter_that_wraps_is_refused(void **state)
+{
+    (void)state;
+    tmpdir d, e;
+    tmpdir_make(&d, "good.safetensors");
+    tmpdir_make(&e, "bad.safetensors");
+    int32_t *tok = make_tokens(60, 7, 0);
+    save_tiny(d.path, "word", tok, 60);
+    const uint64_t last[2] = {UINT64_MAX, UINT64_MAX - 1};
+    for (size_t i = 0; i < 2; i++) {
+        uint64_t counters[4] = {3, 3, last[i], 0}; /* step, optimizer steps, epoch, offset */
+        copy_replacing(d.path, e.path, "train.counters", (const double *)(const void *)counters,
+                       NULL, NULL);
+        char *vocab;
+        tg_status st = {0};
+        lm_model m;
+        lm_trainer tr;
+        if (lm_load(e.path, &m, "word", &vocab, 0, &st) != TG_OK) fail_msg("%s", st.msg);
+        init_trainer(&tr, &m, tok, 60);
+        if (i == 0) {
+            assert_int_equal(lm_load_training(e.path, &tr, &st), TG_EFORMAT);
+            assert_msg_has(st.msg, e.path, "train.counters", "epoch 18446744073709551615", NULL);
+        } else {
+            if (lm_load_training(e.path, &tr, &st) != TG_OK) fail_msg("%s", st.msg);
+            assert_true(tg_trainer_epoch(&tr) == SIZE_MAX);
+        }
+        lm_trainer_deinit(&tr);
+        lm_model_deinit(&m);
+        free(vocab);
+    }
+    free(tok);
+    tmpdir_remove(&d);
+    tmpdir_remove(&e);
+}
+
 /* Item 4: a saved learning rate that is NaN or negative, or a step count an optimizer cannot
  * hold, is refused before anything of the trainer changes. */
 static void test_item4_training_state_out_of_range_is_refused_before_anything_changes(void **state)
@@ -771,6 +808,7 @@ int main(void)
         cmocka_unit_test(test_item3_a_vocabulary_shorter_than_v_is_refused),
         cmocka_unit_test(test_load_names_an_unregistered_cell_type),
         cmocka_unit_test(test_item4_training_state_out_of_range_is_refused_before_anything_changes),
+        cmocka_unit_test(test_item9_an_epoch_counter_that_wraps_is_refused),
         cmocka_unit_test(test_item9_non_finite_weights_load_only_with_allow_nonfinite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
