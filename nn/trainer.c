@@ -244,7 +244,8 @@ int tg_evaluate_shared(tg_window_fn window, void *model, const tg_rnn *stack, co
                        tg_status *st)
 {
     tg_batcher batch;
-    int rc = check_comm(comm, st);
+    int rc = window ? check_comm(comm, st)
+                    : tg_status_set(st, TG_ENULL, "tg_evaluate: the window function is NULL");
     if (rc == TG_OK)
         rc = tg_batcher_init_share(&batch, tok, N, B, T, comm ? comm->rank : 0,
                                    comm ? comm->ranks : 1, st);

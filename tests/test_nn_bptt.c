@@ -392,6 +392,10 @@ static void test_reference_and_tape_reject_bad_arguments_naming_them(void **s)
     assert_int_equal(tg_bptt_lstm_hand(&p->w, 4, B, p->x, NULL, p->dy, &g, &st), TG_EINVAL);
     assert_non_null(strstr(st.msg, "tg_bptt_lstm_hand: a rnn cell"));
     assert_non_null(strstr(st.msg, "4 parameters for 4 gates and 2 states"));
+    assert_int_equal(tg_bptt_rnn_relu_hand(&p->w, 4, B, p->x, NULL, p->dy, &g, &st), TG_EINVAL);
+    assert_non_null(strstr(st.msg, "tg_bptt_rnn_relu_hand: g is for lstm"));
+    assert_int_equal(tg_bptt_gru_hand(&p->w, 4, B, p->x, NULL, p->dy, &g, &st), TG_EINVAL);
+    assert_non_null(strstr(st.msg, "tg_bptt_gru_hand"));
     tg_bptt_grads_deinit(&g);
     assert_int_equal(tg_bptt_grads_init(&g, &tg_cell_rnn, 4, B, I, H, NULL), TG_OK);
     assert_int_equal(tg_bptt_rnn_tanh_hand(&p->w, 3, B, p->x, NULL, p->dy, &g, &st), TG_EINVAL);

@@ -106,7 +106,17 @@ static void test_read_checks_name_dtype_and_count(void **s)
     tg_tensor_init(&x, 15, 1, buf, NULL); /* a 1-D file shape fits a row only */
     assert_int_equal(tg_ckpt_read_tensor(ck, "model.rnn.bias", &x, &st), TG_ESHAPE);
     assert_msg_has(st.msg, "file has (1 x 15), tensor has (15 x 1)", NULL);
+    double d[15];
+    assert_int_equal(tg_ckpt_read_float(ck, "model.rnn.bias", TG_DT_U64, d, 15, &st), TG_ENULL);
+    assert_msg_has(st.msg, "tg_ckpt_read_float", "dtype not F32/F64", NULL);
+    assert_int_equal(tg_ckpt_read_float(ck, "nope", TG_DT_F64, d, 1, &st), TG_ERANGE);
+    assert_msg_has(st.msg, "no tensor 'nope'", NULL);
+    assert_int_equal(tg_ckpt_read_float(ck, "model.rnn.bias", TG_DT_F64, d, 15, &st), TG_OK);
     tg_ckpt_close(ck);
+    tg_ckpt_writer *w = tg_ckpt_writer_new();
+    assert_int_equal(tg_ckpt_writer_add_tensor(w, "x", NULL, &st), TG_ENULL);
+    assert_msg_has(st.msg, "tg_ckpt_writer_add_tensor: NULL tensor", NULL);
+    tg_ckpt_writer_free(w);
     tg_params_free(a);
 }
 

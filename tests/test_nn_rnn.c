@@ -474,7 +474,8 @@ static void test_carry_store_rejects_failed_or_misshapen_states(void **s)
     tg_rnn_carry_zero(&cs);
     for (size_t i = 0; i < 2 * 3 * H; i++) assert_true(cs.v[0][i] == 0 && cs.v[1][i] == 0);
     tg_rnn_carry_deinit(&cs);
-    assert_int_equal(tg_rnn_carry_init(&cs, &rnn, 0, NULL), TG_EINVAL);
+    assert_int_equal(tg_rnn_carry_init(&cs, &rnn, 0, &why), TG_EINVAL);
+    assert_status_has(&why, TG_EINVAL, "tg_rnn_carry_init: 2 layers x 0 rows x 4 units", NULL);
     tg_tape_free(t);
     tg_rnn_deinit(&rnn);
     tg_params_free(ps);

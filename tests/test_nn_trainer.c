@@ -123,6 +123,31 @@ static void test_a_failed_recording_and_bad_configurations_are_named(void **s)
     tg_params_free(ps);
 }
 
+/* A window function whose recording fails: evaluation names it with the tape's message. */
+static tg_tensor *failing_window(tg_tape *t, void *model, tg_rnn_carry *carry, const int32_t *x,
+                                 const int32_t *y, size_t Tw, size_t B, int training)
+{
+    (void)model, (void)carry, (void)x, (void)y, (void)Tw, (void)B, (void)training;
+    return tg_add(t, NULL, NULL);
+}
+
+/* tg_evaluate's failures, each with its message: no window function, a stream too short for
+ * its rows, a recording that fails. */
+static void test_evaluate_names_what_went_wrong(void **s)
+{
+    (void)s;
+    int32_t tok[20];
+    for (int i = 0; i < 20; i++) tok[i] = i % 5;
+    tg_status st = {0};
+    double nll;
+    assert_int_equal(tg_evaluate(NULL, NULL, NULL, tok, 20, 2, 3, &nll, &st), TG_ENULL);
+    assert_status_has(&st, TG_ENULL, "tg_evaluate: the window function is NULL", NULL);
+    assert_int_equal(tg_evaluate(failing_window, NULL, NULL, tok, 3, 2, 3, &nll, &st), TG_ESHAPE);
+    assert_status_has(&st, TG_ESHAPE, "3 tokens cannot make 2 rows", NULL);
+    assert_int_equal(tg_evaluate(failing_window, NULL, NULL, tok, 20, 2, 3, &nll, &st), TG_EINVAL);
+    assert_status_has(&st, TG_EINVAL, "evaluation: tg_add: input 1 is NULL", NULL);
+}
+
 /* Rank 0 of a communicator of 2 ranks whose other rank holds this one's values: a sum doubles,
  * a gather repeats, a broadcast keeps; with fail set every call fails as a dead rank would. */
 typedef struct mirror {
@@ -202,6 +227,7 @@ int main(void)
         cmocka_unit_test(test_minibatch_steps_of_a_callers_loss_fit_a_line),
         cmocka_unit_test(test_clipping_is_counted_and_a_non_finite_gradient_takes_no_step),
         cmocka_unit_test(test_a_failed_recording_and_bad_configurations_are_named),
+        cmocka_unit_test(test_evaluate_names_what_went_wrong),
         cmocka_unit_test(test_a_communicator_sums_the_gradients_before_the_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
