@@ -619,6 +619,28 @@ static void test_item9_non_finite_weights_load_only_with_allow_nonfinite(void **
     tmpdir_remove(&d);
 }
 
+/* A model and its trainer loaded from a checkpoint of save_tiny's, over n tokens of tok, for
+ * lm_load_training to resume into. */
+typedef struct resumed {
+    lm_model m;
+    lm_trainer tr;
+    char *vocab;
+} resumed;
+
+static void resumed_open(resumed *r, const char *path, const int32_t *tok, size_t n)
+{
+    tg_status st = {0};
+    if (lm_load(path, &r->m, "word", &r->vocab, 0, &st) != TG_OK) fail_msg("%s", st.msg);
+    init_trainer(&r->tr, &r->m, tok, n);
+}
+
+static void resumed_close(resumed *r)
+{
+    lm_trainer_deinit(&r->tr);
+    lm_model_deinit(&r->m);
+    free(r->vocab);
+}
+
 /* Item 9: a stored epoch counter of 2^64 - 1 was accepted and shown as epoch 0 (epoch + 1
  * wrapped); it is refused naming the field, and the largest epoch that can be shown loads. */
 static void test_item9_an_epoch_counter_that_wraps_is_refused(void **state)
@@ -634,22 +656,17 @@ static void test_item9_an_epoch_counter_that_wraps_is_refused(void **state)
         uint64_t counters[4] = {3, 3, last[i], 0}; /* step, optimizer steps, epoch, offset */
         copy_replacing(d.path, e.path, "train.counters", (const double *)(const void *)counters,
                        NULL, NULL);
-        char *vocab;
         tg_status st = {0};
-        lm_model m;
-        lm_trainer tr;
-        if (lm_load(e.path, &m, "word", &vocab, 0, &st) != TG_OK) fail_msg("%s", st.msg);
-        init_trainer(&tr, &m, tok, 60);
+        resumed r;
+        resumed_open(&r, e.path, tok, 60);
         if (i == 0) {
-            assert_int_equal(lm_load_training(e.path, &tr, &st), TG_EFORMAT);
+            assert_int_equal(lm_load_training(e.path, &r.tr, &st), TG_EFORMAT);
             assert_msg_has(st.msg, e.path, "train.counters", "epoch 18446744073709551615", NULL);
         } else {
-            if (lm_load_training(e.path, &tr, &st) != TG_OK) fail_msg("%s", st.msg);
-            assert_true(tg_trainer_epoch(&tr) == SIZE_MAX);
+            if (lm_load_training(e.path, &r.tr, &st) != TG_OK) fail_msg("%s", st.msg);
+            assert_true(tg_trainer_epoch(&r.tr) == SIZE_MAX);
         }
-        lm_trainer_deinit(&tr);
-        lm_model_deinit(&m);
-        free(vocab);
+        resumed_close(&r);
     }
     free(tok);
     tmpdir_remove(&d);
@@ -669,23 +686,18 @@ static void test_item4_training_state_out_of_range_is_refused_before_anything_ch
     const double bad_lr[] = {NAN, -1.0, INFINITY};
     for (size_t i = 0; i < 3; i++) {
         copy_replacing(d.path, e.path, "train.lr", &bad_lr[i], NULL, NULL);
-        char *vocab;
         tg_status st = {0};
-        lm_model m;
-        lm_trainer tr;
-        if (lm_load(e.path, &m, "word", &vocab, 0, &st) != TG_OK) fail_msg("%s", st.msg);
-        init_trainer(&tr, &m, tok, 60);
-        uint64_t rng_before = m.rng.s[0];
-        assert_int_equal(lm_load_training(e.path, &tr, &st), TG_EFORMAT);
+        resumed r;
+        resumed_open(&r, e.path, tok, 60);
+        uint64_t rng_before = r.m.rng.s[0];
+        assert_int_equal(lm_load_training(e.path, &r.tr, &st), TG_EFORMAT);
         /* NaN and infinity are refused by the reader itself (any F64 array), -1 by lm_ckpt.c */
         assert_msg_has(st.msg, e.path, "train.lr",
                        isfinite(bad_lr[i]) ? "finite and >= 0" : "non-finite values are refused",
                        NULL);
-        assert_true(m.rng.s[0] == rng_before);
-        assert_true(tg_optim_lr(tr.opt) == 0.01); /* the configured rate, untouched */
-        lm_trainer_deinit(&tr);
-        lm_model_deinit(&m);
-        free(vocab);
+        assert_true(r.m.rng.s[0] == rng_before);
+        assert_true(tg_optim_lr(r.tr.opt) == 0.01); /* the configured rate, untouched */
+        resumed_close(&r);
     }
     free(tok);
     tmpdir_remove(&d);
