@@ -102,12 +102,14 @@ typedef struct look {
     double wall, own, busy; /* seconds: monotonic, this process's CPU, our CPUs' busy */
 } look;
 
-/* Threads for the CPUs others left free between looks a and b, within [1, ceiling]. */
+/* Threads for the CPUs others left free between looks a and b, within [1, ceiling]. Others'
+ * use, in cores, is taken as packed onto as few CPUs as it fills: cpus - others is some whole
+ * CPUs and one partly free, which counts when others left at least 1 - OTHERS_MAX of it. */
 static long free_cpus(const look *a, const look *b, long cpus, long ceiling)
 {
     double span = b->wall - a->wall;
     double others = ((b->busy - a->busy) - (b->own - a->own)) / span; /* in cores */
-    long n = (long)((double)cpus - others + (1 - OTHERS_MAX));
+    long n = (long)((double)cpus - others + OTHERS_MAX);
     return n < 1 ? 1 : n > ceiling ? ceiling : n;
 }
 

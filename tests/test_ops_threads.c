@@ -1,11 +1,12 @@
 /* test_ops_threads.c: the thread count products and loops use, fixed and by default, and the
  * default's answer while other processes keep every CPU busy. main() sets BLIS_NUM_THREADS=4
  * before anything reads it, so the default's ceiling is 4 whatever the machine. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "testutil.h"
 
 #include "ops/internal.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,21 +60,29 @@ static void test_the_config_line_names_the_default_policy(void **s)
     tg_set_num_threads(0);
 }
 
-static void test_the_default_is_one_thread_while_others_keep_every_cpu_busy(void **s)
-{
-    (void)s;
 #ifdef __linux__
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+/* A child that keeps a CPU busy for `busy_ms` of every 10 ms until it is killed. */
+static pid_t busy_child(long busy_ms)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        for (;;) {
+            double t0 = now();
+            while (now() - t0 < 1e-3 * (double)busy_ms) continue;
+            struct timespec rest = {0, (10 - busy_ms) * 1000 * 1000};
+            if (busy_ms < 10) nanosleep(&rest, NULL);
+        }
+    return pid;
+}
+
+/* The default count after three looks (a quarter of a second apart) with `n_kids` children
+ * running, each busy `busy_ms` of every 10 ms; asked between naps, the way a program's products
+ * and loops would. */
+static long default_beside(long n_kids, long busy_ms)
+{
     pid_t kids[64];
-    long n_kids = cpus < 64 ? cpus : 64;
-    for (long i = 0; i < n_kids; i++) {
-        kids[i] = fork();
-        assert_true(kids[i] >= 0);
-        if (kids[i] == 0)
-            for (volatile unsigned long x = 0;; x++) continue; /* busy until killed */
-    }
-    /* Three looks (a quarter of a second apart) with the children running; ask between naps,
-     * the way a program's products and loops would. */
+    for (long i = 0; i < n_kids; i++) kids[i] = busy_child(busy_ms);
     long last = 0;
     for (double t0 = now(); now() - t0 < 1.2;) {
         last = tgi_threads_now();
@@ -84,7 +93,33 @@ static void test_the_default_is_one_thread_while_others_keep_every_cpu_busy(void
         kill(kids[i], SIGKILL);
         waitpid(kids[i], NULL, 0);
     }
-    assert_int_equal(last, 1);
+    return last;
+}
+#endif
+
+static void test_the_default_is_one_thread_while_others_keep_every_cpu_busy(void **s)
+{
+    (void)s;
+#ifdef __linux__
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    assert_int_equal(default_beside(cpus < 64 ? cpus : 64, 10), 1);
+#else
+    skip();
+#endif
+}
+
+/* A CPU counts as free only when others leave at least 3/4 of it: a process busy half the time
+ * takes one CPU out of the count (the rule counted a CPU half used by others as free). */
+static void test_item11_a_cpu_half_used_by_another_process_is_not_free(void **s)
+{
+    (void)s;
+#ifdef __linux__
+    cpu_set_t mask;
+    assert_int_equal(sched_getaffinity(0, sizeof mask, &mask), 0);
+    long cpus = CPU_COUNT(&mask), top = cpus < 4 ? cpus : 4; /* the ceiling is 4 */
+    long n = default_beside(1, 5);
+    assert_true(n >= 1);
+    assert_true(n <= (cpus <= 4 ? top - 1 : top) || top == 1);
 #else
     skip();
 #endif
@@ -99,6 +134,7 @@ int main(void)
         cmocka_unit_test(test_the_default_ceiling_comes_from_blis_num_threads),
         cmocka_unit_test(test_the_config_line_names_the_default_policy),
         cmocka_unit_test(test_the_default_is_one_thread_while_others_keep_every_cpu_busy),
+        cmocka_unit_test(test_item11_a_cpu_half_used_by_another_process_is_not_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
