@@ -55,8 +55,8 @@ static const char *default_corpus(void)
     return LM_KJV_CACHE;
 }
 
-/* Print n generated characters after priming with `prime`. */
-static void print_sample(lm_model *m, const lm_charvocab *v, const uint32_t *prime, size_t np,
+/* Print n generated characters after priming with the ids prime[0..np). */
+static void print_sample(lm_model *m, const lm_charvocab *v, const int32_t *prime, size_t np,
                          size_t n, double temp, size_t top_k, tg_rng *rng, FILE *out)
 {
     char buf[4];
@@ -65,10 +65,8 @@ static void print_sample(lm_model *m, const lm_charvocab *v, const uint32_t *pri
     if (lm_sampler_init(&s, m, &st) != TG_OK) die("%s", st.msg);
     int32_t id = 0;
     for (size_t i = 0; i < np; i++) {
-        id = lm_charvocab_id(v, prime[i]);
-        if (id < 0) continue; /* a priming character the model never saw */
-        if (lm_sampler_feed(&s, id, &st) != TG_OK) die("%s", st.msg);
-        fwrite(buf, 1, lm_utf8_put(prime[i], buf), out);
+        if (lm_sampler_feed(&s, prime[i], &st) != TG_OK) die("%s", st.msg);
+        fwrite(buf, 1, lm_utf8_put(lm_charvocab_char(v, prime[i]), buf), out);
     }
     if (np == 0 && lm_sampler_feed(&s, id, &st) != TG_OK) die("%s", st.msg);
     for (size_t i = 0; i < n; i++) {
@@ -78,6 +76,21 @@ static void print_sample(lm_model *m, const lm_charvocab *v, const uint32_t *pri
     }
     fputc('\n', out);
     lm_sampler_deinit(&s);
+}
+
+/* The ids of --prime; a character the model never saw is an error naming it and its index. */
+static int32_t *prime_ids(const lm_charvocab *v, const char *prime, size_t *np)
+{
+    tg_status st;
+    int32_t *ids;
+    if (lm_charvocab_encode_string(v, "--prime", prime, &ids, np, &st) != TG_OK) {
+        fprintf(stderr,
+                "tg_charlm: %s (the model knows %zu characters: give a --prime made of "
+                "characters of its training text)\n",
+                st.msg, v->size);
+        exit(1);
+    }
+    return ids;
 }
 
 typedef struct train_opts {
@@ -107,8 +120,9 @@ static void checkpoint(lm_model *m, lm_trainer *tr, const int32_t *val, size_t n
         size_t B = nval / 64 > o->m.B ? o->m.B : (nval / 64 ? nval / 64 : 1);
         if (m->comm) B = B < m->comm->ranks ? m->comm->ranks : B - B % m->comm->ranks;
         if (lm_evaluate(m, val, nval, B, o->m.T, &nll, &st) != TG_OK) die("%s", st.msg);
-        printf("epoch %zu step %llu: validation loss %.4f nats, %.4f bits per character\n",
-               lm_trainer_epoch(tr), (unsigned long long)tr->step, nll, nll / log(2.0));
+        printf("epoch %zu step %llu: validation loss %.4f nats, %.4f bits per character, "
+               "perplexity %.3f per character\n",
+               lm_trainer_epoch(tr), (unsigned long long)tr->step, nll, nll / log(2.0), exp(nll));
     }
     if (o->save && lm_save(o->save, m, tr, "char", vocab, &st) != TG_OK) die("%s", st.msg);
 }
@@ -219,12 +233,10 @@ static int train(int argc, char **argv)
     size_t total = o.steps ? o.steps : per_epoch * o.epochs;
     tg_rng srng;
     tg_rng_seed(&srng, o.m.seed + 1);
-    uint32_t *prime;
     size_t np;
-    if (lm_utf8_decode("--prime", o.prime, strlen(o.prime), &prime, &np, &st) != TG_OK)
-        die("%s", st.msg);
+    int32_t *prime = prime_ids(&v, o.prime, &np);
     lm_progress p;
-    lm_progress_init(&p);
+    lm_progress_init(&p, &tr);
     size_t tokens = 0, nv = o.val_chars && o.val_chars < nval ? o.val_chars : nval;
     double train_s = 0; /* time spent in training windows, without validation and samples */
     while (tr.step < total && lm_trainer_epoch(&tr) <= o.epochs) {
@@ -234,14 +246,14 @@ static int train(int argc, char **argv)
         train_s += lm_now() - t0;
         if (Tw == 0) continue; /* next epoch */
         tokens += (size_t)Tw * c->B;
-        lm_progress_show(&p, (size_t)tr.step, total, loss, "bpc", loss / log(2.0), tokens, 10);
+        lm_progress_show(&p, &tr, (size_t)tr.step, total, loss, "bpc", loss / log(2.0), tokens, 10);
         if (o.time_limit > 0 && lm_now() - p.t0 > o.time_limit) {
-            lm_progress_break(&p);
+            lm_progress_break(&p, &tr);
             printf("time limit of %.0f s reached\n", o.time_limit);
             break;
         }
         if (o.eval_every && tr.step % o.eval_every == 0) {
-            lm_progress_break(&p);
+            lm_progress_break(&p, &tr);
             checkpoint(&m, &tr, ids + ntrain, nv, &o, vocab);
         }
         if (o.sample_every && tr.step % o.sample_every == 0) {
@@ -250,13 +262,15 @@ static int train(int argc, char **argv)
             printf("----\n");
         }
     }
-    lm_progress_break(&p);
+    lm_progress_break(&p, &tr);
     checkpoint(&m, &tr, ids + ntrain, nv, &o, vocab);
     printf("---- final sample:\n");
     print_sample(&m, &v, prime, np, o.sample_len, o.temperature, o.top_k, &srng, stdout);
     printf("trained %llu windows (%zu tokens) in %.1f s, %.1f s of it training: %.0f tokens/s\n",
            (unsigned long long)tr.step, tokens, lm_now() - p.t0, train_s,
            train_s > 0 ? (double)tokens / train_s : 0);
+    printf("gradient clipped to norm %g in %llu of %llu windows\n", c->clip,
+           (unsigned long long)tr.clipped, (unsigned long long)tr.step);
     tg_dist_finalize(&dist);
     lm_trainer_deinit(&tr);
     lm_model_deinit(&m);
@@ -298,14 +312,13 @@ static int sample(int argc, char **argv)
     lm_model m;
     lm_charvocab v;
     char *vocab;
-    uint32_t *p;
     size_t np;
     if (lm_load(pos[0], &m, "char", &vocab, nonfinite ? TG_CKPT_NONFINITE_OK : 0, &st) != TG_OK)
         die("%s", st.msg);
     if (lm_charvocab_from_string(&v, vocab, &st) != TG_OK ||
         lm_vocab_fits(pos[0], v.size, &m, &st) != TG_OK)
         die("%s", st.msg);
-    if (lm_utf8_decode("--prime", prime, strlen(prime), &p, &np, &st) != TG_OK) die("%s", st.msg);
+    int32_t *p = prime_ids(&v, prime, &np);
     tg_rng rng;
     tg_rng_seed(&rng, seed);
     print_sample(&m, &v, p, np, len, temperature, top_k, &rng, stdout);

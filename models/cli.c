@@ -137,11 +137,20 @@ double lm_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-void lm_progress_init(lm_progress *p)
+/* Restart the clipping count at the trainer's present counts. */
+static void restart_count(lm_progress *p, const lm_trainer *tr)
+{
+    p->step0 = tr->step;
+    p->clipped0 = tr->clipped;
+}
+
+void lm_progress_init(lm_progress *p, const lm_trainer *tr)
 {
     p->tty = isatty(STDOUT_FILENO);
+    p->out = stdout;
     p->t0 = p->last = lm_now();
     p->tokens = 0;
+    restart_count(p, tr);
 }
 
 static void format_time(double s, char *out, size_t n)
@@ -153,13 +162,27 @@ static void format_time(double s, char *out, size_t n)
         snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
 }
 
-void lm_progress_show(lm_progress *p, size_t step, size_t total, double loss, const char *unit,
-                      double unit_value, size_t tokens, double every)
+/* "loss 1.7573  bpc 2.5353  ppl 5.80  grad norm 0.912  clipped 0 of 197": the fields between
+ * the step and the speed, into buf[0..n). */
+static void format_stats(const lm_progress *p, const lm_trainer *tr, double loss, const char *unit,
+                         double unit_value, char *buf, size_t n)
+{
+    int k = snprintf(buf, n, "loss %.4f  ", loss);
+    if (unit && k >= 0 && (size_t)k < n)
+        k += snprintf(buf + k, n - (size_t)k, "%s %.4f  ", unit, unit_value);
+    if (k >= 0 && (size_t)k < n)
+        snprintf(buf + k, n - (size_t)k,
+                 "ppl %.2f  grad norm %.3g  clipped %" PRIu64 " of %" PRIu64, exp(loss),
+                 tr->last_norm, tr->clipped - p->clipped0, tr->step - p->step0);
+}
+
+void lm_progress_show(lm_progress *p, const lm_trainer *tr, size_t step, size_t total, double loss,
+                      const char *unit, double unit_value, size_t tokens, double every)
 {
     double now = lm_now(), dt = now - p->t0;
     p->tokens = tokens;
     double rate = dt > 0 ? (double)tokens / dt : 0;
-    char eta[32] = "?", bar[32];
+    char eta[32] = "?", bar[32], stats[160];
     if (total && step) format_time(dt * (double)(total - step) / (double)step, eta, sizeof eta);
     if (p->tty) {
         static double last_draw;
@@ -168,18 +191,23 @@ void lm_progress_show(lm_progress *p, size_t step, size_t total, double loss, co
         size_t fill = total ? 20 * step / total : 0;
         for (size_t i = 0; i < 20; i++) bar[i] = i < fill ? '#' : '.';
         bar[20] = '\0';
-        printf("\r[%s] step %zu/%zu  loss %.4f  %s %.4f  %.0f tok/s  ETA %s   ", bar, step, total,
-               loss, unit, unit_value, rate, eta);
-        fflush(stdout);
+        format_stats(p, tr, loss, unit, unit_value, stats, sizeof stats);
+        fprintf(p->out, "\r[%s] step %zu/%zu  %s  %.0f tok/s  ETA %s   ", bar, step, total, stats,
+                rate, eta);
+        fflush(p->out);
     } else if (now - p->last >= every || step == total) {
         p->last = now;
-        printf("step %zu/%zu  loss %.4f  %s %.4f  %.0f tok/s  elapsed %.0fs  ETA %s\n", step, total,
-               loss, unit, unit_value, rate, dt, eta);
-        fflush(stdout);
+        format_stats(p, tr, loss, unit, unit_value, stats, sizeof stats);
+        fprintf(p->out, "step %zu/%zu  %s  %.0f tok/s  elapsed %.0fs  ETA %s\n", step, total, stats,
+                rate, dt, eta);
+        fflush(p->out);
+        restart_count(p, tr);
     }
 }
 
-void lm_progress_break(lm_progress *p)
+void lm_progress_break(lm_progress *p, const lm_trainer *tr)
 {
-    if (p->tty) printf("\n");
+    if (!p->tty) return;
+    fprintf(p->out, "\n");
+    restart_count(p, tr);
 }

@@ -48,20 +48,30 @@ typedef struct lm_model_opts {
 int lm_config_from_opts(const lm_model_opts *o, size_t V, lm_config *c, tg_status *st);
 
 typedef struct lm_progress {
-    int tty;       /* stdout is a terminal: redraw one line */
-    double t0;     /* start time, seconds */
-    double last;   /* time of the last plain log line */
-    size_t tokens; /* tokens trained since t0 */
+    int tty;           /* stdout is a terminal: redraw one line */
+    FILE *out;         /* where lines go: stdout (a test may point it elsewhere) */
+    double t0;         /* start time, seconds */
+    double last;       /* time of the last plain log line */
+    size_t tokens;     /* tokens trained since t0 */
+    uint64_t step0;    /* the trainer's step count when the clipping count restarted */
+    uint64_t clipped0; /* ... and its count of clipped windows then */
 } lm_progress;
 
 double lm_now(void); /* monotonic seconds */
-void lm_progress_init(lm_progress *p);
-/* Report `step` of `total` (0: unknown) with the last loss and its name/value pair (e.g. "bpc",
- * loss/ln 2). Redraws at most ~10 times a second on a terminal; a plain line every `every`
- * seconds otherwise. */
-void lm_progress_show(lm_progress *p, size_t step, size_t total, double loss, const char *unit,
-                      double unit_value, size_t tokens, double every);
-/* End a redrawn line before printing anything else. */
-void lm_progress_break(lm_progress *p);
+/* Start the clock and the clipping count at trainer tr's present counts. */
+void lm_progress_init(lm_progress *p, const lm_trainer *tr);
+/* Report `step` of `total` (0: unknown) with the last window's loss, its perplexity exp(loss)
+ * and, when unit is not NULL, another name/value pair (e.g. "bpc", loss/ln 2); then from the
+ * trainer tr the gradient norm of its last window before clipping (what PyTorch's
+ * clip_grad_norm_ returns) and "clipped C of N": of the N windows trained since the previous
+ * line (on a terminal: since the bar was started or broken), C had their gradient scaled down
+ * to the clip norm. Redraws at most ~10 times a second on a terminal; a plain line every
+ * `every` seconds otherwise:
+ *   step 400/1605  loss 1.7573  bpc 2.5353  ppl 5.80  grad norm 0.912  clipped 0 of 197  ...
+ */
+void lm_progress_show(lm_progress *p, const lm_trainer *tr, size_t step, size_t total, double loss,
+                      const char *unit, double unit_value, size_t tokens, double every);
+/* End a redrawn line before printing anything else (the clipping count restarts). */
+void lm_progress_break(lm_progress *p, const lm_trainer *tr);
 
 #endif

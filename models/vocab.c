@@ -12,6 +12,7 @@
  * Read next: the programs in models/ that use these (corpus_stats.c first).
  */
 #include "models/vocab.h"
+#include "io/utf8.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -75,16 +76,30 @@ int lm_charvocab_encode(const lm_charvocab *v, const char *name, const uint32_t 
     for (size_t i = 0; i < n; i++) {
         out[i] = lm_charvocab_id(v, text[i]);
         if (out[i] < 0) {
-            char utf8[5] = {0};
-            lm_utf8_put(text[i] >= 0x20 && text[i] != 0x7F ? text[i] : '?', utf8);
+            char utf8[5] = {0}, shown[16];
+            lm_utf8_put(text[i], utf8); /* a control character is shown escaped: '\x01' */
             free(out);
             return tg_status_set(st, TG_ERANGE,
                                  "%s: character %zu, U+%04X '%s', is not in the vocabulary",
-                                 name ? name : "input", i, (unsigned)text[i], utf8);
+                                 name ? name : "input", i, (unsigned)text[i],
+                                 tg_utf8_escape(shown, sizeof shown, utf8));
         }
     }
     *ids = out;
     return TG_OK;
+}
+
+int lm_charvocab_encode_string(const lm_charvocab *v, const char *name, const char *s,
+                               int32_t **ids, size_t *n, tg_status *st)
+{
+    uint32_t *cps;
+    *ids = NULL;
+    *n = 0;
+    int rc = lm_utf8_decode(name, s, strlen(s), &cps, n, st);
+    if (rc == TG_OK) rc = lm_charvocab_encode(v, name, cps, *n, ids, st);
+    if (rc != TG_OK) *n = 0;
+    free(cps);
+    return rc;
 }
 
 int lm_charvocab_to_string(const lm_charvocab *v, char **out, tg_status *st)

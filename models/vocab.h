@@ -46,9 +46,18 @@ int32_t lm_charvocab_id(const lm_charvocab *v, uint32_t cp);
 uint32_t lm_charvocab_char(const lm_charvocab *v, int32_t id);
 
 /* Map text[0..n) to *ids. Returns TG_OK, TG_ERANGE (a character not in the vocabulary; the
- * message names `name`, the character and its index) or TG_ENOMEM. */
+ * message names `name`, the character, escaped if a control character, and its index) or
+ * TG_ENOMEM. */
 int lm_charvocab_encode(const lm_charvocab *v, const char *name, const uint32_t *text, size_t n,
                         int32_t **ids, tg_status *st);
+
+/* Decode the NUL-terminated UTF-8 string s (an option's value, named `name`) and map it to *ids
+ * (*n of them). A character not in the vocabulary fails with TG_ERANGE, the message naming it
+ * (U+XXXX, and the character itself, escaped when it is a control character) and its index
+ * counted from 0: "--prime: character 2, U+0001 '\x01', is not in the vocabulary". Returns
+ * TG_OK, that, TG_EFORMAT (invalid UTF-8) or TG_ENOMEM. */
+int lm_charvocab_encode_string(const lm_charvocab *v, const char *name, const char *s,
+                               int32_t **ids, size_t *n, tg_status *st);
 
 /* The checkpoint string: *out is a malloc'd, NUL-terminated UTF-8 string of the V characters
  * in id order. Returns TG_OK, TG_EINVAL (the vocabulary holds U+0000) or TG_ENOMEM. */

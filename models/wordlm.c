@@ -11,7 +11,10 @@
  *
  * Each epoch prints its learning rate, the training perplexity (exp of the token-weighted mean
  * loss of its windows), the validation perplexity (B and T of the configuration, state carried),
- * the speed and the elapsed time.
+ * how many of its windows had their gradient clipped ("clipped 12 of 2323"), the speed and the
+ * elapsed time. Progress lines in between show the last window's loss, perplexity and gradient
+ * norm (models/cli.h). There is no sampling, hence no --prime: a word of another file missing
+ * from the vocabulary is read as <unk> and counted (vocab.h).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "models/cli.h"
@@ -116,10 +119,11 @@ static void format_time(double s, char *out, size_t n)
 
 /* What one epoch (or the part of it this run trained) adds up to. */
 typedef struct epoch_sum {
-    double nll;    /* sum of window loss × its tokens */
-    size_t tokens; /* tokens trained */
-    double lr;     /* learning rate of its windows */
-    double t0;     /* when it started */
+    double nll;               /* sum of window loss × its tokens */
+    size_t tokens;            /* tokens trained */
+    double lr;                /* learning rate of its windows */
+    double t0;                /* when it started */
+    uint64_t step0, clipped0; /* the trainer's windows and clipped windows when it started */
 } epoch_sum;
 
 /* The epoch line: validation, perplexities, speed; then the checkpoint when --save is given. */
@@ -133,9 +137,12 @@ static void end_epoch(lm_model *m, lm_trainer *tr, size_t epoch, const char *not
     const lm_config *c = &m->cfg;
     if (lm_evaluate(m, val, nval, c->B, c->T, &nll, &st) != TG_OK) die("validation: %s", st.msg);
     format_time(lm_now() - start, when, sizeof when);
-    printf("epoch %zu%s  lr %.4g  train ppl %.2f  valid ppl %.2f  %.0f tok/s  elapsed %s\n", epoch,
-           note, e->lr, e->tokens ? exp(e->nll / (double)e->tokens) : NAN, exp(nll),
-           train_s > 0 ? (double)e->tokens / train_s : 0, when);
+    printf(
+        "epoch %zu%s  lr %.4g  train ppl %.2f  valid ppl %.2f  clipped %llu of %llu  %.0f tok/s  "
+        "elapsed %s\n",
+        epoch, note, e->lr, e->tokens ? exp(e->nll / (double)e->tokens) : NAN, exp(nll),
+        (unsigned long long)(tr->clipped - e->clipped0), (unsigned long long)(tr->step - e->step0),
+        train_s > 0 ? (double)e->tokens / train_s : 0, when);
     fflush(stdout);
     if (o->save && lm_save(o->save, m, tr, "word", vocab, &st) != TG_OK) die("%s", st.msg);
 }
@@ -202,16 +209,17 @@ static void run(lm_model *m, lm_trainer *tr, const int32_t *val, size_t nval, co
     tg_status st;
     size_t per_epoch = tg_batcher_windows(&tr->batch), B = m->cfg.B;
     double start = lm_now();
-    epoch_sum e = {.lr = tg_optim_lr(tr->opt), .t0 = start};
+    epoch_sum e = {
+        .lr = tg_optim_lr(tr->opt), .t0 = start, .step0 = tr->step, .clipped0 = tr->clipped};
     lm_progress p;
-    lm_progress_init(&p);
+    lm_progress_init(&p, tr);
     size_t done = (tr->batch.offset + tr->batch.T - 1) / tr->batch.T; /* windows, if resumed */
     if (lm_trainer_epoch(tr) > o->epochs)
         printf("the checkpoint has already trained %zu epoch(s): nothing to do (see --epochs)\n",
                lm_trainer_epoch(tr) - 1);
     while (lm_trainer_epoch(tr) <= o->epochs) {
         if (o->max_steps && tr->step >= o->max_steps && done < per_epoch) {
-            lm_progress_break(&p);
+            lm_progress_break(&p, tr);
             printf("stopped after %llu windows (--max-steps)\n", (unsigned long long)tr->step);
             if (e.tokens)
                 end_epoch(m, tr, lm_trainer_epoch(tr), " (part)", &e, val, nval, o, vocab, start);
@@ -222,10 +230,13 @@ static void run(lm_model *m, lm_trainer *tr, const int32_t *val, size_t nval, co
         long Tw = lm_train_window(tr, &loss, &st);
         if (Tw < 0) die("%s", st.msg);
         if (Tw == 0) { /* the epoch is over */
-            lm_progress_break(&p);
+            lm_progress_break(&p, tr);
             end_epoch(m, tr, epoch, "", &e, val, nval, o, vocab, start);
-            e = (epoch_sum){.lr = tg_optim_lr(tr->opt), .t0 = lm_now()};
-            lm_progress_init(&p);
+            e = (epoch_sum){.lr = tg_optim_lr(tr->opt),
+                            .t0 = lm_now(),
+                            .step0 = tr->step,
+                            .clipped0 = tr->clipped};
+            lm_progress_init(&p, tr);
             done = 0;
             continue;
         }
@@ -233,7 +244,7 @@ static void run(lm_model *m, lm_trainer *tr, const int32_t *val, size_t nval, co
         e.tokens += (size_t)Tw * B;
         e.lr = lr;
         done++;
-        lm_progress_show(&p, done, per_epoch, loss, "ppl", exp(loss), e.tokens, 30);
+        lm_progress_show(&p, tr, done, per_epoch, loss, NULL, 0, e.tokens, 30);
     }
 }
 

@@ -1,4 +1,6 @@
-/* test_models_cli.c: the option parser of the language-model programs (models/cli.c). */
+/* test_models_cli.c: the option parser and the progress lines of the language-model programs
+ * (models/cli.c). */
+#define _POSIX_C_SOURCE 200809L /* fmemopen */
 #include "testutil.h"
 
 #include "models/cli.h"
@@ -75,10 +77,38 @@ static void test_item9_thread_counts_and_limits_out_of_range_are_refused(void **
     assert_true(limit == 0 && bias == -1); /* a bias may be negative: kind 'd' */
 }
 
+/* Issue 11: a progress line shows the last window's loss, perplexity, gradient norm and how many
+ * of the windows since the previous line were clipped. */
+static void test_progress_line_shows_perplexity_gradient_norm_and_clipping(void **s)
+{
+    (void)s;
+    lm_trainer tr = {.step = 100, .clipped = 40};
+    lm_progress p;
+    lm_progress_init(&p, &tr);
+    char buf[512] = "";
+    p.out = fmemopen(buf, sizeof buf, "w");
+    assert_non_null(p.out);
+    p.tty = 0;
+    tr.step = 150, tr.clipped = 52, tr.last_norm = 7.25;
+    lm_progress_show(&p, &tr, 150, 1000, 1.0, "bpc", 1 / log(2.0), 4096, 0);
+    tr.step = 160, tr.clipped = 53, tr.last_norm = 0.5;
+    lm_progress_show(&p, &tr, 160, 1000, log(90.0), NULL, 0, 8192, 0);
+    fclose(p.out);
+    char *line2 = strchr(buf, '\n');
+    assert_non_null(line2);
+    *line2++ = '\0';
+    const char *want1 = "step 150/1000  loss 1.0000  bpc 1.4427  ppl 2.72  grad norm 7.25  "
+                        "clipped 12 of 50  ",
+               *want2 = "step 160/1000  loss 4.4998  ppl 90.00  grad norm 0.5  clipped 1 of 10  ";
+    if (strncmp(buf, want1, strlen(want1)) != 0) fail_msg("line 1: %s", buf);
+    if (strncmp(line2, want2, strlen(want2)) != 0) fail_msg("line 2: %s", line2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_item9_non_finite_numbers_and_signed_counts_are_refused),
+        cmocka_unit_test(test_progress_line_shows_perplexity_gradient_norm_and_clipping),
         cmocka_unit_test(test_item9_thread_counts_and_limits_out_of_range_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

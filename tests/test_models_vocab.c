@@ -70,6 +70,33 @@ static void test_char_vocab_encode_names_an_unknown_character(void **state)
     lm_charvocab_deinit(&v);
 }
 
+/* Issue 11: tg_charlm's --prime dropped a character the model never saw; it is now an error that
+ * names the character, escaped when it is a control character (issue 13), and its index. */
+static void test_char_vocab_encode_string_names_an_unknown_prime_character(void **state)
+{
+    (void)state;
+    lm_charvocab v = char_vocab_of("abc");
+    int32_t *ids = (int32_t *)1;
+    size_t n = 7;
+    tg_status st = {0};
+    assert_int_equal(lm_charvocab_encode_string(&v, "--prime", "ab\x1b[2Jc", &ids, &n, &st),
+                     TG_ERANGE);
+    assert_null(ids);
+    assert_int_equal(n, 0);
+    assert_string_equal(st.msg, "--prime: character 2, U+001B '\\x1B', is not in the vocabulary");
+    assert_int_equal(lm_charvocab_encode_string(&v, "--prime", "a\nb", &ids, &n, &st), TG_ERANGE);
+    assert_status_has(&st, TG_ERANGE, "character 1, U+000A '\\n'", NULL);
+    assert_int_equal(lm_charvocab_encode_string(&v, "--prime", "c\xC3", &ids, &n, &st), TG_EFORMAT);
+    assert_status_has(&st, TG_EFORMAT, "--prime", "byte 1", NULL);
+    assert_int_equal(lm_charvocab_encode_string(&v, "--prime", "cab", &ids, &n, &st), TG_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(ids[0], 2);
+    assert_int_equal(ids[1], 0);
+    assert_int_equal(ids[2], 1);
+    free(ids);
+    lm_charvocab_deinit(&v);
+}
+
 static void test_char_vocab_string_round_trips_control_and_far_characters(void **state)
 {
     (void)state;
@@ -291,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_char_vocab_sorts_distinct_code_points),
         cmocka_unit_test(test_char_vocab_encodes_text_to_ids),
         cmocka_unit_test(test_char_vocab_encode_names_an_unknown_character),
+        cmocka_unit_test(test_char_vocab_encode_string_names_an_unknown_prime_character),
         cmocka_unit_test(test_char_vocab_string_round_trips_control_and_far_characters),
         cmocka_unit_test(test_char_vocab_string_refuses_nul),
         cmocka_unit_test(test_char_vocab_from_string_rejects_damaged_strings),
