@@ -319,7 +319,7 @@ static int evaluate(model *m, const seqtask_config *c, batch *b, size_t T, size_
 
 seqtask_config seqtask_defaults(void)
 {
-    seqtask_config c = {"adding", "lstm", 50, 10, 64, 1, 32, 1000, 512, 0, 1e-3, 1, 1};
+    seqtask_config c = {"adding", "lstm", 50, 10, 64, 1, 32, 1000, 512, 0, 1e-3, 1, 1, 0};
     return c;
 }
 
@@ -381,6 +381,8 @@ int seqtask_train(const seqtask_config *c, seqtask_result *res, FILE *log, tg_st
     int rc = !ps || !m.ys || batch_init(&b, k, L, c->B) || batch_init(&eb, k, L, c->B)
                  ? tg_status_set(st, TG_ENOMEM, "seqtask: out of memory for L %zu, B %zu", L, c->B)
                  : tg_rnn_init(&m.rnn, ps, "rnn.", type, k->in, c->hidden, c->layers, 0, &init, st);
+    for (size_t l = 0; rc == TG_OK && c->forget_bias != 0 && l < c->layers; l++)
+        rc = tg_lstm_set_forget_bias(&m.rnn.cells[l], c->forget_bias, st);
     if (rc == TG_OK) rc = tg_linear_init(&m.head, ps, "head", c->hidden, k->out, 1, &init, st);
     m.b = &b;
     b.train = 1;
@@ -424,8 +426,9 @@ int seqtask_main(int argc, char **argv)
         {"steps", 'z', &c.steps, "training steps (minibatches)"},
         {"eval", 'z', &c.eval_n, "held-out sequences"},
         {"log-every", 'z', &c.log_every, "steps between held-out evaluations (0: none)"},
-        {"lr", 'd', &c.lr, "Adam's learning rate"},
-        {"clip", 'd', &c.clip, "max global gradient norm (0: none)"},
+        {"lr", 'p', &c.lr, "Adam's learning rate"},
+        {"clip", 'p', &c.clip, "max global gradient norm (0: none)"},
+        {"forget-bias", 'd', &c.forget_bias, "LSTM forget-gate bias at start (0: default init)"},
         {"seed", 'u', &c.seed, "seed of the initialisation and the data"},
     };
     size_t nopt = sizeof opts / sizeof opts[0], npos = 0;
@@ -439,9 +442,12 @@ int seqtask_main(int argc, char **argv)
     if (help || npos != 1) return usage(opts, nopt), help ? 0 : 2;
     c.task = pos[0];
     printf("task %s cell %s T %zu%s hidden %zu layers %zu batch %zu steps %zu lr %g clip %g "
-           "seed %llu\n",
+           "seed %llu",
            c.task, c.cell, c.T, strcmp(c.task, "copy") ? "" : " (copy)", c.hidden, c.layers, c.B,
            c.steps, c.lr, c.clip, (unsigned long long)c.seed);
+    if (strcmp(c.task, "copy") == 0) printf(" symbols %zu", c.S);
+    if (c.forget_bias != 0) printf(" forget-bias %g", c.forget_bias);
+    printf("\n");
     seqtask_result r;
     int caption = strcmp(c.task, "caption") == 0;
     if ((caption ? seqtask_caption : seqtask_train)(&c, &r, stdout, &st) != TG_OK) {

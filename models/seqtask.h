@@ -39,10 +39,12 @@ typedef struct seqtask_config {
     size_t log_every; /* steps between evaluations printed to log; 0 for none */
     double lr, clip;  /* Adam's learning rate, max gradient norm (0: no clipping) */
     uint64_t seed;
+    double forget_bias; /* LSTM only: the forget-gate slice of bias_ih starts here (0: the
+                           default init; non-zero for another type is an error) */
 } seqtask_config;
 
 /* Sensible defaults: adding, lstm, T 50, S 10, H 64, 1 layer, B 32, 1000 steps, 512 held out,
- * Adam lr 1e-3, clip 1, seed 1. */
+ * Adam lr 1e-3, clip 1, seed 1, forget bias 0 (the cells' default init). */
 seqtask_config seqtask_defaults(void);
 
 typedef struct seqtask_result {

@@ -3,9 +3,12 @@
  * a user-registered cell, and the attention picture. */
 #include "testutil.h"
 
+#include "docs/examples/mgu.h"
 #include "models/seq2seq.h"
+#include "models/seq2seq_cmd.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 static void assert_msg_has(const tg_status *st, const char *part)
 {
@@ -179,6 +182,59 @@ static void test_a_user_registered_cell_trains_the_addition_model(void **s)
     assert_true(addition_accuracy("my-gru") >= 0.55); /* 0.697 measured */
 }
 
+/* The whole program with a user's cell type as its --cell choice: the MGU of
+ * docs/examples/mgu.c, registered the way a user's main does before calling s2s_main. */
+static void test_the_program_runs_a_user_registered_cell_chosen_on_the_command_line(void **s)
+{
+    (void)s;
+    assert_int_equal(mgu_register(NULL), TG_OK);
+    char *argv[] = {"tg_seq2seq", "addition", "--cell",       "mgu",       "--n",     "3000",
+                    "--digits",   "2",        "--full-width", "--reverse", "--peeky", "--hidden",
+                    "64",         "--epochs", "12",           "--lr",      "0.01",    "--seed",
+                    "1"};
+    FILE *out = tmpfile();
+    assert_non_null(out);
+    double acc = -1;
+    assert_int_equal(s2s_main_to(out, &acc, (int)(sizeof argv / sizeof *argv), argv), 0);
+    char line[256], first[256] = "", last[256] = "";
+    rewind(out);
+    while (fgets(line, sizeof line, out))
+        if (!first[0])
+            strcpy(first, line);
+        else if (strncmp(line, "epoch ", 6) == 0)
+            strcpy(last, line);
+    fclose(out);
+    print_message("%s%s", first, last);
+    assert_non_null(strstr(first, "cell mgu"));
+    assert_non_null(strstr(last, "epoch 12 "));
+    if (!(acc >= 0.6)) fail_msg("MGU through s2s_main: held-out exact match %g", acc);
+}
+
+/* A negative rate or clip makes no sense: the command line refuses it before training. */
+static void test_the_program_refuses_a_negative_learning_rate(void **s)
+{
+    (void)s;
+    char *argv[] = {"tg_seq2seq", "addition", "--lr", "-0.01"};
+    double acc = -1;
+    FILE *err = tmpfile();
+    assert_non_null(err);
+    fflush(stderr);
+    int saved = dup(2);
+    assert_true(saved >= 0 && dup2(fileno(err), 2) == 2);
+    int status = s2s_main_to(stdout, &acc, 4, argv);
+    fflush(stderr);
+    assert_int_equal(dup2(saved, 2), 2);
+    close(saved);
+    char msg[256] = "";
+    rewind(err);
+    assert_non_null(fgets(msg, sizeof msg, err));
+    fclose(err);
+    assert_int_equal(status, 2);
+    assert_true(acc == -1);
+    if (!strstr(msg, "--lr") || !strstr(msg, "-0.01") || !strstr(msg, ">= 0"))
+        fail_msg("message \"%s\" does not name the option, its value and the bound", msg);
+}
+
 static void test_dates_with_attention_are_translated_and_beam_search_agrees(void **s)
 {
     (void)s;
@@ -269,6 +325,8 @@ int main(void)
         cmocka_unit_test(test_a_model_without_a_cell_type_or_with_a_wide_source_is_refused),
         cmocka_unit_test(test_two_digit_addition_reversed_and_peeky_is_learned),
         cmocka_unit_test(test_a_user_registered_cell_trains_the_addition_model),
+        cmocka_unit_test(test_the_program_runs_a_user_registered_cell_chosen_on_the_command_line),
+        cmocka_unit_test(test_the_program_refuses_a_negative_learning_rate),
         cmocka_unit_test(test_dates_with_attention_are_translated_and_beam_search_agrees),
         cmocka_unit_test(test_attention_weights_sum_to_one_and_draw_as_svg),
         cmocka_unit_test(test_a_character_outside_the_vocabulary_is_named),
