@@ -202,52 +202,103 @@ static size_t keep_known(const lm_charvocab *v, const uint32_t *text, size_t n, 
     return k;
 }
 
-int lm_charviz_record(lm_charviz *cv, lm_model *m, const lm_charvocab *v, const uint32_t *text,
-                      size_t n, size_t layer, size_t state, tg_status *st)
+/* Check and set what cv[0..k) record: cv[j] records state states[j] of layer layers[j]. */
+static int check_targets(lm_charviz *cv, size_t k, const lm_model *m, const size_t *layers,
+                         const size_t *states, tg_status *st)
 {
-    memset(cv, 0, sizeof *cv);
-    size_t L = m->cfg.L, H = m->cfg.H, S = m->cfg.cell->n_states;
-    if (state >= S)
-        return tg_status_set(st, TG_ERANGE, "state %zu is out of range: %s carries %zu (0..%zu)",
-                             state, m->cfg.cell->name, S, S - 1);
-    if (layer >= L)
-        return tg_status_set(st, TG_ERANGE,
-                             "layer %zu is out of range: the model has %zu "
-                             "layer%s (0..%zu)",
-                             layer, L, L == 1 ? "" : "s", L - 1);
+    size_t L = m->cfg.L, S = m->cfg.cell->n_states;
+    memset(cv, 0, k * sizeof *cv);
+    for (size_t j = 0; j < k; j++) {
+        if (states[j] >= S)
+            return tg_status_set(st, TG_ERANGE,
+                                 "state %zu is out of range: %s carries %zu (0..%zu)", states[j],
+                                 m->cfg.cell->name, S, S - 1);
+        if (layers[j] >= L)
+            return tg_status_set(st, TG_ERANGE,
+                                 "layer %zu is out of range: the model has %zu "
+                                 "layer%s (0..%zu)",
+                                 layers[j], L, L == 1 ? "" : "s", L - 1);
+        cv[j].layer = layers[j];
+        cv[j].state = states[j];
+        cv[j].H = m->cfg.H;
+    }
+    return TG_OK;
+}
+
+static void deinit_all(lm_charviz *cv, size_t k)
+{
+    for (size_t j = 0; j < k; j++) lm_charviz_deinit(&cv[j]);
+}
+
+/* The kept characters and their activations in cv[0..k), whose layer and state are set: one
+ * pass of the sampler over the text records them all. */
+static int record(lm_charviz *cv, size_t k, lm_model *m, const lm_charvocab *v,
+                  const uint32_t *text, size_t n, tg_status *st)
+{
+    size_t H = m->cfg.H;
     int32_t *ids = malloc((n ? n : 1) * sizeof *ids);
-    cv->text = malloc((n ? n : 1) * sizeof *cv->text);
-    if (!ids || !cv->text) goto nomem;
-    cv->n = keep_known(v, text, n, ids, cv->text);
-    cv->skipped = n - cv->n;
-    cv->H = H;
-    cv->layer = layer;
-    cv->state = state;
-    if (cv->n == 0) {
+    uint32_t *kept = malloc((n ? n : 1) * sizeof *kept);
+    size_t nk = ids && kept ? keep_known(v, text, n, ids, kept) : 0;
+    if (!ids || !kept) goto nomem;
+    if (nk == 0) {
         free(ids);
-        lm_charviz_deinit(cv);
+        free(kept);
         return tg_status_set(st, TG_EINVAL,
                              "none of the %zu characters of the text is in "
                              "the model's vocabulary",
                              n);
     }
-    cv->act = malloc(cv->n * H * sizeof *cv->act);
+    for (size_t j = 0; j < k; j++) {
+        cv[j].n = nk;
+        cv[j].skipped = n - nk;
+        cv[j].text = malloc(nk * sizeof *cv[j].text);
+        cv[j].act = malloc(nk * H * sizeof *cv[j].act);
+        if (!cv[j].text || !cv[j].act) goto nomem;
+        memcpy(cv[j].text, kept, nk * sizeof *kept);
+    }
     lm_sampler s;
-    if (!cv->act || lm_sampler_init(&s, m, st) != TG_OK) goto nomem;
+    if (lm_sampler_init(&s, m, st) != TG_OK) goto nomem;
     int rc = TG_OK;
-    for (size_t i = 0; i < cv->n && rc == TG_OK; i++) {
+    for (size_t i = 0; i < nk && rc == TG_OK; i++) {
         rc = lm_sampler_feed(&s, ids[i], st);
-        for (size_t u = 0; u < H; u++)
-            cv->act[i * H + u] = (float)s.carry.v[cv->state][layer * H + u];
+        for (size_t j = 0; j < k; j++) /* row i of each: its layer's block of its state */
+            for (size_t u = 0; u < H; u++)
+                cv[j].act[i * H + u] = (float)s.carry.v[cv[j].state][cv[j].layer * H + u];
     }
     lm_sampler_deinit(&s);
     free(ids);
-    if (rc != TG_OK) lm_charviz_deinit(cv);
+    free(kept);
+    if (rc != TG_OK) deinit_all(cv, k);
     return rc;
 nomem:
     free(ids);
-    lm_charviz_deinit(cv);
-    return tg_status_set(st, TG_ENOMEM, "out of memory recording %zu characters x %zu units", n, H);
+    free(kept);
+    deinit_all(cv, k);
+    return tg_status_set(st, TG_ENOMEM, "out of memory recording %zu characters x %zu units x %zu",
+                         n, H, k);
+}
+
+int lm_charviz_record(lm_charviz *cv, lm_model *m, const lm_charvocab *v, const uint32_t *text,
+                      size_t n, size_t layer, size_t state, tg_status *st)
+{
+    int rc = check_targets(cv, 1, m, &layer, &state, st);
+    return rc == TG_OK ? record(cv, 1, m, v, text, n, st) : rc;
+}
+
+int lm_charviz_record_all(lm_charviz *cv, lm_model *m, const lm_charvocab *v, const uint32_t *text,
+                          size_t n, tg_status *st)
+{
+    size_t L = m->cfg.L, S = m->cfg.cell->n_states, k = L * S;
+    memset(cv, 0, k * sizeof *cv);
+    size_t *layers = malloc(k * sizeof *layers), *states = malloc(k * sizeof *states);
+    int rc = layers && states ? TG_OK
+                              : tg_status_set(st, TG_ENOMEM, "out of memory listing %zu states", k);
+    for (size_t j = 0; rc == TG_OK && j < k; j++) layers[j] = j / S, states[j] = j % S;
+    if (rc == TG_OK) rc = check_targets(cv, k, m, layers, states, st);
+    if (rc == TG_OK) rc = record(cv, k, m, v, text, n, st);
+    free(layers);
+    free(states);
+    return rc;
 }
 
 /* ---- the page ---- */
@@ -306,7 +357,7 @@ static void put_escaped(FILE *f, const char *s)
 }
 
 static const char page_head[] =
-    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    "\">\n<head>\n<meta charset=\"utf-8\">\n"
     "<style>\n"
     "body { font-family: sans-serif; margin: 2em; max-width: 70em; color: #222; }\n"
     "h2 { font-size: 1.1em; margin: 1.5em 0 0.4em; }\n"
@@ -348,8 +399,10 @@ static void write_block(FILE *f, const lm_charviz *cv, size_t u)
 }
 
 int lm_charviz_write_html(FILE *f, const lm_charviz *cv, const lm_charviz_section *sec, size_t nsec,
-                          const char *title, const char *note)
+                          const char *title, const char *note, const char *lang)
 {
+    fputs("<!DOCTYPE html>\n<html lang=\"", f);
+    put_escaped(f, lang);
     fputs(page_head, f);
     fputs("<title>", f);
     put_escaped(f, title);
@@ -363,8 +416,71 @@ int lm_charviz_write_html(FILE *f, const lm_charviz *cv, const lm_charviz_sectio
         fputs("<h2>", f);
         put_escaped(f, sec[k].heading);
         fputs("</h2>\n", f);
-        write_block(f, cv, sec[k].unit);
+        write_block(f, sec[k].from ? sec[k].from : cv, sec[k].unit);
     }
     fputs("</body>\n</html>\n", f);
     return fflush(f) == 0 && !ferror(f) ? TG_OK : TG_EIO;
+}
+
+/* ---- the page's language ---- */
+
+/* Scripts told apart by lm_charviz_guess_lang, and the tag each implies. */
+enum { LATN, GREK, CYRL, ARMN, HEBR, ARAB, DEVA, THAI, GEOR, HANG, KANA, HANI, NSCRIPT };
+static const char *const script_tag[NSCRIPT] = {
+    "und-Latn", "el", "und-Cyrl", "hy", "he", "und-Arab", "und-Deva", "th", "ka", "ko", "ja", "zh",
+};
+static const struct {
+    uint32_t lo, hi;
+    int script;
+} script_ranges[] = {
+    {'A', 'Z', LATN},       {'a', 'z', LATN},       {0x00C0, 0x024F, LATN}, {0x1E00, 0x1EFF, LATN},
+    {0x0370, 0x03FF, GREK}, {0x1F00, 0x1FFF, GREK}, {0x0400, 0x052F, CYRL}, {0x0531, 0x058F, ARMN},
+    {0x0590, 0x05FF, HEBR}, {0x0600, 0x06FF, ARAB}, {0x0750, 0x077F, ARAB}, {0x0900, 0x097F, DEVA},
+    {0x0E00, 0x0E7F, THAI}, {0x10A0, 0x10FF, GEOR}, {0x1100, 0x11FF, HANG}, {0x3130, 0x318F, HANG},
+    {0xAC00, 0xD7AF, HANG}, {0x3040, 0x30FF, KANA}, {0x3400, 0x4DBF, HANI}, {0x4E00, 0x9FFF, HANI},
+};
+
+static int script_of(uint32_t c)
+{
+    if (c == 0xD7 || c == 0xF7) return -1; /* x and / signs inside Latin-1's letters */
+    for (size_t k = 0; k < sizeof script_ranges / sizeof script_ranges[0]; k++)
+        if (c >= script_ranges[k].lo && c <= script_ranges[k].hi) return script_ranges[k].script;
+    return -1;
+}
+
+const char *lm_charviz_guess_lang(const uint32_t *text, size_t n)
+{
+    size_t count[NSCRIPT] = {0};
+    for (size_t i = 0; i < n; i++) {
+        int sc = script_of(text[i]);
+        if (sc >= 0) count[sc]++;
+    }
+    size_t kana = count[KANA];
+    count[HANI] += kana; /* Japanese mixes kana and Han: one script here, Japanese if any kana */
+    count[KANA] = 0;
+    int best = -1;
+    for (int sc = 0; sc < NSCRIPT; sc++)
+        if (count[sc] > 0 && (best < 0 || count[sc] > count[best])) best = sc;
+    if (best < 0) return "und";
+    return best == HANI && kana > 0 ? script_tag[KANA] : script_tag[best];
+}
+
+int lm_lang_tag_valid(const char *s)
+{
+    size_t len = strlen(s), run = 0, subtag = 0;
+    if (len == 0 || len > 63) return 0;
+    for (size_t i = 0; i <= len; i++) {
+        char c = s[i];
+        int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'), digit = c >= '0' && c <= '9';
+        if (c == '-' || c == '\0') { /* a subtag ends: 1 to 8 characters */
+            if (run == 0 || run > 8) return 0;
+            run = 0;
+            subtag++;
+        } else if (alpha || (digit && subtag > 0)) { /* the language subtag is letters only */
+            run++;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
 }

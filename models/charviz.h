@@ -1,12 +1,12 @@
 /* charviz.h: what a character-level model's hidden units do, Karpathy-style: feed a text one
- * character at a time, record one layer's h after each character, then find the units that
- * follow a pattern of the text (inside quotes, column in the line, ...) and colour the text
- * by them in an HTML page.
+ * character at a time, record a state of a layer (h, the LSTM's c, any state a cell type names;
+ * or all of them at once) after each character, then find the units that follow a pattern of
+ * the text (inside quotes, column in the line, ...) and colour the text by them in an HTML page.
  *
  * Dimension letters: n characters fed, H units of the recorded layer, L layers.
- * Activations are a row-major (n x H) float matrix: row i is the layer's h right after
- * feeding character i, so it reflects everything up to and including that character. For an
- * LSTM or a tanh RNN the values lie in (-1, 1).
+ * Activations are a row-major (n x H) float matrix: row i is the layer's state right after
+ * feeding character i, so it reflects everything up to and including that character. An LSTM's
+ * or a tanh RNN's h lies in (-1, 1); the LSTM's c is unbounded.
  *
  * Patterns are indicators over the same n characters, in the same "after reading character i"
  * sense (an opening quote is already inside the quotes, its closing one no longer is):
@@ -65,12 +65,19 @@ typedef struct lm_charviz {
 } lm_charviz;
 
 /* Feed text[0..n) through m one character at a time (an lm_sampler from the zero state),
- * recording state `state` (0..n_states-1 of the cell type) of layer `layer` (0..L-1) after each. Characters v does not hold are skipped and
- * counted. Returns TG_OK; TG_ERANGE (layer out of range, naming L), TG_EINVAL (no character
- * of the text is in the vocabulary) or TG_ENOMEM with a message in err; on failure *cv is
- * left empty (deinit is harmless). */
+ * recording state `state` (0..n_states-1 of the cell type: its state_names, h first) of layer
+ * `layer` (0..L-1) after each. Characters v does not hold are skipped and counted. Returns
+ * TG_OK; TG_ERANGE (layer or state out of range, naming L or the states), TG_EINVAL (no
+ * character of the text is in the vocabulary) or TG_ENOMEM with a message in st; on failure
+ * *cv is left empty (deinit is harmless). */
 int lm_charviz_record(lm_charviz *cv, lm_model *m, const lm_charvocab *v, const uint32_t *text,
                       size_t n, size_t layer, size_t state, tg_status *st);
+
+/* Every state of every layer in one pass: cv[0..L·S) (S = the cell type's n_states; built-in
+ * and registered cells alike), cv[l·S + s] recording state s of layer l as lm_charviz_record
+ * would. Same codes; on failure every cv[j] is left empty. Deinit each. */
+int lm_charviz_record_all(lm_charviz *cv, lm_model *m, const lm_charvocab *v, const uint32_t *text,
+                          size_t n, tg_status *st);
 void lm_charviz_deinit(lm_charviz *cv);
 
 /* var[0..H) = each unit's variance over the n characters (population, divided by n). */
@@ -95,15 +102,29 @@ void lm_charviz_colour(double a, double scale, char out[8]);
 /* One coloured block of the page: a unit and its heading (plain text, escaped on output). */
 typedef struct lm_charviz_section {
     size_t unit;
-    const char *heading; /* e.g. "unit 137, r = 0.83" */
+    const char *heading;    /* e.g. "unit 137, r = 0.83" */
+    const lm_charviz *from; /* the recording the unit belongs to; NULL: the page's */
 } lm_charviz_section;
 
 /* Write a self-contained HTML page to f: `title` and `note` (plain text) on top, a colour
  * legend, then for each section its heading and the text with every character coloured by
  * the unit's activation (hover: the value, in the title attribute). Line breaks are kept.
- * Returns TG_OK or TG_EIO when writing failed. */
+ * `lang` is the page's language tag (BCP 47, e.g. from lm_charviz_guess_lang), escaped on
+ * output. Returns TG_OK or TG_EIO when writing failed. */
 int lm_charviz_write_html(FILE *f, const lm_charviz *cv, const lm_charviz_section *sec, size_t nsec,
-                          const char *title, const char *note);
+                          const char *title, const char *note, const char *lang);
+
+/* A BCP 47 tag for text[0..n) from the script of most of its letters (its dominant script):
+ * where the script implies a language, that language (Hangul "ko"; Hiragana or Katakana, alone
+ * or with Han, "ja"; Han alone "zh"; Thai "th"; Greek "el"; Armenian "hy"; Georgian "ka";
+ * Hebrew "he"); where it is shared by many languages, the undetermined language in that script
+ * ("und-Latn", "und-Cyrl", "und-Arab", "und-Deva"); with no letters of these scripts, "und".
+ * A guess from the characters alone: --lang overrides it. Static string. */
+const char *lm_charviz_guess_lang(const uint32_t *text, size_t n);
+
+/* 1 when s looks like a BCP 47 tag: 1 to 63 characters, subtags of 1 to 8 ASCII letters or
+ * digits separated by single '-', the first all letters. */
+int lm_lang_tag_valid(const char *s);
 
 /* `tg_charlm visualize CKPT TEXTFILE [options]` (charviz_cmd.c): prints, and exits on bad
  * input. Returns the program's status. */

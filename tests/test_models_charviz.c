@@ -229,11 +229,12 @@ static void test_record_rejects_a_layer_past_the_last_and_an_unknown_text(void *
 }
 
 /* The page of a recording, read back as one string. */
-static char *page_of(const lm_charviz *cv, const lm_charviz_section *sec, size_t nsec)
+static char *page_of(const lm_charviz *cv, const lm_charviz_section *sec, size_t nsec,
+                     const char *lang)
 {
     FILE *f = tmpfile();
     assert_non_null(f);
-    assert_int_equal(lm_charviz_write_html(f, cv, sec, nsec, "t<1>", "n&b"), TG_OK);
+    assert_int_equal(lm_charviz_write_html(f, cv, sec, nsec, "t<1>", "n&b", lang), TG_OK);
     long len = ftell(f);
     rewind(f);
     char *s = malloc((size_t)len + 1);
@@ -255,9 +256,9 @@ static void test_page_escapes_the_text_keeps_breaks_and_titles_each_value(void *
     tg_status st = {0};
     lm_charviz cv;
     if (lm_charviz_record(&cv, &m, &v, text, n, 1, 0, &st) != TG_OK) fail_msg("%s", st.msg);
-    lm_charviz_section sec[2] = {{3, "unit 3, r = 0.50"}, {0, "<unit 0>"}};
-    char *page = page_of(&cv, sec, 2);
-    assert_non_null(strstr(page, "<!DOCTYPE html>"));
+    lm_charviz_section sec[2] = {{3, "unit 3, r = 0.50", NULL}, {0, "<unit 0>", &cv}};
+    char *page = page_of(&cv, sec, 2, "de-CH");
+    assert_non_null(strstr(page, "<!DOCTYPE html>\n<html lang=\"de-CH\">"));
     assert_non_null(strstr(page, "<title>t&lt;1&gt;</title>"));
     assert_non_null(strstr(page, "n&amp;b"));
     assert_non_null(strstr(page, "<h2>unit 3, r = 0.50</h2>"));
@@ -284,6 +285,69 @@ static void test_page_escapes_the_text_keeps_breaks_and_titles_each_value(void *
     lm_charvocab_deinit(&v);
 }
 
+/* Issue 11: every state of every layer in one pass, each equal to recording it alone. */
+static void test_record_all_equals_each_state_recorded_alone(void **state)
+{
+    (void)state;
+    lm_model m;
+    lm_charvocab v;
+    tiny_model(&m, &v);
+    size_t n, S = m.cfg.cell->n_states;
+    assert_int_equal(S, 2); /* the LSTM's h and c */
+    uint32_t *text = decode("ab\xC3\xA9 c<a>\n\"bb\"&zc", &n);
+    tg_status st = {0};
+    lm_charviz all[4], one;
+    if (lm_charviz_record_all(all, &m, &v, text, n, &st) != TG_OK) fail_msg("%s", st.msg);
+    for (size_t j = 0; j < 4; j++) {
+        assert_int_equal(all[j].layer, j / S);
+        assert_int_equal(all[j].state, j % S);
+        assert_int_equal(all[j].n, n - 2);
+        assert_int_equal(all[j].skipped, 2);
+        if (lm_charviz_record(&one, &m, &v, text, n, j / S, j % S, &st) != TG_OK)
+            fail_msg("%s", st.msg);
+        assert_memory_equal(all[j].act, one.act, one.n * one.H * sizeof *one.act);
+        assert_memory_equal(all[j].text, one.text, one.n * sizeof *one.text);
+        lm_charviz_deinit(&one);
+        lm_charviz_deinit(&all[j]);
+    }
+    const uint32_t alien[] = {'x', 'y'};
+    assert_int_equal(lm_charviz_record_all(all, &m, &v, alien, 2, &st), TG_EINVAL);
+    for (size_t j = 0; j < 4; j++) assert_null(all[j].act);
+    free(text);
+    lm_model_deinit(&m);
+    lm_charvocab_deinit(&v);
+}
+
+/* The page's lang attribute: guessed from the text's dominant script, else und. */
+static void test_lang_is_guessed_from_the_dominant_script(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"int main(void) { return 0; }", "und-Latn"},
+        {"\xEC\x95\x88\xEB\x85\x95\xED\x95\x98\xEC\x84\xB8\xEC\x9A\x94 hi", "ko"},
+        {"\xE4\xB8\x96\xE7\x95\x8C\xE3\x81\xAE\xE3\x81\x93", "ja"},
+        {"\xE4\xB8\xAD\xE6\x96\x87\xE6\x96\x87 ab", "zh"},
+        {"\xD0\x9F\xD1\x80\xD0\xB8 x", "und-Cyrl"},
+        {"\xCE\x93\xCE\xB5\xCE\xB9", "el"},
+        {"12 + 3 = 15; {}", "und"},
+        {"", "und"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        size_t n;
+        uint32_t *text = decode(cases[k][0], &n);
+        const char *got = lm_charviz_guess_lang(text, n);
+        if (strcmp(got, cases[k][1]) != 0)
+            fail_msg("\"%s\": %s, want %s", cases[k][0], got, cases[k][1]);
+        free(text);
+    }
+    static const char *const good[] = {"en", "de-CH", "zh-Hant", "und", "und-Latn", "es-419"};
+    static const char *const bad[] = {"", "e\"n", "1en", "en--x", "abcdefghi", "en<", "en-", "-en"};
+    for (size_t k = 0; k < sizeof good / sizeof good[0]; k++)
+        if (!lm_lang_tag_valid(good[k])) fail_msg("%s refused", good[k]);
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
+        if (lm_lang_tag_valid(bad[k])) fail_msg("\"%s\" accepted", bad[k]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +362,8 @@ int main(void)
         cmocka_unit_test(test_html_char_escapes_markup_and_keeps_line_breaks),
         cmocka_unit_test(test_colour_is_white_at_zero_red_positive_blue_negative),
         cmocka_unit_test(test_record_equals_the_samplers_state_after_every_feed),
+        cmocka_unit_test(test_record_all_equals_each_state_recorded_alone),
+        cmocka_unit_test(test_lang_is_guessed_from_the_dominant_script),
         cmocka_unit_test(test_record_rejects_a_layer_past_the_last_and_an_unknown_text),
         cmocka_unit_test(test_page_escapes_the_text_keeps_breaks_and_titles_each_value),
     };
