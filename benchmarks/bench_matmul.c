@@ -244,6 +244,7 @@ static const shape shapes[] = {
     {"dX   (25x400).(400x100)", 25, 400, 100, 0},
     {"h.Wt (32x512).(2048x512)^T", 32, 512, 2048, TG_TRANS_B},
     {"h.Wt (1x100).(400x100)^T", 1, 100, 400, TG_TRANS_B},
+    {"dh   (1x400).(400x100)", 1, 400, 100, 0},
 };
 enum { N_SHAPES = sizeof shapes / sizeof shapes[0] };
 

@@ -24,7 +24,8 @@
 #include <string.h>
 
 /* At most this many rows of a; at most this many elements of aᵀ on the stack (64 KB). At least
- * MIN_ROWS_NN rows for a·b, MIN_ROWS_NT for a·bᵀ, and MIN_COLS columns: below, BLIS's
+ * MIN_ROWS_NN rows for a·b, MIN_ROWS_NT for a·bᵀ (or exactly 1: row_block_nn, row_nt), and MIN_COLS
+ * columns: below, BLIS's
  * matrix-vector products (ops/matmul.c) were as fast or faster. Zen 5, 1 thread, 4 x 400 x 100:
  * a·b 87 GFLOP/s here against 40 as 4 gemv (2 rows: even; 1 row: gemv 42 against 20); a·bᵀ of
  * 1, 2 and 4 rows: gemv 30-39 against 8-34. */
@@ -40,6 +41,12 @@ enum { MIN_ROWS_NN = 3, MIN_ROWS_NT = 5, MIN_COLS = 5 };
 TGI_AVX512 static inline __mmask16 lanes(size_t cols)
 {
     return (__mmask16)(cols >= 16 ? 0xFFFFu : (1u << cols) - 1u);
+}
+
+/* The masks of a block of w columns in Q vectors: vector q holds columns 16q to 16q + 15. */
+TGI_AVX512 static inline void block_lanes(size_t w, int Q, __mmask16 *mk)
+{
+    for (int q = 0; q < Q; q++) mk[q] = lanes(w > 16 * (size_t)q ? w - 16 * (size_t)q : 0);
 }
 
 /* c[0..R)[0..16·Q) (masked at the right by mk) = beta·c + a[0..R)·b[.., 0..16·Q). */
@@ -98,30 +105,77 @@ TGI_INLINE TGI_AVX512 void block_nn(const int Q, size_t m, size_t k, const float
     }
 }
 
-/* c (m x n) = beta·c + a (m x k)·b (k x n), all stored by rows without gaps. */
+#define CASE_Q(q, call)                                                                            \
+    case q:                                                                                        \
+        call;                                                                                      \
+        break
+
+/* A block of w ≤ 64 columns of c (m x ldc), Q = w/16 rounded up chosen at compile time. */
+TGI_AVX512 static void columns_nn(size_t w, size_t m, size_t k, const float *a, const float *b,
+                                  size_t ld, const __mmask16 *mk, float beta, float *c)
+{
+    switch ((w + 15) / 16) {
+        CASE_Q(4, block_nn(4, m, k, a, b, ld, mk, beta, c, ld));
+        CASE_Q(3, block_nn(3, m, k, a, b, ld, mk, beta, c, ld));
+        CASE_Q(2, block_nn(2, m, k, a, b, ld, mk, beta, c, ld));
+    default:
+        block_nn(1, m, k, a, b, ld, mk, beta, c, ld);
+    }
+}
+
+/* One row (a batch-1 step), up to 128 columns of c (1 x n) = beta·c + a (1 x k)·b (k x n), Q
+ * vectors held while p runs: more columns at once than tile_nn's 64 keep enough FMAs in flight
+ * with one row, and each element is still one sum over p in order. */
+TGI_INLINE TGI_AVX512 void row_block_nn(const int Q, size_t k, const float *a, const float *b,
+                                        size_t ldb, const __mmask16 *mk, float beta, float *c)
+{
+    __m512 acc[8];
+    for (int q = 0; q < Q; q++) acc[q] = _mm512_setzero_ps();
+    for (size_t p = 0; p < k; p++) {
+        __m512 av = _mm512_set1_ps(a[p]);
+        for (int q = 0; q < Q; q++)
+            acc[q] =
+                _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(mk[q], b + p * ldb + 16 * q), acc[q]);
+    }
+    for (int q = 0; q < Q; q++) {
+        __m512 v = acc[q];
+        if (beta != 0) v = _mm512_add_ps(_mm512_maskz_loadu_ps(mk[q], c + 16 * q), v);
+        _mm512_mask_storeu_ps(c + 16 * q, mk[q], v);
+    }
+}
+
+/* A block of w ≤ 128 columns of c (1 x ld). */
+TGI_AVX512 static void columns_row_nn(size_t w, size_t k, const float *a, const float *b, size_t ld,
+                                      const __mmask16 *mk, float beta, float *c)
+{
+    switch ((w + 15) / 16) {
+        CASE_Q(8, row_block_nn(8, k, a, b, ld, mk, beta, c));
+        CASE_Q(7, row_block_nn(7, k, a, b, ld, mk, beta, c));
+        CASE_Q(6, row_block_nn(6, k, a, b, ld, mk, beta, c));
+        CASE_Q(5, row_block_nn(5, k, a, b, ld, mk, beta, c));
+        CASE_Q(4, row_block_nn(4, k, a, b, ld, mk, beta, c));
+        CASE_Q(3, row_block_nn(3, k, a, b, ld, mk, beta, c));
+        CASE_Q(2, row_block_nn(2, k, a, b, ld, mk, beta, c));
+    default:
+        row_block_nn(1, k, a, b, ld, mk, beta, c);
+    }
+}
+
+/* c (m x n) = beta·c + a (m x k)·b (k x n), all stored by rows without gaps, in blocks of 64
+ * columns (128 for one row). */
 TGI_AVX512 static void product_nn(size_t m, size_t n, size_t k, const float *a, const float *b,
                                   float beta, float *c, int threads)
 {
-    size_t blocks = (n + 63) / 64;
+    size_t width = m == 1 ? 128 : 64, blocks = (n + width - 1) / width;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (size_t blk = 0; blk < blocks; blk++) {
-        size_t j = blk * 64, w = MIN(n - j, 64);
-        __mmask16 mk[4];
-        for (int q = 0; q < 4; q++) mk[q] = lanes(w > 16 * (size_t)q ? w - 16 * (size_t)q : 0);
-        switch ((w + 15) / 16) {
-        case 4:
-            block_nn(4, m, k, a, b + j, n, mk, beta, c + j, n);
-            break;
-        case 3:
-            block_nn(3, m, k, a, b + j, n, mk, beta, c + j, n);
-            break;
-        case 2:
-            block_nn(2, m, k, a, b + j, n, mk, beta, c + j, n);
-            break;
-        default:
-            block_nn(1, m, k, a, b + j, n, mk, beta, c + j, n);
-            break;
-        }
+        size_t j = blk * width, w = MIN(n - j, width);
+        __mmask16 mk[8];
+        block_lanes(w, 8, mk);
+        if (m == 1)
+            columns_row_nn(w, k, a, b + j, n, mk, beta, c + j);
+        else
+            columns_nn(w, m, k, a, b + j, n, mk, beta, c + j);
     }
 }
 
@@ -214,17 +268,77 @@ TGI_AVX512 static void product_nt(size_t m, size_t n, size_t k, const float *a, 
             rows_nt(1, t * 12, n, m, k, at, b, mk, beta, c);
     }
 }
+
+/* ---- a·bᵀ of one row (a batch-1 step): dot products along the rows of b ------------------ */
+
+/* Lane r of the result is the sum of v[r]'s 16 lanes, by a fixed tree: pairs of vectors
+ * interleaved and added (within 128-bit lanes, 32 then 64 bits), then 128-bit lanes. */
+TGI_INLINE TGI_AVX512 __m512 lane_sums16(const __m512 *v)
+{
+    __m512 x[8], y[4];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++)
+        x[r] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * r], v[2 * r + 1]),
+                             _mm512_unpackhi_ps(v[2 * r], v[2 * r + 1]));
+#pragma GCC unroll 4
+    for (int s = 0; s < 4; s++) {
+        __m512d lo = _mm512_unpacklo_pd(_mm512_castps_pd(x[2 * s]), _mm512_castps_pd(x[2 * s + 1]));
+        __m512d hi = _mm512_unpackhi_pd(_mm512_castps_pd(x[2 * s]), _mm512_castps_pd(x[2 * s + 1]));
+        y[s] = _mm512_add_ps(_mm512_castpd_ps(lo), _mm512_castpd_ps(hi));
+    }
+    __m512 w01 = _mm512_add_ps(_mm512_shuffle_f32x4(y[0], y[1], 0x88),
+                               _mm512_shuffle_f32x4(y[0], y[1], 0xDD));
+    __m512 w23 = _mm512_add_ps(_mm512_shuffle_f32x4(y[2], y[3], 0x88),
+                               _mm512_shuffle_f32x4(y[2], y[3], 0xDD));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(w01, w23, 0x88),
+                         _mm512_shuffle_f32x4(w01, w23, 0xDD));
+}
+
+/* c[j..j+R) = beta·c + rows j..j+R of b (n x k) times a (1 x k), R ≤ 16: sixteen dot products
+ * along k held in vectors, their lanes summed by lane_sums16. Rows past R repeat the last one
+ * and are not stored. */
+TGI_AVX512 static void rows_dot(size_t R, size_t k, const float *a, const float *b, float beta,
+                                float *c)
+{
+    size_t off[16];
+    for (size_t r = 0; r < 16; r++) off[r] = MIN(r, R - 1) * k;
+    __m512 acc[16];
+#pragma GCC unroll 16
+    for (int r = 0; r < 16; r++) acc[r] = _mm512_setzero_ps();
+    for (size_t p = 0; p < k; p += 16) {
+        __mmask16 mk = lanes(k - p);
+        __m512 av = _mm512_maskz_loadu_ps(mk, a + p);
+#pragma GCC unroll 16
+        for (int r = 0; r < 16; r++)
+            acc[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, b + off[r] + p), av, acc[r]);
+    }
+    __m512 v = lane_sums16(acc);
+    __mmask16 mr = lanes(R);
+    if (beta != 0) v = _mm512_add_ps(_mm512_maskz_loadu_ps(mr, c), v);
+    _mm512_mask_storeu_ps(c, mr, v);
+}
+
+/* c (1 x n) = beta·c + a (1 x k)·bᵀ, b (n x k): rows of b 16 at a time. */
+TGI_AVX512 static void row_nt(size_t n, size_t k, const float *a, const float *b, float beta,
+                              float *c, int threads)
+{
+    size_t groups = (n + 15) / 16;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (size_t g = 0; g < groups; g++)
+        rows_dot(MIN(n - 16 * g, 16), k, a, b + 16 * g * k, beta, c + 16 * g);
+}
 #endif
 
 int tgi_small_product(int tb, size_t m, size_t n, size_t k, const tg_real *a, const tg_real *b,
                       tg_real beta, tg_real *c)
 {
 #if TGI_SIMD
-    if (m < (tb ? MIN_ROWS_NT : MIN_ROWS_NN) || m > SMALL_MAX_ROWS || n < MIN_COLS) return 0;
-    if (tgi_simd_level() < TGI_SIMD_AVX512) return 0;
-    if (tb && m * k > AT_MAX) return 0;
+    if (m > SMALL_MAX_ROWS || n < MIN_COLS || tgi_simd_level() < TGI_SIMD_AVX512) return 0;
+    if (m > 1 && (m < (tb ? MIN_ROWS_NT : MIN_ROWS_NN) || (tb && m * k > AT_MAX))) return 0;
     int threads = tgi_threads_for(m * n * k, MIN_MACS_PER_THREAD);
-    if (tb)
+    if (m == 1 && tb)
+        row_nt(n, k, a, b, beta, c, threads);
+    else if (tb)
         product_nt(m, n, k, a, b, beta, c, threads);
     else
         product_nn(m, n, k, a, b, beta, c, threads);

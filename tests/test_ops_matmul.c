@@ -27,7 +27,13 @@ static const struct {
               {32, 64, 65},
               {6, 200, 129},
               {3, 17, 70},
-              {4, 33, 5}};
+              {4, 33, 5},
+              /* one row (ops/smallmm.c row_nn, row_nt): 16-row groups and 128-column blocks with
+                 remainders, k not a multiple of 16 */
+              {1, 100, 400},
+              {1, 400, 100},
+              {1, 37, 203},
+              {1, 16, 17}};
 
 /* Element (i, p) of op(x), where op(x) has `cols` columns and x is stored transposed when t. */
 static double at(const tg_tensor *x, int t, size_t i, size_t p)
