@@ -2,6 +2,7 @@
  *
  *   tg_charlm train [FILE] [options]    train on a UTF-8 text (default: the King James Bible)
  *   tg_charlm sample CKPT [options]     generate text from a checkpoint
+ *   tg_charlm probs CKPT TEXT           next-character probabilities along TEXT (nextchar.h)
  *   tg_charlm visualize CKPT TEXTFILE   colour a text by hidden units (charviz.h)
  *
  * The vocabulary is the set of Unicode code points of the file, so any language works. The last
@@ -9,6 +10,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "models/charviz.h"
+#include "models/nextchar.h"
 #include "models/cli.h"
 #include "models/lm.h"
 #include "models/text.h"
@@ -282,6 +284,19 @@ static int train(int argc, char **argv)
     return 0;
 }
 
+/* The model and vocabulary of a checkpoint written by train --save; returns the vocabulary's
+ * string (to free after deinit). */
+static char *load_model(const char *path, lm_model *m, lm_charvocab *v, unsigned flags)
+{
+    tg_status st;
+    char *vocab;
+    if (lm_load(path, m, "char", &vocab, flags, &st) != TG_OK) die("%s", st.msg);
+    if (lm_charvocab_from_string(v, vocab, &st) != TG_OK ||
+        lm_vocab_fits(path, v->size, m, &st) != TG_OK)
+        die("%s", st.msg);
+    return vocab;
+}
+
 static int sample(int argc, char **argv)
 {
     const char *prime = "";
@@ -311,13 +326,8 @@ static int sample(int argc, char **argv)
     }
     lm_model m;
     lm_charvocab v;
-    char *vocab;
+    char *vocab = load_model(pos[0], &m, &v, nonfinite ? TG_CKPT_NONFINITE_OK : 0);
     size_t np;
-    if (lm_load(pos[0], &m, "char", &vocab, nonfinite ? TG_CKPT_NONFINITE_OK : 0, &st) != TG_OK)
-        die("%s", st.msg);
-    if (lm_charvocab_from_string(&v, vocab, &st) != TG_OK ||
-        lm_vocab_fits(pos[0], v.size, &m, &st) != TG_OK)
-        die("%s", st.msg);
     int32_t *p = prime_ids(&v, prime, &np);
     tg_rng rng;
     tg_rng_seed(&rng, seed);
@@ -329,15 +339,62 @@ static int sample(int argc, char **argv)
     return 0;
 }
 
+static int probs(int argc, char **argv)
+{
+    size_t top_k = 3;
+    const char *svg = NULL;
+    const lm_opt opts[] = {
+        {"top", 'z', &top_k, "likeliest next characters listed at each position"},
+        {"svg", 's', &svg, "also draw the table as an SVG picture in this file"},
+    };
+    size_t nopt = sizeof opts / sizeof opts[0], npos;
+    char *pos[2];
+    tg_status st;
+    int help;
+    if (lm_parse(argc, argv, opts, nopt, pos, 2, &npos, &help, &st) != 0) die("%s", st.msg);
+    if (help || npos != 2) {
+        printf("usage: tg_charlm probs CKPT TEXT [options]\n\nFeed TEXT (a string) through the "
+               "checkpoint's model from the zero state and print, at\neach position, the input "
+               "character, the probability the model gives to the actual next\ncharacter, and "
+               "the likeliest next characters (the 'hello' figure).\n\noptions:\n");
+        lm_print_options(stdout, opts, nopt);
+        return help ? 0 : 2;
+    }
+    lm_model m;
+    lm_charvocab v;
+    char *vocab = load_model(pos[0], &m, &v, 0);
+    uint32_t *text;
+    size_t n;
+    lm_nextchar nc;
+    if (lm_utf8_decode("TEXT", pos[1], strlen(pos[1]), &text, &n, &st) != TG_OK ||
+        lm_nextchar_compute(&nc, &m, &v, "TEXT", text, n, top_k, &st) != TG_OK)
+        die("%s", st.msg);
+    lm_nextchar_print(stdout, &nc, &v);
+    if (svg) {
+        FILE *f = fopen(svg, "w");
+        if (!f || lm_nextchar_svg(f, &nc, &v) != TG_OK || fclose(f) != 0)
+            die("%s: cannot write the picture", svg);
+        printf("wrote %s\n", svg);
+    }
+    lm_nextchar_deinit(&nc);
+    free(text);
+    lm_model_deinit(&m);
+    lm_charvocab_deinit(&v);
+    free(vocab);
+    return 0;
+}
+
 int lm_charlm_main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "train") == 0) return train(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "sample") == 0) return sample(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "probs") == 0) return probs(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "visualize") == 0)
         return lm_charviz_command(argc - 2, argv + 2);
     fprintf(argc >= 2 && strcmp(argv[1], "--help") ? stderr : stdout,
             "usage: tg_charlm train [FILE] [options]   train (default corpus: the KJV Bible)\n"
             "       tg_charlm sample CKPT [options]    generate text from a checkpoint\n"
+            "       tg_charlm probs CKPT TEXT [--top K] next-character probabilities along TEXT\n"
             "       tg_charlm visualize CKPT TEXTFILE  colour a text by hidden units (HTML)\n"
             "Run a command with --help for its options.\n");
     return argc >= 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
