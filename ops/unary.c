@@ -3,7 +3,8 @@
  * Each op maps x to y element by element, so y has x's shape and element i of dx depends only
  * on element i of dy and y. Every backward differentiates through forward's output y (tanh and
  * sigmoid never recompute an exponential) or through the op's argument (scale's c, kept in
- * y->arg), and adds into dx, so a tensor used twice receives both terms.
+ * y->arg), and adds into dx, so a tensor used twice receives both terms. sigmoid's and tanh's
+ * loops are also compiled for AVX2 and AVX-512 and chosen at run time (map(), ops/simd.c).
  * Read next: shape.c (ops that move values rather than change them).
  */
 #include "ops/unary.h"
@@ -62,32 +63,96 @@ static inline tg_real sigmoid(tg_real x) /* 1/(1 + e) for x >= 0, else e/(1 + e)
     return nan_or(x, (x >= 0 ? 1 : e) / (1 + e));
 }
 
+/* The gate activations' loops, over elements lo..hi of x, y (and dx, dy), written once and
+ * compiled per instruction set (ops/simd.c): each element gets the same operations in every
+ * version, so the same bits. An LSTM step calls them on (B x H) gates, 100 elements at batch 1,
+ * where SSE2's 4 lanes against AVX-512's 16 is most of the cost. */
+typedef struct map_args {
+    const tg_real *restrict x; /* forward: the input; backward: y */
+    tg_real *restrict y;       /* forward: the output; backward: dx */
+    const tg_real *restrict dy;
+} map_args;
+typedef void map_fn(const map_args *m, size_t lo, size_t hi);
+
+TGI_INLINE void tanh_map(const map_args *m, size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++) m->y[i] = TANH(m->x[i]);
+}
+
+TGI_INLINE void tanh_grad_map(const map_args *m, size_t lo, size_t hi) /* dx += dy * (1 - y*y) */
+{
+    for (size_t i = lo; i < hi; i++) m->y[i] += m->dy[i] * (1 - m->x[i] * m->x[i]);
+}
+
+TGI_INLINE void sigmoid_map(const map_args *m, size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++) m->y[i] = sigmoid(m->x[i]);
+}
+
+TGI_INLINE void sigmoid_grad_map(const map_args *m, size_t lo, size_t hi) /* dx += dy * y*(1-y) */
+{
+    for (size_t i = lo; i < hi; i++) m->y[i] += m->dy[i] * m->x[i] * (1 - m->x[i]);
+}
+
+#define MAP1(attr, set, name)                                                                      \
+    attr static void name##_##set(const map_args *m, size_t lo, size_t hi)                         \
+    {                                                                                              \
+        name##_map(m, lo, hi);                                                                     \
+    }
+#define MAPS(attr, set)                                                                            \
+    MAP1(attr, set, tanh)                                                                          \
+    MAP1(attr, set, tanh_grad) MAP1(attr, set, sigmoid) MAP1(attr, set, sigmoid_grad)
+MAPS(, base)
+#if TGI_SIMD
+MAPS(TGI_AVX2, avx2)
+MAPS(TGI_AVX512, avx512)
+#endif
+
+enum { MAP_TANH, MAP_TANH_GRAD, MAP_SIGMOID, MAP_SIGMOID_GRAD };
+
+/* Loop `which` over all n elements, in one piece a thread, with this CPU's version. */
+static void map(int which, map_args m, size_t n)
+{
+    static map_fn *const fns[][4] = {
+        {tanh_base, tanh_grad_base, sigmoid_base, sigmoid_grad_base},
+#if TGI_SIMD
+        {tanh_avx2, tanh_grad_avx2, sigmoid_avx2, sigmoid_grad_avx2},
+        {tanh_avx512, tanh_grad_avx512, sigmoid_avx512, sigmoid_grad_avx512},
+#endif
+    };
+    map_fn *f = fns[TGI_SIMD ? tgi_simd_level() : 0][which];
+    int nt = tgi_threads_for(n, MIN_PER_THREAD);
+    if (nt == 1) {
+        f(&m, 0, n);
+        return;
+    }
+    size_t piece = (n + (size_t)nt - 1) / (size_t)nt;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int p = 0; p < nt; p++)
+        f(&m, (size_t)p * piece < n ? (size_t)p * piece : n,
+          (size_t)(p + 1) * piece < n ? (size_t)(p + 1) * piece : n);
+}
+
 static void tanh_forward(tg_tape *t, tg_tensor *y)
 {
-    const tg_real *x = y->in[0]->val;
-    tg_real *v = y->val;
-    FOR_EACH(y, v[i] = TANH(x[i]));
+    map(MAP_TANH, (map_args){y->in[0]->val, y->val, NULL}, tg_numel(y));
 }
 
 static void tanh_backward(tg_tape *t, tg_tensor *y) /* dx += dy * (1 - y*y) */
 {
-    tg_real *restrict dx = y->in[0]->grad;
-    const tg_real *restrict dy = y->grad, *restrict v = y->val;
-    if (dx) FOR_EACH(y, dx[i] += dy[i] * (1 - v[i] * v[i]));
+    if (y->in[0]->grad)
+        map(MAP_TANH_GRAD, (map_args){y->val, y->in[0]->grad, y->grad}, tg_numel(y));
 }
 
 static void sigmoid_forward(tg_tape *t, tg_tensor *y)
 {
-    const tg_real *x = y->in[0]->val;
-    tg_real *v = y->val;
-    FOR_EACH(y, v[i] = sigmoid(x[i]));
+    map(MAP_SIGMOID, (map_args){y->in[0]->val, y->val, NULL}, tg_numel(y));
 }
 
 static void sigmoid_backward(tg_tape *t, tg_tensor *y) /* dx += dy * y*(1-y) */
 {
-    tg_real *restrict dx = y->in[0]->grad;
-    const tg_real *restrict dy = y->grad, *restrict v = y->val;
-    if (dx) FOR_EACH(y, dx[i] += dy[i] * v[i] * (1 - v[i]));
+    if (y->in[0]->grad)
+        map(MAP_SIGMOID_GRAD, (map_args){y->val, y->in[0]->grad, y->grad}, tg_numel(y));
 }
 
 static void relu_forward(tg_tape *t, tg_tensor *y) /* x < 0 ? 0 : x, so a NaN passes through */

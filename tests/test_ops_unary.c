@@ -4,6 +4,8 @@
  * sigmoid and tanh in ulps over a sweep of all floats; one thread against two. */
 #include "testutil.h"
 
+#include "ops/internal.h"
+
 #include <float.h>
 #include <stdlib.h>
 
@@ -416,6 +418,51 @@ static void test_sigmoid_and_tanh_keep_nan_infinities_zero_and_subnormals(void *
     tg_tensor_free(x);
 }
 
+/* sigmoid and tanh run as SSE2, AVX2 or AVX-512 code, whichever the CPU runs (ops/simd.c): each
+ * level this CPU has gives the same bits forward, over the sweep of floats and NaN and the
+ * infinities, and backward, on a ragged length (not a multiple of any vector width). */
+static void test_sigmoid_and_tanh_give_the_same_bits_with_every_vector_width(void **s)
+{
+    (void)s;
+    size_t n = sweep_floats(NULL) + 3, m = 1037;
+    tg_tensor *x = tg_tensor_new(1, n, 0);
+    assert_non_null(x);
+    sweep_floats(x->val);
+    x->val[n - 3] = (tg_real)NAN, x->val[n - 2] = (tg_real)INFINITY;
+    x->val[n - 1] = -(tg_real)INFINITY;
+    tg_rng r;
+    tg_rng_seed(&r, 17);
+    tg_tensor *xg = rand_leaf(1, m, &r, -8, 8), *w = rand_leaf(1, m, &r, -1, 1);
+    for (int k = 0; k < 2; k++) {
+        unop f = k ? tg_sigmoid : tg_tanh;
+        tg_real *y[3], *dx[3];
+        for (int level = TGI_SIMD_BASE; level <= TGI_SIMD_AVX512; level++) {
+            tgi_simd_cap(level);
+            tg_tape *t = tg_tape_new();
+            tg_tensor *out = f(t, x);
+            assert_non_null(out);
+            y[level] = malloc(n * sizeof(tg_real));
+            memcpy(y[level], out->val, n * sizeof(tg_real));
+            memset(xg->grad, 0, m * sizeof *xg->grad);
+            weighted_op c = {f, xg, w};
+            assert_int_equal(tg_backward(t, weighted_loss(t, &c)), TG_OK);
+            dx[level] = malloc(m * sizeof(tg_real));
+            memcpy(dx[level], xg->grad, m * sizeof(tg_real));
+            tg_tape_free(t);
+        }
+        tgi_simd_cap(-1);
+        for (int level = TGI_SIMD_AVX2; level <= TGI_SIMD_AVX512; level++) {
+            assert_memory_equal(y[0], y[level], n * sizeof(tg_real));
+            assert_memory_equal(dx[0], dx[level], m * sizeof(tg_real));
+        }
+        for (int level = TGI_SIMD_BASE; level <= TGI_SIMD_AVX512; level++)
+            free(y[level]), free(dx[level]);
+    }
+    tg_tensor_free(x);
+    tg_tensor_free(xg);
+    tg_tensor_free(w);
+}
+
 /* Large tensors split between threads: the values and gradients must not change. */
 static void test_unary_ops_give_the_same_bits_on_one_and_two_threads(void **s)
 {
@@ -455,6 +502,7 @@ static void test_unary_ops_give_the_same_bits_on_one_and_two_threads(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sigmoid_and_tanh_give_the_same_bits_with_every_vector_width),
         cmocka_unit_test(test_tanh_forward_matches_reference),
         cmocka_unit_test(test_sigmoid_forward_matches_reference),
         cmocka_unit_test(test_relu_forward_matches_reference),
