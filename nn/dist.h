@@ -13,12 +13,20 @@
  * the same calls exist: init gives one rank, and fails with TG_EINVAL when a launcher started
  * the process (N copies of a one-rank program would each train alone).
  *
- * The sum is MPI_Allreduce (MPI_SUM) in place, in pieces of at most 2^30 elements. Every
- * reduction Open MPI chooses (recursive doubling, ring, Rabenseifner) adds each pair of partial
- * sums the same way on every rank, so the ranks receive the same bits; tests/test_nn_dist.c
- * checks that the parameters of two ranks stay bit-identical. Errors are returned, not fatal
- * (MPI_ERRORS_RETURN on a duplicate of MPI_COMM_WORLD); a rank that dies is normally noticed
- * first by mpirun, which stops the others with a message naming it.
+ * The sum goes through shared memory among the ranks of one machine (MPI_COMM_TYPE_SHARED):
+ * in pieces of at most 512 KiB, each rank copies its piece into its buffer of an MPI-3 shared
+ * window, adds its 1/R share of the piece over all the buffers (rank 0's value, plus rank
+ * 1's, ... in that order, whatever the timing) into the first rank's buffer, and copies the
+ * total back; two barriers a piece. Ranks on several machines add a step: the first rank of
+ * each machine sums the machines' totals with MPI_Allreduce before the copy back (every
+ * reduction Open MPI chooses adds each pair of partial sums the same way on every rank). So
+ * every rank receives the same bits, and the same bits from run to run; tests/test_nn_dist.c
+ * checks both, and with TG_DIST_NODE_RANKS=k in the environment (blocks of k consecutive
+ * ranks taken as one machine, for tests) the several-machine path on one machine. Open MPI's
+ * own MPI_Allreduce of the 79 MB of ptb-medium was 3 to 10 times slower on 2 ranks of one
+ * machine (docs/scaling.md). Errors are returned, not fatal (MPI_ERRORS_RETURN on a duplicate
+ * of MPI_COMM_WORLD and on the window); a rank that dies is normally noticed first by mpirun,
+ * which stops the others with a message naming it.
  *
  * Read next: trainer.h (what the trainer does with the communicator), docs/scaling.md.
  */

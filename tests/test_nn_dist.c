@@ -8,7 +8,10 @@
  *   - a checkpoint written by rank 0 of a 2-rank run continues on 1 rank, and one of 1 rank on
  *     2, as the uninterrupted runs; with dropout, 2 ranks resumed continue bit for bit;
  *   - B not divisible by the ranks and a checkpoint of another model are refused, with a
- *     message, leaving the trainer as it was.
+ *     message, leaving the trainer as it was;
+ *   - the sum itself, over more than one piece of the shared window, in F32, F64 and U64,
+ *     gives every rank the exact totals (meson runs it again with TG_DIST_NODE_RANKS=1, each
+ *     rank its own node: the node leaders' MPI_Allreduce path).
  * `test_nn_dist die PATH` and `verify PATH` are the halves of the rank-death test
  * (tests/tools/check_mpi_rank_death.py). */
 #include "testutil.h"
@@ -365,6 +368,41 @@ static int die_mid_run(const char *path)
     return 0; /* not reached by rank 0: the run stops at window 5 */
 }
 
+/* Element i of rank k's vector: small integers, so every order of addition is exact. */
+static double term(size_t i, size_t k)
+{
+    return (double)((i * 7 + k * 3) % 101) - 50;
+}
+
+/* Sums of 3.3 million elements (several pieces of any window size) and of 1, in place. */
+static void test_the_sum_is_exact_over_several_pieces(void **state)
+{
+    (void)state;
+    const tg_comm *c = tg_dist_comm(&dist);
+    assert_non_null(c);
+    size_t n = 3300001, R = c->ranks;
+    float *f = malloc(n * sizeof *f);
+    double *d = malloc(n * sizeof *d);
+    uint64_t *u = malloc(n * sizeof *u);
+    assert_true(f && d && u);
+    for (size_t i = 0; i < n; i++)
+        f[i] = (float)term(i, c->rank), d[i] = term(i, c->rank) / 4, u[i] = (uint64_t)1 << c->rank;
+    tg_status st = {0};
+    assert_int_equal(c->sum(c->ctx, f, n, TG_DT_F32, &st), TG_OK);
+    assert_int_equal(c->sum(c->ctx, d, n, TG_DT_F64, &st), TG_OK);
+    assert_int_equal(c->sum(c->ctx, u, n, TG_DT_U64, &st), TG_OK);
+    assert_int_equal(c->sum(c->ctx, u + n - 1, 1, TG_DT_U64, &st), TG_OK); /* summed twice */
+    size_t wrong = 0;
+    for (size_t i = 0; i < n; i++) {
+        double want = 0;
+        for (size_t k = 0; k < R; k++) want += term(i, k);
+        uint64_t all = ((uint64_t)1 << R) - 1; /* each rank's own bit */
+        wrong += f[i] != (float)want || d[i] != want / 4 || u[i] != (i < n - 1 ? all : R * all);
+    }
+    assert_int_equal(wrong, 0);
+    free(f), free(d), free(u);
+}
+
 /* `verify PATH` (one process): the checkpoint is whole and holds 3 windows. */
 static int verify(const char *path)
 {
@@ -395,6 +433,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_with_dropout_two_ranks_resume_bit_for_bit),
         cmocka_unit_test(test_rows_not_divisible_by_the_ranks_are_refused),
         cmocka_unit_test(test_a_checkpoint_of_another_model_is_refused),
+        cmocka_unit_test(test_the_sum_is_exact_over_several_pieces),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     tg_dist_finalize(&dist);
