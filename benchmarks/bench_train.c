@@ -137,13 +137,18 @@ typedef struct timed_comm {
     tg_comm comm;       /* dist's, with sum routed through timed_sum */
     const tg_comm *mpi; /* dist's own */
     double seconds;     /* spent in sums */
+    double waiting;     /* of which waiting for the last rank to arrive */
 } timed_comm;
 
+/* A sum of more than one value is preceded by a sum of one (a barrier), timed as waiting, so
+ * the rest is the sum itself. */
 static int timed_sum(void *ctx, void *v, size_t n, tg_dtype dt, tg_status *st)
 {
     timed_comm *tc = ctx;
-    double t0 = now();
-    int rc = tc->mpi->sum(tc->mpi->ctx, v, n, dt, st);
+    double t0 = now(), t1 = t0, one = 1;
+    int rc = n > 1 ? tc->mpi->sum(tc->mpi->ctx, &one, 1, TG_DT_F64, st) : TG_OK;
+    if (n > 1) t1 = now(), tc->waiting += t1 - t0;
+    if (rc == TG_OK) rc = tc->mpi->sum(tc->mpi->ctx, v, n, dt, st);
     tc->seconds += now() - t0;
     return rc;
 }
@@ -164,7 +169,7 @@ static int timed_bcast(void *ctx, void *v, size_t n, tg_dtype dt, tg_status *st)
 static void timed_init(timed_comm *tc, const tg_comm *mpi)
 {
     tc->mpi = mpi;
-    tc->seconds = 0;
+    tc->seconds = tc->waiting = 0;
     tc->comm = *mpi;
     tc->comm.ctx = tc, tc->comm.sum = timed_sum, tc->comm.gather = timed_gather;
     tc->comm.bcast = timed_bcast;
@@ -292,7 +297,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < warmup; i++)
         if (lm_train_window(&tr, &loss, &st) <= 0) return fprintf(stderr, "%s\n", st.msg), 1;
     double timed_s = 0;
-    tcomm.seconds = 0;
+    tcomm.seconds = tcomm.waiting = 0;
     if (profile) {
         prof_init(m.ps);
         if (!prof_start(reps * steps)) return fprintf(stderr, "bench_train: out of memory\n"), 1;
@@ -304,7 +309,7 @@ int main(int argc, char **argv)
         rate[k] = (double)(steps * c.T * c.B) / (now() - t0);
         timed_s += now() - t0;
     }
-    double frac = m.comm ? tcomm.seconds / timed_s : 0;
+    double frac = m.comm ? tcomm.seconds / timed_s : 0, wait = m.comm ? tcomm.waiting / timed_s : 0;
     if (profile) prof_stop();
     qsort(rate, reps, sizeof *rate, cmp_double);
     double tps = rate[reps / 2], gflops = gemm_flops(&c) * tps / (double)(c.T * c.B) * 1e-9;
@@ -318,14 +323,15 @@ int main(int argc, char **argv)
     printf("  GEMM work %.1f GFLOP/s of wall time, peak RSS %.1f MB\n", gflops, rss_mb);
     printf("  %s\n", tg_blis_config());
     if (m.comm)
-        printf("  %zu ranks x %zu rows; %.1f%% of the time in the gradient sum (all-reduce)\n",
-               dist.comm.ranks, c.B / dist.comm.ranks, 100 * frac);
+        printf("  %zu ranks x %zu rows; %.1f%% of the time in the gradient sum (all-reduce), "
+               "of which %.1f%% of the time waiting for the other ranks to arrive\n",
+               dist.comm.ranks, c.B / dist.comm.ranks, 100 * frac, 100 * wait);
     if (profile && prof_report(stdout, reps * steps)) return 1;
     printf(
         "RESULT config=%s cell=%s tokens_per_s=%.1f gemm_gflops=%.2f peak_rss_mb=%.1f blis=\"%s\" "
-        "threads=%zu T=%zu B=%zu ranks=%zu allreduce_frac=%.4f\n",
+        "threads=%zu T=%zu B=%zu ranks=%zu allreduce_frac=%.4f allreduce_wait_frac=%.4f\n",
         bc->name, c.cell->name, tps, gflops, rss_mb, tg_blis_config(), threads, c.T, c.B,
-        dist.comm.ranks, frac);
+        dist.comm.ranks, frac, wait);
     tg_dist_finalize(&dist);
     lm_trainer_deinit(&tr);
     lm_model_deinit(&m);
