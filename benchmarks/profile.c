@@ -234,22 +234,24 @@ void __wrap_bli_sgemv_ex(trans_t ta, conj_t cx, dim_t m, dim_t n, float *alpha, 
     record(&kk, leave(&f));
 }
 
-int __real_tgi_small_product(int tb, size_t m, size_t n, size_t k, const float *a, const float *b,
-                             float beta, float *c);
-int __wrap_tgi_small_product(int tb, size_t m, size_t n, size_t k, const float *a, const float *b,
-                             float beta, float *c);
+int __real_tgi_small_product(int ta, int tb, size_t m, size_t n, size_t k, const float *a,
+                             const float *b, float beta, float *c);
+int __wrap_tgi_small_product(int ta, int tb, size_t m, size_t n, size_t k, const float *a,
+                             const float *b, float beta, float *c);
 
 /* Filed with the strides of the same product through bli_sgemm_ex, which "BLIS alone" runs. */
-int __wrap_tgi_small_product(int tb, size_t m, size_t n, size_t k, const float *a, const float *b,
-                             float beta, float *c)
+int __wrap_tgi_small_product(int ta, int tb, size_t m, size_t n, size_t k, const float *a,
+                             const float *b, float beta, float *c)
 {
-    if (!timing_products()) return __real_tgi_small_product(tb, m, n, k, a, b, beta, c);
+    if (!timing_products()) return __real_tgi_small_product(ta, tb, m, n, k, a, b, beta, c);
     long threads = tgi_threads_for(m * n * k, 1 << 19), rsb = tb ? (long)k : (long)n;
-    key kk = {CALL_SMALL, kind_of(a, b, c), 0, tb,  beta == 0, threads, (long)m, (long)n,
-              (long)k,    (long)k,          1, rsb, 1,         (long)n, 1};
+    long rsa = ta ? (long)m : (long)k;
+    key kk = {CALL_SMALL, kind_of(a, b, c), ta,      tb,  beta == 0, threads,
+              (long)m,    (long)n,          (long)k, rsa, 1,         rsb,
+              1,          (long)n,          1};
     frame f;
     enter(&f);
-    int done = __real_tgi_small_product(tb, m, n, k, a, b, beta, c);
+    int done = __real_tgi_small_product(ta, tb, m, n, k, a, b, beta, c);
     double sec = leave(&f);
     if (done) record(&kk, sec);
     return done;

@@ -82,7 +82,7 @@ static void gemm(int ta, int tb, size_t m, size_t n, size_t k, const tg_real *a,
         if (beta == 0) memset(c, 0, m * n * sizeof *c);
         return;
     }
-    if (!ta && tgi_small_product(tb, m, n, k, a, b, beta, c)) return; /* few rows, in place */
+    if (tgi_small_product(ta, tb, m, n, k, a, b, beta, c)) return; /* few rows, in place */
     if (gemv_product(ta, tb, m, n, k, a, b, beta, c)) return;
     tg_real alpha = 1;
     rntm_t rntm;

@@ -9,7 +9,11 @@
  *     a tile of up to 6 rows by 64 columns of c held in 24 vector registers while p runs;
  *   c (m x n) = beta·c + a·bᵀ, b (n x k) stored by rows:  the same with the roles turned, on
  *     cᵀ = b·aᵀ: a tile of up to 12 rows of b by the m (≤ 32) columns of aᵀ, aᵀ written once
- *     into a small block on the stack, the tile turned back into c's rows at its end.
+ *     into a small block on the stack, the tile turned back into c's rows at its end;
+ *   one row (batch 1): a·b as the first with 128 columns at once, a·bᵀ as 16 dot products at a
+ *     time whose lanes are summed by a fixed tree (lane_sums16);
+ *   c (m x n) = beta·c + aᵀ·b, a (k x m) of few rows: the first with a read down its columns
+ *     (a weight's gradient from the T·B rows of a batch-1 window, dW += dyᵀ·x).
  *
  * Each element of c is one sum over p in order, by one thread, then added to c (beta 1) or
  * stored (beta 0): the same bits on any thread count, and (as for BLIS's own kernels) not the
@@ -50,9 +54,9 @@ TGI_AVX512 static inline void block_lanes(size_t w, int Q, __mmask16 *mk)
 }
 
 /* c[0..R)[0..16·Q) (masked at the right by mk) = beta·c + a[0..R)·b[.., 0..16·Q). */
-TGI_INLINE TGI_AVX512 void tile_nn(const int R, const int Q, size_t k, const float *a, size_t lda,
-                                   const float *b, size_t ldb, const __mmask16 *mk, float beta,
-                                   float *c, size_t ldc)
+TGI_INLINE TGI_AVX512 void tile_nn(const int R, const int Q, size_t k, const float *a, size_t rs,
+                                   size_t cs, const float *b, size_t ldb, const __mmask16 *mk,
+                                   float beta, float *c, size_t ldc)
 {
     __m512 acc[6][4];
     for (int r = 0; r < R; r++)
@@ -61,7 +65,7 @@ TGI_INLINE TGI_AVX512 void tile_nn(const int R, const int Q, size_t k, const flo
         __m512 bv[4];
         for (int q = 0; q < Q; q++) bv[q] = _mm512_maskz_loadu_ps(mk[q], b + p * ldb + 16 * q);
         for (int r = 0; r < R; r++) {
-            __m512 av = _mm512_set1_ps(a[r * lda + p]);
+            __m512 av = _mm512_set1_ps(a[r * rs + p * cs]);
             for (int q = 0; q < Q; q++) acc[r][q] = _mm512_fmadd_ps(av, bv[q], acc[r][q]);
         }
     }
@@ -75,31 +79,31 @@ TGI_INLINE TGI_AVX512 void tile_nn(const int R, const int Q, size_t k, const flo
 }
 
 /* One block of up to 64 columns of c, Q vectors wide, every row of c in tiles of 6. */
-TGI_INLINE TGI_AVX512 void block_nn(const int Q, size_t m, size_t k, const float *a, const float *b,
-                                    size_t ldb, const __mmask16 *mk, float beta, float *c,
-                                    size_t ldc)
+TGI_INLINE TGI_AVX512 void block_nn(const int Q, size_t m, size_t k, const float *a, size_t rs,
+                                    size_t cs, const float *b, size_t ldb, const __mmask16 *mk,
+                                    float beta, float *c, size_t ldc)
 {
     for (size_t i = 0; i < m; i += 6) {
-        const float *ai = a + i * k;
+        const float *ai = a + i * rs;
         float *ci = c + i * ldc;
         switch (MIN(m - i, 6)) {
         case 6:
-            tile_nn(6, Q, k, ai, k, b, ldb, mk, beta, ci, ldc);
+            tile_nn(6, Q, k, ai, rs, cs, b, ldb, mk, beta, ci, ldc);
             break;
         case 5:
-            tile_nn(5, Q, k, ai, k, b, ldb, mk, beta, ci, ldc);
+            tile_nn(5, Q, k, ai, rs, cs, b, ldb, mk, beta, ci, ldc);
             break;
         case 4:
-            tile_nn(4, Q, k, ai, k, b, ldb, mk, beta, ci, ldc);
+            tile_nn(4, Q, k, ai, rs, cs, b, ldb, mk, beta, ci, ldc);
             break;
         case 3:
-            tile_nn(3, Q, k, ai, k, b, ldb, mk, beta, ci, ldc);
+            tile_nn(3, Q, k, ai, rs, cs, b, ldb, mk, beta, ci, ldc);
             break;
         case 2:
-            tile_nn(2, Q, k, ai, k, b, ldb, mk, beta, ci, ldc);
+            tile_nn(2, Q, k, ai, rs, cs, b, ldb, mk, beta, ci, ldc);
             break;
         default:
-            tile_nn(1, Q, k, ai, k, b, ldb, mk, beta, ci, ldc);
+            tile_nn(1, Q, k, ai, rs, cs, b, ldb, mk, beta, ci, ldc);
             break;
         }
     }
@@ -111,15 +115,16 @@ TGI_INLINE TGI_AVX512 void block_nn(const int Q, size_t m, size_t k, const float
         break
 
 /* A block of w ≤ 64 columns of c (m x ldc), Q = w/16 rounded up chosen at compile time. */
-TGI_AVX512 static void columns_nn(size_t w, size_t m, size_t k, const float *a, const float *b,
-                                  size_t ld, const __mmask16 *mk, float beta, float *c)
+TGI_AVX512 static void columns_nn(size_t w, size_t m, size_t k, const float *a, size_t rs,
+                                  size_t cs, const float *b, size_t ld, const __mmask16 *mk,
+                                  float beta, float *c)
 {
     switch ((w + 15) / 16) {
-        CASE_Q(4, block_nn(4, m, k, a, b, ld, mk, beta, c, ld));
-        CASE_Q(3, block_nn(3, m, k, a, b, ld, mk, beta, c, ld));
-        CASE_Q(2, block_nn(2, m, k, a, b, ld, mk, beta, c, ld));
+        CASE_Q(4, block_nn(4, m, k, a, rs, cs, b, ld, mk, beta, c, ld));
+        CASE_Q(3, block_nn(3, m, k, a, rs, cs, b, ld, mk, beta, c, ld));
+        CASE_Q(2, block_nn(2, m, k, a, rs, cs, b, ld, mk, beta, c, ld));
     default:
-        block_nn(1, m, k, a, b, ld, mk, beta, c, ld);
+        block_nn(1, m, k, a, rs, cs, b, ld, mk, beta, c, ld);
     }
 }
 
@@ -161,10 +166,11 @@ TGI_AVX512 static void columns_row_nn(size_t w, size_t k, const float *a, const 
     }
 }
 
-/* c (m x n) = beta·c + a (m x k)·b (k x n), all stored by rows without gaps, in blocks of 64
- * columns (128 for one row). */
-TGI_AVX512 static void product_nn(size_t m, size_t n, size_t k, const float *a, const float *b,
-                                  float beta, float *c, int threads)
+/* c (m x n) = beta·c + op(a) (m x k)·b (k x n), all stored by rows without gaps, a read
+ * transposed when ta (stored (k x m)), in blocks of 64 columns (128 for one row, where a is a
+ * row either way). */
+TGI_AVX512 static void product_nn(int ta, size_t m, size_t n, size_t k, const float *a,
+                                  const float *b, float beta, float *c, int threads)
 {
     size_t width = m == 1 ? 128 : 64, blocks = (n + width - 1) / width;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
@@ -175,7 +181,7 @@ TGI_AVX512 static void product_nn(size_t m, size_t n, size_t k, const float *a, 
         if (m == 1)
             columns_row_nn(w, k, a, b + j, n, mk, beta, c + j);
         else
-            columns_nn(w, m, k, a, b + j, n, mk, beta, c + j);
+            columns_nn(w, m, k, a, ta ? 1 : k, ta ? m : 1, b + j, n, mk, beta, c + j);
     }
 }
 
@@ -329,22 +335,34 @@ TGI_AVX512 static void row_nt(size_t n, size_t k, const float *a, const float *b
 }
 #endif
 
-int tgi_small_product(int tb, size_t m, size_t n, size_t k, const tg_real *a, const tg_real *b,
-                      tg_real beta, tg_real *c)
+#if TGI_SIMD
+/* Whether the shape is one of those above: op(a) of 1 or MIN_ROWS_NN.. (MIN_ROWS_NT.. for a·bᵀ)
+ * to SMALL_MAX_ROWS rows, or aᵀ·b with a stored as (k x m) of at most SMALL_MAX_ROWS rows (a
+ * parameter's weight gradient from the T·B rows of a batch-1 window). */
+static int fits(int ta, int tb, size_t m, size_t n, size_t k)
+{
+    if (n < MIN_COLS || (ta && tb)) return 0;
+    if (ta) return k <= SMALL_MAX_ROWS && (m == 1 || m >= MIN_ROWS_NN);
+    if (m == 1) return 1;
+    return m <= SMALL_MAX_ROWS && m >= (tb ? MIN_ROWS_NT : MIN_ROWS_NN) && !(tb && m * k > AT_MAX);
+}
+#endif
+
+int tgi_small_product(int ta, int tb, size_t m, size_t n, size_t k, const tg_real *a,
+                      const tg_real *b, tg_real beta, tg_real *c)
 {
 #if TGI_SIMD
-    if (m > SMALL_MAX_ROWS || n < MIN_COLS || tgi_simd_level() < TGI_SIMD_AVX512) return 0;
-    if (m > 1 && (m < (tb ? MIN_ROWS_NT : MIN_ROWS_NN) || (tb && m * k > AT_MAX))) return 0;
+    if (!fits(ta, tb, m, n, k) || tgi_simd_level() < TGI_SIMD_AVX512) return 0;
     int threads = tgi_threads_for(m * n * k, MIN_MACS_PER_THREAD);
     if (m == 1 && tb)
         row_nt(n, k, a, b, beta, c, threads);
     else if (tb)
         product_nt(m, n, k, a, b, beta, c, threads);
     else
-        product_nn(m, n, k, a, b, beta, c, threads);
+        product_nn(ta, m, n, k, a, b, beta, c, threads);
     return 1;
 #else
-    (void)tb, (void)m, (void)n, (void)k, (void)a, (void)b, (void)beta, (void)c;
+    (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)a, (void)b, (void)beta, (void)c;
     return 0;
 #endif
 }

@@ -33,7 +33,12 @@ static const struct {
               {1, 100, 400},
               {1, 400, 100},
               {1, 37, 203},
-              {1, 16, 17}};
+              {1, 16, 17},
+              /* aᵀ·b with a of few rows (a batch-1 window's weight gradient), in place */
+              {400, 25, 100},
+              {65, 25, 100},
+              {7, 32, 129},
+              {3, 1, 5}};
 
 /* Element (i, p) of op(x), where op(x) has `cols` columns and x is stored transposed when t. */
 static double at(const tg_tensor *x, int t, size_t i, size_t p)
