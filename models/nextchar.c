@@ -142,14 +142,14 @@ static void svg_cell(FILE *f, double x, double y, double p, uint32_t cp, int act
 
 int lm_nextchar_svg(FILE *f, const lm_nextchar *nc, const lm_charvocab *v)
 {
-    double W = 90 + 64.0 * (double)nc->n, Hgt = 110 + 34.0 * (double)nc->K;
+    double W = fmax(90 + 64.0 * (double)nc->n, 400), Hgt = 110 + 34.0 * (double)nc->K;
     fprintf(f,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
             "font-family=\"monospace\" font-size=\"14\" text-anchor=\"middle\">\n"
             "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-            "<text x=\"%.0f\" y=\"24\" font-family=\"sans-serif\">probability of each next "
-            "character (red outline: the actual one)</text>\n",
-            W, Hgt, W / 2);
+            "<text x=\"10\" y=\"24\" font-family=\"sans-serif\" text-anchor=\"start\">"
+            "P(next character); red: the actual next</text>\n",
+            W, Hgt);
     char buf[8];
     for (size_t i = 0; i < nc->n; i++) {
         double x = 80 + 64.0 * (double)i;
