@@ -8,7 +8,8 @@
 Each measurement is <build>/benchmarks/bench_train on the words of --data (its own vocabulary,
 ids folded into the configuration's V), reporting the median tokens/s of --reps repetitions of
 --steps windows after --warmup; the 2-rank run is `mpirun -np 2` and reports the tokens/s of
-both ranks together and the share of its time spent in the gradient all-reduce. Within a round
+both ranks together, the share of its time spent in the gradient sum and, of that, the share
+spent waiting for the other rank to arrive (the rest is the sum itself). Within a round
 the three set-ups alternate (the order flips every round); each keeps its best median. The
 table is markdown; the lines before it state the date, CPU and load. Standard library only.
 """
@@ -90,14 +91,16 @@ def main(argv):
           f"{a.steps} windows, best median kept; data {a.data}")
     print()
     print("| config | 1 rank x 1 thread (tok/s) | 2 ranks x 1 thread | speed-up | "
-          "1 rank x 2 threads | speed-up | all-reduce share (2 ranks) | GEMM GFLOP/s (1 x 1) |")
-    print("|---|---|---|---|---|---|---|---|")
+          "1 rank x 2 threads | speed-up | all-reduce share (2 ranks) | of which waiting | "
+          "GEMM GFLOP/s (1 x 1) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for c in configs:
         one, two, thr = (float(best[(c, s)]["tokens_per_s"]) for s in SETUPS)
         frac = float(best[(c, SETUPS[1])]["allreduce_frac"])
+        wait = float(best[(c, SETUPS[1])]["allreduce_wait_frac"])
         g = float(best[(c, SETUPS[0])]["gemm_gflops"])
         print(f"| {c} | {one:.0f} | {two:.0f} | {two / one:.2f}x | {thr:.0f} | {thr / one:.2f}x "
-              f"| {100 * frac:.1f}% | {g:.1f} |")
+              f"| {100 * frac:.1f}% | {100 * wait:.1f}% | {g:.1f} |")
     return 0
 
 
