@@ -107,8 +107,11 @@ static void usage_train(const lm_opt *o, size_t n)
 {
     printf("usage: tg_charlm train [FILE] [options]\n\n"
            "Train a character-level language model on FILE (UTF-8 text; default: the King James\n"
-           "Bible from Debian's bible-kjv). Prints progress, validation loss in bits per\n"
-           "character, and samples as it learns.\n\noptions:\n");
+           "Bible from Debian's bible-kjv). Prints progress (loss, bits per character bpc,\n"
+           "perplexity ppl per character, the last window's gradient norm before clipping, and\n"
+           "how many windows since the previous line were clipped), validation loss in bits per\n"
+           "character and perplexity, and samples as it learns. A --prime character the text\n"
+           "does not hold is an error.\n\noptions:\n");
     lm_print_options(stdout, o, n);
 }
 
