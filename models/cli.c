@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -153,6 +154,15 @@ void lm_progress_init(lm_progress *p, const lm_trainer *tr)
     restart_count(p, tr);
 }
 
+/* Columns of the terminal on stdout; 80 when it does not say. */
+static size_t term_width(void)
+{
+    struct winsize ws;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 && ws.ws_col < 320)
+        return ws.ws_col;
+    return 80;
+}
+
 static void format_time(double s, char *out, size_t n)
 {
     long t = (long)(s + 0.5);
@@ -192,8 +202,11 @@ void lm_progress_show(lm_progress *p, const lm_trainer *tr, size_t step, size_t 
         for (size_t i = 0; i < 20; i++) bar[i] = i < fill ? '#' : '.';
         bar[20] = '\0';
         format_stats(p, tr, loss, unit, unit_value, stats, sizeof stats);
-        fprintf(p->out, "\r[%s] step %zu/%zu  %s  %.0f tok/s  ETA %s   ", bar, step, total, stats,
-                rate, eta);
+        char line[320]; /* ASCII: one byte a column; cut to the terminal, padded over the last */
+        snprintf(line, sizeof line, "[%s] step %zu/%zu  ETA %s  %s  %.0f tok/s", bar, step, total,
+                 eta, stats, rate);
+        int w = (int)term_width() - 1;
+        fprintf(p->out, "\r%-*.*s", w, w, line);
         fflush(p->out);
     } else if (now - p->last >= every || step == total) {
         p->last = now;

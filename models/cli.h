@@ -65,8 +65,9 @@ void lm_progress_init(lm_progress *p, const lm_trainer *tr);
  * trainer tr the gradient norm of its last window before clipping (what PyTorch's
  * clip_grad_norm_ returns) and "clipped C of N": of the N windows trained since the previous
  * line (on a terminal: since the bar was started or broken), C had their gradient scaled down
- * to the clip norm. Redraws at most ~10 times a second on a terminal; a plain line every
- * `every` seconds otherwise:
+ * to the clip norm. Redraws at most ~10 times a second on a terminal (the bar, the step and the
+ * ETA first, the line cut to the terminal's width); a plain line every `every` seconds
+ * otherwise:
  *   step 400/1605  loss 1.7573  bpc 2.5353  ppl 5.80  grad norm 0.912  clipped 0 of 197  ...
  */
 void lm_progress_show(lm_progress *p, const lm_trainer *tr, size_t step, size_t total, double loss,
