@@ -40,7 +40,8 @@ typedef struct seqtask_config {
     double lr, clip;  /* Adam's learning rate, max gradient norm (0: no clipping) */
     uint64_t seed;
     double forget_bias; /* LSTM only: the forget-gate slice of bias_ih starts here (0: the
-                           default init; non-zero for another type is an error) */
+                           default init; non-zero for another type is an error; the caption
+                           task does not read it) */
 } seqtask_config;
 
 /* Sensible defaults: adding, lstm, T 50, S 10, H 64, 1 layer, B 32, 1000 steps, 512 held out,

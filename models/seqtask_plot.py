@@ -4,7 +4,8 @@
     python3 models/seqtask_plot.py OUT.svg RUN.log...
 
 Each RUN.log is the standard output of one `tg_seqtask TASK --cell CELL --T T --log-every N ...`
-run: its first line names the task, cell and T, its `step N train X eval Y acc Z` lines are the
+run: its first line names the task, cell and T (and for copy the symbols recalled, S, when the
+program printed them), its `step N train X eval Y acc Z` lines are the
 curve, its `result:` line gives the memoryless baseline. One panel per (task, T), one curve per
 cell, the loss on a log scale, the baseline dashed. Standard library only.
 """
@@ -25,7 +26,11 @@ def read_run(path):
         for line in f:
             m = re.match(r"task (\S+) cell (\S+) T (\d+)", line)
             if m and head is None:
-                head = (m.group(1), int(m.group(3)), m.group(2))
+                task = m.group(1)
+                s = re.search(r" symbols (\d+)", line)
+                if s:
+                    task += " (S = %s)" % s.group(1)
+                head = (task, int(m.group(3)), m.group(2))
             m = re.match(r"step (\d+) train \S+ eval (\S+)", line)
             if m:
                 step = int(m.group(1))
@@ -109,7 +114,8 @@ def main(argv):
     for (task, T), runs in panels.items():
         x0 = lengths.index(T) * (ML + PW + MR) + ML
         y0 = tasks.index(task) * (MT + PH + MB) + MT
-        panel(out, x0, y0, "%s, T = %d" % (task, T), runs, label.get(task, "held-out loss"))
+        panel(out, x0, y0, "%s, T = %d" % (task, T), runs,
+              label.get(task.split()[0], "held-out loss"))
     y = H - 12
     x = ML
     for i, cell in enumerate(cells):

@@ -99,6 +99,26 @@ static void test_an_lstm_captions_held_out_attribute_combinations_greedily(void 
     assert_non_null(strstr(st.msg, "unknown cell type \"peephole\""));
 }
 
+/* --forget-bias reaches the LSTM's cells: untrained, the held-out loss moves with it; trained, an
+ * LSTM started at forget bias 1 solves the adding problem at T = 10 as the default one does;
+ * another type is refused by name. */
+static void test_a_forget_bias_starts_the_lstm_and_is_refused_for_a_gru(void **s)
+{
+    (void)s;
+    seqtask_config c = small("adding", "lstm", 10, 0);
+    seqtask_result r0 = train_ok(&c);
+    c.forget_bias = 3;
+    seqtask_result r3 = train_ok(&c);
+    assert_true(r0.loss != r3.loss);
+    c.forget_bias = 1, c.steps = ADD_STEPS;
+    seqtask_result r = train_ok(&c);
+    if (!(r.loss < 0.05)) fail_msg("forget bias 1: held-out MSE %g, not below 0.05", r.loss);
+    c.cell = "gru", c.steps = 1;
+    tg_status st = {0};
+    assert_int_equal(seqtask_train(&c, &r, NULL, &st), TG_EINVAL);
+    assert_non_null(strstr(st.msg, "tg_lstm_set_forget_bias: the cell is gru"));
+}
+
 static void test_an_untrained_model_is_near_chance_on_parity(void **s)
 {
     (void)s;
@@ -136,6 +156,7 @@ int main(void)
         cmocka_unit_test(test_an_lstm_recalls_symbols_after_a_blank_better_than_memoryless),
         cmocka_unit_test(test_a_users_registered_cell_trains_through_the_same_call),
         cmocka_unit_test(test_an_lstm_captions_held_out_attribute_combinations_greedily),
+        cmocka_unit_test(test_a_forget_bias_starts_the_lstm_and_is_refused_for_a_gru),
         cmocka_unit_test(test_an_untrained_model_is_near_chance_on_parity),
         cmocka_unit_test(test_an_unknown_task_cell_or_size_is_refused_by_name),
     };
