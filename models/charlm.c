@@ -18,6 +18,7 @@
 #include "models/vocab.h"
 #include "nn/dist.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,6 +245,7 @@ static int train(int argc, char **argv)
     lm_progress_init(&p, &tr);
     size_t tokens = 0, nv = o.val_chars && o.val_chars < nval ? o.val_chars : nval;
     double train_s = 0; /* time spent in training windows, without validation and samples */
+    unsigned long long checked = ULLONG_MAX; /* the step of the last validation */
     while (tr.step < total && lm_trainer_epoch(&tr) <= o.epochs) {
         double loss, t0 = lm_now();
         long Tw = lm_train_window(&tr, &loss, &st);
@@ -260,6 +262,7 @@ static int train(int argc, char **argv)
         if (o.eval_every && tr.step % o.eval_every == 0) {
             lm_progress_break(&p, &tr);
             checkpoint(&m, &tr, ids + ntrain, nv, &o, vocab);
+            checked = (unsigned long long)tr.step;
         }
         if (o.sample_every && tr.step % o.sample_every == 0) {
             printf("---- sample after %llu windows:\n", (unsigned long long)tr.step);
@@ -268,7 +271,7 @@ static int train(int argc, char **argv)
         }
     }
     lm_progress_break(&p, &tr);
-    checkpoint(&m, &tr, ids + ntrain, nv, &o, vocab);
+    if ((unsigned long long)tr.step != checked) checkpoint(&m, &tr, ids + ntrain, nv, &o, vocab);
     printf("---- final sample:\n");
     print_sample(&m, &v, prime, np, o.sample_len, o.temperature, o.top_k, &srng, stdout);
     printf("trained %llu windows (%zu tokens) in %.1f s, %.1f s of it training: %.0f tokens/s\n",

@@ -23,6 +23,8 @@ grep -Eq '^step 20/20  loss [0-9.]+  bpc [0-9.]+  ppl [0-9.]+  grad norm [0-9.e+
 grep -Eq '^epoch 1 step 10: validation loss [0-9.]+ nats, [0-9.]+ bits per character, perplexity [0-9.]+ per character$' out ||
     fail "tg_charlm validation line"
 grep -q '^gradient clipped to norm 0.01 in 20 of 20 windows$' out || fail "tg_charlm clipping summary"
+[ "$(grep -c 'validation loss' out)" = 2 ] ||
+    fail "tg_charlm: validation at steps 10 and 20, once each (the last step is on --eval-every)"
 # ppl = exp(loss), bpc = loss / ln 2, to the printed digits
 awk '/^step /   { if ((exp($4) - $8) ^ 2 > 1e-4 * $8 ^ 2 || ($4 / log(2) - $6) ^ 2 > 1e-7) bad = 1 }
      /^epoch /  { if ((exp($7) - $14) ^ 2 > 1e-5 * $14 ^ 2) bad = 1 }
