@@ -20,8 +20,7 @@ static void addcmul_forward(tg_tape *t, tg_tensor *y) /* y = x + a ⊙ b */
     const tg_real *x = y->in[0]->val, *a = y->in[1]->val, *b = y->in[2]->val;
     tg_real *v = y->val;
     size_t n = tg_numel(y);
-#pragma omp parallel for num_threads(tgi_threads_for(n, MIN_PER_THREAD)) schedule(static)
-    for (size_t i = 0; i < n; i++) v[i] = x[i] + a[i] * b[i];
+    TGI_PARALLEL_FOR(tgi_threads_for(n, MIN_PER_THREAD), i, n, v[i] = x[i] + a[i] * b[i]);
 }
 
 /* dx += dy; da += dy ⊙ b; db += dy ⊙ a, in one pass when all three are wanted. */
@@ -35,26 +34,16 @@ static void addcmul_backward(tg_tape *t, tg_tensor *y)
     if (x->grad && a->grad && b->grad) {
         tg_real *dx = x->grad, *da = a->grad, *db = b->grad;
         const tg_real *av = a->val, *bv = b->val;
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (size_t i = 0; i < n; i++) {
+        TGI_PARALLEL_FOR(nt, i, n, {
             dx[i] += dy[i];
             da[i] += dy[i] * bv[i];
             db[i] += dy[i] * av[i];
-        }
+        });
         return;
     }
-    if (x->grad) {
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (size_t i = 0; i < n; i++) x->grad[i] += dy[i];
-    }
-    if (a->grad) {
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (size_t i = 0; i < n; i++) a->grad[i] += dy[i] * b->val[i];
-    }
-    if (b->grad) {
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (size_t i = 0; i < n; i++) b->grad[i] += dy[i] * a->val[i];
-    }
+    if (x->grad) TGI_PARALLEL_FOR(nt, i, n, x->grad[i] += dy[i]);
+    if (a->grad) TGI_PARALLEL_FOR(nt, i, n, a->grad[i] += dy[i] * b->val[i]);
+    if (b->grad) TGI_PARALLEL_FOR(nt, i, n, b->grad[i] += dy[i] * a->val[i]);
 }
 
 static const tg_op addcmul_op = {"tg_addcmul", addcmul_forward, addcmul_backward, NULL,

@@ -159,8 +159,8 @@ static void xent_forward(tg_tape *t, tg_tensor *y)
     size_t n = z->rows, V = z->cols;
     tg_real *m = maxima_of(y), *inv = m + n;
     row_xent_fn *xent = rows()->xent;
-#pragma omp parallel for num_threads(tgi_threads_for(n *V, MIN_PER_THREAD)) schedule(static)
-    for (size_t i = 0; i < n; i++) loss[i] = xent(&z->val[i * V], V, tgt[i], &m[i], &inv[i]);
+    TGI_PARALLEL_FOR(tgi_threads_for(n * V, MIN_PER_THREAD), i, n,
+                     loss[i] = xent(&z->val[i * V], V, tgt[i], &m[i], &inv[i]));
     for (size_t i = 0; i < n; i++) total += loss[i]; /* in row order, on any thread count */
     y->val[0] = (tg_real)(total / (double)n);
 }
@@ -175,15 +175,14 @@ static void xent_backward(tg_tape *t, tg_tensor *y)
     if (!z->grad) return;
     double g = (double)y->grad[0] / (double)n;
     row_grad_fn *grad = rows()->grad;
-#pragma omp parallel for num_threads(tgi_threads_for(n *V, MIN_PER_THREAD)) schedule(static)
-    for (size_t i = 0; i < n; i++) {
+    TGI_PARALLEL_FOR(tgi_threads_for(n * V, MIN_PER_THREAD), i, n, {
         tg_real *dz = &z->grad[i * V];
         if (m[i] != m[i]) /* bad logits: a NaN gradient, as the loss */
             for (size_t j = 0; j < V; j++) dz[j] += (tg_real)NAN;
         else
             grad(&z->val[i * V], dz, V, m[i], inv[i], g);
         dz[tgt[i]] -= (tg_real)g;
-    }
+    });
 }
 
 static const tg_op xent_op = {

@@ -173,8 +173,7 @@ TGI_AVX512 static void product_nn(int ta, size_t m, size_t n, size_t k, const fl
                                   const float *b, float beta, float *c, int threads)
 {
     size_t width = m == 1 ? 128 : 64, blocks = (n + width - 1) / width;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (size_t blk = 0; blk < blocks; blk++) {
+    TGI_PARALLEL_FOR(threads, blk, blocks, {
         size_t j = blk * width, w = MIN(n - j, width);
         __mmask16 mk[8];
         block_lanes(w, 8, mk);
@@ -182,7 +181,7 @@ TGI_AVX512 static void product_nn(int ta, size_t m, size_t n, size_t k, const fl
             columns_row_nn(w, k, a, b + j, n, mk, beta, c + j);
         else
             columns_nn(w, m, k, a, ta ? 1 : k, ta ? m : 1, b + j, n, mk, beta, c + j);
-    }
+    });
 }
 
 /* Rows j0..j0+R of cᵀ, i.e. columns of c: cᵀ[j] = Σ_p b[j][p]·aᵀ[p] over the m (≤ 16·Q) lanes
@@ -266,13 +265,12 @@ TGI_AVX512 static void product_nt(size_t m, size_t n, size_t k, const float *a, 
         for (size_t p = 0; p < k; p++) at[p * m + i] = a[i * k + p];
     __mmask16 mk[2] = {lanes(MIN(m, 16)), lanes(m > 16 ? m - 16 : 0)};
     size_t tiles = (n + 11) / 12;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (size_t t = 0; t < tiles; t++) {
+    TGI_PARALLEL_FOR(threads, t, tiles, {
         if (m > 16)
             rows_nt(2, t * 12, n, m, k, at, b, mk, beta, c);
         else
             rows_nt(1, t * 12, n, m, k, at, b, mk, beta, c);
-    }
+    });
 }
 
 /* ---- a·bᵀ of one row (a batch-1 step): dot products along the rows of b ------------------ */
@@ -329,9 +327,8 @@ TGI_AVX512 static void row_nt(size_t n, size_t k, const float *a, const float *b
                               float *c, int threads)
 {
     size_t groups = (n + 15) / 16;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (size_t g = 0; g < groups; g++)
-        rows_dot(MIN(n - 16 * g, 16), k, a, b + 16 * g * k, beta, c + 16 * g);
+    TGI_PARALLEL_FOR(threads, g, groups,
+                     rows_dot(MIN(n - 16 * g, 16), k, a, b + 16 * g * k, beta, c + 16 * g));
 }
 #endif
 
