@@ -3,8 +3,9 @@
  * These ops move values and never change them, so each backward adds dy back into the place
  * forward copied it from. Tensors are row-major, so a run of whole rows is one contiguous
  * block: a row slice copies nothing at all (a view, tgi_view: its value and gradient are its
- * rows of x's), concat_rows copies one memcpy per piece, while slice_cols and concat_cols copy
- * one memcpy per row (per piece).
+ * rows of x's), nor does a column slice of a single row (a batch-1 step's gates), concat_rows
+ * copies one memcpy per piece, while slice_cols of several rows and concat_cols copy one memcpy
+ * per row (per piece).
  * A slice keeps its start in y->iarg; a concatenation's pieces are its inputs, in order.
  * Read next: unary.c (ops that change values element by element).
  */
@@ -75,6 +76,9 @@ static void concat_rows_backward(tg_tape *t, tg_tensor *y) /* dxs[k][i, :] += dy
 static const tg_op slice_cols_op = {"tg_slice_cols", slice_cols_forward, slice_cols_backward, NULL,
                                     "slice of columns: passes the upstream gradient into the "
                                     "columns it took, nothing elsewhere  dx[:, s:s+n] += dy"};
+static const tg_op slice_cols_view_op = {"tg_slice_cols", NULL, NULL, NULL,
+                                         "slice of columns of one row (a view): its gradient is "
+                                         "the window of its input's gradient  dx[:, s:s+n] += dy"};
 static const tg_op slice_rows_op = {"tg_slice_rows", NULL, NULL, NULL,
                                     "slice of rows (a view): its gradient is the window of its "
                                     "input's gradient  dx[s:s+n, :] += dy"}; /* a view */
@@ -98,11 +102,16 @@ static tg_tensor *slice(tg_tape *t, const tg_op *op, tg_tensor *x, size_t start,
         return tg_fail(t, "%s: %s [%zu, %zu) out of range for x " TG_SHAPE, op->name,
                        along_cols ? "columns" : "rows", start, end, TG_DIMS(x));
     }
-    tg_tensor *y = along_cols ? tg_node(t, op, x->rows, len, 1, &x)
-                              : tgi_view(t, op, x, start * x->cols, len, x->cols);
+    tg_tensor *y;
+    if (!along_cols)
+        y = tgi_view(t, op, x, start * x->cols, len, x->cols);
+    else if (x->rows == 1) /* columns of one row lie together too: a batch-1 step's gates */
+        y = tgi_view(t, &slice_cols_view_op, x, start, 1, len);
+    else
+        y = tg_node(t, op, x->rows, len, 1, &x);
     if (!y) return NULL;
     y->iarg = start;
-    if (along_cols) op->forward(t, y);
+    if (y->op->forward) y->op->forward(t, y);
     return y;
 }
 

@@ -273,6 +273,32 @@ static void test_slices_of_one_tensor_each_add_into_their_own_columns(void **s)
     tg_tensor_free(x);
 }
 
+/* The gate pattern at batch 1: columns of a single row lie together, so each slice is a view of
+ * the (1 x 6) product's columns (nothing copied), and gradients reach x through the product's
+ * lent buffer, with gradients reused or not. */
+static void test_slice_cols_of_one_row_is_a_view_and_passes_gradients(void **s)
+{
+    (void)s;
+    for (int reuse = 0; reuse < 2; reuse++) {
+        tg_tensor *x = tg_tensor_new(1, 6, 1);
+        for (size_t j = 0; j < 6; j++) x->val[j] = (tg_real)j;
+        tg_tape *t = tg_tape_new();
+        tg_tape_reuse_grads(t, reuse);
+        tg_tensor *a = tg_scale(t, x, 2), *loss = NULL;
+        for (size_t g = 0; g < 3; g++) {
+            tg_tensor *gate = tg_slice_cols(t, a, 2 * g, 2);
+            assert_true(gate->val == a->val + 2 * g && gate->rows == 1 && gate->cols == 2);
+            assert_true(gate->val[1] == (tg_real)(2 * (2 * g + 1)));
+            tg_tensor *part = tg_sum(t, tg_scale(t, gate, (double)(g + 1)));
+            loss = loss ? tg_add(t, loss, part) : part;
+        }
+        assert_int_equal(tg_backward(t, loss), TG_OK);
+        for (size_t j = 0; j < 6; j++) assert_true(x->grad[j] == (tg_real)(2 * (j / 2 + 1)));
+        tg_tape_free(t);
+        tg_tensor_free(x);
+    }
+}
+
 /* y = concat(a, c, b) with c a constant; loss = sum(y ⊙ w), w = 1..numel: a and b receive
  * exactly their blocks of w, and the constant piece in between is skipped. */
 static void check_concat_pieces_get_their_parts(int cols)
@@ -456,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_slice_rows_sends_gradient_to_its_rows_only),
         cmocka_unit_test(test_slice_rows_is_a_view_of_its_rows),
         cmocka_unit_test(test_slices_of_one_tensor_each_add_into_their_own_columns),
+        cmocka_unit_test(test_slice_cols_of_one_row_is_a_view_and_passes_gradients),
         cmocka_unit_test(test_concat_cols_gives_each_piece_its_columns_of_the_gradient),
         cmocka_unit_test(test_concat_rows_gives_each_piece_its_rows_of_the_gradient),
         cmocka_unit_test(test_slice_accepts_an_empty_range_at_the_end),
