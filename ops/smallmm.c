@@ -28,11 +28,12 @@
 #include <string.h>
 
 /* At most this many rows of a; at most this many elements of aᵀ on the stack (64 KB). At least
- * MIN_ROWS_NN rows for a·b, MIN_ROWS_NT for a·bᵀ (or exactly 1: row_block_nn, row_nt), and MIN_COLS
- * columns: below, BLIS's
+ * MIN_ROWS_NN rows for a·b, MIN_ROWS_NT for a·bᵀ, and MIN_COLS columns: below, BLIS's
  * matrix-vector products (ops/matmul.c) were as fast or faster. Zen 5, 1 thread, 4 x 400 x 100:
- * a·b 87 GFLOP/s here against 40 as 4 gemv (2 rows: even; 1 row: gemv 42 against 20); a·bᵀ of
- * 1, 2 and 4 rows: gemv 30-39 against 8-34. */
+ * a·b 87 GFLOP/s here against 40 as 4 gemv (2 rows: even; 1 row through tile_nn: gemv 42
+ * against 20); a·bᵀ of 1, 2 and 4 rows: gemv 30-39 against 8-34. Exactly one row has kernels of
+ * its own (row_block_nn, row_nt), faster than gemv: (1 x 100)·(400 x 100)ᵀ 67 GFLOP/s against
+ * 46, (1 x 400)·(400 x 100) 80 against 48. */
 enum { SMALL_MAX_ROWS = 32, AT_MAX = 16384, MIN_MACS_PER_THREAD = 1 << 19 };
 enum { MIN_ROWS_NN = 3, MIN_ROWS_NT = 5, MIN_COLS = 5 };
 
