@@ -4,10 +4,12 @@
     python3 models/seqtask_plot.py OUT.svg RUN.log...
 
 Each RUN.log is the standard output of one `tg_seqtask TASK --cell CELL --T T --log-every N ...`
-run: its first line names the task, cell and T (and for copy the symbols recalled, S, when the
-program printed them), its `step N train X eval Y acc Z` lines are the
-curve, its `result:` line gives the memoryless baseline. One panel per (task, T), one curve per
-cell, the loss on a log scale, the baseline dashed. Standard library only.
+run: its first line names the task, cell and T (and for copy the symbols recalled, S, and an
+LSTM's forget-gate bias when the program printed them), its `step N train X eval Y acc Z` lines are the
+curve, its `result:` line gives the memoryless baseline (for a copy run stopped before it, the
+baseline is computed as the program does). A run stopped early keeps the x axis of the steps it
+was given. One panel per (task, T), one curve per cell, the loss on a log scale, the baseline
+dashed. Standard library only.
 """
 import math
 import re
@@ -21,7 +23,7 @@ ML, MR, MT, MB = 62, 16, 34, 40  # margins around a panel's plot area
 
 def read_run(path):
     head = step = None
-    curve, baseline = [], None
+    curve, baseline, planned = [], None, 0
     with open(path, encoding="utf-8") as f:
         for line in f:
             m = re.match(r"task (\S+) cell (\S+) T (\d+)", line)
@@ -30,7 +32,13 @@ def read_run(path):
                 s = re.search(r" symbols (\d+)", line)
                 if s:
                     task += " (S = %s)" % s.group(1)
-                head = (task, int(m.group(3)), m.group(2))
+                cell = m.group(2)
+                f = re.search(r" forget-bias (\S+)", line)
+                if f:
+                    cell += ", forget bias " + f.group(1)
+                head = (task, int(m.group(3)), cell)
+                n = re.search(r" steps (\d+)", line)
+                planned = int(n.group(1)) if n else 0
             m = re.match(r"step (\d+) train \S+ eval (\S+)", line)
             if m:
                 step = int(m.group(1))
@@ -40,16 +48,20 @@ def read_run(path):
                 baseline = float(m.group(1))
     if head is None or not curve:
         sys.exit("seqtask_plot: %s: no 'task ...' line or no 'step ...' lines" % path)
-    return head, curve, baseline
+    if baseline is None and head[0].startswith("copy (S = "):  # stopped before its result line
+        S = int(head[0].split()[-1].rstrip(")"))
+        baseline = S * math.log(8) / (head[1] + 2 * S)  # models/seqtask.c's baseline_copy
+    # a run stopped early keeps the x axis of the steps it was given
+    return head, curve + [(planned, None)] if planned > curve[-1][0] else curve, baseline
 
 
 def esc(s):
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def panel(out, x0, y0, title, runs, ylabel):
+def panel(out, x0, y0, title, runs, ylabel, colours):
     xmax = max(s for _, c, _ in runs for s, _ in c)
-    ys = [v for _, c, _ in runs for _, v in c if v > 0] + [b for _, _, b in runs if b]
+    ys = [v for _, c, _ in runs for _, v in c if v and v > 0] + [b for _, _, b in runs if b]
     lo = math.floor(math.log10(min(ys)))
     hi = math.ceil(math.log10(max(ys)))
     hi = hi if hi > lo else lo + 1
@@ -83,9 +95,9 @@ def panel(out, x0, y0, title, runs, ylabel):
         y = Y(base[0])
         out.append('<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="#555" stroke-dasharray="5,4"/>'
                    % (x0, y, x0 + PW, y))
-    for i, (cell, curve, _) in enumerate(runs):
-        colour = COLOURS.get(cell, OTHER[i % len(OTHER)])
-        pts = " ".join("%.1f,%.1f" % (X(s), Y(v)) for s, v in curve)
+    for cell, curve, _ in runs:
+        colour = colours[cell]
+        pts = " ".join("%.1f,%.1f" % (X(s), Y(v)) for s, v in curve if v is not None)
         out.append('<polyline points="%s" fill="none" stroke="%s" stroke-width="1.6"/>' %
                    (pts, colour))
 
@@ -105,6 +117,8 @@ def main(argv):
         for cell, _, _ in panels[k]:
             if cell not in cells:
                 cells.append(cell)
+    others = [c for c in cells if c not in COLOURS]
+    colours = {c: COLOURS.get(c) or OTHER[others.index(c) % len(OTHER)] for c in cells}
     W = len(lengths) * (ML + PW + MR)
     H = len(tasks) * (MT + PH + MB) + 30
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
@@ -115,15 +129,15 @@ def main(argv):
         x0 = lengths.index(T) * (ML + PW + MR) + ML
         y0 = tasks.index(task) * (MT + PH + MB) + MT
         panel(out, x0, y0, "%s, T = %d" % (task, T), runs,
-              label.get(task.split()[0], "held-out loss"))
+              label.get(task.split()[0], "held-out loss"), colours)
     y = H - 12
     x = ML
-    for i, cell in enumerate(cells):
-        colour = COLOURS.get(cell, OTHER[i % len(OTHER)])
+    for cell in cells:
+        colour = colours[cell]
         out.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2"/>' %
                    (x, y - 4, x + 24, y - 4, colour))
         out.append('<text x="%d" y="%d" font-size="12">%s</text>' % (x + 30, y, esc(cell)))
-        x += 110
+        x += 50 + 7 * len(cell)
     out.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#555" stroke-dasharray="5,4"/>' %
                (x, y - 4, x + 24, y - 4))
     out.append('<text x="%d" y="%d" font-size="12">memoryless baseline</text>' % (x + 30, y))
