@@ -317,6 +317,14 @@ static int evaluate(model *m, const seqtask_config *c, batch *b, size_t T, size_
     return rc;
 }
 
+int seqtask_forget_bias(const seqtask_config *c, tg_rnn *rnn, tg_status *st)
+{
+    int rc = TG_OK;
+    for (size_t l = 0; rc == TG_OK && c->forget_bias != 0 && l < rnn->layers; l++)
+        rc = tg_lstm_set_forget_bias(&rnn->cells[l], c->forget_bias, st);
+    return rc;
+}
+
 seqtask_config seqtask_defaults(void)
 {
     seqtask_config c = {"adding", "lstm", 50, 10, 64, 1, 32, 1000, 512, 0, 1e-3, 1, 1, 0};
@@ -381,8 +389,7 @@ int seqtask_train(const seqtask_config *c, seqtask_result *res, FILE *log, tg_st
     int rc = !ps || !m.ys || batch_init(&b, k, L, c->B) || batch_init(&eb, k, L, c->B)
                  ? tg_status_set(st, TG_ENOMEM, "seqtask: out of memory for L %zu, B %zu", L, c->B)
                  : tg_rnn_init(&m.rnn, ps, "rnn.", type, k->in, c->hidden, c->layers, 0, &init, st);
-    for (size_t l = 0; rc == TG_OK && c->forget_bias != 0 && l < c->layers; l++)
-        rc = tg_lstm_set_forget_bias(&m.rnn.cells[l], c->forget_bias, st);
+    if (rc == TG_OK) rc = seqtask_forget_bias(c, &m.rnn, st);
     if (rc == TG_OK) rc = tg_linear_init(&m.head, ps, "head", c->hidden, k->out, 1, &init, st);
     m.b = &b;
     b.train = 1;

@@ -40,13 +40,17 @@ typedef struct seqtask_config {
     double lr, clip;  /* Adam's learning rate, max gradient norm (0: no clipping) */
     uint64_t seed;
     double forget_bias; /* LSTM only: the forget-gate slice of bias_ih starts here (0: the
-                           default init; non-zero for another type is an error; the caption
-                           task does not read it) */
+                           default init; non-zero for another type is an error) */
 } seqtask_config;
 
 /* Sensible defaults: adding, lstm, T 50, S 10, H 64, 1 layer, B 32, 1000 steps, 512 held out,
  * Adam lr 1e-3, clip 1, seed 1, forget bias 0 (the cells' default init). */
 seqtask_config seqtask_defaults(void);
+
+struct tg_rnn;
+/* Every layer's forget-gate bias set to c->forget_bias when it is non-zero (seqtask_train and
+ * seqtask_caption); TG_EINVAL naming the type for a cell without one. */
+int seqtask_forget_bias(const seqtask_config *c, struct tg_rnn *rnn, tg_status *st);
 
 typedef struct seqtask_result {
     double loss;           /* held-out loss: MSE (adding) or mean cross-entropy per target */

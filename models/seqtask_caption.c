@@ -230,6 +230,7 @@ int seqtask_caption(const seqtask_config *c, seqtask_result *r, FILE *progress, 
     if (rc == TG_OK) rc = tg_linear_init(&m.init, ps, "init", A, H, 1, &init, st);
     if (rc == TG_OK) rc = tg_embed_init(&m.emb, ps, "embed", V, E, &init, st);
     if (rc == TG_OK) rc = tg_rnn_init(&m.rnn, ps, "rnn.", type, E, H, c->layers, 0, &init, st);
+    if (rc == TG_OK) rc = seqtask_forget_bias(c, &m.rnn, st);
     if (rc == TG_OK) rc = tg_linear_init(&m.head, ps, "head", H, V, 1, &init, st);
     tg_trainer_config tc = {0};
     tc.T = L, tc.B = c->B, tc.optim = tg_adam_config(c->lr), tc.clip = c->clip, tc.lr_decay = 1;
