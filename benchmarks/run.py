@@ -6,6 +6,7 @@
     python3 benchmarks/run.py --scaling ptb-small           # tokens/s and memory against T and B
     python3 benchmarks/run.py --dry-run                     # print the commands only
     python3 benchmarks/run.py --contend                     # with a busy process alongside
+    python3 benchmarks/run.py --contend --paired 8          # default against 1 thread, in pairs
 
 Each measurement is its own process, so peak RSS belongs to one configuration: tapegrad is
 <build>/benchmarks/bench_train, PyTorch is benchmarks/torch_bench.py with 1 and with 2 threads.
@@ -22,6 +23,7 @@ import datetime
 import os
 import re
 import shlex
+import statistics
 import shutil
 import subprocess
 import sys
@@ -65,6 +67,11 @@ def parse_args(argv):
     p.add_argument("--contend", action="store_true",
                    help="run a CPU-bound process beside every measurement and compare each "
                         "side's default thread count with 1 thread (and 2)")
+    p.add_argument("--paired", type=int, default=0, metavar="N",
+                   help="with --contend: instead of the table, N pairs a configuration of a "
+                        "default-threads run and a 1-thread run (order alternating), and the "
+                        "mean ratio with its standard error; --aa pairs 1 thread with itself")
+    p.add_argument("--aa", action="store_true", help="with --paired: both runs of a pair 1 thread")
     a = p.parse_args(argv)
     names = [c for c in a.configs.split(",") if c] or list(CONFIGS)
     unknown = [c for c in names + ([a.scaling] if a.scaling else []) if c not in CONFIGS]
@@ -75,6 +82,8 @@ def parse_args(argv):
     a.tg_threads = [int(n) for n in a.threads.split(",") if n] or [0]
     if a.contend:  # the default (0), one thread and two, on each side
         a.tg_threads, a.torch_threads = [0, 1, 2], [1, 2]
+    if (a.paired or a.aa) and not a.contend or a.aa and a.paired < 2 or a.paired < 0:
+        p.error("--paired N (N >= 2 with --aa) goes with --contend; --aa with --paired")
     if a.rounds < 1 or not a.torch_threads or min(a.torch_threads) < 1 or (
             a.threads and min(a.tg_threads) < 1):
         p.error("--rounds and every --threads and --torch-threads count must be >= 1")
@@ -275,6 +284,34 @@ def contend_table(r, names):
     facts(r, best, None)
 
 
+def paired_table(r, names):
+    """--contend --paired N: tapegrad's default against 1 thread in N pairs a configuration, each
+    run beside its own busy process, the pair's order alternating; the mean of the pairs'
+    ratios and its standard error tell a difference from the run-to-run spread (which --aa,
+    1 thread against itself, measures)."""
+    a = r.a
+    if not a.dry_run:
+        print("| config | pairs | %s / 1 thread, mean (standard error) | median | %s median tok/s "
+              "| 1 thread median tok/s |" % (("1 thread",) * 2 if a.aa else ("default",) * 2))
+        print("|---|---:|---:|---:|---:|---:|")
+    for name in names:
+        T, B, _ = CONFIGS[name]
+        first = r.tg_cmd(name, T, B, 1 if a.aa else 0)
+        got = {0: [], 1: []}
+        for i in range(a.paired):
+            for side in ((0, 1) if i % 2 == 0 else (1, 0)):
+                res = r.run(first if side == 0 else r.tg_cmd(name, T, B, 1))
+                if res:
+                    got[side].append(rate(res))
+        if a.dry_run or len(got[0]) != a.paired or len(got[1]) != a.paired:
+            continue
+        q = [x / y for x, y in zip(got[0], got[1])]
+        se = statistics.stdev(q) / len(q) ** 0.5 if len(q) > 1 else float("nan")
+        print("| %s | %d | %.3f (%.3f) | %.3f | %.0f | %.0f |" % (
+            name, len(q), statistics.mean(q), se, statistics.median(q),
+            statistics.median(got[0]), statistics.median(got[1])))
+
+
 def scaling_table(r, name, peak):
     T0, B0, _ = CONFIGS[name]
     points = [(name, T, B0) for T in SCALING_T] + [(name, T0, B) for B in SCALING_B]
@@ -341,7 +378,9 @@ def main(argv):
     if not r.have_torch:
         print(NO_TORCH)
     peak = None if a.contend else r.peak_per_core()
-    if a.contend:
+    if a.paired:
+        paired_table(r, a.names)
+    elif a.contend:
         contend_table(r, a.names)
     elif a.scaling:
         scaling_table(r, a.scaling, peak)
