@@ -255,9 +255,9 @@ static int compare_kernels(char *list, int threads)
     const char *names[8];
     int n = 0;
     for (char *tok = strtok(list, ","); tok && n < 8; tok = strtok(NULL, ",")) {
-        int rc = tg_blis_select(tok);
-        if (rc != TG_OK) {
-            fprintf(stderr, "bench_matmul: kernel set %s: %s\n", tok, tg_strerror(rc));
+        tg_status st;
+        if (tg_blis_select(tok, &st) != TG_OK) {
+            fprintf(stderr, "bench_matmul: %s\n", st.msg);
             return 2;
         }
         names[n++] = tok;
@@ -270,7 +270,7 @@ static int compare_kernels(char *list, int threads)
     for (size_t i = 0; i < N_SHAPES; i++) {
         printf("%-30s %-7s", shapes[i].what, flag_name(shapes[i].flags));
         for (int j = 0; j < n; j++) {
-            tg_blis_select(names[j]);
+            tg_blis_select(names[j], NULL);
             result r = measure(&shapes[i], threads, 0);
             total[j] +=
                 2e-9 * (double)shapes[i].m * (double)shapes[i].k * (double)shapes[i].n / r.tg;
@@ -282,7 +282,7 @@ static int compare_kernels(char *list, int threads)
     printf("%-38s", "seconds for one of each");
     for (int j = 0; j < n; j++) printf(" %9.4f", total[j]);
     printf("\n");
-    tg_blis_select("auto");
+    tg_blis_select("auto", NULL);
     tg_set_num_threads(0);
     return 0;
 }
@@ -326,16 +326,16 @@ int main(int argc, char **argv)
     printf("\n1024^3 on every kernel set this CPU runs (tg_matmul, 1 thread):\n");
     const char *sets[] = {"zen3", "haswell", "zen2", "zen", "sandybridge", "generic", "skx"};
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
-        int rc = tg_blis_select(sets[i]);
-        if (rc != TG_OK) {
-            printf("  %-12s skipped: %s\n", sets[i], tg_strerror(rc));
+        tg_status st;
+        if (tg_blis_select(sets[i], &st) != TG_OK) {
+            printf("  %-12s skipped: %s\n", sets[i], st.msg);
             continue;
         }
         result r = measure(&shapes[2], 1, 0);
         printf("  %-12s %7.1f GFLOP/s %6.1f%% of peak\n", sets[i], r.tg, pct(r.tg, peak));
         fflush(stdout);
     }
-    tg_blis_select("auto");
+    tg_blis_select("auto", NULL);
 
     result r = measure(&shapes[2], 1, 0);
     printf("\nchosen kernels, 1024^3, 1 thread: %.1f GFLOP/s = %.1f%% of peak (target >= 70%%): "

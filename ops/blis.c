@@ -185,14 +185,37 @@ void *tgi_blis_context(void)
 #endif
 }
 
-int tg_blis_select(const char *name)
+/* name for a message: kernel set names are printable ASCII, so any other byte (a control
+ * character from a file or the environment) shows as '?'; at most 32 bytes. */
+static const char *printable(char out[33], const char *name)
+{
+    size_t i = 0;
+    for (; name[i] && i < 32; i++) out[i] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?';
+    out[i] = 0;
+    return out;
+}
+
+int tg_blis_select(const char *name, tg_status *st)
 {
     call_once(&init_once, init);
-    if (!name) return TG_EINVAL;
+    if (!name) return tg_status_set(st, TG_EINVAL, "tg_blis_select: the name is NULL");
     int packed = auto_choice();
     int rc = strcmp(name, "auto") == 0 ? TG_OK : choose(name, WHY_SELECTED, &packed);
-    if (rc == TG_OK) atomic_store(&choice, packed);
-    return rc;
+    if (rc == TG_OK) {
+        atomic_store(&choice, packed);
+        return TG_OK;
+    }
+    char shown[33];
+    if (rc == TG_ECPU)
+        return tg_status_set(st, rc,
+                             "tg_blis_select: this CPU lacks the instructions of the \"%s\" "
+                             "kernels; the choice is unchanged",
+                             printable(shown, name));
+    return tg_status_set(st, rc,
+                         "tg_blis_select: \"%s\" is not a kernel set this build can choose "
+                         "(auto, or one of skx zen3 zen2 zen haswell sandybridge generic that "
+                         "this BLIS was built with); the choice is unchanged",
+                         printable(shown, name));
 }
 
 const char *tg_blis_config(void)

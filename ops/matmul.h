@@ -8,6 +8,7 @@
 #define TG_MATMUL_H
 
 #include "autograd/tape.h"
+#include "autograd/status.h"
 
 #include <stddef.h>
 
@@ -35,9 +36,10 @@ const char *tg_blis_config(void);
 /* Choose the BLIS kernel set by configuration name ("auto", or a name BLIS registers such as
  * "zen3", "haswell", "skx", "generic"). "auto" keeps BLIS's choice unless BLIS did not
  * recognise the CPU, in which case the best set this CPU can run is used. Returns TG_OK,
- * TG_EINVAL for an unknown or unregistered name, TG_ECPU when this CPU lacks the instructions
- * (the choice is then unchanged). The environment variable TG_BLIS_ARCH sets the first choice. */
-int tg_blis_select(const char *name);
+ * TG_EINVAL for a NULL, unknown or unregistered name, TG_ECPU when this CPU lacks the
+ * instructions, with st naming the set (the choice is then unchanged). The environment
+ * variable TG_BLIS_ARCH sets the first choice. */
+int tg_blis_select(const char *name, tg_status *st);
 
 /* Threads each product and each large loop uses: n >= 1 fixes the count. 0, the default, uses
  * the cores other processes leave free, up to BLIS_NUM_THREADS, else OMP_NUM_THREADS, else the

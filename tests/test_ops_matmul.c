@@ -121,8 +121,12 @@ static void test_matmul_forward_matches_naive_loop_on_every_kernel_set(void **s)
                            "zen",  "haswell", "sandybridge", "generic"};
     int ran_auto = 0, ran_other = 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        int rc = tg_blis_select(names[i]);
-        if (rc == TG_ECPU || rc == TG_EINVAL) continue;
+        tg_status st = {0};
+        int rc = tg_blis_select(names[i], &st);
+        if (rc == TG_ECPU || rc == TG_EINVAL) {
+            assert_non_null(strstr(st.msg, names[i]));
+            continue;
+        }
         assert_int_equal(rc, TG_OK);
         if (i > 0) {
             char want[32];
@@ -133,7 +137,7 @@ static void test_matmul_forward_matches_naive_loop_on_every_kernel_set(void **s)
         ran_auto |= i == 0;
         ran_other += i > 0;
     }
-    assert_int_equal(tg_blis_select("auto"), TG_OK);
+    assert_int_equal(tg_blis_select("auto", NULL), TG_OK);
     assert_true(ran_auto);
 #if defined(__x86_64__)
     /* A static BLIS on x86-64 lets tapegrad choose: at least generic and one more must run. */
@@ -429,11 +433,19 @@ static void test_blis_select_rejects_unknown_and_unchecked_kernel_sets(void **s)
     (void)s;
     char before[320];
     snprintf(before, sizeof before, "%s", tg_blis_config());
-    assert_int_equal(tg_blis_select("nonsense"), TG_EINVAL);
-    assert_int_equal(tg_blis_select("bulldozer"), TG_EINVAL); /* registered, but not checked */
-    assert_int_equal(tg_blis_select(NULL), TG_EINVAL);
+    tg_status st = {0};
+    assert_int_equal(tg_blis_select("nonsense", &st), TG_EINVAL);
+    assert_status_has(&st, TG_EINVAL, "tg_blis_select", "\"nonsense\"", "skx zen3", NULL);
+    /* registered, but not checked */
+    assert_int_equal(tg_blis_select("bulldozer", &st), TG_EINVAL);
+    assert_status_has(&st, TG_EINVAL, "\"bulldozer\" is not a kernel set", NULL);
+    assert_int_equal(tg_blis_select("skx\033[2J", &st),
+                     TG_EINVAL); /* no escape reaches a terminal */
+    assert_status_has(&st, TG_EINVAL, "\"skx?[2J\" is not", NULL);
+    assert_int_equal(tg_blis_select(NULL, &st), TG_EINVAL);
+    assert_status_has(&st, TG_EINVAL, "tg_blis_select: the name is NULL", NULL);
     assert_string_equal(tg_blis_config(), before); /* the choice is unchanged */
-    assert_int_equal(tg_blis_select("auto"), TG_OK);
+    assert_int_equal(tg_blis_select("auto", NULL), TG_OK);
 }
 
 static void test_blis_config_names_blis_the_kernels_and_the_threads(void **s)

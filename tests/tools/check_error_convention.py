@@ -36,7 +36,6 @@ BARE_CODES = {
     "tg_dist_available": "a predicate: was MPI built in",
     "tg_tape_dot": "writes to the caller's FILE; TG_EIO is the stream's own error (ferror)",
     "tg_bptt_report_print": "writes to the caller's FILE; TG_EIO is the stream's own error",
-    "tg_blis_select": "ops/ (not converted yet): TG_EINVAL / TG_ECPU for a kernel-set name",
 }
 
 
