@@ -319,17 +319,12 @@ static int sample(int argc, char **argv)
         {"allow-nonfinite", 'f', &nonfinite,
          "load NaN or infinite weights (to inspect a damaged checkpoint)"},
     };
-    size_t nopt = sizeof opts / sizeof opts[0], npos;
     char *pos[1];
-    tg_status st;
-    int help;
-    if (lm_parse(argc, argv, opts, nopt, pos, 1, &npos, &help, &st) != 0) die("%s", st.msg);
-    if (help || npos != 1) {
-        printf("usage: tg_charlm sample CKPT [options]\n\nGenerate text from a checkpoint "
-               "written by tg_charlm train --save.\n\noptions:\n");
-        lm_print_options(stdout, opts, nopt);
-        return help ? 0 : 2;
-    }
+    int rc = lm_parse_command(
+        "tg_charlm", argc, argv, opts, sizeof opts / sizeof opts[0], pos, 1,
+        "usage: tg_charlm sample CKPT [options]\n\nGenerate text from a checkpoint "
+        "written by tg_charlm train --save.\n\noptions:\n");
+    if (rc >= 0) return rc;
     lm_model m;
     lm_charvocab v;
     char *vocab = load_model(pos[0], &m, &v, nonfinite ? TG_CKPT_NONFINITE_OK : 0);
@@ -353,19 +348,15 @@ static int probs(int argc, char **argv)
         {"top", 'z', &top_k, "likeliest next characters listed at each position"},
         {"svg", 's', &svg, "also draw the table as an SVG picture in this file"},
     };
-    size_t nopt = sizeof opts / sizeof opts[0], npos;
     char *pos[2];
+    int rc = lm_parse_command(
+        "tg_charlm", argc, argv, opts, sizeof opts / sizeof opts[0], pos, 2,
+        "usage: tg_charlm probs CKPT TEXT [options]\n\nFeed TEXT (a string) through the "
+        "checkpoint's model from the zero state and print, at\neach position, the input "
+        "character, the probability the model gives to the actual next\ncharacter, and "
+        "the likeliest next characters (the 'hello' figure).\n\noptions:\n");
+    if (rc >= 0) return rc;
     tg_status st;
-    int help;
-    if (lm_parse(argc, argv, opts, nopt, pos, 2, &npos, &help, &st) != 0) die("%s", st.msg);
-    if (help || npos != 2) {
-        printf("usage: tg_charlm probs CKPT TEXT [options]\n\nFeed TEXT (a string) through the "
-               "checkpoint's model from the zero state and print, at\neach position, the input "
-               "character, the probability the model gives to the actual next\ncharacter, and "
-               "the likeliest next characters (the 'hello' figure).\n\noptions:\n");
-        lm_print_options(stdout, opts, nopt);
-        return help ? 0 : 2;
-    }
     lm_model m;
     lm_charvocab v;
     char *vocab = load_model(pos[0], &m, &v, 0);

@@ -96,6 +96,22 @@ void lm_print_options(FILE *f, const lm_opt *opts, size_t n)
     }
 }
 
+int lm_parse_command(const char *prog, int argc, char **argv, const lm_opt *opts, size_t n,
+                     char **pos, size_t want, const char *usage)
+{
+    size_t npos;
+    int help;
+    tg_status st;
+    if (lm_parse(argc, argv, opts, n, pos, want, &npos, &help, &st) != TG_OK) {
+        fprintf(stderr, "%s: %s\n", prog, st.msg);
+        return 1;
+    }
+    if (!help && npos == want) return -1;
+    fputs(usage, stdout);
+    lm_print_options(stdout, opts, n);
+    return help ? 0 : 2;
+}
+
 int lm_config_from_opts(const lm_model_opts *o, size_t V, lm_config *c, tg_status *st)
 {
     *c = lm_default_config();

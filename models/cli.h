@@ -33,6 +33,13 @@ int lm_parse(int argc, char **argv, const lm_opt *opts, size_t n, char **pos, si
 /* "  --name VALUE   help (default: current value)" for every option. */
 void lm_print_options(FILE *f, const lm_opt *opts, size_t n);
 
+/* A subcommand's command line: options into opts, exactly `want` positional arguments into
+ * pos. Returns -1 to go on; otherwise the program's exit status, after printing: 1 and
+ * "PROG: message" on stderr for a bad option; 0 for --help and 2 for another count of
+ * positional arguments, both after `usage` and the options on stdout. */
+int lm_parse_command(const char *prog, int argc, char **argv, const lm_opt *opts, size_t n,
+                     char **pos, size_t want, const char *usage);
+
 /* The model and training fields both language-model programs take as options. */
 typedef struct lm_model_opts {
     const char *cell, *optim; /* lstm, gru, rnn, rnn-relu; sgd, adam, adagrad */

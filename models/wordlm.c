@@ -336,19 +336,15 @@ static int eval(int argc, char **argv)
         {"allow-nonfinite", 'f', &nonfinite,
          "load NaN or infinite weights (to inspect a damaged checkpoint)"},
     };
-    size_t nopt = sizeof opts / sizeof opts[0], npos;
     char *pos[2];
-    tg_status st;
-    int help;
-    if (lm_parse(argc, argv, opts, nopt, pos, 2, &npos, &help, &st) != 0) die("%s", st.msg);
-    if (help || npos != 2) {
-        printf("usage: tg_wordlm eval CKPT PATH [options]\n\nThe perplexity of a checkpoint "
-               "written by tg_wordlm train --save on a text in the\nsame format (words not in "
-               "its vocabulary are read as <unk>).\n\noptions:\n");
-        lm_print_options(stdout, opts, nopt);
-        return help ? 0 : 2;
-    }
+    int rc = lm_parse_command(
+        "tg_wordlm", argc, argv, opts, sizeof opts / sizeof opts[0], pos, 2,
+        "usage: tg_wordlm eval CKPT PATH [options]\n\nThe perplexity of a checkpoint "
+        "written by tg_wordlm train --save on a text in the\nsame format (words not in "
+        "its vocabulary are read as <unk>).\n\noptions:\n");
+    if (rc >= 0) return rc;
     if (threads) tg_set_num_threads((int)threads);
+    tg_status st;
     lm_model m;
     lm_wordvocab v;
     char *vocab;

@@ -104,12 +104,33 @@ static void test_progress_line_shows_perplexity_gradient_norm_and_clipping(void 
     if (strncmp(line2, want2, strlen(want2)) != 0) fail_msg("line 2: %s", line2);
 }
 
+/* A subcommand's command line: -1 to go on with the positionals in place, else the exit
+ * status: 1 for a bad option, 0 for --help, 2 for another count of positionals. */
+static void test_a_subcommand_line_parses_or_gives_the_exit_status(void **s)
+{
+    (void)s;
+    size_t top = 3;
+    const lm_opt opts[] = {{"top", 'z', &top, "how many"}};
+    char *pos[2];
+    char a0[] = "CKPT", a1[] = "TEXT", a2[] = "--top", a3[] = "5", bad[] = "--bottom",
+         help[] = "--help";
+    char *ok[] = {a0, a2, a3, a1}, *unknown[] = {a0, bad, a1}, *asked[] = {help}, *one[] = {a0};
+    assert_int_equal(lm_parse_command("prog", 4, ok, opts, 1, pos, 2, "usage: prog\n"), -1);
+    assert_string_equal(pos[0], "CKPT");
+    assert_string_equal(pos[1], "TEXT");
+    assert_int_equal(top, 5);
+    assert_int_equal(lm_parse_command("prog", 3, unknown, opts, 1, pos, 2, "usage: prog\n"), 1);
+    assert_int_equal(lm_parse_command("prog", 1, asked, opts, 1, pos, 2, "usage: prog\n"), 0);
+    assert_int_equal(lm_parse_command("prog", 1, one, opts, 1, pos, 2, "usage: prog\n"), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_item9_non_finite_numbers_and_signed_counts_are_refused),
         cmocka_unit_test(test_progress_line_shows_perplexity_gradient_norm_and_clipping),
         cmocka_unit_test(test_item9_thread_counts_and_limits_out_of_range_are_refused),
+        cmocka_unit_test(test_a_subcommand_line_parses_or_gives_the_exit_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
