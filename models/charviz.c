@@ -3,6 +3,7 @@
 #include "models/charviz.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -252,7 +253,9 @@ static int record(lm_charviz *cv, size_t k, lm_model *m, const lm_charvocab *v,
         cv[j].n = nk;
         cv[j].skipped = n - nk;
         cv[j].text = malloc(nk * sizeof *cv[j].text);
-        cv[j].act = malloc(nk * H * sizeof *cv[j].act);
+        cv[j].act = nk <= SIZE_MAX / sizeof *cv[j].act / (H ? H : 1)
+                        ? malloc(nk * (H ? H : 1) * sizeof *cv[j].act)
+                        : NULL; /* nk·H overflows: out of memory */
         if (!cv[j].text || !cv[j].act) goto nomem;
         memcpy(cv[j].text, kept, nk * sizeof *kept);
     }

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -212,6 +213,7 @@ static void write_page(const viz_set *vs, const char *out, const lm_charviz_sect
 static void visualise(const viz_set *vs, const viz_opts *o, const char *title, const char *lang)
 {
     int pat = o->pattern ? lm_pattern_parse(o->pattern) : -1;
+    if (vs->H && vs->k > SIZE_MAX / sizeof(double) / vs->H) fatal("out of memory");
     size_t all = vs->k * vs->H;
     double *score = malloc(all * sizeof *score);
     size_t *top = malloc(all * sizeof *top), k = o->top ? o->top : 1;

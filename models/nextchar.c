@@ -7,6 +7,7 @@
 #include "models/text.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,8 +59,10 @@ int lm_nextchar_compute(lm_nextchar *nc, lm_model *m, const lm_charvocab *v, con
     nc->K = K < V ? K : V;
     nc->text = malloc(n * sizeof *nc->text);
     nc->p_next = malloc(n * sizeof *nc->p_next);
-    nc->top = malloc(n * (nc->K ? nc->K : 1) * sizeof *nc->top);
-    nc->top_p = malloc(n * (nc->K ? nc->K : 1) * sizeof *nc->top_p);
+    size_t cells =
+        n <= SIZE_MAX / sizeof(double) / (nc->K ? nc->K : 1) ? n * (nc->K ? nc->K : 1) : 0;
+    nc->top = cells ? malloc(cells * sizeof *nc->top) : NULL; /* 0: n·K overflows */
+    nc->top_p = cells ? malloc(cells * sizeof *nc->top_p) : NULL;
     double *p = malloc(V * sizeof *p);
     lm_sampler s;
     if (!nc->text || !nc->p_next || !nc->top || !nc->top_p || !p ||
