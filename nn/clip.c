@@ -45,11 +45,8 @@ double tg_grad_norm(tg_params *ps)
     const tg_real *g = tg_params_grads(ps);
     size_t n = tg_params_numel(ps), len = block_len(n), nb = (n + len - 1) / len;
     double part[MAX_BLOCKS];
-#pragma omp parallel for num_threads(tgi_threads_for(n, MIN_PER_THREAD)) schedule(static)
-    for (size_t b = 0; b < nb; b++) {
-        size_t lo = b * len;
-        part[b] = sum_squares(g + lo, n - lo < len ? n - lo : len);
-    }
+    TGI_PARALLEL_FOR(tgi_threads_for(n, MIN_PER_THREAD), b, nb,
+                     part[b] = sum_squares(g + b * len, n - b * len < len ? n - b * len : len));
     double sum = 0;
     for (size_t b = 0; b < nb; b++) sum += part[b]; // Σ g², blocks in order
     return sqrt(sum);
@@ -68,7 +65,7 @@ double tg_clip_grad_norm(tg_params *ps, double max_norm)
     if (scale == 1) return norm;
     tg_real *g = tg_params_grads(ps), s = (tg_real)scale;
     size_t n = tg_params_numel(ps);
-#pragma omp parallel for num_threads(tgi_threads_for(n, MIN_PER_THREAD)) schedule(static)
-    for (size_t i = 0; i < n; i++) g[i] = (tg_real)(g[i] * s); // g *= max / norm
+    TGI_PARALLEL_FOR(tgi_threads_for(n, MIN_PER_THREAD), i, n,
+                     g[i] = (tg_real)(g[i] * s)); // g *= max / norm
     return norm;
 }

@@ -246,12 +246,11 @@ int tg_optim_step_scaled(tg_optim *o, double grad_scale, int zero_grad, tg_statu
     tg_real *dp = tg_params_grads(o->ps);
     size_t n = o->numel, chunks = (n + CHUNK - 1) / CHUNK;
     uint64_t t = ++o->steps;
-#pragma omp parallel for num_threads(tgi_threads_for(n, MIN_PER_THREAD)) schedule(static)
-    for (size_t ch = 0; ch < chunks; ch++) {
+    TGI_PARALLEL_FOR(tgi_threads_for(n, MIN_PER_THREAD), ch, chunks, {
         size_t lo = ch * CHUNK, hi = n - lo < CHUNK ? n : lo + CHUNK;
         update(o, t, (tg_real)grad_scale, lo, hi);
         if (zero_grad) memset(dp + lo, 0, (hi - lo) * sizeof *dp); // still in cache
-    }
+    });
     return TG_OK;
 }
 

@@ -194,11 +194,10 @@ tg_real *tg_params_grads(tg_params *ps)
 void tg_params_zero_grad(tg_params *ps)
 {
     size_t n = ps->numel, chunks = (n + ZERO_CHUNK - 1) / ZERO_CHUNK;
-#pragma omp parallel for num_threads(tgi_threads_for(n, ZERO_PER_THREAD)) schedule(static)
-    for (size_t ch = 0; ch < chunks; ch++) {
+    TGI_PARALLEL_FOR(tgi_threads_for(n, ZERO_PER_THREAD), ch, chunks, {
         size_t lo = ch * ZERO_CHUNK, len = n - lo < ZERO_CHUNK ? n - lo : ZERO_CHUNK;
         memset(ps->grad + lo, 0, len * sizeof *ps->grad);
-    }
+    });
 }
 
 void tg_init_uniform(tg_tensor *w, double lo, double hi, tg_rng *rng)

@@ -28,9 +28,10 @@ long tgi_threads_ceiling(void);
  * product's thread count. */
 int tgi_threads_for(size_t work, size_t min_per_thread);
 
-/* for (size_t i = 0; i < n; i++) body (the last arguments); on `threads` threads, entering no OpenMP region when
- * threads is 1: a parallel region of one thread still costs about 0.25 us (Zen 5, GCC 12's
- * libgomp), more than a batch-1 step's loops and products take. */
+/* for (size_t i = 0; i < n; i++) body (the last arguments), on `threads` threads, entering no
+ * OpenMP region when threads is 1: a parallel region of one thread still costs about 0.25 us
+ * (Zen 5, GCC 12's libgomp), more than a batch-1 step's loops and products take. Every loop of
+ * ops/ and nn/ that may run on several threads goes through it. */
 #define TGI_PARALLEL_FOR(threads, i, n, ...)                                                       \
     do {                                                                                           \
         int nt_ = (threads);                                                                       \

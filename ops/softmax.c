@@ -23,13 +23,7 @@ enum { MIN_PER_THREAD = 65536 };
  * and pays nothing for OpenMP. */
 static void for_rows(tg_tape *t, tg_tensor *y, void (*f)(tg_tape *t, tg_tensor *y, size_t i))
 {
-    int nt = tgi_threads_for(tg_numel(y), MIN_PER_THREAD);
-    if (nt == 1) {
-        for (size_t i = 0; i < y->rows; i++) f(t, y, i);
-        return;
-    }
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (size_t i = 0; i < y->rows; i++) f(t, y, i);
+    TGI_PARALLEL_FOR(tgi_threads_for(tg_numel(y), MIN_PER_THREAD), i, y->rows, f(t, y, i));
 }
 
 /* The row's maximum; NaN when the row holds a NaN or +inf or is all -inf (or empty): then the

@@ -17,21 +17,13 @@
 
 /* Past this many elements per thread a loop is worth splitting: 8192 tanh take about 10 us,
  * several times what waking a second thread costs. Smaller tensors stay on the calling thread
- * and pay nothing for OpenMP (the branch below, not a parallel region of one thread). */
+ * and pay nothing for OpenMP (TGI_PARALLEL_FOR's plain loop, not a parallel region of one
+ * thread). */
 enum { MIN_PER_THREAD = 8192 };
 
 /* The loop every op here shares: element i of y, over all of y, on tgi_threads_for threads. */
 #define FOR_EACH(y, body)                                                                          \
-    do {                                                                                           \
-        size_t n_ = tg_numel(y);                                                                   \
-        int nt_ = tgi_threads_for(n_, MIN_PER_THREAD);                                             \
-        if (nt_ == 1) {                                                                            \
-            for (size_t i = 0; i < n_; i++) body;                                                  \
-        } else {                                                                                   \
-            _Pragma("omp parallel for num_threads(nt_) schedule(static)") for (size_t i = 0;       \
-                                                                               i < n_; i++) body;  \
-        }                                                                                          \
-    } while (0)
+    TGI_PARALLEL_FOR(tgi_threads_for(tg_numel(y), MIN_PER_THREAD), i, tg_numel(y), body)
 
 /* sigmoid and tanh from e = exp(-|x|) or expm1(-2|x|) in (-1, 1], so nothing overflows, and
  * selects rather than branches so their loops vectorise (ops/vmath.h). A NaN gives NaN.
@@ -121,16 +113,10 @@ static void map(int which, map_args m, size_t n)
 #endif
     };
     map_fn *f = fns[TGI_SIMD ? tgi_simd_level() : 0][which];
-    int nt = tgi_threads_for(n, MIN_PER_THREAD);
-    if (nt == 1) {
-        f(&m, 0, n);
-        return;
-    }
-    size_t piece = (n + (size_t)nt - 1) / (size_t)nt;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int p = 0; p < nt; p++)
-        f(&m, (size_t)p * piece < n ? (size_t)p * piece : n,
-          (size_t)(p + 1) * piece < n ? (size_t)(p + 1) * piece : n);
+    size_t nt = (size_t)tgi_threads_for(n, MIN_PER_THREAD), piece = (n + nt - 1) / nt;
+    TGI_PARALLEL_FOR(
+        (int)nt, p, nt,
+        f(&m, p * piece < n ? p * piece : n, (p + 1) * piece < n ? (p + 1) * piece : n));
 }
 
 static void tanh_forward(tg_tape *t, tg_tensor *y)
