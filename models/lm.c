@@ -128,7 +128,8 @@ tg_tensor *lm_window_logits(tg_tape *t, lm_model *m, tg_rnn_carry *carry, const 
     size_t B = carry->B;
     double p = m->cfg.dropout;
     tg_rng *rng = m->eval ? NULL : &m->rng; /* no generator: dropout is the identity */
-    if (!reserve_steps(m, Tw)) return NULL;
+    if (!reserve_steps(m, Tw))
+        return tg_fail(t, "lm_window_logits: out of memory for the outputs of %zu steps", Tw);
     if (tg_rnn_carry_load(t, carry, m->s) != TG_OK) return NULL;
     tg_tensor *e = tg_dropout(t, tg_embed_forward(t, &m->emb, x, Tw * B), p, rng);
     if (!tg_rnn_forward_rows(t, &m->rnn, Tw, e, m->s, m->ys, rng)) return NULL;

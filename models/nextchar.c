@@ -65,12 +65,16 @@ int lm_nextchar_compute(lm_nextchar *nc, lm_model *m, const lm_charvocab *v, con
     nc->top_p = cells ? malloc(cells * sizeof *nc->top_p) : NULL;
     double *p = malloc(V * sizeof *p);
     lm_sampler s;
-    if (!nc->text || !nc->p_next || !nc->top || !nc->top_p || !p ||
-        lm_sampler_init(&s, m, st) != TG_OK) {
+    if (!nc->text || !nc->p_next || !nc->top || !nc->top_p || !p)
+        rc = tg_status_set(st, TG_ENOMEM, "%s: out of memory for %zu positions of %zu candidates",
+                           name, n, V);
+    else
+        rc = lm_sampler_init(&s, m, st); /* its own message */
+    if (rc != TG_OK) {
         free(ids);
         free(p);
         lm_nextchar_deinit(nc);
-        return tg_status_set(st, TG_ENOMEM, "out of memory for %zu positions of %zu", n, V);
+        return rc;
     }
     memcpy(nc->text, text, n * sizeof *text);
     for (size_t i = 0; i < n && rc == TG_OK; i++) {

@@ -17,6 +17,7 @@
 #include "testutil.h"
 
 #include "models/lm.h"
+#include "models/nextchar.h"
 #include "models/text.h"
 
 #include <stdlib.h>
@@ -129,10 +130,45 @@ static void test_every_allocation_of_a_training_run_can_fail_cleanly(void **s)
     rmdir(dir);
 }
 
+/* The 'hello' table (models/nextchar.c): each of its allocations (its arrays, the encoded
+ * text, the model's per-step array, the sampler's tape) fails in turn; each time the call says
+ * that memory ran out, frees what it made and leaves the table pointers NULL. */
+static void test_every_allocation_of_the_next_character_table_can_fail_cleanly(void **s)
+{
+    (void)s;
+    tg_status st = {0};
+    lm_charvocab v;
+    const uint32_t chars[] = {'h', 'e', 'l', 'o'}, text[] = {'h', 'e', 'l', 'l', 'o'};
+    assert_int_equal(lm_charvocab_build(&v, chars, 4, &st), TG_OK);
+    lm_config c = lm_default_config();
+    c.V = v.size, c.E = 4, c.H = 4, c.T = 4, c.B = 1;
+    lm_model m;
+    assert_int_equal(lm_model_init(&m, &c, &st), TG_OK);
+    lm_nextchar nc;
+    long n = 1, vague0 = vague;
+    for (;; n++) {
+        fail_at = n, calls = 0, failed = 0;
+        int rc = lm_nextchar_compute(&nc, &m, &v, "TEXT", text, 5, 2, &st);
+        fail_at = 0;
+        if (!failed) {
+            assert_int_equal(rc, TG_OK);
+            break;
+        }
+        assert_clean(rc, st.msg, "lm_nextchar_compute", n);
+        assert_null(nc.top);
+    }
+    assert_true(n > 5);
+    assert_int_equal(vague, vague0); /* every message here says that memory ran out */
+    lm_nextchar_deinit(&nc);
+    lm_model_deinit(&m);
+    lm_charvocab_deinit(&v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_allocation_of_a_training_run_can_fail_cleanly),
+        cmocka_unit_test(test_every_allocation_of_the_next_character_table_can_fail_cleanly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
