@@ -277,8 +277,9 @@ nomem:
     free(ids);
     free(kept);
     deinit_all(cv, k);
-    return tg_status_set(st, TG_ENOMEM, "out of memory recording %zu characters x %zu units x %zu",
-                         n, H, k);
+    return tg_status_set(st, TG_ENOMEM,
+                         "out of memory recording %zu characters x %zu units in %zu recordings", n,
+                         H, k);
 }
 
 int lm_charviz_record(lm_charviz *cv, lm_model *m, const lm_charvocab *v, const uint32_t *text,
@@ -360,7 +361,7 @@ static void put_escaped(FILE *f, const char *s)
 }
 
 static const char page_head[] =
-    "\">\n<head>\n<meta charset=\"utf-8\">\n"
+    "<head>\n<meta charset=\"utf-8\">\n"
     "<style>\n"
     "body { font-family: sans-serif; margin: 2em; max-width: 70em; color: #222; }\n"
     "h2 { font-size: 1.1em; margin: 1.5em 0 0.4em; }\n"
@@ -406,6 +407,7 @@ int lm_charviz_write_html(FILE *f, const lm_charviz *cv, const lm_charviz_sectio
 {
     fputs("<!DOCTYPE html>\n<html lang=\"", f);
     put_escaped(f, lang);
+    fputs("\">\n", f);
     fputs(page_head, f);
     fputs("<title>", f);
     put_escaped(f, title);
