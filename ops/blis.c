@@ -12,6 +12,11 @@
  * instructions the CPU lacks ends in SIGILL. Without the registry, or off x86-64, only BLIS's
  * own choice exists and the context is NULL (BLIS's default).
  *
+ * The context passed is tapegrad's own copy of BLIS's for the chosen kernels, with the cache
+ * blocksizes changed where measurement on a CPU family found better ones (`tunings` below); the
+ * kernels are never changed. The copies are made once and never written after, so a product
+ * running on another thread while tg_blis_select changes the choice still reads a whole context.
+ *
  * How many threads each product uses is ops/threads.c's business.
  *
  * Read next: ops/matmul.c, the one caller of BLIS's products.
@@ -21,6 +26,9 @@
 #include "ops/internal.h"
 
 #include <blis.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#endif
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,10 +119,80 @@ static const struct kernels {
     {"generic", BLIS_ARCH_GENERIC, runs_anything},    /* portable C */
 };
 
+enum { N_SETS = sizeof whitelist / sizeof whitelist[0] };
+
 static int registered(arch_t id)
 {
     cntx_t **c = bli_gks_lookup_id(id); /* NULL when this BLIS was built without it */
     return c && c[BLIS_NAT];
+}
+
+/* Cache blocksizes better than BLIS's for one kernel set on one CPU family; single precision
+ * only (0: BLIS's value kept). BLIS splits a dimension into blocks of `def` unless what is left
+ * is at most `max`, which then goes in one block.
+ *
+ * Zen 5 (AMD family 0x1A; 48 KB L1d, 1 MB L2 a core) with the skx kernels (MR 32, NR 12): KC up
+ * to 768 instead of 480 reads an inner dimension of 481-768 (650, 700 in the PTB models) in one
+ * pass instead of 384 + the rest; a micro-panel of B (768 x 12 floats, 36 KB) still fits L1.
+ * bench_matmul --cpu-time 1, 1 thread, 2026-12-02: +3 to +5% (medians of eight runs) on
+ * ptb-medium's decoder, gate and weight-gradient products of k = 650 or 700, no change past the
+ * noise elsewhere (benchmarks/README.md). A smaller MC gained as much again on some of these
+ * shapes but lost 2-5% on (700 x 10000)·(10000 x 650), so BLIS's 480 stays. */
+static const struct tuning {
+    const char *vendor;
+    unsigned family;
+    arch_t id;
+    dim_t kc_max;
+} tunings[] = {
+    {"AuthenticAMD", 0x1A, BLIS_ARCH_SKX, 768},
+};
+
+/* This CPU's vendor string and family (base + extended), from CPUID leaves 0 and 1. */
+static unsigned cpu_family(char vendor[13])
+{
+    unsigned a, b, c, d;
+    memset(vendor, 0, 13);
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return 0;
+    memcpy(vendor, &b, 4), memcpy(vendor + 4, &d, 4), memcpy(vendor + 8, &c, 4);
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    unsigned base = (a >> 8) & 0xf;
+    return base == 0xf ? base + ((a >> 20) & 0xff) : base;
+}
+
+/* The tuning of kernel set id on this CPU, or NULL. */
+static const struct tuning *tuning_for(arch_t id)
+{
+    char vendor[13];
+    unsigned family = cpu_family(vendor);
+    for (size_t i = 0; i < sizeof tunings / sizeof tunings[0]; i++)
+        if (tunings[i].id == id && tunings[i].family == family &&
+            strcmp(tunings[i].vendor, vendor) == 0)
+            return &tunings[i];
+    return NULL;
+}
+
+/* tapegrad's copies of the registered contexts, tuned where `tunings` says; [i] for whitelist[i]. */
+static cntx_t own[N_SETS];
+static const struct tuning *tuned[N_SETS];
+
+static void copy_contexts(void)
+{
+    for (size_t i = 0; i < N_SETS; i++) {
+        if (!registered(whitelist[i].id)) continue;
+        own[i] = *bli_gks_lookup_id(whitelist[i].id)[BLIS_NAT];
+        tuned[i] = tuning_for(whitelist[i].id);
+        if (tuned[i] && tuned[i]->kc_max > 0)
+            bli_blksz_set_max(tuned[i]->kc_max, BLIS_FLOAT, bli_cntx_get_blksz(BLIS_KC, &own[i]));
+    }
+}
+
+/* The whitelist index of kernel set id, or N_SETS for a set BLIS chose itself that tapegrad
+ * does not list (knl, penryn, bulldozer...): that one runs with BLIS's own context. */
+static size_t set_index(arch_t id)
+{
+    size_t i = 0;
+    while (i < N_SETS && whitelist[i].id != id) i++;
+    return i;
 }
 
 /* The packed choice for a whitelisted name, or TG_EINVAL / TG_ECPU. */
@@ -158,6 +236,9 @@ static void init(void)
     __builtin_cpu_init();
 #endif
     blis_arch = bli_arch_query_id();
+#if CAN_CHOOSE
+    copy_contexts();
+#endif
     int packed = auto_choice(), chosen;
     const char *env = getenv("TG_BLIS_ARCH");
     if (env && *env && strcmp(env, "auto") != 0) {
@@ -179,7 +260,19 @@ void *tgi_blis_context(void)
 {
     call_once(&init_once, init);
 #if CAN_CHOOSE
-    return bli_gks_lookup_id((arch_t)(atomic_load(&choice) >> 8))[BLIS_NAT];
+    size_t i = set_index((arch_t)(atomic_load(&choice) >> 8));
+    return i < N_SETS && registered(whitelist[i].id) ? &own[i] : tgi_blis_stock_context();
+#else
+    return NULL;
+#endif
+}
+
+void *tgi_blis_stock_context(void)
+{
+    call_once(&init_once, init);
+#if CAN_CHOOSE
+    cntx_t **c = bli_gks_lookup_id((arch_t)(atomic_load(&choice) >> 8));
+    return c ? c[BLIS_NAT] : NULL;
 #else
     return NULL;
 #endif
@@ -218,6 +311,20 @@ int tg_blis_select(const char *name, tg_status *st)
                          printable(shown, name));
 }
 
+/* ", KC up to 768 for this CPU" when the chosen kernels run with tuned blocksizes, else "". */
+static const char *tuning_text(int c, char out[64])
+{
+    out[0] = 0;
+#if CAN_CHOOSE
+    size_t i = set_index((arch_t)(c >> 8));
+    if (i < N_SETS && tuned[i])
+        snprintf(out, 64, ", KC up to %ld for this CPU", (long)tuned[i]->kc_max);
+#else
+    (void)c;
+#endif
+    return out;
+}
+
 const char *tg_blis_config(void)
 {
     static _Thread_local char line[400];
@@ -237,10 +344,11 @@ const char *tg_blis_config(void)
     else
         snprintf(threads, sizeof threads, "%ld (default: as many of %ld as are free)",
                  tgi_threads_now(), tgi_threads_ceiling());
+    char tuning[64];
     snprintf(line, sizeof line,
-             "BLIS %s (%s, %s), BLIS detected %s, kernels %s (%s%s%s), threads %s",
+             "BLIS %s (%s, %s), BLIS detected %s, kernels %s (%s%s%s%s), threads %s",
              bli_info_get_version_str(), threading, linkage, bli_arch_string(blis_arch),
              bli_arch_string((arch_t)(c >> 8)), why_text[c & 0x7f], c & ENV_IGNORED ? "; " : "",
-             c & ENV_IGNORED ? env_note : "", threads);
+             c & ENV_IGNORED ? env_note : "", tuning_text(c, tuning), threads);
     return line;
 }

@@ -15,6 +15,10 @@
  * for BLIS's default. The first call initialises BLIS and chooses the kernels. */
 void *tgi_blis_context(void);
 
+/* BLIS's own context for the same kernels, with BLIS's blocksizes (NULL where tgi_blis_context is
+ * NULL): what tgi_blis_context's tuning is measured against (benchmarks/bench_matmul.c). */
+void *tgi_blis_stock_context(void);
+
 /* Threads (ops/threads.c): the count fixed by tg_set_num_threads, 0 under the default policy;
  * the count products and loops use now (the fixed one, else as many cores as others leave
  * free); the most the default policy would use. */

@@ -1,8 +1,13 @@
 /* test_ops_matmul.c: tg_matmul against a naive triple loop (on every BLIS kernel set this CPU
  * can run) and against finite differences, for all four transpose combinations; backward
  * accumulation; the error messages; and the kernel choice (tg_blis_select, tg_blis_config). */
+#define _POSIX_C_SOURCE 200809L /* blis.h names pthread_barrier_t */
+
 #include "testutil.h"
 
+#include "ops/internal.h"
+
+#include <blis.h>
 #include <stdlib.h>
 
 static const int all_flags[] = {0, TG_TRANS_A, TG_TRANS_B, TG_TRANS_A | TG_TRANS_B};
@@ -38,7 +43,11 @@ static const struct {
               {400, 25, 100},
               {65, 25, 100},
               {7, 32, 129},
-              {3, 1, 5}};
+              {3, 1, 5},
+              /* k past BLIS's default largest block of k (480 on skx), within tapegrad's
+                 (ops/blis.c: 768 on Zen 5): one pass over k there, two elsewhere */
+              {70, 700, 45},
+              {40, 500, 130}};
 
 /* Element (i, p) of op(x), where op(x) has `cols` columns and x is stored transposed when t. */
 static double at(const tg_tensor *x, int t, size_t i, size_t p)
@@ -461,6 +470,75 @@ static void test_blis_config_names_blis_the_kernels_and_the_threads(void **s)
     assert_non_null(strstr(tg_blis_config(), "threads 1")); /* the tests set BLIS_NUM_THREADS=1 */
 }
 
+/* tapegrad's context (ops/blis.c) is BLIS's for the same kernels, with the same kernels and
+ * blocksizes except the one tg_blis_config names: the largest block of k for floats. */
+static void test_blis_context_is_blis_own_but_for_the_blocksize_the_config_names(void **s)
+{
+    (void)s;
+    const char *names[] = {"auto", "skx", "zen3", "haswell", "generic"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (tg_blis_select(names[i], NULL) != TG_OK) continue;
+        cntx_t *own = tgi_blis_context(), *stock = tgi_blis_stock_context();
+        if (!stock) { /* a shared BLIS, or not x86-64: BLIS's default context */
+            assert_null(own);
+            continue;
+        }
+        assert_non_null(own);
+        assert_ptr_not_equal(own, stock);
+        const char *kc = strstr(tg_blis_config(), "KC up to ");
+        dim_t stock_max = bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_KC, stock);
+        dim_t want = kc ? (dim_t)atol(kc + strlen("KC up to ")) : stock_max;
+        assert_true(want >= bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_KC, stock));
+        assert_int_equal(bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_KC, own), want);
+        blksz_t blk[BLIS_NUM_BLKSZS];
+        memcpy(blk, own->blkszs, sizeof blk);
+        bli_blksz_set_max(stock_max, BLIS_FLOAT, &blk[BLIS_KC]);
+        assert_memory_equal(blk, stock->blkszs, sizeof blk);
+        assert_memory_equal(own->bmults, stock->bmults, sizeof own->bmults);
+        assert_memory_equal(own->l3_nat_ukrs, stock->l3_nat_ukrs, sizeof own->l3_nat_ukrs);
+        assert_memory_equal(own->l3_sup_kers, stock->l3_sup_kers, sizeof own->l3_sup_kers);
+        assert_memory_equal(own->l3_sup_blkszs, stock->l3_sup_blkszs, sizeof own->l3_sup_blkszs);
+        assert_memory_equal(own->l3_sup_thresh, stock->l3_sup_thresh, sizeof own->l3_sup_thresh);
+        assert_memory_equal(own->packm_kers, stock->packm_kers, sizeof own->packm_kers);
+        assert_memory_equal(own->l1v_kers, stock->l1v_kers, sizeof own->l1v_kers);
+        assert_memory_equal(own->l1f_kers, stock->l1f_kers, sizeof own->l1f_kers);
+    }
+    assert_int_equal(tg_blis_select("auto", NULL), TG_OK);
+}
+
+/* A product whose k fits one of tapegrad's blocks but not BLIS's (ops/blis.c), every flag, on
+ * one and two threads: the bits are the same (BLIS splits rows and columns between threads,
+ * never k). */
+static void test_products_of_long_k_give_the_same_bits_on_one_and_two_threads(void **s)
+{
+    (void)s;
+    tg_rng r;
+    tg_rng_seed(&r, 43);
+    size_t m = 96, k = 700, n = 130;
+    for (size_t f = 0; f < 4; f++) {
+        int fl = all_flags[f];
+        tg_tensor *a = operand(m, k, (fl & TG_TRANS_A) != 0, &r);
+        tg_tensor *b = operand(k, n, (fl & TG_TRANS_B) != 0, &r);
+        tg_real *out[2];
+        for (int th = 0; th < 2; th++) {
+            tg_set_num_threads(th + 1);
+            tg_tape *t = tg_tape_new();
+            tg_tensor *y = tg_matmul(t, a, b, fl);
+            assert_non_null(y);
+            check_product(y, a, b, fl, k);
+            out[th] = malloc(m * n * sizeof(tg_real));
+            assert_non_null(out[th]);
+            memcpy(out[th], y->val, m * n * sizeof(tg_real));
+            tg_tape_free(t);
+        }
+        tg_set_num_threads(0);
+        assert_memory_equal(out[0], out[1], m * n * sizeof(tg_real));
+        free(out[0]), free(out[1]);
+        tg_tensor_free(a);
+        tg_tensor_free(b);
+    }
+}
+
 /* A per-step product of few rows (ops/smallmm.c on AVX-512, else BLIS) split between two
  * threads gives the bits of one thread, forward and both backward products. */
 static void test_products_of_few_rows_give_the_same_bits_on_one_and_two_threads(void **s)
@@ -514,6 +592,8 @@ int main(void)
         cmocka_unit_test(test_blis_select_rejects_unknown_and_unchecked_kernel_sets),
         cmocka_unit_test(test_blis_config_names_blis_the_kernels_and_the_threads),
         cmocka_unit_test(test_products_of_few_rows_give_the_same_bits_on_one_and_two_threads),
+        cmocka_unit_test(test_blis_context_is_blis_own_but_for_the_blocksize_the_config_names),
+        cmocka_unit_test(test_products_of_long_k_give_the_same_bits_on_one_and_two_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
