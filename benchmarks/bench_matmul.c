@@ -3,18 +3,27 @@
  * 1. The peak: a small FMA loop (12 independent accumulators of 8 floats) gives one core's
  *    single-precision FLOP/s, the ceiling every product below is compared with.
  * 2. tg_matmul (forward only, tape reset between repetitions, median of the repetitions) against
- *    bli_sgemm_ex with the same context and thread count, on squares and on the shapes an LSTM
- *    language model multiplies, with 1 and 2 threads.
+ *    bli_sgemm_ex with the same kernels and thread count but BLIS's own blocksizes (the context
+ *    BLIS registered, not tapegrad's tuned copy), on squares and on the shapes an LSTM language
+ *    model multiplies, with 1 and 2 threads. The two alternate repetition by repetition; "ratio"
+ *    is the median of the per-repetition ratios, with their quartiles: on the large products,
+ *    where tg_matmul is BLIS with tapegrad's context, it is what ops/blis.c's tuning gains.
  * 3. The 1024^3 product on every kernel set this CPU can run: the choice of kernels matters.
  *
  * Usage: bench_matmul            (the issue's bar: >= 70% of peak on 1024^3, 1 thread)
  *        bench_matmul --kernels skx,zen3,haswell [--threads n]
  *                                 (every shape below on each named kernel set, side by side:
  *                                  which set this CPU should run)
+ *        --match TEXT             (either mode: only the shapes whose name contains TEXT)
+ *        --threads n              (the first mode: n threads only, instead of 1 then 2)
+ *        --cpu-time 1             (with --threads 1: time the thread's CPU, not the wall clock,
+ *                                  on a machine others load)
+ *        --blocks MC,KC,KCMAX,NC  (the first mode: the direct column with these single-precision
+ *                                  blocksizes instead of BLIS's, 0 keeping one: a tuning to try)
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "ops/internal.h" /* tgi_blis_context: the direct call uses the same kernels */
+#include "ops/internal.h" /* tgi_blis_stock_context: the direct call's kernels */
 #include "tapegrad.h"
 
 #include <blis.h>
@@ -28,10 +37,15 @@
 #define HAVE_FMA_LOOP 1
 #endif
 
+/* --cpu-time: the calling thread's CPU time instead of the wall clock. With one thread BLIS and
+ * tg_matmul compute on the calling thread, so a time slice another process takes from this core
+ * is not counted (its traffic through the shared caches still is). */
+static clockid_t clock_id = CLOCK_MONOTONIC;
+
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock_id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -148,7 +162,32 @@ static int reps_for(double seconds_each)
     return r | 1;
 }
 
-/* The same product as tg_matmul, straight into BLIS with the same context and threads. */
+/* --blocks: the direct call's context, BLIS's own with other float blocksizes, else NULL. */
+static cntx_t trial;
+static cntx_t *direct_cntx;
+
+/* --blocks MC,KC,KCMAX,NC (0 keeps BLIS's): the direct column runs BLIS's context for the chosen
+ * kernels with these blocksizes, to try a tuning against tapegrad's. 0 on success. */
+static int set_trial_blocks(const char *spec)
+{
+    long v[4];
+    cntx_t *stock = tgi_blis_stock_context();
+    if (!stock || sscanf(spec, "%ld,%ld,%ld,%ld", &v[0], &v[1], &v[2], &v[3]) != 4) return -1;
+    trial = *stock;
+    const bszid_t id[4] = {BLIS_MC, BLIS_KC, BLIS_KC, BLIS_NC};
+    for (int i = 0; i < 4; i++) {
+        blksz_t *b = bli_cntx_get_blksz(id[i], &trial);
+        if (v[i] < 0) return -1;
+        if (v[i] == 0) continue;
+        if (i != 1) bli_blksz_set_max(v[i], BLIS_FLOAT, b); /* MC, NC: max = default */
+        if (i != 2) bli_blksz_set_def(v[i], BLIS_FLOAT, b);
+    }
+    direct_cntx = &trial;
+    return 0;
+}
+
+/* The same product as tg_matmul, straight into BLIS with the same kernels and threads and
+ * BLIS's own blocksizes (or --blocks'). */
 static void direct(const shape *s, const float *a, const float *b, float *c, int threads)
 {
     int ta = (s->flags & TG_TRANS_A) != 0, tb = (s->flags & TG_TRANS_B) != 0;
@@ -159,11 +198,12 @@ static void direct(const shape *s, const float *a, const float *b, float *c, int
     bli_sgemm_ex(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
                  (dim_t)s->m, (dim_t)s->n, (dim_t)s->k, &one, (float *)a, (inc_t)(ta ? s->m : s->k),
                  1, (float *)b, (inc_t)(tb ? s->k : s->n), 1, &zero, c, (inc_t)s->n, 1,
-                 tgi_blis_context(), &rntm);
+                 direct_cntx ? direct_cntx : tgi_blis_stock_context(), &rntm);
 }
 
 typedef struct {
     double tg, direct; /* GFLOP/s, medians */
+    double ratio[3];   /* tg/direct per repetition: lower quartile, median, upper quartile */
 } result;
 
 /* Median GFLOP/s of tg_matmul and of the direct call on shape s with `threads` threads. */
@@ -203,8 +243,16 @@ static result measure(const shape *s, int threads, int with_direct)
         direct(s, a->val, b->val, c, threads);
         sec_direct[i] = now() - t0;
     }
-    result res = {flops / median(sec, reps) * 1e-9, 0};
-    if (with_direct) res.direct = flops / median(sec_direct, reps) * 1e-9;
+    result res = {flops / median(sec, reps) * 1e-9, 0, {0, 0, 0}};
+    if (with_direct) {
+        double *ratio = malloc((size_t)reps * sizeof *ratio);
+        if (!ratio) exit(1);
+        for (int i = 0; i < reps; i++) ratio[i] = sec_direct[i] / sec[i];
+        res.ratio[1] = median(ratio, reps); /* sorts ratio */
+        res.ratio[0] = ratio[reps / 4], res.ratio[2] = ratio[reps - 1 - reps / 4];
+        res.direct = flops / median(sec_direct, reps) * 1e-9;
+        free(ratio);
+    }
     free(sec);
     free(c);
     tg_tape_free(t);
@@ -245,11 +293,33 @@ static const shape shapes[] = {
     {"h.Wt (32x512).(2048x512)^T", 32, 512, 2048, TG_TRANS_B},
     {"h.Wt (1x100).(400x100)^T", 1, 100, 400, TG_TRANS_B},
     {"dh   (1x400).(400x100)", 1, 400, 100, 0},
+    /* ptb-medium's large products (H = 650, V = 10,000, T·B = 700 rows; 350 at B = 10):
+       decoder, its two backward products, the gates over all steps and theirs. */
+    {"dec  (700x650).(10000x650)^T", 700, 650, 10000, TG_TRANS_B},
+    {"dh   (700x10000).(10000x650)", 700, 10000, 650, 0},
+    {"dW   (700x10000)^T.(700x650)", 10000, 700, 650, TG_TRANS_A},
+    {"gate (700x650).(2600x650)^T", 700, 650, 2600, TG_TRANS_B},
+    {"dh   (700x2600).(2600x650)", 700, 2600, 650, 0},
+    {"dW   (700x2600)^T.(700x650)", 2600, 700, 650, TG_TRANS_A},
+    {"dW   (360x2600)^T.(360x650)", 2600, 360, 650, TG_TRANS_A},
+    {"dec  (350x650).(10000x650)^T", 350, 650, 10000, TG_TRANS_B},
+    {"dh   (350x10000).(10000x650)", 350, 10000, 650, 0},
+    {"dW   (350x10000)^T.(350x650)", 10000, 350, 650, TG_TRANS_A},
+    {"gate (350x650).(2600x650)^T", 350, 650, 2600, TG_TRANS_B},
+    {"dh   (350x2600).(2600x650)", 350, 2600, 650, 0},
+    {"dW   (350x2600)^T.(350x650)", 2600, 350, 650, TG_TRANS_A},
 };
 enum { N_SHAPES = sizeof shapes / sizeof shapes[0] };
 
 /* --kernels: each shape's tg_matmul GFLOP/s on each kernel set in `list` (comma-separated),
  * one column a set, and the flop-weighted total time of all shapes at the foot. */
+static const char *match; /* --match: only shapes whose name contains this, or NULL */
+
+static int wanted(const shape *s)
+{
+    return !match || strstr(s->what, match);
+}
+
 static int compare_kernels(char *list, int threads)
 {
     const char *names[8];
@@ -268,6 +338,7 @@ static int compare_kernels(char *list, int threads)
     printf("\n");
     double total[8] = {0};
     for (size_t i = 0; i < N_SHAPES; i++) {
+        if (!wanted(&shapes[i])) continue;
         printf("%-30s %-7s", shapes[i].what, flag_name(shapes[i].flags));
         for (int j = 0; j < n; j++) {
             tg_blis_select(names[j], NULL);
@@ -290,19 +361,35 @@ static int compare_kernels(char *list, int threads)
 int main(int argc, char **argv)
 {
     char *kernels = NULL;
-    int threads = 1;
+    int threads = 0, bad = (argc - 1) % 2;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--kernels") == 0)
             kernels = argv[i + 1];
         else if (strcmp(argv[i], "--threads") == 0)
-            threads = atoi(argv[i + 1]);
+            bad |= (threads = atoi(argv[i + 1])) < 1;
+        else if (strcmp(argv[i], "--match") == 0)
+            match = argv[i + 1];
+        else if (strcmp(argv[i], "--blocks") == 0)
+            bad |= set_trial_blocks(argv[i + 1]) != 0;
+        else if (strcmp(argv[i], "--cpu-time") == 0)
+            clock_id = atoi(argv[i + 1]) ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
+        else
+            bad = 1;
     }
-    if ((argc - 1) % 2 || (argc > 1 && !kernels) || threads < 1) {
-        fprintf(stderr, "usage: bench_matmul [--kernels set,set,... [--threads n]]\n");
+    bad |= clock_id != CLOCK_MONOTONIC && threads != 1;
+    if (bad) {
+        fprintf(stderr, "usage: bench_matmul [--kernels set,set,...] [--threads n] [--match text] "
+                        "[--cpu-time 1 (with --threads 1)] [--blocks MC,KC,KCMAX,NC]\n");
         return 2;
     }
     printf("%s\n", tg_blis_config());
-    if (kernels) return compare_kernels(kernels, threads);
+    if (direct_cntx)
+        printf("direct column: BLIS's context with MC %ld, KC %ld (up to %ld), NC %ld (floats)\n",
+               (long)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MC, direct_cntx),
+               (long)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_KC, direct_cntx),
+               (long)bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_KC, direct_cntx),
+               (long)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_NC, direct_cntx));
+    if (kernels) return compare_kernels(kernels, threads ? threads : 1);
     double peak = peak_gflops();
     if (peak > 0)
         printf("peak FP32, one core (12 x %d-wide FMA chains): %.1f GFLOP/s\n\n", fma_width(),
@@ -310,18 +397,20 @@ int main(int argc, char **argv)
     else
         printf("peak FP32: not measured (no AVX2/FMA on this CPU); %% columns are 0\n\n");
 
-    printf("%-30s %-7s %3s %10s %10s %6s %12s\n", "product", "flags", "thr", "tapegrad", "direct",
-           "ratio", "% of peak");
-    printf("%-30s %-7s %3s %10s %10s %6s %12s\n", "", "", "", "GFLOP/s", "GFLOP/s", "tg/dir",
-           "(x threads)");
-    for (int threads = 1; threads <= 2; threads++)
+    printf("%-30s %-7s %3s %10s %10s %6s %13s %12s\n", "product", "flags", "thr", "tapegrad",
+           "direct", "ratio", "ratio", "% of peak");
+    printf("%-30s %-7s %3s %10s %10s %6s %13s %12s\n", "", "", "", "GFLOP/s", "GFLOP/s", "tg/dir",
+           "quartiles", "(x threads)");
+    for (int th = threads ? threads : 1; th <= (threads ? threads : 2); th++)
         for (size_t i = 0; i < N_SHAPES; i++) {
-            result r = measure(&shapes[i], threads, 1);
-            printf("%-30s %-7s %3d %10.1f %10.1f %6.3f %11.1f%%\n", shapes[i].what,
-                   flag_name(shapes[i].flags), threads, r.tg, r.direct, r.tg / r.direct,
-                   pct(r.tg, peak * threads));
+            if (!wanted(&shapes[i])) continue;
+            result r = measure(&shapes[i], th, 1);
+            printf("%-30s %-7s %3d %10.1f %10.1f %6.3f %6.3f-%.3f %11.1f%%\n", shapes[i].what,
+                   flag_name(shapes[i].flags), th, r.tg, r.direct, r.ratio[1], r.ratio[0],
+                   r.ratio[2], pct(r.tg, peak * th));
             fflush(stdout);
         }
+    if (match) return 0;
 
     printf("\n1024^3 on every kernel set this CPU runs (tg_matmul, 1 thread):\n");
     const char *sets[] = {"zen3", "haswell", "zen2", "zen", "sandybridge", "generic", "skx"};
