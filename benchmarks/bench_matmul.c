@@ -18,8 +18,9 @@
  *        --threads n              (the first mode: n threads only, instead of 1 then 2)
  *        --cpu-time 1             (with --threads 1: time the thread's CPU, not the wall clock,
  *                                  on a machine others load)
- *        --blocks MC,KC,KCMAX,NC  (the first mode: the direct column with these single-precision
- *                                  blocksizes instead of BLIS's, 0 keeping one: a tuning to try)
+ *        --blocks MC,KC,NC        (the first mode: the direct column with these single-precision
+ *                                  blocksizes instead of BLIS's, each D or D/MAX, 0 keeping one:
+ *                                  a tuning to try, e.g. --blocks 0,384/768,0)
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -166,21 +167,28 @@ static int reps_for(double seconds_each)
 static cntx_t trial;
 static cntx_t *direct_cntx;
 
-/* --blocks MC,KC,KCMAX,NC (0 keeps BLIS's): the direct column runs BLIS's context for the chosen
- * kernels with these blocksizes, to try a tuning against tapegrad's. 0 on success. */
+/* --blocks MC,KC,NC, each as D or D/MAX (0 keeps BLIS's; MAX defaults to D): the direct column
+ * runs BLIS's context for the chosen kernels with these float blocksizes (BLIS cuts a dimension
+ * into blocks of D unless what is left is at most MAX), to try a tuning against tapegrad's.
+ * 0 on success. */
 static int set_trial_blocks(const char *spec)
 {
-    long v[4];
     cntx_t *stock = tgi_blis_stock_context();
-    if (!stock || sscanf(spec, "%ld,%ld,%ld,%ld", &v[0], &v[1], &v[2], &v[3]) != 4) return -1;
+    const bszid_t id[3] = {BLIS_MC, BLIS_KC, BLIS_NC};
+    if (!stock) return -1;
     trial = *stock;
-    const bszid_t id[4] = {BLIS_MC, BLIS_KC, BLIS_KC, BLIS_NC};
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 3; i++) {
+        long def = 0, max = 0;
+        int got = sscanf(spec, "%ld/%ld", &def, &max);
+        if (got < 1 || def < 0 || max < 0 || (got == 2 && max < def)) return -1;
         blksz_t *b = bli_cntx_get_blksz(id[i], &trial);
-        if (v[i] < 0) return -1;
-        if (v[i] == 0) continue;
-        if (i != 1) bli_blksz_set_max(v[i], BLIS_FLOAT, b); /* MC, NC: max = default */
-        if (i != 2) bli_blksz_set_def(v[i], BLIS_FLOAT, b);
+        if (def > 0) {
+            bli_blksz_set_def(def, BLIS_FLOAT, b);
+            bli_blksz_set_max(got == 2 ? max : def, BLIS_FLOAT, b);
+        }
+        spec = strchr(spec, ',');
+        if ((i < 2) != (spec != NULL)) return -1;
+        if (spec) spec++;
     }
     direct_cntx = &trial;
     return 0;
@@ -379,16 +387,19 @@ int main(int argc, char **argv)
     bad |= clock_id != CLOCK_MONOTONIC && threads != 1;
     if (bad) {
         fprintf(stderr, "usage: bench_matmul [--kernels set,set,...] [--threads n] [--match text] "
-                        "[--cpu-time 1 (with --threads 1)] [--blocks MC,KC,KCMAX,NC]\n");
+                        "[--cpu-time 1 (with --threads 1)] [--blocks MC,KC,NC]\n");
         return 2;
     }
     printf("%s\n", tg_blis_config());
     if (direct_cntx)
-        printf("direct column: BLIS's context with MC %ld, KC %ld (up to %ld), NC %ld (floats)\n",
+        printf("direct column: BLIS's context with MC %ld/%ld, KC %ld/%ld, NC %ld/%ld (floats, "
+               "blocks/largest)\n",
                (long)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MC, direct_cntx),
+               (long)bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_MC, direct_cntx),
                (long)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_KC, direct_cntx),
                (long)bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_KC, direct_cntx),
-               (long)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_NC, direct_cntx));
+               (long)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_NC, direct_cntx),
+               (long)bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_NC, direct_cntx));
     if (kernels) return compare_kernels(kernels, threads ? threads : 1);
     double peak = peak_gflops();
     if (peak > 0)

@@ -134,9 +134,9 @@ static int registered(arch_t id)
  * Zen 5 (AMD family 0x1A; 48 KB L1d, 1 MB L2 a core) with the skx kernels (MR 32, NR 12): KC up
  * to 768 instead of 480 reads an inner dimension of 481-768 (650, 700 in the PTB models) in one
  * pass instead of 384 + the rest; a micro-panel of B (768 x 12 floats, 36 KB) still fits L1.
- * bench_matmul --cpu-time 1, 1 thread, 2026-12-02: +3 to +5% (medians of eight runs) on
- * ptb-medium's decoder, gate and weight-gradient products of k = 650 or 700, no change past the
- * noise elsewhere (benchmarks/README.md). A smaller MC gained as much again on some of these
+ * bench_matmul --cpu-time 1, 1 thread, 2026-12-02: +3 to +8% (net of a same-blocks control,
+ * five runs each) on ptb-medium's decoder, gate and weight-gradient products of k = 650 or 700,
+ * no change past the noise elsewhere (benchmarks/README.md). A smaller MC gained as much again on some of these
  * shapes but lost 2-5% on (700 x 10000)·(10000 x 650), so BLIS's 480 stays. */
 static const struct tuning {
     const char *vendor;
