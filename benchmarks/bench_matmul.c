@@ -299,6 +299,11 @@ static const shape shapes[] = {
     {"dW   (25x400)^T.(25x100)", 400, 25, 100, TG_TRANS_A},
     {"dX   (25x400).(400x100)", 25, 400, 100, 0},
     {"h.Wt (32x512).(2048x512)^T", 32, 512, 2048, TG_TRANS_B},
+    /* ptb-medium's and char-h512-b32's per-step products at 10 (2 ranks of B = 20), 20, 32 rows. */
+    {"h.Wt (10x650).(2600x650)^T", 10, 650, 2600, TG_TRANS_B},
+    {"dh   (10x2600).(2600x650)", 10, 2600, 650, 0},
+    {"dh   (20x2600).(2600x650)", 20, 2600, 650, 0},
+    {"dh   (32x2048).(2048x512)", 32, 2048, 512, 0},
     {"h.Wt (1x100).(400x100)^T", 1, 100, 400, TG_TRANS_B},
     {"dh   (1x400).(400x100)", 1, 400, 100, 0},
     /* ptb-medium's large products (H = 650, V = 10,000, T·B = 700 rows; 350 at B = 10):
