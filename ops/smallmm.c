@@ -63,10 +63,13 @@ TGI_AVX512 static inline void block_lanes(size_t w, int Q, __mmask16 *mk)
     for (int q = 0; q < Q; q++) mk[q] = lanes(w > 16 * (size_t)q ? w - 16 * (size_t)q : 0);
 }
 
-/* How many rows of b ahead tile_nn asks for the next ones: consecutive p are a whole row of the
- * weight apart, a stride the hardware's prefetcher follows too late (10 x 2600 x 650: 150 -> 177
- * GFLOP/s with it, Zen 5). */
-enum { AHEAD = 8 };
+/* How many rows of b ahead tile_nn asks for the next ones, all the lines its Q vectors touch: the
+ * rows p of a block are a whole row of the weight apart, a stride the hardware's prefetcher
+ * follows too late, worst when the weight comes from memory (a 6.8 MB weight rarely stays in
+ * this machine's share of L3). Zen 5, 10 x 2600 x 650, weights rotated through 68 MB: 25-33
+ * GFLOP/s with no prefetch, 41 fetching one line 8 rows ahead, 147 all lines 16 rows ahead; with
+ * the weight warm 130 and 190. */
+enum { AHEAD = 16 };
 
 /* c[0..R)[0..16·Q) (masked at the right by mk) = beta·c + op(a)[0..R)·b[.., 0..16·Q), R·Q ≤ 24,
  * op(a) = a (rows lda apart) or, when TA, aᵀ (a's rows lda apart); with pf, b's row p + AHEAD is
@@ -79,7 +82,9 @@ TGI_INLINE TGI_AVX512 void tile_nn(const int R, const int Q, const int TA, size_
     for (int r = 0; r < R; r++)
         for (int q = 0; q < Q; q++) acc[r][q] = _mm512_setzero_ps();
     for (size_t p = 0; p < k; p++) {
-        if (pf && p + AHEAD < k) _mm_prefetch((const char *)(b + (p + AHEAD) * ldb), _MM_HINT_T0);
+        if (pf && p + AHEAD < k)
+            for (int q = 0; q <= Q; q++) /* Q + 1 lines: the vectors need not be aligned */
+                _mm_prefetch((const char *)(b + (p + AHEAD) * ldb + 16 * q), _MM_HINT_T0);
         __m512 bv[4];
         for (int q = 0; q < Q; q++) bv[q] = _mm512_maskz_loadu_ps(mk[q], b + p * ldb + 16 * q);
         for (int r = 0; r < R; r++) {
@@ -372,6 +377,12 @@ TGI_AVX512 static void row_nt(size_t n, size_t k, const float *a, const float *b
 
 /* ---- a·bᵀ of 2 to 31 rows but 16: dot products along k, several rows of a by several of b -- */
 
+/* How far along b's rows tile_dot asks for what it reads next (floats): 8 lines. The rows are
+ * read front to back, but only RB at a time, too few streams to keep memory busy: 10 x 650 x
+ * 2600 with weights rotated through 68 MB, 76 -> 105 GFLOP/s. Past a row's end it is the next
+ * row's start, read next by this tile or the next one (a prefetch never faults). */
+enum { DOT_AHEAD = 128 };
+
 /* out[r·RB + s] = row r of a · row s of b, r < RA, s < RB ≤ 4, RA·RB ≤ 24: RA·RB vectors of 16
  * lanes along k (lane l sums the p ≡ l mod 16 in order), each then summed by lane_sums16's tree.
  * a is packed (rows kp ≥ k apart, 64-byte aligned, zero past k); b's rows are k apart. */
@@ -384,7 +395,10 @@ TGI_INLINE TGI_AVX512 void tile_dot(const int RA, const int RB, size_t k, size_t
     size_t p = 0;
     for (; p + 16 <= k; p += 16) {
 #pragma GCC unroll 4
-        for (int s = 0; s < RB; s++) bv[s] = _mm512_loadu_ps(b + s * k + p);
+        for (int s = 0; s < RB; s++) {
+            bv[s] = _mm512_loadu_ps(b + s * k + p);
+            _mm_prefetch((const char *)(b + s * k + p + DOT_AHEAD), _MM_HINT_T0);
+        }
 #pragma GCC unroll 12
         for (int r = 0; r < RA; r++) {
             __m512 av = _mm512_load_ps(a + r * kp + p);
