@@ -13,8 +13,8 @@
  *     products: up to 12 rows of a by 2 to 4 rows of b, each pair a vector of 16 partial sums
  *     along k (lane l takes the p ≡ l mod 16, in order), its lanes then summed by a fixed tree
  *     (lane_sums16); a copied once into aligned rows padded with zeros;
- *   a·bᵀ of 16 or 27 to 32 rows, where m (nearly) fills the lanes: on cᵀ = b·aᵀ, a tile of up to
- *     12 rows of b by the m columns of aᵀ, aᵀ written once into a small block on the stack, the tile
+ *   a·bᵀ of 27 to 32 rows, where m (nearly) fills the lanes: on cᵀ = b·aᵀ, a tile of up to 12
+ *     rows of b by the m columns of aᵀ, aᵀ written once into a small block on the stack, the tile
  *     turned back into c's rows at its end;
  *   one row (batch 1): a·b as the first with 128 columns at once, a·bᵀ as 16 dot products at a
  *     time whose lanes are summed by the same tree;
@@ -36,15 +36,14 @@
 #include <string.h>
 
 /* At most this many rows of a; at most this many elements of a or aᵀ on the stack (64 KB, and
- * product_dot's padding). At least
- * MIN_ROWS_NN rows for a·b, MIN_ROWS_NT for a·bᵀ, and MIN_COLS columns: below, BLIS's
- * matrix-vector products (ops/matmul.c) were as fast or faster. Zen 5, 1 thread, 4 x 400 x 100:
- * a·b 87 GFLOP/s here against 40 as 4 gemv (2 rows: even; 1 row through tile_nn: gemv 42
- * against 20); a·bᵀ of 1, 2 and 4 rows: gemv 30-39 against 8-34. Exactly one row has kernels of
- * its own (row_block_nn, row_nt), faster than gemv: (1 x 100)·(400 x 100)ᵀ 67 GFLOP/s against
- * 46, (1 x 400)·(400 x 100) 80 against 48. */
+ * product_dot's padding). At least MIN_COLS columns, and for aᵀ·b MIN_ROWS_TA rows of c (or
+ * one): below, BLIS's matrix-vector products (ops/matmul.c) were as fast or faster. a·b and
+ * a·bᵀ of any 1 to 32 rows are faster here than as that many gemv: Zen 5, 1 thread, 2 rows,
+ * (2 x 100)·(400 x 100)ᵀ 77 GFLOP/s against 38, (2 x 2600)·(2600 x 650) 71 against 36; 4 rows
+ * 130-179 against 36-38; one row has kernels of its own (row_block_nn, row_nt): (1 x 100)·
+ * (400 x 100)ᵀ 67 against 46, (1 x 400)·(400 x 100) 80 against 48. */
 enum { SMALL_MAX_ROWS = 32, AT_MAX = 16384, MIN_MACS_PER_THREAD = 1 << 19 };
-enum { MIN_ROWS_NN = 3, MIN_ROWS_NT = 5, MIN_COLS = 5 };
+enum { MIN_ROWS_TA = 3, MIN_COLS = 5 };
 
 #if TGI_SIMD
 #include <immintrin.h>
@@ -375,7 +374,7 @@ TGI_AVX512 static void row_nt(size_t n, size_t k, const float *a, const float *b
                      rows_dot(MIN(n - 16 * g, 16), k, a, b + 16 * g * k, beta, c + 16 * g));
 }
 
-/* ---- a·bᵀ of 2 to 31 rows but 16: dot products along k, several rows of a by several of b -- */
+/* ---- a·bᵀ of 5 to 26 rows: dot products along k, several rows of a by several of b -------- */
 
 /* How far along b's rows tile_dot asks for what it reads next (floats): 8 lines. The rows are
  * read front to back, but only RB at a time, too few streams to keep memory busy: 10 x 650 x
@@ -482,10 +481,11 @@ TGI_AVX512 static void block_dot(size_t m, size_t k, size_t kp, const float *ap,
 /* Whether a·bᵀ of m rows goes as dot products (product_dot) rather than as tiles of b's rows by
  * the m lanes of aᵀ (product_nt), which waste the lanes past m in each vector: Zen 5, 1 thread,
  * (m x 200)·(800 x 200)ᵀ, the dot products faster from 5 to 26 rows (10: 179 against 102 GFLOP/s,
- * 20: 173 against 127), even at 16 and 27, slower from 28 (31: 171 against 190). */
+ * 20: 173 against 127), even at 16 and 27, slower from 28 (31: 171 against 190); at k = 512 the
+ * dot products gain at 16 rows too (193 against 159) and lose at 32 (189 against 202). */
 static int dot_form(size_t m)
 {
-    return m < 27 && m != 16;
+    return m < 27;
 }
 
 /* Rows of b a thread takes at a time: a multiple of every RB (2, 3, 4), about 125 KB of a
@@ -511,15 +511,14 @@ TGI_AVX512 static void product_dot(size_t m, size_t n, size_t k, const float *a,
 #endif
 
 #if TGI_SIMD
-/* Whether the shape is one of those above: op(a) of 1 or MIN_ROWS_NN.. (MIN_ROWS_NT.. for a·bᵀ)
- * to SMALL_MAX_ROWS rows, or aᵀ·b with a stored as (k x m) of at most SMALL_MAX_ROWS rows (a
- * parameter's weight gradient from the T·B rows of a batch-1 window). */
+/* Whether the shape is one of those above: op(a) of 1 to SMALL_MAX_ROWS rows (a·bᵀ with a at most
+ * AT_MAX elements), or aᵀ·b with a stored as (k x m) of at most SMALL_MAX_ROWS rows (a
+ * parameter's weight gradient from the T·B rows of a batch-1 window) and m 1 or MIN_ROWS_TA.. */
 static int fits(int ta, int tb, size_t m, size_t n, size_t k)
 {
     if (n < MIN_COLS || (ta && tb)) return 0;
-    if (ta) return k <= SMALL_MAX_ROWS && (m == 1 || m >= MIN_ROWS_NN);
-    if (m == 1) return 1;
-    return m <= SMALL_MAX_ROWS && m >= (tb ? MIN_ROWS_NT : MIN_ROWS_NN) && !(tb && m * k > AT_MAX);
+    if (ta) return k <= SMALL_MAX_ROWS && (m == 1 || m >= MIN_ROWS_TA);
+    return m <= SMALL_MAX_ROWS && !(tb && m > 1 && m * k > AT_MAX);
 }
 #endif
 

@@ -22,14 +22,13 @@ static int handled(int ta, int tb, size_t m, size_t n, size_t k)
 {
     if (n < 5) return 0;
     if (ta) return k <= 32 && (m == 1 || m >= 3);
-    if (m == 1) return 1;
-    return m <= 32 && m >= (size_t)(tb ? 5 : 3) && !(tb && m * k > 16384);
+    return m <= 32 && !(tb && m > 1 && m * k > 16384);
 }
 
 /* The a·bᵀ shapes done as dot products: lane l of 16 sums the p ≡ l (mod 16) in order. */
 static int dot_form(int ta, int tb, size_t m)
 {
-    return !ta && tb && (m == 1 || (m < 27 && m != 16));
+    return !ta && tb && m < 27;
 }
 
 /* Element (i, p) of op(a) (m x k) and (p, j) of op(b) (k x n), stored as the kernels expect. */
