@@ -6,9 +6,14 @@
  * Parameters outlive tapes: a tape records with them as leaves, and their gradients accumulate
  * across backward calls until tg_params_zero_grad.
  *
- *   INVALIDATION RULE: tg_params_add may move the blocks; the tg_tensor pointers it returned
- *   stay valid (the store re-points them), but raw pointers into values or gradients taken
- *   before an add do not. Add every parameter first, then train.
+ *   INVALIDATION RULE: tg_params_add, tg_params_bind_grads and tg_params_unbind_grads may
+ *   move the blocks; the tg_tensor pointers the store returned stay valid (it re-points them),
+ *   but raw pointers into values or gradients taken before such a call do not. Add every
+ *   parameter first, then train.
+ *
+ * The gradient block may live elsewhere (tg_params_bind_grads): a data-parallel trainer keeps it
+ * in memory the ranks of a machine share (nn/dist.h), so summing it over the ranks needs no
+ * copy. A bound store cannot grow.
  */
 #ifndef TG_PARAMS_H
 #define TG_PARAMS_H
@@ -45,6 +50,17 @@ const char *tg_params_name(const tg_params *ps, size_t i);
 /* The flat blocks (tg_params_numel long); parameter i occupies a contiguous range of each. */
 tg_real *tg_params_values(tg_params *ps);
 tg_real *tg_params_grads(tg_params *ps);
+
+/* Gradients kept in block[0..tg_params_numel(ps)), the caller's (not owned; it must outlive
+ * the binding): the current gradients are copied into it, the store's own gradient block is
+ * freed, and every parameter's tensor is re-pointed. Until tg_params_unbind_grads,
+ * tg_params_add refuses (TG_EINVAL). TG_OK, or TG_ENULL (ps or block NULL) or TG_EINVAL (an
+ * empty store, or one already bound) with a message; on failure nothing changed. */
+int tg_params_bind_grads(tg_params *ps, tg_real *block, tg_status *st);
+/* A gradient block of the store's own again: allocated, the gradients copied into it from the
+ * bound block (no longer used after), the tensors re-pointed. TG_OK (also when not bound), or
+ * TG_ENOMEM with a message, and then the store is still bound. */
+int tg_params_unbind_grads(tg_params *ps, tg_status *st);
 
 /* Every gradient to zero; a large store is cleared on several threads. A training step can
  * instead zero as it steps (tg_optim_step_scaled). */

@@ -1,5 +1,6 @@
 /* test_nn_params.c: the parameter store: contiguous layout across growth, lookup by name,
- * rejected adds with their messages, zeroing, and the initialisers' ranges. */
+ * rejected adds with their messages, zeroing, gradients bound to a block of the caller's, and
+ * the initialisers' ranges. */
 #include "testutil.h"
 
 #include "nn/params.h"
@@ -150,6 +151,49 @@ static void test_params_zero_grad_clears_a_large_store_on_two_threads(void **s)
     tg_params_free(ps);
 }
 
+/* Binding copies the gradients into the caller's block and re-points every tensor there; the
+ * bound store refuses to grow, naming the parameter; unbinding copies them back to a block of
+ * the store's own, and then it grows again. */
+static void test_gradients_bound_to_a_callers_block_stay_there_until_unbound(void **s)
+{
+    (void)s;
+    tg_params *ps = tg_params_new();
+    tg_tensor *w = add_param(ps, "w", 2, 3), *b = add_param(ps, "b", 1, 3);
+    for (size_t i = 0; i < 9; i++) tg_params_grads(ps)[i] = (tg_real)i + 1;
+    tg_real block[9] = {0};
+    tg_status st = {0};
+    assert_int_equal(tg_params_bind_grads(ps, block, &st), TG_OK);
+    assert_ptr_equal(tg_params_grads(ps), block);
+    assert_ptr_equal(w->grad, block);
+    assert_ptr_equal(b->grad, block + 6);
+    assert_true(block[0] == 1 && block[8] == 9);
+    assert_int_equal(tg_params_bind_grads(ps, block, &st), TG_EINVAL);
+    assert_status_has(&st, TG_EINVAL, "tg_params_bind_grads", "already bound", NULL);
+    tg_tensor *x;
+    assert_int_equal(tg_params_add(ps, "late", 4, 5, &x, &st), TG_EINVAL);
+    assert_status_has(&st, TG_EINVAL, "tg_params_add", "\"late\" (4 x 5)", "bound", NULL);
+    assert_null(x);
+    assert_int_equal(tg_params_count(ps), 2);
+    block[7] = 70; /* a gradient written through the block */
+    assert_true(b->grad[1] == 70);
+    assert_int_equal(tg_params_unbind_grads(ps, &st), TG_OK);
+    assert_true(tg_params_grads(ps) != block && b->grad == tg_params_grads(ps) + 6);
+    assert_true(b->grad[1] == 70 && w->grad[0] == 1);
+    assert_int_equal(tg_params_unbind_grads(ps, &st), TG_OK); /* not bound: nothing to do */
+    add_param(ps, "late", 4, 5);
+    assert_true(b->grad[1] == 70 && tg_params_numel(ps) == 29);
+    tg_params_free(ps);
+    tg_params *empty = tg_params_new();
+    assert_int_equal(tg_params_bind_grads(empty, block, &st), TG_EINVAL);
+    assert_status_has(&st, TG_EINVAL, "empty", NULL);
+    assert_int_equal(tg_params_bind_grads(empty, NULL, &st), TG_ENULL);
+    tg_params_free(empty);
+    tg_params *held = tg_params_new(); /* freed while bound: the block (on the stack) is not */
+    add_param(held, "v", 1, 2);
+    assert_int_equal(tg_params_bind_grads(held, block, &st), TG_OK);
+    tg_params_free(held);
+}
+
 static void test_initialisers_stay_in_their_ranges(void **s)
 {
     (void)s;
@@ -185,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_params_add_rejects_a_size_that_overflows_and_null_arguments),
         cmocka_unit_test(test_params_zero_grad_clears_every_gradient),
         cmocka_unit_test(test_params_zero_grad_clears_a_large_store_on_two_threads),
+        cmocka_unit_test(test_gradients_bound_to_a_callers_block_stay_there_until_unbound),
         cmocka_unit_test(test_initialisers_stay_in_their_ranges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
