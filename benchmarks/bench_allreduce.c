@@ -1,8 +1,12 @@
 /* bench_allreduce.c: the gradient sum alone. Under `mpirun -np R`, times the sum over the ranks
  * of n floats (tg_real: the build's type) for n from 1e4 to 2e7, by the trainer's communicator
- * (nn/dist.h, tg_comm.sum) and by one MPI_Allreduce in place, and prints one line a size:
+ * (nn/dist.h: tg_comm.sum of a private vector, and tg_comm.sum_shared of a block from
+ * tg_comm.share, which also gives the sum of squares) and by one MPI_Allreduce in place, and
+ * prints one line a size:
  *
  *     mpirun -np 2 build/benchmarks/bench_allreduce [--reps K] [--max N] [--mpi-only]
+ *
+ * (--mpi-only: MPI_Allreduce alone; --comm-only: the communicator's two sums alone)
  *
  * Each time is the best (least) of --reps timed calls (after one untimed) of the same buffer:
  * on a machine shared with other work, the call that was not descheduled mid-way; GB/s is
@@ -17,10 +21,18 @@
 #include <string.h>
 #include <sys/resource.h>
 
-/* The least seconds of reps calls of one sum (0: tg_comm, 1: MPI_Allreduce) of v[0..n). */
+/* The least seconds of reps calls of one sum (0: tg_comm sum, 1: MPI_Allreduce, 2: tg_comm
+ * sum_shared of a shared block of n) of v[0..n). */
 static double time_sum(int how, const tg_comm *c, tg_real *v, size_t n, int reps, double *t,
                        double *sys, double *faults)
 {
+    void *block = NULL;
+    tg_status st = {0};
+    if (how == 2 && (c->share(c->ctx, n, TG_DT_REAL, &block, &st) != TG_OK || !block)) {
+        fprintf(stderr, "bench_allreduce: no shared block of %zu: %s\n", n, st.msg);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    if (how == 2) v = block;
     struct rusage u0, u1;
     MPI_Datatype type = sizeof(tg_real) == 4 ? MPI_FLOAT : MPI_DOUBLE;
     tg_dtype dt = sizeof(tg_real) == 4 ? TG_DT_F32 : TG_DT_F64;
@@ -34,10 +46,16 @@ static double time_sum(int how, const tg_comm *c, tg_real *v, size_t n, int reps
             MPI_Abort(MPI_COMM_WORLD, 1);
         }
         if (how == 1) MPI_Allreduce(MPI_IN_PLACE, v, (int)n, type, MPI_SUM, MPI_COMM_WORLD);
+        double sumsq;
+        if (how == 2 && c->sum_shared(c->ctx, block, &sumsq, &st) != TG_OK) {
+            fprintf(stderr, "%s\n", st.msg);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
         if (r >= 0) t[r] = MPI_Wtime() - t0;
         if (r < 0) getrusage(RUSAGE_SELF, &u0);
     }
     getrusage(RUSAGE_SELF, &u1);
+    if (block) c->unshare(c->ctx, block);
     *sys = ((double)(u1.ru_stime.tv_sec - u0.ru_stime.tv_sec) +
             1e-6 * (double)(u1.ru_stime.tv_usec - u0.ru_stime.tv_usec)) /
            reps;
@@ -76,20 +94,26 @@ int main(int argc, char **argv)
     tg_real *v = malloc(max * sizeof *v);
     double *t = malloc((size_t)reps * sizeof *t);
     if (!v || !t) return fprintf(stderr, "bench_allreduce: out of memory\n"), 1;
+    /* One shared block of max, given back at once: every smaller share below reuses it. */
+    void *block = NULL;
+    if (!mpi_only && (c->share(c->ctx, max, TG_DT_REAL, &block, &st) != TG_OK || !block))
+        return fprintf(stderr, "bench_allreduce: no shared block: %s\n", st.msg), 1;
+    if (block) c->unshare(c->ctx, block);
     if (c->rank == 0)
         printf("ranks %zu, %zu-byte reals, best of %d; sys ms and minor faults: rank 0's mean\n"
-               "%10s %10s %6s %8s %8s %10s %6s %8s %8s\n",
+               "%10s %10s %6s %8s %8s %10s %6s %10s %6s %8s %8s\n",
                c->ranks, sizeof(tg_real), reps, "n", "tg_comm ms", "GB/s", "sys ms", "faults",
-               "Allred. ms", "GB/s", "sys ms", "faults");
+               "shared ms", "GB/s", "Allred. ms", "GB/s", "sys ms", "faults");
     for (size_t n = 10000; n <= max; n = n * 2 > max && n < max ? max : n * 2) {
-        double sa = 0, fa = 0, sb = 0, fb = 0;
+        double sa = 0, fa = 0, sb = 0, fb = 0, sc, fc;
         double a = mpi_only ? 0 : time_sum(0, c, v, n, reps, t, &sa, &fa);
+        double h = mpi_only ? 0 : time_sum(2, c, v, n, reps, t, &sc, &fc);
         double b = comm_only ? 0 : time_sum(1, c, v, n, reps, t, &sb, &fb);
         double bytes = (double)n * sizeof(tg_real) / 1e9;
         if (c->rank == 0)
-            printf("%10zu %10.3f %6.2f %8.3f %8.0f %10.3f %6.2f %8.3f %8.0f\n", n, 1e3 * a,
-                   a > 0 ? bytes / a : 0, 1e3 * sa, fa, 1e3 * b, b > 0 ? bytes / b : 0, 1e3 * sb,
-                   fb);
+            printf("%10zu %10.3f %6.2f %8.3f %8.0f %10.3f %6.2f %10.3f %6.2f %8.3f %8.0f\n", n,
+                   1e3 * a, a > 0 ? bytes / a : 0, 1e3 * sa, fa, 1e3 * h, h > 0 ? bytes / h : 0,
+                   1e3 * b, b > 0 ? bytes / b : 0, 1e3 * sb, fb);
         fflush(stdout);
     }
     free(v), free(t);

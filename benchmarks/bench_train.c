@@ -153,6 +153,30 @@ static int timed_sum(void *ctx, void *v, size_t n, tg_dtype dt, tg_status *st)
     return rc;
 }
 
+/* The shared sum, timed as sum: a barrier (waiting), then the sum itself. */
+static int timed_sum_shared(void *ctx, void *block, double *sumsq, tg_status *st)
+{
+    timed_comm *tc = ctx;
+    double t0 = now(), one = 1;
+    int rc = tc->mpi->sum(tc->mpi->ctx, &one, 1, TG_DT_F64, st);
+    tc->waiting += now() - t0;
+    if (rc == TG_OK) rc = tc->mpi->sum_shared(tc->mpi->ctx, block, sumsq, st);
+    tc->seconds += now() - t0;
+    return rc;
+}
+
+static int timed_share(void *ctx, size_t n, tg_dtype dt, void **block, tg_status *st)
+{
+    timed_comm *tc = ctx;
+    return tc->mpi->share(tc->mpi->ctx, n, dt, block, st);
+}
+
+static void timed_unshare(void *ctx, void *block)
+{
+    timed_comm *tc = ctx;
+    tc->mpi->unshare(tc->mpi->ctx, block);
+}
+
 static int timed_gather(void *ctx, const void *mine, void *all, size_t n, tg_dtype dt,
                         tg_status *st)
 {
@@ -173,6 +197,9 @@ static void timed_init(timed_comm *tc, const tg_comm *mpi)
     tc->comm = *mpi;
     tc->comm.ctx = tc, tc->comm.sum = timed_sum, tc->comm.gather = timed_gather;
     tc->comm.bcast = timed_bcast;
+    if (mpi->share)
+        tc->comm.share = timed_share, tc->comm.sum_shared = timed_sum_shared,
+        tc->comm.unshare = timed_unshare;
 }
 
 /* ---- The token stream --------------------------------------------------------------------- */
@@ -332,8 +359,8 @@ int main(int argc, char **argv)
         "threads=%zu T=%zu B=%zu ranks=%zu allreduce_frac=%.4f allreduce_wait_frac=%.4f\n",
         bc->name, c.cell->name, tps, gflops, rss_mb, tg_blis_config(), threads, c.T, c.B,
         dist.comm.ranks, frac, wait);
+    lm_trainer_deinit(&tr); /* before the communicator ends: its store is bound to shared memory */
     tg_dist_finalize(&dist);
-    lm_trainer_deinit(&tr);
     lm_model_deinit(&m);
     free(tok);
     free(rate);

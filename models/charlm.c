@@ -279,8 +279,8 @@ static int train(int argc, char **argv)
            train_s > 0 ? (double)tokens / train_s : 0);
     printf("gradient clipped to norm %g in %llu of %llu windows\n", c->clip,
            (unsigned long long)tr.clipped, (unsigned long long)tr.step);
+    lm_trainer_deinit(&tr); /* before the communicator ends: its store is bound to shared memory */
     tg_dist_finalize(&dist);
-    lm_trainer_deinit(&tr);
     lm_model_deinit(&m);
     lm_charvocab_deinit(&v);
     free(vocab);

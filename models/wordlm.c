@@ -315,8 +315,8 @@ static int train(int argc, char **argv)
     print_setup(&m, &v, &o, ntok, nval, nunk);
     run(&m, &tr, val, nval, &o, vocab);
 
+    lm_trainer_deinit(&tr); /* before the communicator ends: its store is bound to shared memory */
     tg_dist_finalize(&dist);
-    lm_trainer_deinit(&tr);
     lm_model_deinit(&m);
     lm_wordvocab_deinit(&v);
     free(vocab);

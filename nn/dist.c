@@ -4,6 +4,8 @@
  * Invariant: d->mpi is NULL exactly when d->comm.ranks is 1 and MPI was not started here.
  * Read dist.h first.
  */
+#define _POSIX_C_SOURCE 200809L /* shm_open, posix_fallocate, mmap */
+
 #include "nn/dist.h"
 
 #include <stdio.h>
@@ -31,8 +33,20 @@ const tg_comm *tg_dist_comm(const tg_dist *d)
 #ifdef TG_HAVE_MPI
 #include <mpi.h>
 
+#include "nn/internal.h"
+
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 /* Elements per MPI call: counts are int. */
 #define PIECE ((size_t)1 << 30)
+/* Shared gradient blocks a run can hold at once (one a trainer alive; share says none past it). */
+#define MAX_SHARED 8
+/* Elements of a block added at a time in sum_shared: the total of a tile of every rank's block,
+ * kept on the stack, is written to every block and squared before the next. */
+#define TILE 512
 
 static int mpi_type(tg_dtype dt, MPI_Datatype *t)
 {
@@ -61,16 +75,38 @@ static int bad_type(const char *call, tg_dtype dt, tg_status *st)
     return tg_status_set(st, TG_EINVAL, "%s: dtype %d is not F32, F64 or U64", call, (int)dt);
 }
 
+/* A segment of the node's shared memory (POSIX shm, mapped by every rank of the node): `bytes`
+ * a rank, node rank r's part at base(w, r). */
+typedef struct window {
+    char *map;    /* all the parts, node_ranks · bytes; NULL when not made */
+    size_t bytes; /* a rank's part: a multiple of the page size */
+} window;
+
+static char *base(const window *w, int r)
+{
+    return w->map + (size_t)r * w->bytes;
+}
+
+/* A gradient block shared by the node's ranks (comm->share): n reals a rank, then the rank's
+ * TGI_NORM_BLOCKS sums of squares (its blocks' of the total, sum_shared). */
+typedef struct shared {
+    window w;
+    size_t cap; /* reals a block can hold */
+    size_t n;   /* reals of its current use */
+    int busy;   /* handed out by share, not yet given back by unshare */
+} shared;
+
 /* One rank's view of the ranks: world (a duplicate of MPI_COMM_WORLD), the ranks of its node
- * (node), the first rank of every node (leaders, MPI_COMM_NULL on the others) and the node's
- * shared window: 2 buffers of `chunk` bytes a rank, base[r] rank r's (node numbering). */
+ * (node), the first rank of every node (leaders, MPI_COMM_NULL on the others), the node's
+ * shared window for sum (2 buffers of `chunk` bytes a rank) and the shared gradient blocks. */
 typedef struct net {
     MPI_Comm world, node, leaders;
-    MPI_Win win;
-    char **base;
+    window w;
     int node_rank, node_ranks, nodes;
+    int shm;      /* 1 when every rank made the window w: else sum is MPI_Allreduce, no share */
     size_t chunk; /* bytes of one buffer, a multiple of 64 */
     size_t turn;  /* which of the two buffers the next piece uses (counts pieces) */
+    shared sh[MAX_SHARED];
 } net;
 
 /* Bytes of one buffer of the shared window: 1 MiB over the node's ranks, 64 KiB to 512 KiB, so
@@ -83,12 +119,88 @@ static size_t chunk_bytes(int node_ranks)
     return (c < lo ? lo : c > hi ? hi : c) & ~(size_t)63;
 }
 
+/* Whether `mine` (0 or 1) holds on every rank (1 only when it does). */
+static int everyone(net *L, int mine, int *all)
+{
+    return MPI_Allreduce(&mine, all, 1, MPI_INT, MPI_MIN, L->world);
+}
+
+/* This rank's attempt at the node's segment `name` of `total` bytes, created and reserved
+ * (posix_fallocate: a full /dev/shm fails here, not later with SIGBUS) by the node's first rank
+ * and opened by the others once it exists. MAP_FAILED when it cannot be had. */
+static char *map_segment(net *L, const char *name, size_t total, int *err)
+{
+    int ok = 1, fd = -1;
+    if (L->node_rank == 0) {
+        fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+        ok = fd >= 0 && posix_fallocate(fd, 0, (off_t)total) == 0;
+    }
+    *err = MPI_Bcast(&ok, 1, MPI_INT, 0, L->node);
+    if (*err == MPI_SUCCESS && ok && L->node_rank != 0) fd = shm_open(name, O_RDWR, 0);
+    void *map = *err == MPI_SUCCESS && ok && fd >= 0
+                    ? mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+                    : MAP_FAILED;
+    if (fd >= 0) close(fd);
+    return map;
+}
+
+/* A segment of `bytes` a rank for the node's ranks (collective over world), made when every
+ * rank of every node can map its node's: *made 1, else 0 and nothing is left. The name is
+ * unlinked once every rank has mapped it, so nothing stays in /dev/shm whatever happens next.
+ * Open MPI's MPI_Win_allocate_shared was not used: it hangs when its file cannot be made. */
+static int window_open(net *L, window *w, size_t bytes, int *made)
+{
+    static unsigned long serial;
+    bytes = (bytes + 4095) & ~(size_t)4095;
+    size_t total = bytes * (size_t)L->node_ranks;
+    unsigned long id[2] = {(unsigned long)getpid(), serial++};
+    int err = MPI_Bcast(id, 2, MPI_UNSIGNED_LONG, 0, L->node);
+    char name[64];
+    snprintf(name, sizeof name, "/tapegrad-%lu-%lu", id[0], id[1]);
+    char *map = MAP_FAILED;
+    int ok =
+        err == MPI_SUCCESS && total / bytes == (size_t)L->node_ranks && total < (SIZE_MAX >> 1);
+    if (ok) map = map_segment(L, name, total, &err);
+    if (err == MPI_SUCCESS) err = everyone(L, map != MAP_FAILED, made);
+    if (L->node_rank == 0) shm_unlink(name); /* harmless when it was not made */
+    if (map != MAP_FAILED && (err != MPI_SUCCESS || !*made)) munmap(map, total), map = MAP_FAILED;
+    w->map = map == MAP_FAILED ? NULL : map, w->bytes = bytes;
+    return err;
+}
+
+static void window_close(net *L, window *w)
+{
+    if (w->map) munmap(w->map, w->bytes * (size_t)L->node_ranks);
+    w->map = NULL;
+}
+
+/* The node's ranks all reach this point, their stores to shared memory seen by the others. */
+static int node_sync(net *L)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    int err = MPI_Barrier(L->node);
+    atomic_thread_fence(memory_order_seq_cst);
+    return err;
+}
+
+/* v[0..n) summed in place over comm, in calls of at most PIECE elements. */
+static int allreduce(void *v, size_t n, size_t es, MPI_Datatype t, MPI_Comm comm)
+{
+    int err = MPI_SUCCESS;
+    for (size_t i = 0; i < n && err == MPI_SUCCESS; i += PIECE)
+        err = MPI_Allreduce(MPI_IN_PLACE, (char *)v + i * es, (int)(n - i < PIECE ? n - i : PIECE),
+                            t, MPI_SUM, comm);
+    return err;
+}
+
+/* ---- sum: through the window w in pieces -------------------------------------------------- */
+
 /* Every element's order of addition is rank 0's value, plus rank 1's, ... on every rank. */
 #define ADD_SLOTS(T)                                                                               \
     for (size_t i = lo; i < hi; i++) {                                                             \
-        T a = ((T *)L->base[0])[off + i];                                                          \
-        for (int r = 1; r < L->node_ranks; r++) a += ((T *)L->base[r])[off + i];                   \
-        ((T *)L->base[0])[off + i] = a;                                                            \
+        T a = ((T *)base(&L->w, 0))[off + i];                                                      \
+        for (int r = 1; r < L->node_ranks; r++) a += ((T *)base(&L->w, r))[off + i];               \
+        ((T *)base(&L->w, 0))[off + i] = a;                                                        \
     }
 
 /* base[0][off + lo .. off + hi) += the same elements of the other ranks' buffers. */
@@ -100,15 +212,6 @@ static void add_share(net *L, tg_dtype dt, size_t off, size_t lo, size_t hi)
         ADD_SLOTS(double)
     else
         ADD_SLOTS(uint64_t)
-}
-
-/* The node's ranks all reach this point, their stores to the window seen by the others. */
-static int node_sync(net *L)
-{
-    int err = MPI_Win_sync(L->win);
-    if (err == MPI_SUCCESS) err = MPI_Barrier(L->node);
-    if (err == MPI_SUCCESS) err = MPI_Win_sync(L->win);
-    return err;
 }
 
 /* v[0..m) (m elements of size es, m · es <= chunk) summed over all ranks, in place: each rank
@@ -123,18 +226,17 @@ static int sum_piece(net *L, char *v, size_t m, size_t es, tg_dtype dt, MPI_Data
     share = (share + 15) & ~(size_t)15; /* whole cache lines apart */
     size_t lo = (size_t)L->node_rank * share, hi = lo + share;
     lo = lo < m ? lo : m, hi = hi < m ? hi : m;
-    memcpy(L->base[L->node_rank] + off * es, v, m * es);
+    memcpy(base(&L->w, L->node_rank) + off * es, v, m * es);
     int err = node_sync(L);
     if (err != MPI_SUCCESS) return err;
     add_share(L, dt, off, lo, hi);
     err = node_sync(L);
     if (err == MPI_SUCCESS && L->nodes > 1) {
         if (L->leaders != MPI_COMM_NULL)
-            err =
-                MPI_Allreduce(MPI_IN_PLACE, L->base[0] + off * es, (int)m, t, MPI_SUM, L->leaders);
+            err = allreduce(base(&L->w, 0) + off * es, m, es, t, L->leaders);
         if (err == MPI_SUCCESS) err = node_sync(L);
     }
-    if (err == MPI_SUCCESS) memcpy(v, L->base[0] + off * es, m * es);
+    if (err == MPI_SUCCESS) memcpy(v, base(&L->w, 0) + off * es, m * es);
     return err;
 }
 
@@ -144,12 +246,174 @@ static int sum(void *ctx, void *v, size_t n, tg_dtype dt, tg_status *st)
     if (!mpi_type(dt, &t)) return bad_type("tg_comm sum", dt, st);
     net *L = ctx;
     size_t es = dtype_size(dt), piece = L->chunk / es;
+    if (!L->shm)
+        return check(allreduce(v, n, es, t, L->world), "tg_comm sum (MPI_Allreduce)", n, st);
     for (size_t i = 0; i < n; i += piece) {
         int err = sum_piece(L, (char *)v + i * es, n - i < piece ? n - i : piece, es, dt, t);
         if (err != MPI_SUCCESS) return check(err, "tg_comm sum (shared memory)", n, st);
     }
     return TG_OK;
 }
+
+/* ---- share and sum_shared: gradient blocks that live in shared memory -------------------- */
+
+/* Bytes of the block part of a window of cap reals (its sums of squares follow). */
+static size_t block_bytes(size_t cap)
+{
+    return (cap * sizeof(tg_real) + 63) & ~(size_t)63;
+}
+
+static tg_real *block_of(const shared *s, int r)
+{
+    return (tg_real *)base(&s->w, r);
+}
+
+static double *squares_of(const shared *s, int r)
+{
+    return (double *)(base(&s->w, r) + block_bytes(s->cap));
+}
+
+/* Makes sh[k] a window for n reals a rank, when every rank can (collective): 1 if made. */
+static int make_shared(net *L, int k, size_t n, int *made)
+{
+    shared *s = &L->sh[k];
+    int err = window_open(L, &s->w, block_bytes(n) + TGI_NORM_BLOCKS * sizeof(double), made);
+    if (err == MPI_SUCCESS && *made) s->cap = n;
+    return err;
+}
+
+/* The entry share hands out for n reals, the same on every rank, or -1: an idle block of every
+ * rank that holds n (the same entry on all), else a new one. */
+static int pick_shared(net *L, size_t n, int *k)
+{
+    int idle = -1, empty = -1;
+    for (int i = MAX_SHARED - 1; i >= 0; i--) {
+        const shared *s = &L->sh[i];
+        if (!s->w.map)
+            empty = i;
+        else if (!s->busy && s->cap >= n)
+            idle = i;
+    }
+    /* minima over the ranks of (idle, −idle, empty, −empty): all equal when the ranks agree */
+    int mine[4] = {idle, -idle, empty, -empty}, all[4];
+    int err = MPI_Allreduce(mine, all, 4, MPI_INT, MPI_MIN, L->world);
+    *k = -1;
+    if (err != MPI_SUCCESS) return err;
+    int made = 1;
+    if (all[0] >= 0 && all[0] == -all[1])
+        *k = all[0];
+    else if (all[2] >= 0 && all[2] == -all[3] &&
+             (err = make_shared(L, all[2], n, &made)) == MPI_SUCCESS && made)
+        *k = all[2];
+    return err;
+}
+
+static int share(void *ctx, size_t n, tg_dtype dt, void **block, tg_status *st)
+{
+    net *L = ctx;
+    *block = NULL;
+    if (dt != TG_DT_REAL)
+        return tg_status_set(st, TG_EINVAL, "tg_comm share: dtype %d is not this build's real",
+                             (int)dt);
+    if (!L->shm || n == 0 || n > (SIZE_MAX >> 1) / sizeof(tg_real)) return TG_OK; /* use sum */
+    int k, err = pick_shared(L, n, &k);
+    if (err != MPI_SUCCESS) return check(err, "tg_comm share", n, st);
+    if (k < 0) return TG_OK;
+    L->sh[k].busy = 1, L->sh[k].n = n;
+    *block = block_of(&L->sh[k], L->node_rank);
+    return TG_OK;
+}
+
+static shared *find_shared(net *L, const void *block)
+{
+    for (int k = 0; k < MAX_SHARED; k++)
+        if (L->sh[k].w.map && L->sh[k].busy && block_of(&L->sh[k], L->node_rank) == block)
+            return &L->sh[k];
+    return NULL;
+}
+
+static void unshare(void *ctx, void *block)
+{
+    shared *s = find_shared(ctx, block);
+    if (s) s->busy = 0;
+}
+
+/* Blocks [b0, b1) of the total (blocks of len reals, n in all): every element is rank 0's
+ * value, plus rank 1's, ... (in that order, whatever the timing), written to every rank's
+ * block (to_all) or to the first rank's; with sq, sq[b] = the block's Σ total², as
+ * tg_grad_norm sums it. */
+static void add_blocks(const net *L, const shared *s, size_t b0, size_t b1, size_t len, int to_all,
+                       double *sq)
+{
+    int R = L->node_ranks, writers = to_all ? R : 1;
+    tg_real t[TILE];
+    for (size_t b = b0; b < b1; b++) {
+        size_t lo = b * len, hi = lo + len < s->n ? lo + len : s->n;
+        double acc[TGI_NORM_LANES] = {0};
+        for (size_t i = lo; i < hi; i += TILE) {
+            size_t m = hi - i < TILE ? hi - i : TILE;
+            const tg_real *g0 = block_of(s, 0) + i;
+            for (size_t k = 0; k < m; k++) t[k] = g0[k];
+            for (int r = 1; r < R; r++) {
+                const tg_real *g = block_of(s, r) + i;
+                for (size_t k = 0; k < m; k++) t[k] += g[k]; // Σ over ranks, in rank order
+            }
+            for (int r = 0; r < writers; r++) memcpy(block_of(s, r) + i, t, m * sizeof *t);
+            if (sq) tgi_squares_into(acc, t, m);
+        }
+        if (sq) sq[b] = tgi_lanes_sum(acc);
+    }
+}
+
+/* Several nodes: the node totals (in the first rank's block) summed by the leaders, copied to
+ * every rank of the node, and this rank's blocks [b0, b1) of the squares taken from it. */
+static int across_nodes(net *L, const shared *s, size_t b0, size_t b1, size_t len)
+{
+    int err = node_sync(L);
+    MPI_Datatype t = sizeof(tg_real) == 4 ? MPI_FLOAT : MPI_DOUBLE;
+    if (err == MPI_SUCCESS && L->leaders != MPI_COMM_NULL)
+        err = allreduce(block_of(s, 0), s->n, sizeof(tg_real), t, L->leaders);
+    if (err == MPI_SUCCESS) err = node_sync(L);
+    if (err != MPI_SUCCESS) return err;
+    tg_real *mine = block_of(s, L->node_rank);
+    if (L->node_rank) memcpy(mine, block_of(s, 0), s->n * sizeof *mine);
+    for (size_t b = b0; b < b1; b++) {
+        size_t lo = b * len, hi = lo + len < s->n ? lo + len : s->n;
+        double acc[TGI_NORM_LANES] = {0};
+        tgi_squares_into(acc, mine + lo, hi - lo);
+        squares_of(s, L->node_rank)[b] = tgi_lanes_sum(acc);
+    }
+    return MPI_SUCCESS;
+}
+
+/* Each node rank takes a contiguous run of the norm's blocks (tgi_norm_block): adds them over
+ * the node's blocks, writes the totals to every block and their sums of squares to its slots;
+ * after a barrier every rank adds all the slots in block order. The blocks and their order
+ * depend only on n, so every rank and node gets the same bits, and those of tg_grad_norm. */
+static int sum_shared(void *ctx, void *block, double *sumsq, tg_status *st)
+{
+    net *L = ctx;
+    shared *s = find_shared(L, block);
+    if (!s)
+        return tg_status_set(st, TG_EINVAL, "tg_comm sum_shared: the block is not one of share's");
+    size_t len = tgi_norm_block(s->n), nb = (s->n + len - 1) / len, R = (size_t)L->node_ranks;
+    size_t me = (size_t)L->node_rank, b0 = nb * me / R, b1 = nb * (me + 1) / R;
+    int err = node_sync(L); /* every rank's gradients are complete */
+    if (err == MPI_SUCCESS) {
+        add_blocks(L, s, b0, b1, len, L->nodes == 1,
+                   L->nodes == 1 ? squares_of(s, L->node_rank) : NULL);
+        if (L->nodes > 1) err = across_nodes(L, s, b0, b1, len);
+    }
+    if (err == MPI_SUCCESS) err = node_sync(L); /* the totals and squares are written */
+    if (err != MPI_SUCCESS) return check(err, "tg_comm sum_shared", s->n, st);
+    double total = 0;
+    for (size_t r = 0; r < R; r++)
+        for (size_t b = nb * r / R; b < nb * (r + 1) / R; b++) total += squares_of(s, (int)r)[b];
+    *sumsq = total;
+    return TG_OK;
+}
+
+/* ---- gather, bcast ------------------------------------------------------------------------ */
 
 static int gather(void *ctx, const void *mine, void *all, size_t n, tg_dtype dt, tg_status *st)
 {
@@ -175,17 +439,16 @@ static int bcast(void *ctx, void *v, size_t n, tg_dtype dt, tg_status *st)
     return TG_OK;
 }
 
-/* Frees what open_link made of L (any part may be missing) and L. */
+/* ---- opening and closing ------------------------------------------------------------------ */
+
+/* Frees what open_world made of L (any part may be missing) and L. */
 static void close_link(net *L)
 {
-    if (L->win != MPI_WIN_NULL) {
-        MPI_Win_unlock_all(L->win);
-        MPI_Win_free(&L->win);
-    }
+    for (int k = 0; k < MAX_SHARED; k++) window_close(L, &L->sh[k].w);
+    window_close(L, &L->w);
     if (L->leaders != MPI_COMM_NULL) MPI_Comm_free(&L->leaders);
     if (L->node != MPI_COMM_NULL) MPI_Comm_free(&L->node);
     if (L->world != MPI_COMM_NULL) MPI_Comm_free(&L->world);
-    free(L->base);
     free(L);
 }
 
@@ -199,7 +462,9 @@ static int split_node(net *L, int rank)
     return MPI_Comm_split_type(L->world, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &L->node);
 }
 
-/* The communicators and the node's shared window of L (collective over world). */
+/* The communicators and the node's shared window of L (collective over world). A window that
+ * cannot be made on some rank is made on none: sum is then MPI_Allreduce, and share gives no
+ * block. */
 static int open_shared(net *L, int rank)
 {
     int err = split_node(L, rank);
@@ -212,20 +477,9 @@ static int open_shared(net *L, int rank)
     if (err == MPI_SUCCESS) err = MPI_Allreduce(&lead, &L->nodes, 1, MPI_INT, MPI_SUM, L->world);
     if (err != MPI_SUCCESS) return err;
     L->chunk = chunk_bytes(L->node_ranks);
-    L->base = calloc((size_t)L->node_ranks, sizeof *L->base);
-    if (!L->base) return MPI_ERR_NO_MEM;
-    void *mine;
-    err = MPI_Win_allocate_shared((MPI_Aint)(2 * L->chunk), 64, MPI_INFO_NULL, L->node, &mine,
-                                  &L->win);
-    if (err != MPI_SUCCESS) return L->win = MPI_WIN_NULL, err;
-    err = MPI_Win_set_errhandler(L->win, MPI_ERRORS_RETURN);
-    for (int r = 0; r < L->node_ranks && err == MPI_SUCCESS; r++) {
-        MPI_Aint size;
-        int unit;
-        err = MPI_Win_shared_query(L->win, r, &size, &unit, &L->base[r]);
-    }
-    if (err == MPI_SUCCESS) err = MPI_Win_lock_all(MPI_MODE_NOCHECK, L->win);
-    return err;
+    const char *off = getenv("TG_DIST_NO_SHM");
+    if (off && *off && strcmp(off, "0") != 0) return everyone(L, 0, &L->shm);
+    return window_open(L, &L->w, 2 * L->chunk, &L->shm);
 }
 
 /* World (a duplicate of MPI_COMM_WORLD that returns its errors), the node's shared window and
@@ -234,14 +488,13 @@ static int open_world(tg_dist *d, tg_status *st)
 {
     net *L = calloc(1, sizeof *L);
     if (!L) return tg_status_set(st, TG_ENOMEM, "tg_dist_init: out of memory");
-    L->world = L->node = L->leaders = MPI_COMM_NULL, L->win = MPI_WIN_NULL;
+    L->world = L->node = L->leaders = MPI_COMM_NULL;
     int rank = 0, size = 1, err = MPI_Comm_dup(MPI_COMM_WORLD, &L->world);
     if (err == MPI_SUCCESS) err = MPI_Comm_set_errhandler(L->world, MPI_ERRORS_RETURN);
     if (err == MPI_SUCCESS) err = MPI_Comm_rank(L->world, &rank);
     if (err == MPI_SUCCESS) err = MPI_Comm_size(L->world, &size);
     if (err == MPI_SUCCESS) err = open_shared(L, rank);
     if (err != MPI_SUCCESS) {
-        if (L->win != MPI_WIN_NULL) MPI_Win_free(&L->win), L->win = MPI_WIN_NULL;
         close_link(L);
         return check(err, "tg_dist_init: the communicators and the shared window", 0, st);
     }
@@ -251,7 +504,10 @@ static int open_world(tg_dist *d, tg_status *st)
                         .ctx = L,
                         .sum = sum,
                         .gather = gather,
-                        .bcast = bcast};
+                        .bcast = bcast,
+                        .share = share,
+                        .sum_shared = sum_shared,
+                        .unshare = unshare};
     return TG_OK;
 }
 

@@ -30,10 +30,12 @@ static size_t ranks(const tg_trainer_config *c)
 
 static int check_comm(const tg_comm *m, tg_status *st)
 {
-    if (m && (!m->sum || !m->gather || !m->bcast || m->ranks == 0 || m->rank >= m->ranks))
+    int shares = m ? !!m->share + !!m->sum_shared + !!m->unshare : 0;
+    if (m && (!m->sum || !m->gather || !m->bcast || m->ranks == 0 || m->rank >= m->ranks ||
+              shares % 3 != 0))
         return tg_status_set(st, TG_EINVAL,
-                             "tg_trainer_init: the communicator lacks a function or has rank %zu "
-                             "of %zu ranks",
+                             "tg_trainer_init: the communicator lacks a function (share, "
+                             "sum_shared and unshare go together) or has rank %zu of %zu ranks",
                              m->rank, m->ranks);
     return TG_OK;
 }
@@ -80,6 +82,22 @@ static int join_ranks(tg_trainer *tr, tg_status *st)
     return rc;
 }
 
+/* The store's gradients into the communicator's shared block, when it has one; otherwise they
+ * stay where they are and are summed with comm->sum. A store that cannot be bound (one another
+ * trainer already bound) is the same on every rank, so every rank takes the same path. */
+static int share_grads(tg_trainer *tr, tg_status *st)
+{
+    const tg_comm *m = tr->cfg.comm;
+    size_t n = tg_params_numel(tr->ps);
+    if (!m || m->ranks == 1 || !m->share || n == 0) return TG_OK;
+    void *block = NULL;
+    int rc = m->share(m->ctx, n, TG_DT_REAL, &block, st);
+    if (rc != TG_OK || !block) return rc;
+    if (tg_params_bind_grads(tr->ps, block, NULL) != TG_OK) return m->unshare(m->ctx, block), TG_OK;
+    tr->shared = block;
+    return TG_OK;
+}
+
 /* The tape, the window buffers and the carry; TG_ENOMEM when one cannot be had. */
 static int allocate(tg_trainer *tr, const tg_rnn *stack, tg_status *st)
 {
@@ -110,6 +128,7 @@ int tg_trainer_init(tg_trainer *tr, const tg_trainer_config *cfg, tg_params *ps,
     if (rc == TG_OK) rc = tg_optim_new(&tr->opt, ps, &cfg->optim, st);
     if (rc == TG_OK) rc = allocate(tr, stack, st);
     if (rc == TG_OK) rc = join_ranks(tr, st);
+    if (rc == TG_OK) rc = share_grads(tr, st);
     if (rc != TG_OK) {
         tg_trainer_deinit(tr);
         return rc;
@@ -120,6 +139,8 @@ int tg_trainer_init(tg_trainer *tr, const tg_trainer_config *cfg, tg_params *ps,
 
 void tg_trainer_deinit(tg_trainer *tr)
 {
+    if (tr->shared && tg_params_unbind_grads(tr->ps, NULL) == TG_OK)
+        tr->cfg.comm->unshare(tr->cfg.comm->ctx, tr->shared);
     tg_tape_free(tr->tape);
     tg_optim_free(tr->opt);
     tg_rnn_carry_deinit(&tr->carry);
@@ -138,13 +159,16 @@ double tg_trainer_progress(const tg_trainer *tr)
     return tr->batch.L > 1 ? (double)tr->batch.offset / (double)(tr->batch.L - 1) : 0;
 }
 
-/* Sum the gradients and the loss over the ranks (the loss becomes their mean). */
-static int sum_over_ranks(tg_trainer *tr, double *loss, tg_status *st)
+/* Sum the gradients and the loss over the ranks (the loss becomes their mean), and the squared
+ * norm of the sum into *sumsq: from the shared sum, or NAN when it must still be taken. */
+static int sum_over_ranks(tg_trainer *tr, double *loss, double *sumsq, tg_status *st)
 {
     const tg_comm *m = tr->cfg.comm;
+    *sumsq = NAN;
     if (!m || m->ranks == 1) return TG_OK;
     size_t n = tg_params_numel(tr->ps);
-    int rc = m->sum(m->ctx, tg_params_grads(tr->ps), n, TG_DT_REAL, st);
+    int rc = tr->shared ? m->sum_shared(m->ctx, tr->shared, sumsq, st)
+                        : m->sum(m->ctx, tg_params_grads(tr->ps), n, TG_DT_REAL, st);
     if (rc == TG_OK) rc = m->sum(m->ctx, loss, 1, TG_DT_F64, st);
     if (rc != TG_OK) {
         char why[sizeof st->msg];
@@ -170,9 +194,11 @@ static int backward_and_step(tg_trainer *tr, tg_tensor *L, tg_tensor *objective,
                              why ? why : tg_strerror(rc));
     }
     *loss = L->val[0];
-    if ((rc = sum_over_ranks(tr, loss, st)) != TG_OK) return rc;
-    double R = (double)ranks(&tr->cfg);       /* the store holds R times the mean's gradient */
-    tr->last_norm = tg_grad_norm(tr->ps) / R; /* clip, step and zero in one pass over the store */
+    double sumsq;
+    if ((rc = sum_over_ranks(tr, loss, &sumsq, st)) != TG_OK) return rc;
+    double R = (double)ranks(&tr->cfg); /* the store holds R times the mean's gradient */
+    tr->last_norm = (tr->shared ? sqrt(sumsq) : tg_grad_norm(tr->ps)) / R;
+    /* then clip, step and zero in one pass over the store */
     if (!isfinite(tr->last_norm)) {
         tg_params_zero_grad(tr->ps);
         return tg_status_set(st, TG_ERANGE,

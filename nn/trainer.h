@@ -27,6 +27,10 @@
  * are summed over the ranks after the walk, before the norm, clipping and the step:
  *     local mean loss of each rank ─▶ tg_backward ─▶ Σ gradients over ranks (comm->sum)
  *     ─▶ norm = ‖Σ‖ / R ─▶ step with the gradients read as Σ · clip_scale(norm) / R
+ * When the communicator can share memory (comm->share), tg_trainer_init moves the store's
+ * gradient block there (tg_params_bind_grads: the store can no longer grow) and the sum is
+ * comm->sum_shared, which also gives ‖Σ‖² without a pass of its own; tg_trainer_deinit gives the
+ * store a block of its own again, so the trainer must be deinit before the communicator ends.
  * The R local means over B/R rows each average to the mean over B rows, so the parameters follow
  * one process with B rows (to rounding: sums in another order), and are the same bits on every
  * rank. Rank k's dropout generator is the model's jumped k times (2^128 draws each), so the
@@ -61,9 +65,9 @@ typedef tg_tensor *(*tg_window_fn)(tg_tape *t, void *model, tg_rnn_carry *carry,
                                    const int32_t *y, size_t Tw, size_t B, int training);
 
 /* How the ranks of a data-parallel run talk (nn/dist.h fills one in from MPI; a test may fill
- * one in with threads). Every call is collective: every rank makes it, in the same order. dt is
- * TG_DT_F32, TG_DT_F64 or TG_DT_U64. Each returns TG_OK, or a TG_* code with st naming the call
- * (a rank that stopped, ...). */
+ * one in with threads). Every call is collective unless it says not: every rank makes it, in
+ * the same order. dt is TG_DT_F32, TG_DT_F64 or TG_DT_U64. Each returns TG_OK, or a TG_* code
+ * with st naming the call (a rank that stopped, ...). */
 typedef struct tg_comm {
     size_t rank, ranks; /* this process, of ranks >= 1 */
     void *ctx;          /* the functions' first argument */
@@ -73,6 +77,18 @@ typedef struct tg_comm {
     int (*gather)(void *ctx, const void *mine, void *all, size_t n, tg_dtype dt, tg_status *st);
     /* v[0..n) of rank 0 to every rank. */
     int (*bcast)(void *ctx, void *v, size_t n, tg_dtype dt, tg_status *st);
+    /* Optional, the three or none (NULL: the trainer sums its gradients with sum). share: a
+     * block of n reals (dt is TG_DT_REAL) for this rank, which the other ranks can read and
+     * write, into *block; *block NULL on every rank when none can be had (TG_OK: the caller
+     * uses sum). The trainer keeps its store's gradients there (tg_params_bind_grads). */
+    int (*share)(void *ctx, size_t n, tg_dtype dt, void **block, tg_status *st);
+    /* Every rank's block (this rank's: `block`, from share) becomes the element-wise sum over
+     * the ranks, the same bits on every rank, and *sumsq the sum of the total's squares in
+     * double, in an order that depends on neither the rank nor the timing (nn/dist.c's is
+     * tg_grad_norm's: sqrt(*sumsq) is the norm of the total, bit for bit). */
+    int (*sum_shared)(void *ctx, void *block, double *sumsq, tg_status *st);
+    /* Not collective: this rank no longer uses block; share may hand it out again. */
+    void (*unshare)(void *ctx, void *block);
 } tg_comm;
 
 typedef struct tg_trainer_config {
@@ -102,6 +118,8 @@ typedef struct tg_trainer {
     uint64_t step;      /* windows trained */
     uint64_t clipped;   /* of which the gradient was clipped */
     double last_norm;   /* gradient norm before clipping, last window */
+    void *shared;       /* the store's gradient block when it is cfg.comm's shared one (owned by
+                           the communicator; the store is bound to it), else NULL */
 } tg_trainer;
 
 /* Train the parameters ps by windows of the stream tok[0..N) (borrowed; it must outlive the
@@ -110,12 +128,15 @@ typedef struct tg_trainer {
  * trains on a minibatch the caller's function records (independent sequences: classification,
  * seq2seq), and T, B, lr_decay and sum_steps are not used. With cfg->comm the call is
  * collective: every rank's parameters become rank 0's (a broadcast), and rank k's rng is jumped
- * k times. Returns TG_OK, or a TG_* code with the message in st (a configuration out of range,
- * B not a multiple of the ranks, a stream too short for B rows, out of memory, a failed
+ * k times, and the store's gradients move to the communicator's shared block when it has one
+ * (see above). Returns TG_OK, or a TG_* code with the message in st (a configuration out of
+ * range, B not a multiple of the ranks, a stream too short for B rows, out of memory, a failed
  * broadcast); on failure nothing is left to deinit. */
 int tg_trainer_init(tg_trainer *tr, const tg_trainer_config *cfg, tg_params *ps,
                     const tg_rnn *stack, tg_window_fn window, void *model, tg_rng *rng,
                     const int32_t *tok, size_t N, tg_status *st);
+/* Frees what the trainer made; a store bound to the shared block gets its own block back (if
+ * that allocation fails, the store stays bound and the block stays in use). Not collective. */
 void tg_trainer_deinit(tg_trainer *tr);
 
 /* One window (see above). Returns its number of steps Tw (> 0) with the mean loss in *loss (over

@@ -9,9 +9,15 @@
  *     2, as the uninterrupted runs; with dropout, 2 ranks resumed continue bit for bit;
  *   - B not divisible by the ranks and a checkpoint of another model are refused, with a
  *     message, leaving the trainer as it was;
+ *   - the trainer keeps the store's gradients in the node's shared memory (the store refuses to
+ *     grow meanwhile) and gives the store its own block back at deinit;
  *   - the sum itself, over more than one piece of the shared window, in F32, F64 and U64,
- *     gives every rank the exact totals (meson runs it again with TG_DIST_NODE_RANKS=1, each
- *     rank its own node: the node leaders' MPI_Allreduce path).
+ *     gives every rank the exact totals, and so does the sum of shared blocks, with the sum of
+ *     squares tg_grad_norm would give, bit for bit, on every rank; a block too large for the
+ *     node's shared memory is refused on every rank, without an error.
+ * meson runs it again with TG_DIST_NODE_RANKS=1 (each rank its own node: the node leaders'
+ * MPI_Allreduce path) and with TG_DIST_NO_SHM=1 (no shared memory: MPI_Allreduce alone, no
+ * block shared; the tests then check that every trainer fell back).
  * `test_nn_dist die PATH` and `verify PATH` are the halves of the rank-death test
  * (tests/tools/check_mpi_rank_death.py). */
 #include "testutil.h"
@@ -25,6 +31,13 @@
 enum { V = 13, E = 8, H = 10, LAYERS = 2, TMAX = 8, NTOK = 240 };
 
 static tg_dist dist;
+
+/* Whether this run has the node's shared memory (not with TG_DIST_NO_SHM=1, as nn/dist.h). */
+static int shm_expected(void)
+{
+    const char *off = getenv("TG_DIST_NO_SHM");
+    return !(off && *off && strcmp(off, "0") != 0);
+}
 static int32_t tok[NTOK];
 
 /* The model: embedding, LSTM stack, decoder, softmax cross-entropy (models/lm.c in small). */
@@ -155,6 +168,8 @@ static void test_two_ranks_of_half_the_rows_follow_one_process_of_all(void **s)
     trainer_init(&tr1, &m1, 4, NULL);
     assert_int_equal(tr2.batch.B, 2);
     assert_int_equal(tr2.batch.row0, 2 * dist.comm.rank);
+    assert_int_equal(tr2.shared != NULL, shm_expected());
+    if (tr2.shared) assert_ptr_equal(tg_params_grads(m2.ps), tr2.shared);
     double loss2, loss1;
     train(&tr2, 20, &loss2);
     train(&tr1, 20, &loss1);
@@ -403,6 +418,90 @@ static void test_the_sum_is_exact_over_several_pieces(void **state)
     free(f), free(d), free(u);
 }
 
+/* The trainer's store keeps its gradients in the node's shared memory and refuses to grow; a
+ * second trainer of the same store sums with comm->sum; after tg_trainer_deinit the store has
+ * its own block again, gradients kept, and the next trainer gets the same shared block. */
+static void test_a_trainer_keeps_the_gradients_in_shared_memory_until_deinit(void **state)
+{
+    (void)state;
+    toy m;
+    toy_init(&m, H, 0);
+    tg_trainer tr, again;
+    trainer_init(&tr, &m, 4, tg_dist_comm(&dist));
+    assert_int_equal(tr.shared != NULL, shm_expected());
+    void *block = tr.shared;
+    if (block) {
+        assert_ptr_equal(tg_params_grads(m.ps), block);
+        tg_tensor *x;
+        tg_status st = {0};
+        assert_int_equal(tg_params_add(m.ps, "late", 2, 3, &x, &st), TG_EINVAL);
+        assert_status_has(&st, TG_EINVAL, "\"late\" (2 x 3)", "bound", NULL);
+    }
+    trainer_init(&again, &m, 4, tg_dist_comm(&dist)); /* the same store: already bound */
+    assert_null(again.shared);
+    tg_trainer_deinit(&again);
+    train(&tr, 2, NULL);
+    tg_params_grads(m.ps)[3] = 5;
+    tg_trainer_deinit(&tr);
+    assert_true(tg_params_grads(m.ps) != block && tg_params_grads(m.ps)[3] == 5);
+    trainer_init(&tr, &m, 4, tg_dist_comm(&dist));
+    assert_ptr_equal(tr.shared, block);
+    assert_true(tg_params_grads(m.ps)[3] == 5);
+    tg_trainer_deinit(&tr);
+    add_param(m.ps, "late", 2, 3);
+    toy_deinit(&m);
+}
+
+/* 3.3 million reals in shared blocks, summed in place: every rank's block holds the exact
+ * totals, and the sum of squares is tg_grad_norm's of the total, bit for bit, on every rank. */
+static void test_the_shared_sum_is_exact_and_gives_the_norm_of_the_total(void **state)
+{
+    (void)state;
+    const tg_comm *c = tg_dist_comm(&dist);
+    size_t n = 3300001, R = c->ranks;
+    void *block = NULL;
+    tg_status st = {0};
+    assert_int_equal(c->share(c->ctx, n, TG_DT_REAL, &block, &st), TG_OK);
+    assert_int_equal(block != NULL, shm_expected());
+    if (!block) return;
+    tg_params *ps = tg_params_new();
+    add_param(ps, "g", n, 1);
+    assert_int_equal(tg_params_bind_grads(ps, block, &st), TG_OK);
+    tg_real *v = block;
+    for (size_t i = 0; i < n; i++) v[i] = (tg_real)(term(i, c->rank) / 4);
+    double sumsq = 0;
+    assert_int_equal(c->sum_shared(c->ctx, block, &sumsq, &st), TG_OK);
+    size_t wrong = 0;
+    for (size_t i = 0; i < n; i++) {
+        double want = 0;
+        for (size_t k = 0; k < R; k++) want += term(i, k);
+        wrong += v[i] != (tg_real)(want / 4);
+    }
+    assert_int_equal(wrong, 0);
+    assert_true(sqrt(sumsq) == tg_grad_norm(ps) && sumsq > 0);
+    double rank0 = sumsq;
+    assert_int_equal(c->bcast(c->ctx, &rank0, 1, TG_DT_F64, &st), TG_OK);
+    assert_memory_equal(&rank0, &sumsq, sizeof sumsq);
+    assert_int_equal(tg_params_unbind_grads(ps, &st), TG_OK);
+    c->unshare(c->ctx, block);
+    tg_params_free(ps);
+}
+
+/* 2^44 reals a rank (64 TiB and more) cannot be had from any node's shared memory: every rank
+ * gets no block and no error, and the ranks still talk. */
+static void test_a_block_too_large_for_shared_memory_is_refused_on_every_rank(void **state)
+{
+    (void)state;
+    const tg_comm *c = tg_dist_comm(&dist);
+    void *block = &block;
+    tg_status st = {0};
+    assert_int_equal(c->share(c->ctx, (size_t)1 << 44, TG_DT_REAL, &block, &st), TG_OK);
+    assert_null(block);
+    double one = 1;
+    assert_int_equal(c->sum(c->ctx, &one, 1, TG_DT_F64, &st), TG_OK);
+    assert_true(one == (double)c->ranks);
+}
+
 /* `verify PATH` (one process): the checkpoint is whole and holds 3 windows. */
 static int verify(const char *path)
 {
@@ -434,6 +533,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_rows_not_divisible_by_the_ranks_are_refused),
         cmocka_unit_test(test_a_checkpoint_of_another_model_is_refused),
         cmocka_unit_test(test_the_sum_is_exact_over_several_pieces),
+        cmocka_unit_test(test_a_trainer_keeps_the_gradients_in_shared_memory_until_deinit),
+        cmocka_unit_test(test_the_shared_sum_is_exact_and_gives_the_norm_of_the_total),
+        cmocka_unit_test(test_a_block_too_large_for_shared_memory_is_refused_on_every_rank),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     tg_dist_finalize(&dist);

@@ -180,32 +180,134 @@ static int mirror_bcast(void *ctx, void *v, size_t n, tg_dtype dt, tg_status *st
     return TG_OK;
 }
 
+/* One process (t1, its line q1 in store *ps1) and rank 0 of comm (t2, q2, *ps2) made alike;
+ * returns t2's config. */
+static tg_trainer_config start_beside(tg_trainer *t1, line *q1, tg_params **ps1, tg_trainer *t2,
+                                      line *q2, tg_params **ps2, const tg_comm *comm)
+{
+    line_init(q1, *ps1 = tg_params_new());
+    line_init(q2, *ps2 = tg_params_new());
+    tg_trainer_config c1 = sgd_config(0.1, 0.5), c2 = c1;
+    c2.comm = comm;
+    tg_status st = {0};
+    assert_int_equal(tg_trainer_init(t1, &c1, *ps1, NULL, NULL, NULL, NULL, NULL, 0, &st), TG_OK);
+    assert_int_equal(tg_trainer_init(t2, &c2, *ps2, NULL, NULL, NULL, NULL, NULL, 0, &st), TG_OK);
+    return c2;
+}
+
+/* 20 steps of one process (t1) and of rank 0 of a mirror (t2), side by side: the same losses,
+ * norms and parameters, and clipping fired. */
+static void steps_beside(tg_trainer *t1, line *q1, tg_trainer *t2, line *q2)
+{
+    tg_status st = {0};
+    double l1, l2;
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(tg_trainer_step(t1, line_loss, q1, &l1, &st), TG_OK);
+        assert_int_equal(tg_trainer_step(t2, line_loss, q2, &l2, &st), TG_OK);
+        assert_true(l1 == l2 && t1->last_norm == t2->last_norm);
+    }
+    assert_true(t2->clipped == t1->clipped && t1->clipped > 0);
+    assert_true(q1->w->val[0] == q2->w->val[0] && q1->b->val[0] == q2->b->val[0]);
+}
+
+/* share, sum_shared and unshare of the mirror: a block of its own, doubled in place. */
+typedef struct mirror_block {
+    mirror m;
+    tg_real *block; /* handed out by share; NULL when given back */
+    size_t n;
+} mirror_block;
+
+static int mirror_share(void *ctx, size_t n, tg_dtype dt, void **block, tg_status *st)
+{
+    mirror_block *mb = ctx;
+    assert_int_equal(dt, TG_DT_REAL);
+    assert_null(mb->block);
+    *block = mb->block = calloc(n, sizeof(tg_real));
+    mb->n = n;
+    return TG_OK;
+}
+
+static int mirror_sum_shared(void *ctx, void *block, double *sumsq, tg_status *st)
+{
+    mirror_block *mb = ctx;
+    assert_ptr_equal(block, mb->block);
+    int rc = mirror_sum(&mb->m, block, mb->n, TG_DT_REAL, st);
+    *sumsq = 0;
+    for (size_t i = 0; i < mb->n; i++) *sumsq += (double)mb->block[i] * (double)mb->block[i];
+    return rc;
+}
+
+static void mirror_unshare(void *ctx, void *block)
+{
+    mirror_block *mb = ctx;
+    assert_ptr_equal(block, mb->block);
+    free(mb->block);
+    mb->block = NULL;
+}
+
+static int mirror_block_sum(void *ctx, void *v, size_t n, tg_dtype dt, tg_status *st)
+{
+    return mirror_sum(&((mirror_block *)ctx)->m, v, n, dt, st);
+}
+
+/* With share, the store's gradients live in the communicator's block from tg_trainer_init to
+ * tg_trainer_deinit, and training follows one process as with sum alone. */
+static void test_a_communicator_that_shares_memory_holds_the_gradients(void **s)
+{
+    (void)s;
+    mirror_block mb = {{0}, NULL, 0};
+    tg_comm comm = {.rank = 0,
+                    .ranks = 2,
+                    .ctx = &mb,
+                    .sum = mirror_block_sum,
+                    .gather = mirror_gather,
+                    .bcast = mirror_bcast,
+                    .share = mirror_share,
+                    .sum_shared = mirror_sum_shared,
+                    .unshare = mirror_unshare};
+    tg_trainer t1, t2;
+    line q1, q2;
+    tg_params *ps1, *ps2;
+    tg_trainer_config c2 = start_beside(&t1, &q1, &ps1, &t2, &q2, &ps2, &comm);
+    tg_status st = {0};
+    assert_true(t2.shared && t2.shared == mb.block && tg_params_grads(ps2) == mb.block);
+    assert_int_equal(mb.n, tg_params_numel(ps2));
+    tg_tensor *x;
+    assert_int_equal(tg_params_add(ps2, "late", 1, 1, &x, &st), TG_EINVAL);
+    assert_status_has(&st, TG_EINVAL, "bound", NULL);
+    steps_beside(&t1, &q1, &t2, &q2);
+    tg_trainer_deinit(&t2);
+    assert_null(mb.block); /* given back, and the store has a block of its own */
+    assert_int_equal(tg_params_add(ps2, "late", 1, 1, &x, &st), TG_OK);
+    comm.unshare = NULL;
+    assert_int_equal(tg_trainer_init(&t2, &c2, ps2, NULL, NULL, NULL, NULL, NULL, 0, &st),
+                     TG_EINVAL);
+    assert_status_has(&st, TG_EINVAL, "share, sum_shared and unshare go together", NULL);
+    tg_trainer_deinit(&t1);
+    tg_params_free(ps1);
+    tg_params_free(ps2);
+}
+
 /* The sum of 2 identical ranks, scaled by 1/2, is one process's gradient exactly; a failed sum
  * names the step and the ranks; a communicator without a function is refused. */
 static void test_a_communicator_sums_the_gradients_before_the_step(void **s)
 {
     (void)s;
-    tg_params *ps1 = tg_params_new(), *ps2 = tg_params_new();
-    line q1, q2;
-    line_init(&q1, ps1);
-    line_init(&q2, ps2);
     mirror mr = {0};
-    tg_comm comm = {0, 2, &mr, mirror_sum, mirror_gather, mirror_bcast};
+    tg_comm comm = {.rank = 0,
+                    .ranks = 2,
+                    .ctx = &mr,
+                    .sum = mirror_sum,
+                    .gather = mirror_gather,
+                    .bcast = mirror_bcast};
     tg_trainer t1, t2;
-    tg_trainer_config c1 = sgd_config(0.1, 0.5), c2 = c1;
-    c2.comm = &comm;
+    line q1, q2;
+    tg_params *ps1, *ps2;
+    tg_trainer_config c2 = start_beside(&t1, &q1, &ps1, &t2, &q2, &ps2, &comm);
     tg_status st = {0};
-    assert_int_equal(tg_trainer_init(&t1, &c1, ps1, NULL, NULL, NULL, NULL, NULL, 0, &st), TG_OK);
-    assert_int_equal(tg_trainer_init(&t2, &c2, ps2, NULL, NULL, NULL, NULL, NULL, 0, &st), TG_OK);
-    double l1, l2;
-    for (int i = 0; i < 20; i++) {
-        assert_int_equal(tg_trainer_step(&t1, line_loss, &q1, &l1, &st), TG_OK);
-        assert_int_equal(tg_trainer_step(&t2, line_loss, &q2, &l2, &st), TG_OK);
-        assert_true(l1 == l2 && t1.last_norm == t2.last_norm);
-    }
-    assert_int_equal(t2.clipped, t1.clipped);
-    assert_true(q1.w->val[0] == q2.w->val[0] && q1.b->val[0] == q2.b->val[0]);
+    steps_beside(&t1, &q1, &t2, &q2);
     mr.fail = 1;
+    double l2;
     assert_int_equal(tg_trainer_step(&t2, line_loss, &q2, &l2, &st), TG_EIO);
     assert_status_has(&st, TG_EIO, "training step 21", "summing the gradients of 2 ranks",
                       "MPI_Allreduce", NULL);
@@ -229,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_a_failed_recording_and_bad_configurations_are_named),
         cmocka_unit_test(test_evaluate_names_what_went_wrong),
         cmocka_unit_test(test_a_communicator_sums_the_gradients_before_the_step),
+        cmocka_unit_test(test_a_communicator_that_shares_memory_holds_the_gradients),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
