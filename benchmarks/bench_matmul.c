@@ -21,6 +21,9 @@
  *        --blocks MC,KC,NC        (the first mode: the direct column with these single-precision
  *                                  blocksizes instead of BLIS's, each D or D/MAX, 0 keeping one:
  *                                  a tuning to try, e.g. --blocks 0,384/768,0)
+ *        --pack 0                 (tg_matmul packs with BLIS's own code, not ops/blis.c's
+ *                                  32-row packer: with --blocks 0,384/768,0 on both runs, the
+ *                                  packer's gain is the ratio with it over the ratio without)
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -387,6 +390,8 @@ int main(int argc, char **argv)
             match = argv[i + 1];
         else if (strcmp(argv[i], "--blocks") == 0)
             bad |= set_trial_blocks(argv[i + 1]) != 0;
+        else if (strcmp(argv[i], "--pack") == 0)
+            tgi_blis_fast_pack(atoi(argv[i + 1]) != 0);
         else if (strcmp(argv[i], "--cpu-time") == 0)
             clock_id = atoi(argv[i + 1]) ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
         else
@@ -395,10 +400,12 @@ int main(int argc, char **argv)
     bad |= clock_id != CLOCK_MONOTONIC && threads != 1;
     if (bad) {
         fprintf(stderr, "usage: bench_matmul [--kernels set,set,...] [--threads n] [--match text] "
-                        "[--cpu-time 1 (with --threads 1)] [--blocks MC,KC,NC]\n");
+                        "[--cpu-time 1 (with --threads 1)] [--blocks MC,KC,NC] [--pack 0]\n");
         return 2;
     }
     printf("%s\n", tg_blis_config());
+    printf("tg_matmul packs 32-row panels with %s\n",
+           tgi_blis_fast_pack(-1) ? "ops/blis.c's packer" : "BLIS's own code");
     if (direct_cntx)
         printf("direct column: BLIS's context with MC %ld/%ld, KC %ld/%ld, NC %ld/%ld (floats, "
                "blocks/largest)\n",

@@ -16,6 +16,8 @@
  * blocksizes changed where measurement on a CPU family found better ones (`tunings` below); the
  * kernels are never changed. The copies are made once and never written after, so a product
  * running on another thread while tg_blis_select changes the choice still reads a whole context.
+ * With skx's kernels, products (tgi_blis_gemm) hand BLIS tapegrad's packing of 32-row panels
+ * (pack32 below), which BLIS 0.9.0's context has no slot for: the same values, moved sooner.
  *
  * How many threads each product uses is ops/threads.c's business.
  *
@@ -28,6 +30,9 @@
 #include <blis.h>
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
+#endif
+#if TGI_SIMD
+#include <immintrin.h>
 #endif
 #include <stdatomic.h>
 #include <stdio.h>
@@ -186,6 +191,109 @@ static void copy_contexts(void)
     }
 }
 
+#if CAN_CHOOSE && TGI_SIMD
+/* Packing the skx kernels' 32-row float micro-panels.
+ *
+ * Before BLIS's micro-kernel runs, each 32-row block of one operand (the one that ends up as A
+ * after BLIS puts C by columns: for tapegrad's row-major products that is op(b) transposed) is
+ * copied into a micro-panel: for each p along k, the 32 values of column p, contiguous. BLIS
+ * 0.9.0's context has packing kernels only for panels of up to 31 rows, so for skx's MR = 32 it
+ * falls back to a strided copy one column of 32 values at a time: 10-12% of the decoder and
+ * gate products on Zen 5 (perf, benchmarks/README.md). A kernel given through the operands'
+ * pack_params (bli_packm_blk_var1 reads it) replaces that: where the 32 rows are stored with k
+ * contiguous, it loads 16 rows x 16 floats and transposes them in registers; where the panel's
+ * columns are contiguous it copies them whole. Packing only moves values (kappa is 1 in
+ * tapegrad's products; another kappa multiplies once, as BLIS does), so products are
+ * bit-identical with and without it. Anything else goes to BLIS's own packer. */
+static atomic_int packer_on = 1; /* tgi_blis_fast_pack */
+
+/* The transpose of 16 rows of 16 floats: r[j][q] becomes r[q][j]. */
+TGI_AVX512 TGI_INLINE void transpose16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int j = 0; j < 8; j++) {
+        t[2 * j] = _mm512_unpacklo_ps(r[2 * j], r[2 * j + 1]);
+        t[2 * j + 1] = _mm512_unpackhi_ps(r[2 * j], r[2 * j + 1]);
+    }
+    for (int j = 0; j < 4; j++) { /* lane L of r[4j+q]: rows 4j..4j+3 of column 4L+q */
+        r[4 * j] = _mm512_shuffle_ps(t[4 * j], t[4 * j + 2], 0x44);
+        r[4 * j + 1] = _mm512_shuffle_ps(t[4 * j], t[4 * j + 2], 0xEE);
+        r[4 * j + 2] = _mm512_shuffle_ps(t[4 * j + 1], t[4 * j + 3], 0x44);
+        r[4 * j + 3] = _mm512_shuffle_ps(t[4 * j + 1], t[4 * j + 3], 0xEE);
+    }
+    for (int q = 0; q < 4; q++) {
+        __m512 a = _mm512_shuffle_f32x4(r[q], r[4 + q], 0x88);
+        __m512 b = _mm512_shuffle_f32x4(r[q], r[4 + q], 0xDD);
+        __m512 c = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0x88);
+        __m512 d = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0xDD);
+        t[q] = _mm512_shuffle_f32x4(a, c, 0x88);
+        t[8 + q] = _mm512_shuffle_f32x4(a, c, 0xDD);
+        t[4 + q] = _mm512_shuffle_f32x4(b, d, 0x88);
+        t[12 + q] = _mm512_shuffle_f32x4(b, d, 0xDD);
+    }
+    for (int q = 0; q < 16; q++) r[q] = t[q];
+}
+
+/* The first n bits set (n <= 16). */
+TGI_AVX512 TGI_INLINE __mmask16 first(dim_t n)
+{
+    return (__mmask16)((1u << n) - 1);
+}
+
+/* BLIS's packm kernel type (bli_packm_blk_var1 calls it once per micro-panel): rows
+ * 0..dim-1 of the panel are c[i*incc + l*ldc] for l < len; p[i + l*ldp] gets them, zeros in rows
+ * dim..dim_max-1 and in columns len..len_max-1. */
+TGI_AVX512 static void pack32(struc_t struc, diag_t diag, uplo_t uplo, conj_t conj, pack_t schema,
+                              bool invdiag, dim_t dim, dim_t len, dim_t dim_max, dim_t len_max,
+                              dim_t dim_off, dim_t len_off, float *restrict kappa,
+                              float *restrict c, inc_t incc, inc_t ldc, float *restrict p,
+                              inc_t ldp, inc_t is_p, cntx_t *cntx, void *params)
+{
+    float k = *kappa;
+    if (!bli_is_general(struc) || dim_max != 32 || ldp != 32 || k == 0 || (incc != 1 && ldc != 1) ||
+        !atomic_load_explicit(&packer_on, memory_order_relaxed)) {
+        bli_spackm_struc_cxk(struc, diag, uplo, conj, schema, invdiag, dim, len, dim_max, len_max,
+                             dim_off, len_off, kappa, c, incc, ldc, p, ldp, is_p, cntx);
+        return;
+    }
+    __m512 kv = _mm512_set1_ps(k);
+    int scale = k != 1; /* rows past the edge stay +0, as BLIS leaves them */
+    __mmask16 m0 = first(dim < 16 ? dim : 16), m1 = first(dim > 16 ? dim - 16 : 0);
+    if (incc == 1) { /* columns contiguous: copy each */
+        for (dim_t l = 0; l < len; l++) {
+            __m512 v0 = _mm512_maskz_loadu_ps(m0, c + l * ldc);
+            __m512 v1 = _mm512_maskz_loadu_ps(m1, c + l * ldc + 16);
+            if (scale) v0 = _mm512_maskz_mul_ps(m0, v0, kv), v1 = _mm512_maskz_mul_ps(m1, v1, kv);
+            _mm512_storeu_ps(p + l * 32, v0);
+            _mm512_storeu_ps(p + l * 32 + 16, v1);
+        }
+    } else { /* k contiguous: 16 x 16 tiles, transposed */
+        for (dim_t l = 0; l < len; l += 16) {
+            dim_t w = len - l < 16 ? len - l : 16;
+            __mmask16 mw = first(w);
+            for (dim_t i0 = 0; i0 < 32; i0 += 16) {
+                __m512 r[16];
+                for (dim_t j = 0; j < 16; j++)
+                    r[j] = i0 + j < dim ? _mm512_maskz_loadu_ps(mw, c + (i0 + j) * incc + l)
+                                        : _mm512_setzero_ps();
+                transpose16(r);
+                for (dim_t q = 0; q < w; q++)
+                    _mm512_storeu_ps(p + (l + q) * 32 + i0,
+                                     scale ? _mm512_maskz_mul_ps(i0 ? m1 : m0, r[q], kv) : r[q]);
+            }
+        }
+    }
+    for (dim_t l = len; l < len_max; l++) { /* columns past the edge */
+        _mm512_storeu_ps(p + l * 32, _mm512_setzero_ps());
+        _mm512_storeu_ps(p + l * 32 + 16, _mm512_setzero_ps());
+    }
+}
+
+/* The kernel, for BLIS's float operands, in the obj_t field bli_packm_blk_var1 reads. */
+static packm_blk_var1_params_t pack_params = {.ukr_fn[BLIS_FLOAT][BLIS_FLOAT] =
+                                                  (packm_ker_vft)pack32};
+#endif
+
 /* The whitelist index of kernel set id, or N_SETS for a set BLIS chose itself that tapegrad
  * does not list (knl, penryn, bulldozer...): that one runs with BLIS's own context. */
 static size_t set_index(arch_t id)
@@ -265,6 +373,69 @@ void *tgi_blis_context(void)
 #else
     return NULL;
 #endif
+}
+
+/* Whether products of the context in use give BLIS pack32 (skx's, on a CPU running AVX-512). */
+static int packs(const cntx_t *cx)
+{
+#if CAN_CHOOSE && TGI_SIMD
+    size_t i = set_index(BLIS_ARCH_SKX);
+    return i < N_SETS && cx == &own[i] && runs_avx512() &&
+           atomic_load_explicit(&packer_on, memory_order_relaxed);
+#else
+    (void)cx;
+    return 0;
+#endif
+}
+
+int tgi_blis_fast_pack(int on)
+{
+#if CAN_CHOOSE && TGI_SIMD
+    if (on >= 0) atomic_store(&packer_on, on != 0);
+#else
+    (void)on;
+#endif
+    return packs(tgi_blis_context());
+}
+
+tgi_fn tgi_blis_packer(void)
+{
+#if CAN_CHOOSE && TGI_SIMD
+    call_once(&init_once, init);
+    return runs_avx512() ? (tgi_fn)pack32 : NULL;
+#else
+    return NULL;
+#endif
+}
+
+void tgi_blis_gemm(int ta, int tb, size_t m, size_t n, size_t k, const tg_real *a, const tg_real *b,
+                   tg_real beta, tg_real *c, long threads)
+{
+    num_t dt = sizeof(tg_real) == sizeof(double) ? BLIS_DOUBLE : BLIS_FLOAT;
+    tg_real one = 1;
+    rntm_t rntm;
+    bli_rntm_init_from_global(&rntm);
+    bli_rntm_set_num_threads(threads, &rntm);
+    obj_t alpha_o = BLIS_OBJECT_INITIALIZER_1X1, beta_o = BLIS_OBJECT_INITIALIZER_1X1;
+    obj_t a_o = BLIS_OBJECT_INITIALIZER, b_o = BLIS_OBJECT_INITIALIZER,
+          c_o = BLIS_OBJECT_INITIALIZER;
+    bli_obj_init_finish_1x1(dt, &one, &alpha_o);
+    bli_obj_init_finish_1x1(dt, &beta, &beta_o);
+    bli_obj_init_finish(dt, (dim_t)(ta ? k : m), (dim_t)(ta ? m : k), (void *)a,
+                        (inc_t)(ta ? m : k), 1, &a_o);
+    bli_obj_init_finish(dt, (dim_t)(tb ? n : k), (dim_t)(tb ? k : n), (void *)b,
+                        (inc_t)(tb ? k : n), 1, &b_o);
+    bli_obj_init_finish(dt, (dim_t)m, (dim_t)n, c, (inc_t)n, 1, &c_o);
+    bli_obj_set_conjtrans(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, &a_o);
+    bli_obj_set_conjtrans(tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, &b_o);
+    cntx_t *cx = tgi_blis_context();
+#if CAN_CHOOSE && TGI_SIMD
+    if (packs(cx)) { /* BLIS only reads the parameters */
+        bli_obj_set_pack_params(&pack_params, &a_o);
+        bli_obj_set_pack_params(&pack_params, &b_o);
+    }
+#endif
+    bli_gemm_ex(&alpha_o, &a_o, &b_o, &beta_o, &c_o, cx, &rntm);
 }
 
 void *tgi_blis_stock_context(void)

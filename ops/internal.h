@@ -23,6 +23,22 @@ void *tgi_blis_stock_context(void);
  * the count products and loops use now (the fixed one, else as many cores as others leave
  * free); the most the default policy would use. */
 int tgi_blis_threads(void);
+
+/* c (m x n) = op(a)·op(b) + beta·c by BLIS on `threads` threads, as bli_?gemm_ex with
+ * tgi_blis_context would, with a stored (m x k), or (k x m) when ta, b (k x n), or (n x k) when
+ * tb, c (m x n), all by rows without gaps; with skx's kernels on a CPU running AVX-512, through
+ * ops/blis.c's own packing of 32-row panels (the same bits, sooner). */
+void tgi_blis_gemm(int ta, int tb, size_t m, size_t n, size_t k, const tg_real *a, const tg_real *b,
+                   tg_real beta, tg_real *c, long threads);
+
+/* on = 0 turns that packing off, 1 on again, -1 asks (tests and benchmarks compare). 1 when
+ * products with the kernels now chosen use it. */
+int tgi_blis_fast_pack(int on);
+
+/* That packing kernel (a BLIS spackm_ker_ft, as bli_spackm_struc_cxk but taking BLIS's params
+ * last), or NULL where this build or CPU cannot run it: tests compare it with BLIS's. */
+typedef void (*tgi_fn)(void);
+tgi_fn tgi_blis_packer(void);
 long tgi_threads_now(void);
 long tgi_threads_ceiling(void);
 

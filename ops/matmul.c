@@ -21,10 +21,8 @@
 #include <string.h>
 
 #ifdef TG_DOUBLE
-#define GEMM_EX bli_dgemm_ex
 #define GEMV_EX bli_dgemv_ex
 #else
-#define GEMM_EX bli_sgemm_ex
 #define GEMV_EX bli_sgemv_ex
 #endif
 
@@ -84,13 +82,7 @@ static void gemm(int ta, int tb, size_t m, size_t n, size_t k, const tg_real *a,
     }
     if (tgi_small_product(ta, tb, m, n, k, a, b, beta, c)) return; /* few rows, in place */
     if (gemv_product(ta, tb, m, n, k, a, b, beta, c)) return;
-    tg_real alpha = 1;
-    rntm_t rntm;
-    bli_rntm_init_from_global(&rntm);
-    bli_rntm_set_num_threads(tgi_threads_for(m * n * k, MIN_MACS_PER_THREAD), &rntm);
-    GEMM_EX(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
-            (dim_t)m, (dim_t)n, (dim_t)k, &alpha, (tg_real *)a, (inc_t)(ta ? m : k), 1,
-            (tg_real *)b, (inc_t)(tb ? k : n), 1, &beta, c, (inc_t)n, 1, tgi_blis_context(), &rntm);
+    tgi_blis_gemm(ta, tb, m, n, k, a, b, beta, c, tgi_threads_for(m * n * k, MIN_MACS_PER_THREAD));
 }
 
 /* The inner dimension k of y = op(a)·op(b). */

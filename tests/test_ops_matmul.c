@@ -506,6 +506,21 @@ static void test_blis_context_is_blis_own_but_for_the_blocksize_the_config_names
     assert_int_equal(tg_blis_select("auto", NULL), TG_OK);
 }
 
+/* The values of op(a)·op(b) by tg_matmul, checked against the naive loop (the caller frees). */
+static tg_real *product_values(tg_tensor *a, tg_tensor *b, int flags, size_t k)
+{
+    tg_tape *t = tg_tape_new();
+    tg_tensor *y = tg_matmul(t, a, b, flags);
+    assert_non_null(y);
+    check_product(y, a, b, flags, k);
+    size_t size = y->rows * y->cols * sizeof(tg_real);
+    tg_real *out = malloc(size);
+    assert_non_null(out);
+    memcpy(out, y->val, size);
+    tg_tape_free(t);
+    return out;
+}
+
 /* A product whose k fits one of tapegrad's blocks but not BLIS's (ops/blis.c), every flag, on
  * one and two threads: the bits are the same (BLIS splits rows and columns between threads,
  * never k). */
@@ -522,14 +537,7 @@ static void test_products_of_long_k_give_the_same_bits_on_one_and_two_threads(vo
         tg_real *out[2];
         for (int th = 0; th < 2; th++) {
             tg_set_num_threads(th + 1);
-            tg_tape *t = tg_tape_new();
-            tg_tensor *y = tg_matmul(t, a, b, fl);
-            assert_non_null(y);
-            check_product(y, a, b, fl, k);
-            out[th] = malloc(m * n * sizeof(tg_real));
-            assert_non_null(out[th]);
-            memcpy(out[th], y->val, m * n * sizeof(tg_real));
-            tg_tape_free(t);
+            out[th] = product_values(a, b, fl, k);
         }
         tg_set_num_threads(0);
         assert_memory_equal(out[0], out[1], m * n * sizeof(tg_real));
@@ -576,6 +584,91 @@ static void test_products_of_few_rows_give_the_same_bits_on_one_and_two_threads(
     }
 }
 
+/* ops/blis.c's packing kernel for 32-row panels gives the bits of BLIS's own (the context's
+ * fallback for 32 rows) on every panel a product can ask for: fewer rows than 32 (zeros below),
+ * columns past the edge (zeros), rows strided with k contiguous (transposed in 16 x 16 tiles,
+ * odd strides, k tails) or columns contiguous (copied), other strides (BLIS's code), and a kappa
+ * other than 1. Every entry of the panel is written: it starts as NaN. */
+static void test_packer_gives_the_panels_of_blis_own_code(void **s)
+{
+    (void)s;
+#ifndef TG_DOUBLE
+    tgi_fn fn = tgi_blis_packer();
+    if (!fn) skip();
+    spackm_ker_ft pack = (spackm_ker_ft)fn;
+    cntx_t *cx = tgi_blis_context();
+    static const dim_t dims[] = {1, 5, 15, 16, 17, 31, 32}, lens[] = {1, 7, 16, 17, 33, 650};
+    static const float kappas[] = {1.0f, -0.7f};
+    size_t cap = 45000;
+    float *c = malloc(cap * sizeof *c), *got = malloc(32 * 700 * sizeof *got),
+          *want = malloc(32 * 700 * sizeof *want);
+    assert_non_null(c), assert_non_null(got), assert_non_null(want);
+    tg_rng r;
+    tg_rng_seed(&r, 47);
+    for (size_t i = 0; i < cap; i++) c[i] = (float)(2 * tg_rng_uniform(&r) - 1);
+    for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++)
+        for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++)
+            for (int layout = 0; layout < 3; layout++)
+                for (int extra = 0; extra < 2; extra++)
+                    for (size_t kp = 0; kp < 2; kp++) {
+                        dim_t dim = dims[d], len = lens[l], len_max = len + 3 * extra;
+                        /* 0: k contiguous, rows 651 or 37 apart; 1: rows contiguous; 2: neither */
+                        inc_t incc = layout == 0 ? (len > 33 ? 651 : 37) : layout == 1 ? 1 : 2;
+                        inc_t ldc = layout == 0 ? 1 : layout == 1 ? 33 : 67;
+                        float kappa = kappas[kp];
+                        for (size_t i = 0; i < 32 * 700; i++) got[i] = want[i] = NAN;
+                        pack(BLIS_GENERAL, BLIS_NONUNIT_DIAG, BLIS_DENSE, BLIS_NO_CONJUGATE,
+                             BLIS_PACKED_ROW_PANELS, false, dim, len, 32, len_max, 0, 0, &kappa, c,
+                             incc, ldc, got, 32, 32 * len_max, cx, NULL);
+                        bli_spackm_struc_cxk(BLIS_GENERAL, BLIS_NONUNIT_DIAG, BLIS_DENSE,
+                                             BLIS_NO_CONJUGATE, BLIS_PACKED_ROW_PANELS, false, dim,
+                                             len, 32, len_max, 0, 0, &kappa, c, incc, ldc, want, 32,
+                                             32 * len_max, cx);
+                        for (size_t i = 0; i < (size_t)(32 * len_max); i++)
+                            if (memcmp(&got[i], &want[i], sizeof got[i]) != 0)
+                                fail_msg("%ld rows, %ld of %ld columns, strides %ld %ld, kappa "
+                                         "%g: p[%zu] = %g, BLIS %g",
+                                         (long)dim, (long)len, (long)len_max, (long)incc, (long)ldc,
+                                         kappa, i, got[i], want[i]);
+                        for (size_t i = 32 * len_max; i < 32 * 700; i++) assert_true(isnan(got[i]));
+                    }
+    free(c), free(got), free(want);
+#else
+    skip();
+#endif
+}
+
+/* Products of every flag whose operands give 32-row panels of every kind (odd sizes, rows past
+ * the last whole panel, k past a block): the same bits with ops/blis.c's packer as with BLIS's
+ * own packing, and the naive loop's value. */
+static void test_products_give_the_same_bits_with_and_without_the_packer(void **s)
+{
+    (void)s;
+    if (!tgi_blis_fast_pack(-1)) skip();
+    static const struct {
+        size_t m, k, n;
+    } sizes[] = {{67, 45, 83}, {33, 17, 200}, {200, 33, 41}, {97, 651, 131}, {45, 800, 70}};
+    tg_rng r;
+    tg_rng_seed(&r, 53);
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++)
+        for (size_t f = 0; f < 4; f++) {
+            int fl = all_flags[f];
+            size_t m = sizes[z].m, k = sizes[z].k, n = sizes[z].n;
+            tg_tensor *a = operand(m, k, (fl & TG_TRANS_A) != 0, &r);
+            tg_tensor *b = operand(k, n, (fl & TG_TRANS_B) != 0, &r);
+            tg_real *out[2];
+            for (int on = 0; on < 2; on++) {
+                tgi_blis_fast_pack(!on);
+                out[on] = product_values(a, b, fl, k);
+            }
+            tgi_blis_fast_pack(1);
+            assert_memory_equal(out[0], out[1], m * n * sizeof(tg_real));
+            free(out[0]), free(out[1]);
+            tg_tensor_free(a);
+            tg_tensor_free(b);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -594,6 +687,8 @@ int main(void)
         cmocka_unit_test(test_products_of_few_rows_give_the_same_bits_on_one_and_two_threads),
         cmocka_unit_test(test_blis_context_is_blis_own_but_for_the_blocksize_the_config_names),
         cmocka_unit_test(test_products_of_long_k_give_the_same_bits_on_one_and_two_threads),
+        cmocka_unit_test(test_packer_gives_the_panels_of_blis_own_code),
+        cmocka_unit_test(test_products_give_the_same_bits_with_and_without_the_packer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
