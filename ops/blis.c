@@ -416,16 +416,16 @@ void tgi_blis_gemm(int ta, int tb, size_t m, size_t n, size_t k, const tg_real *
     rntm_t rntm;
     bli_rntm_init_from_global(&rntm);
     bli_rntm_set_num_threads(threads, &rntm);
-    obj_t alpha_o = BLIS_OBJECT_INITIALIZER_1X1, beta_o = BLIS_OBJECT_INITIALIZER_1X1;
-    obj_t a_o = BLIS_OBJECT_INITIALIZER, b_o = BLIS_OBJECT_INITIALIZER,
-          c_o = BLIS_OBJECT_INITIALIZER;
-    bli_obj_init_finish_1x1(dt, &one, &alpha_o);
-    bli_obj_init_finish_1x1(dt, &beta, &beta_o);
-    bli_obj_init_finish(dt, (dim_t)(ta ? k : m), (dim_t)(ta ? m : k), (void *)a,
-                        (inc_t)(ta ? m : k), 1, &a_o);
-    bli_obj_init_finish(dt, (dim_t)(tb ? n : k), (dim_t)(tb ? k : n), (void *)b,
-                        (inc_t)(tb ? k : n), 1, &b_o);
-    bli_obj_init_finish(dt, (dim_t)m, (dim_t)n, c, (inc_t)n, 1, &c_o);
+    /* BLIS's library makes the objects: its inline setters in blis.h shift into the sign bit,
+     * which -fsanitize=undefined stops at when they are compiled here. */
+    obj_t alpha_o, beta_o, a_o, b_o, c_o;
+    bli_obj_create_1x1_with_attached_buffer(dt, &one, &alpha_o);
+    bli_obj_create_1x1_with_attached_buffer(dt, &beta, &beta_o);
+    bli_obj_create_with_attached_buffer(dt, (dim_t)(ta ? k : m), (dim_t)(ta ? m : k), (void *)a,
+                                        (inc_t)(ta ? m : k), 1, &a_o);
+    bli_obj_create_with_attached_buffer(dt, (dim_t)(tb ? n : k), (dim_t)(tb ? k : n), (void *)b,
+                                        (inc_t)(tb ? k : n), 1, &b_o);
+    bli_obj_create_with_attached_buffer(dt, (dim_t)m, (dim_t)n, c, (inc_t)n, 1, &c_o);
     bli_obj_set_conjtrans(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, &a_o);
     bli_obj_set_conjtrans(tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, &b_o);
     cntx_t *cx = tgi_blis_context();
