@@ -10,8 +10,9 @@
  *     the tape's own recording cost. This replay is not counted in the step.
  *   - During the walk each node's op is a proxy whose backward times the real one. The walk's
  *     wall time minus the ops' is the tape's (walk, gradient buffers, stacking copies).
- *   - Every product (bli_sgemm_ex, bli_sgemv_ex, and tgi_small_product: ops/smallmm.c's
- *     products of few rows, which read the weight in place) during the replay and the walk is timed
+ *   - Every product (tgi_blis_gemm: ops/blis.c's call of BLIS; bli_sgemm_ex, bli_sgemv_ex; and
+ *     tgi_small_product: ops/smallmm.c's products of few rows, which read the weight in place)
+ *     during the replay and the walk is timed
  *     and filed by the weight it reads or writes: the decoder's, an input side's (W_ih, over all
  *     steps at once), a recurrent weight's (W_hh, per step); products run after the walk, with
  *     no node's backward open, are the deferred weight gradients. An op's own time excludes
@@ -231,6 +232,30 @@ void __wrap_bli_sgemv_ex(trans_t ta, conj_t cx, dim_t m, dim_t n, float *alpha, 
     frame f;
     enter(&f);
     __real_bli_sgemv_ex(ta, cx, m, n, alpha, a, rsa, csa, x, incx, beta, y, incy, cntx, rntm);
+    record(&kk, leave(&f));
+}
+
+void __real_tgi_blis_gemm(int ta, int tb, size_t m, size_t n, size_t k, const float *a,
+                          const float *b, float beta, float *c, long threads);
+void __wrap_tgi_blis_gemm(int ta, int tb, size_t m, size_t n, size_t k, const float *a,
+                          const float *b, float beta, float *c, long threads);
+
+/* tapegrad's own BLIS call (ops/blis.c: the object API with its packer), filed as the same
+ * product through bli_sgemm_ex with contiguous rows, which "BLIS alone" runs. */
+void __wrap_tgi_blis_gemm(int ta, int tb, size_t m, size_t n, size_t k, const float *a,
+                          const float *b, float beta, float *c, long threads)
+{
+    if (!timing_products()) {
+        __real_tgi_blis_gemm(ta, tb, m, n, k, a, b, beta, c, threads);
+        return;
+    }
+    long rsa = ta ? (long)m : (long)k, rsb = tb ? (long)k : (long)n;
+    key kk = {CALL_GEMM, kind_of(a, b, c), ta,      tb,  beta == 0, threads,
+              (long)m,   (long)n,          (long)k, rsa, 1,         rsb,
+              1,         (long)n,          1};
+    frame f;
+    enter(&f);
+    __real_tgi_blis_gemm(ta, tb, m, n, k, a, b, beta, c, threads);
     record(&kk, leave(&f));
 }
 
