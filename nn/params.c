@@ -4,8 +4,8 @@
  * are laid out in the order they were added without gaps, and `numel` is the sum of their
  * sizes. The tensors themselves are separate heap structs, so their addresses never change;
  * only their val/grad pointers are re-pointed when tg_params_add grows the blocks, or the
- * gradients move to a block of the caller's and back (bind, unbind). A bound gradient block is
- * not the store's: it is never grown nor freed, so adding is refused while bound.
+ * values or the gradients move to a block of the caller's and back (bind, unbind). A bound
+ * block is not the store's: it is never grown nor freed, so adding is refused while bound.
  *
  * Read next: nn/layers.c and nn/cells.c (who adds parameters), the optimizers (who loop over
  * the flat blocks).
@@ -36,6 +36,7 @@ struct tg_params {
     tg_real *val;  /* numel values; owned */
     tg_real *grad; /* numel gradients; owned unless bound */
     int bound;     /* grad is the caller's block (tg_params_bind_grads), of numel only */
+    int vbound;    /* val is the caller's block (tg_params_bind_values), of numel only */
     size_t room;   /* scalars allocated in each block (>= numel), doubled as it grows */
     size_t *slots; /* open-addressing index by name: entry i is i + 1, 0 is empty; owned */
     size_t nslots; /* a power of two, more than twice n (0 before the first add) */
@@ -52,7 +53,7 @@ void tg_params_free(tg_params *ps)
     for (size_t i = 0; i < ps->n; i++) free(ps->e[i].x);
     free(ps->e);
     free(ps->slots);
-    free(ps->val);
+    if (!ps->vbound) free(ps->val);
     if (!ps->bound) free(ps->grad);
     free(ps);
 }
@@ -131,12 +132,13 @@ int tg_params_add(tg_params *ps, const char *name, size_t rows, size_t cols, tg_
     size_t n = rows * cols;
     if (n / cols != rows || n > SIZE_MAX - ps->numel)
         return fail(st, TG_ERANGE, name, rows, cols, "too large:");
-    if (ps->bound)
+    if (ps->bound || ps->vbound)
         return tg_status_set(st, TG_EINVAL,
-                             "tg_params_add: \"%.*s\" (%zu x %zu): the store's gradients are bound "
-                             "to an outside block (tg_params_bind_grads), which cannot grow; add "
-                             "every parameter before training",
-                             NAME_MAX_LEN + 8, name, rows, cols);
+                             "tg_params_add: \"%.*s\" (%zu x %zu): the store's %s are bound to an "
+                             "outside block (tg_params_bind_%s), which cannot grow; add every "
+                             "parameter before training",
+                             NAME_MAX_LEN + 8, name, rows, cols, ps->bound ? "gradients" : "values",
+                             ps->bound ? "grads" : "values");
     if (ps->n == ps->cap) {
         size_t cap = ps->cap ? 2 * ps->cap : 16;
         entry *e = realloc(ps->e, cap * sizeof *e);
@@ -200,31 +202,57 @@ tg_real *tg_params_grads(tg_params *ps)
     return ps->grad;
 }
 
-int tg_params_bind_grads(tg_params *ps, tg_real *block, tg_status *st)
+/* The store's block *own (its values or its gradients) moved into block, the caller's: copied,
+ * freed, the tensors re-pointed. `what` names the call in messages. */
+static int bind(tg_params *ps, tg_real **own, int *bound, tg_real *block, const char *what,
+                tg_status *st)
 {
-    if (!ps || !block)
-        return tg_status_set(st, TG_ENULL, "tg_params_bind_grads: the store or the block is NULL");
-    if (ps->bound || ps->numel == 0)
-        return tg_status_set(st, TG_EINVAL, "tg_params_bind_grads: the store (%zu values) is %s",
-                             ps->numel, ps->bound ? "already bound" : "empty");
-    memcpy(block, ps->grad, ps->numel * sizeof *block);
-    free(ps->grad);
-    ps->grad = block, ps->bound = 1;
+    if (*bound || ps->numel == 0)
+        return tg_status_set(st, TG_EINVAL, "%s: the store (%zu values) is %s", what, ps->numel,
+                             *bound ? "already bound" : "empty");
+    memcpy(block, *own, ps->numel * sizeof *block);
+    free(*own);
+    *own = block, *bound = 1;
     repoint(ps);
     return TG_OK;
 }
 
-int tg_params_unbind_grads(tg_params *ps, tg_status *st)
+/* A block of the store's own again for *own, bound to the caller's: allocated, copied from the
+ * bound block, the tensors re-pointed. */
+static int unbind(tg_params *ps, tg_real **own, int *bound, const char *what, tg_status *st)
 {
-    if (!ps->bound) return TG_OK;
-    tg_real *own = malloc(ps->room * sizeof *own); /* room >= numel > 0, checked when grown */
-    if (!own)
-        return tg_status_set(st, TG_ENOMEM,
-                             "tg_params_unbind_grads: out of memory for %zu gradients", ps->room);
-    memcpy(own, ps->grad, ps->numel * sizeof *own);
-    ps->grad = own, ps->bound = 0;
+    if (!*bound) return TG_OK;
+    tg_real *mine = malloc(ps->room * sizeof *mine); /* room >= numel > 0, checked when grown */
+    if (!mine)
+        return tg_status_set(st, TG_ENOMEM, "%s: out of memory for %zu reals", what, ps->room);
+    memcpy(mine, *own, ps->numel * sizeof *mine);
+    *own = mine, *bound = 0;
     repoint(ps);
     return TG_OK;
+}
+
+int tg_params_bind_grads(tg_params *ps, tg_real *block, tg_status *st)
+{
+    if (!ps || !block)
+        return tg_status_set(st, TG_ENULL, "tg_params_bind_grads: the store or the block is NULL");
+    return bind(ps, &ps->grad, &ps->bound, block, "tg_params_bind_grads", st);
+}
+
+int tg_params_unbind_grads(tg_params *ps, tg_status *st)
+{
+    return unbind(ps, &ps->grad, &ps->bound, "tg_params_unbind_grads", st);
+}
+
+int tg_params_bind_values(tg_params *ps, tg_real *block, tg_status *st)
+{
+    if (!ps || !block)
+        return tg_status_set(st, TG_ENULL, "tg_params_bind_values: the store or the block is NULL");
+    return bind(ps, &ps->val, &ps->vbound, block, "tg_params_bind_values", st);
+}
+
+int tg_params_unbind_values(tg_params *ps, tg_status *st)
+{
+    return unbind(ps, &ps->val, &ps->vbound, "tg_params_unbind_values", st);
 }
 
 void tg_params_zero_grad(tg_params *ps)

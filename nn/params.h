@@ -6,14 +6,15 @@
  * Parameters outlive tapes: a tape records with them as leaves, and their gradients accumulate
  * across backward calls until tg_params_zero_grad.
  *
- *   INVALIDATION RULE: tg_params_add, tg_params_bind_grads and tg_params_unbind_grads may
- *   move the blocks; the tg_tensor pointers the store returned stay valid (it re-points them),
+ *   INVALIDATION RULE: tg_params_add and the bind and unbind calls (of the values or the
+ *   gradients) may move the blocks; the tg_tensor pointers the store returned stay valid (it re-points them),
  *   but raw pointers into values or gradients taken before such a call do not. Add every
  *   parameter first, then train.
  *
  * The gradient block may live elsewhere (tg_params_bind_grads): a data-parallel trainer keeps it
  * in memory the ranks of a machine share (nn/dist.h), so summing it over the ranks needs no
- * copy. A bound store cannot grow.
+ * copy. So may the value block (tg_params_bind_values): the ranks of a machine then hold one
+ * copy of the parameters, and each steps its own part of it. A bound store cannot grow.
  */
 #ifndef TG_PARAMS_H
 #define TG_PARAMS_H
@@ -61,6 +62,12 @@ int tg_params_bind_grads(tg_params *ps, tg_real *block, tg_status *st);
  * bound block (no longer used after), the tensors re-pointed. TG_OK (also when not bound), or
  * TG_ENOMEM with a message, and then the store is still bound. */
 int tg_params_unbind_grads(tg_params *ps, tg_status *st);
+/* The same for the values: tg_params_bind_values copies the current values into block (the
+ * caller's, not owned) and frees the store's own; tg_params_unbind_values copies them back into
+ * a new block of the store's own. Same results and same failures as the gradients' calls
+ * (TG_ENOMEM from unbind leaves the store bound). Values and gradients bind independently. */
+int tg_params_bind_values(tg_params *ps, tg_real *block, tg_status *st);
+int tg_params_unbind_values(tg_params *ps, tg_status *st);
 
 /* Every gradient to zero; a large store is cleared on several threads. A training step can
  * instead zero as it steps (tg_optim_step_scaled). */

@@ -1,5 +1,5 @@
 /* test_nn_params.c: the parameter store: contiguous layout across growth, lookup by name,
- * rejected adds with their messages, zeroing, gradients bound to a block of the caller's, and
+ * rejected adds with their messages, zeroing, gradients and values bound to a block of the caller's, and
  * the initialisers' ranges. */
 #include "testutil.h"
 
@@ -194,6 +194,46 @@ static void test_gradients_bound_to_a_callers_block_stay_there_until_unbound(voi
     tg_params_free(held);
 }
 
+/* Values bind as gradients do: copied into the caller's block, every tensor re-pointed, the store
+ * refuses to grow (naming the values), and unbinding copies them back; both bound at once. */
+static void test_values_bound_to_a_callers_block_stay_there_until_unbound(void **s)
+{
+    (void)s;
+    tg_params *ps = tg_params_new();
+    tg_tensor *w = add_param(ps, "w", 2, 3), *b = add_param(ps, "b", 1, 3);
+    for (size_t i = 0; i < 9; i++) tg_params_values(ps)[i] = (tg_real)i + 1;
+    tg_real vals[9] = {0}, grads[9] = {0};
+    tg_status st = {0};
+    assert_int_equal(tg_params_bind_values(ps, vals, &st), TG_OK);
+    assert_int_equal(tg_params_bind_grads(ps, grads, &st), TG_OK);
+    assert_true(tg_params_values(ps) == vals && w->val == vals && b->val == vals + 6);
+    assert_true(b->grad == grads + 6 && vals[0] == 1 && vals[8] == 9);
+    assert_int_equal(tg_params_bind_values(ps, vals, &st), TG_EINVAL);
+    assert_status_has(&st, TG_EINVAL, "tg_params_bind_values", "already bound", NULL);
+    assert_int_equal(tg_params_unbind_grads(ps, &st), TG_OK);
+    tg_tensor *x;
+    assert_int_equal(tg_params_add(ps, "late", 4, 5, &x, &st), TG_EINVAL);
+    assert_status_has(&st, TG_EINVAL, "\"late\" (4 x 5)", "values", "tg_params_bind_values", NULL);
+    vals[7] = 70; /* a value written through the block */
+    assert_true(b->val[1] == 70);
+    assert_int_equal(tg_params_unbind_values(ps, &st), TG_OK);
+    assert_true(tg_params_values(ps) != vals && b->val == tg_params_values(ps) + 6);
+    assert_true(b->val[1] == 70 && w->val[0] == 1);
+    assert_int_equal(tg_params_unbind_values(ps, &st), TG_OK); /* not bound: nothing to do */
+    add_param(ps, "late", 4, 5);
+    assert_true(b->val[1] == 70 && tg_params_numel(ps) == 29);
+    tg_params_free(ps);
+    tg_params *empty = tg_params_new();
+    assert_int_equal(tg_params_bind_values(empty, vals, &st), TG_EINVAL);
+    assert_status_has(&st, TG_EINVAL, "empty", NULL);
+    assert_int_equal(tg_params_bind_values(empty, NULL, &st), TG_ENULL);
+    tg_params_free(empty);
+    tg_params *held = tg_params_new(); /* freed while bound: the block (on the stack) is not */
+    add_param(held, "v", 1, 2);
+    assert_int_equal(tg_params_bind_values(held, vals, &st), TG_OK);
+    tg_params_free(held);
+}
+
 static void test_initialisers_stay_in_their_ranges(void **s)
 {
     (void)s;
@@ -230,6 +270,7 @@ int main(void)
         cmocka_unit_test(test_params_zero_grad_clears_every_gradient),
         cmocka_unit_test(test_params_zero_grad_clears_a_large_store_on_two_threads),
         cmocka_unit_test(test_gradients_bound_to_a_callers_block_stay_there_until_unbound),
+        cmocka_unit_test(test_values_bound_to_a_callers_block_stay_there_until_unbound),
         cmocka_unit_test(test_initialisers_stay_in_their_ranges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
