@@ -235,21 +235,32 @@ int tg_optim_step(tg_optim *o, tg_status *st)
 int tg_optim_step_scaled(tg_optim *o, double grad_scale, int zero_grad, tg_status *st)
 {
     assert(o);
+    return tg_optim_step_range(o, 0, o->numel, grad_scale, zero_grad, st);
+}
+
+int tg_optim_step_range(tg_optim *o, size_t lo, size_t hi, double grad_scale, int zero_grad,
+                        tg_status *st)
+{
+    assert(o);
     if (tg_params_numel(o->ps) != o->numel)
         return tg_status_set(st, TG_ESHAPE,
                              "tg_optim_step: the store holds %zu values, the optimizer was made "
                              "for %zu",
                              tg_params_numel(o->ps), o->numel);
+    if (lo > hi || hi > o->numel)
+        return tg_status_set(st, TG_EINVAL,
+                             "tg_optim_step_range: [%zu, %zu) is not a range of the %zu values", lo,
+                             hi, o->numel);
     if (o->steps >= TG_OPTIM_MAX_STEPS)
         return tg_status_set(st, TG_ERANGE,
                              "tg_optim_step: %" PRIu64 " steps taken, the most is 2^53", o->steps);
     tg_real *dp = tg_params_grads(o->ps);
-    size_t n = o->numel, chunks = (n + CHUNK - 1) / CHUNK;
+    size_t n = hi - lo, chunks = (n + CHUNK - 1) / CHUNK;
     uint64_t t = ++o->steps;
     TGI_PARALLEL_FOR(tgi_threads_for(n, MIN_PER_THREAD), ch, chunks, {
-        size_t lo = ch * CHUNK, hi = n - lo < CHUNK ? n : lo + CHUNK;
-        update(o, t, (tg_real)grad_scale, lo, hi);
-        if (zero_grad) memset(dp + lo, 0, (hi - lo) * sizeof *dp); // still in cache
+        size_t a = lo + ch * CHUNK, b = hi - a < CHUNK ? hi : a + CHUNK;
+        update(o, t, (tg_real)grad_scale, a, b);
+        if (zero_grad) memset(dp + a, 0, (b - a) * sizeof *dp); // still in cache
     });
     return TG_OK;
 }

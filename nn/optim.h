@@ -84,6 +84,15 @@ int tg_optim_step(tg_optim *o, tg_status *st);
  * on it. */
 int tg_optim_step_scaled(tg_optim *o, double grad_scale, int zero_grad, tg_status *st);
 
+/* tg_optim_step_scaled over elements [lo, hi) of the store only: those parameters, gradients
+ * and state elements change exactly as in the full step (the bits of tg_optim_step_scaled's
+ * elements [lo, hi)), the others are not touched, and the step count advances by one, as for a
+ * full step (Adam's t). So ranks that each step their own run of one store, together covering
+ * it, leave it as one full step would (the trainer's sharded step, trainer.h). Returns as
+ * tg_optim_step_scaled, and TG_EINVAL when lo > hi or hi > tg_optim_numel (nothing changed). */
+int tg_optim_step_range(tg_optim *o, size_t lo, size_t hi, double grad_scale, int zero_grad,
+                        tg_status *st);
+
 /* The learning rate used by the next steps (a schedule sets it once per epoch). */
 double tg_optim_lr(const tg_optim *o);
 /* Set it: TG_OK, or TG_EINVAL (lr negative, infinite or NaN) with the optimizer unchanged. */

@@ -1,6 +1,7 @@
 /* test_nn_optim.c: SGD, momentum, weight decay, Adagrad and Adam against the PyTorch update
  * formulas written out per scalar for three steps; the fused step (scale, step, zero) against
- * the three calls it replaces, on one and two threads; state access for checkpoints; rejected
+ * the three calls it replaces, on one and two threads, and over runs of the store that cover it
+ * (the sharded step); state access for checkpoints; rejected
  * hyperparameters with their messages; the step-decay schedule. */
 #include "testutil.h"
 
@@ -255,6 +256,42 @@ static void test_scaled_step_equals_clip_step_and_zero_grad_on_one_and_two_threa
     }
 }
 
+/* Steps over three runs of the store that cover it, each as step t (the count set back between
+ * them, as on three ranks that each count every step), leave the bits of the full steps; a range
+ * outside the store is refused with nothing changed. */
+static void test_steps_over_runs_that_cover_the_store_equal_the_full_step(void **s)
+{
+    (void)s;
+    tg_optim_config cfgs[] = {tg_sgd_config(0.5, 0), tg_sgd_config(0.1, 0.9),
+                              tg_adagrad_config(0.1), tg_adam_config(0.01)};
+    cfgs[1].weight_decay = cfgs[3].weight_decay = 1e-3;
+    const size_t cut[4] = {0, 4097, 200000, BIG}; /* not on a chunk's edge */
+    for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++) {
+        tg_params *ref = big_store(5), *ps = big_store(5);
+        tg_optim *oref = make(ref, cfgs[c]), *o = make(ps, cfgs[c]);
+        tg_rng r;
+        tg_rng_seed(&r, 11);
+        for (int step = 0; step < 3; step++) {
+            fill_uniform(tg_params_grads(ref), BIG, &r, -1, 1);
+            memcpy(tg_params_grads(ps), tg_params_grads(ref), BIG * sizeof(tg_real));
+            assert_int_equal(tg_optim_step_scaled(oref, 0.75, 1, NULL), TG_OK);
+            for (int k = 0; k < 3; k++) {
+                assert_int_equal(tg_optim_set_steps(o, (uint64_t)step, NULL), TG_OK);
+                assert_int_equal(tg_optim_step_range(o, cut[k], cut[k + 1], 0.75, 1, NULL), TG_OK);
+            }
+        }
+        assert_same_bits(ref, oref, ps, o);
+        tg_status st = {0};
+        assert_int_equal(tg_optim_step_range(o, 5, 4, 1, 1, &st), TG_EINVAL);
+        assert_status_has(&st, TG_EINVAL, "tg_optim_step_range", "[5, 4)", NULL);
+        assert_int_equal(tg_optim_step_range(o, 0, BIG + 1, 1, 1, &st), TG_EINVAL);
+        assert_int_equal(tg_optim_step_range(o, BIG, BIG, 1, 1, &st), TG_OK); /* empty: counts */
+        assert_true(tg_optim_steps(o) == 4);
+        tg_optim_free(oref), tg_optim_free(o);
+        tg_params_free(ref), tg_params_free(ps);
+    }
+}
+
 static void test_scaled_step_without_zero_grad_keeps_the_gradients(void **s)
 {
     (void)s;
@@ -434,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_adam_matches_formulas_with_bias_correction),
         cmocka_unit_test(test_adam_weight_decay_is_added_to_the_gradient),
         cmocka_unit_test(test_scaled_step_equals_clip_step_and_zero_grad_on_one_and_two_threads),
+        cmocka_unit_test(test_steps_over_runs_that_cover_the_store_equal_the_full_step),
         cmocka_unit_test(test_scaled_step_without_zero_grad_keeps_the_gradients),
         cmocka_unit_test(test_restored_state_continues_exactly),
         cmocka_unit_test(test_set_lr_changes_the_next_step),
