@@ -13,7 +13,8 @@
  *
  * Data parallel: under `mpirun -np N` the B rows are shared by N ranks (nn/dist.h); rank 0
  * reports the tokens/s of all ranks together and the share of a step spent summing the
- * gradients (allreduce_frac). --data PATH trains on a word-level text (PTB) instead of
+ * gradients (allreduce_frac; with the sharded step, the barrier after the step too) and waiting
+ * for the other ranks in it (allreduce_wait_frac). --data PATH trains on a word-level text (PTB) instead of
  * synthetic ids. --comm-table prints, for every configuration, the bytes all-reduced per
  * window, the GEMM work per window and the efficiency the ring model of docs/scaling.md
  * predicts for N = 2..256 ranks at --gflops GFLOP/s per rank (docs/scaling.md quotes it).
@@ -153,16 +154,46 @@ static int timed_sum(void *ctx, void *v, size_t n, tg_dtype dt, tg_status *st)
     return rc;
 }
 
-/* The shared sum, timed as sum: a barrier (waiting), then the sum itself. */
-static int timed_sum_shared(void *ctx, void *block, double *sumsq, tg_status *st)
+/* The shared sum (scatter 0) or the scattered one (1), timed as sum: a barrier (waiting), then
+ * the sum itself. */
+static int time_shared(timed_comm *tc, int scatter, void *block, double *sumsq, tg_status *st)
 {
-    timed_comm *tc = ctx;
+    const tg_comm *m = tc->mpi;
     double t0 = now(), one = 1;
-    int rc = tc->mpi->sum(tc->mpi->ctx, &one, 1, TG_DT_F64, st);
+    int rc = m->sum(m->ctx, &one, 1, TG_DT_F64, st);
     tc->waiting += now() - t0;
-    if (rc == TG_OK) rc = tc->mpi->sum_shared(tc->mpi->ctx, block, sumsq, st);
+    if (rc == TG_OK)
+        rc = scatter ? m->sum_scatter(m->ctx, block, sumsq, st)
+                     : m->sum_shared(m->ctx, block, sumsq, st);
     tc->seconds += now() - t0;
     return rc;
+}
+
+static int timed_sum_shared(void *ctx, void *block, double *sumsq, tg_status *st)
+{
+    return time_shared(ctx, 0, block, sumsq, st);
+}
+
+static int timed_sum_scatter(void *ctx, void *block, double *sumsq, tg_status *st)
+{
+    return time_shared(ctx, 1, block, sumsq, st);
+}
+
+/* The barrier after a sharded step, timed as sum and as waiting: it is nothing else. */
+static int timed_sync(void *ctx, tg_status *st)
+{
+    timed_comm *tc = ctx;
+    double t0 = now();
+    int rc = tc->mpi->sync(tc->mpi->ctx, st);
+    tc->seconds += now() - t0, tc->waiting += now() - t0;
+    return rc;
+}
+
+static int timed_share_node(void *ctx, size_t n, tg_dtype dt, void **block, size_t *lo, size_t *hi,
+                            tg_status *st)
+{
+    timed_comm *tc = ctx;
+    return tc->mpi->share_node(tc->mpi->ctx, n, dt, block, lo, hi, st);
 }
 
 static int timed_share(void *ctx, size_t n, tg_dtype dt, void **block, tg_status *st)
@@ -200,6 +231,9 @@ static void timed_init(timed_comm *tc, const tg_comm *mpi)
     if (mpi->share)
         tc->comm.share = timed_share, tc->comm.sum_shared = timed_sum_shared,
         tc->comm.unshare = timed_unshare;
+    if (mpi->share_node)
+        tc->comm.share_node = timed_share_node, tc->comm.sum_scatter = timed_sum_scatter,
+        tc->comm.sync = timed_sync;
 }
 
 /* ---- The token stream --------------------------------------------------------------------- */

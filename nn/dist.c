@@ -42,8 +42,9 @@ const tg_comm *tg_dist_comm(const tg_dist *d)
 
 /* Elements per MPI call: counts are int. */
 #define PIECE ((size_t)1 << 30)
-/* Shared gradient blocks a run can hold at once (one a trainer alive; share says none past it). */
-#define MAX_SHARED 8
+/* Shared blocks a run can hold at once (a trainer alive takes a gradient block and a value block;
+ * share and share_node say none past it). */
+#define MAX_SHARED 16
 /* Elements of a block added at a time in sum_shared: the total of a tile of every rank's block,
  * kept on the stack, is written to every block and squared before the next. */
 #define TILE 512
@@ -75,11 +76,12 @@ static int bad_type(const char *call, tg_dtype dt, tg_status *st)
     return tg_status_set(st, TG_EINVAL, "%s: dtype %d is not F32, F64 or U64", call, (int)dt);
 }
 
-/* A segment of the node's shared memory (POSIX shm, mapped by every rank of the node): `bytes`
- * a rank, node rank r's part at base(w, r). */
+/* A segment of the node's shared memory (POSIX shm, mapped by every rank of the node): `parts`
+ * parts of `bytes` (one a rank, or one for the node), part r at base(w, r). */
 typedef struct window {
-    char *map;    /* all the parts, node_ranks · bytes; NULL when not made */
-    size_t bytes; /* a rank's part: a multiple of the page size */
+    char *map;    /* all the parts, parts · bytes; NULL when not made */
+    size_t bytes; /* a part: a multiple of the page size */
+    int parts;
 } window;
 
 static char *base(const window *w, int r)
@@ -87,13 +89,15 @@ static char *base(const window *w, int r)
     return w->map + (size_t)r * w->bytes;
 }
 
-/* A gradient block shared by the node's ranks (comm->share): n reals a rank, then the rank's
- * TGI_NORM_BLOCKS sums of squares (its blocks' of the total, sum_shared). */
+/* A block shared by the node's ranks: a gradient block (comm->share), n reals a rank, then the
+ * rank's TGI_NORM_BLOCKS sums of squares (its blocks' of the total, sum_shared); or one block of
+ * n reals for the whole node (comm->share_node, node 1). */
 typedef struct shared {
     window w;
     size_t cap; /* reals a block can hold */
     size_t n;   /* reals of its current use */
-    int busy;   /* handed out by share, not yet given back by unshare */
+    int busy;   /* handed out by share or share_node, not yet given back by unshare */
+    int node;   /* one block for the node (share_node), not one a rank */
 } shared;
 
 /* One rank's view of the ranks: world (a duplicate of MPI_COMM_WORLD), the ranks of its node
@@ -148,29 +152,28 @@ static char *map_segment(net *L, const char *name, size_t total, int *err)
  * rank of every node can map its node's: *made 1, else 0 and nothing is left. The name is
  * unlinked once every rank has mapped it, so nothing stays in /dev/shm whatever happens next.
  * Open MPI's MPI_Win_allocate_shared was not used: it hangs when its file cannot be made. */
-static int window_open(net *L, window *w, size_t bytes, int *made)
+static int window_open(net *L, window *w, size_t bytes, int parts, int *made)
 {
     static unsigned long serial;
     bytes = (bytes + 4095) & ~(size_t)4095;
-    size_t total = bytes * (size_t)L->node_ranks;
+    size_t total = bytes * (size_t)parts;
     unsigned long id[2] = {(unsigned long)getpid(), serial++};
     int err = MPI_Bcast(id, 2, MPI_UNSIGNED_LONG, 0, L->node);
     char name[64];
     snprintf(name, sizeof name, "/tapegrad-%lu-%lu", id[0], id[1]);
     char *map = MAP_FAILED;
-    int ok =
-        err == MPI_SUCCESS && total / bytes == (size_t)L->node_ranks && total < (SIZE_MAX >> 1);
+    int ok = err == MPI_SUCCESS && total / bytes == (size_t)parts && total < (SIZE_MAX >> 1);
     if (ok) map = map_segment(L, name, total, &err);
     if (err == MPI_SUCCESS) err = everyone(L, map != MAP_FAILED, made);
     if (L->node_rank == 0) shm_unlink(name); /* harmless when it was not made */
     if (map != MAP_FAILED && (err != MPI_SUCCESS || !*made)) munmap(map, total), map = MAP_FAILED;
-    w->map = map == MAP_FAILED ? NULL : map, w->bytes = bytes;
+    w->map = map == MAP_FAILED ? NULL : map, w->bytes = bytes, w->parts = parts;
     return err;
 }
 
-static void window_close(net *L, window *w)
+static void window_close(window *w)
 {
-    if (w->map) munmap(w->map, w->bytes * (size_t)L->node_ranks);
+    if (w->map) munmap(w->map, w->bytes * (size_t)w->parts);
     w->map = NULL;
 }
 
@@ -273,25 +276,28 @@ static double *squares_of(const shared *s, int r)
     return (double *)(base(&s->w, r) + block_bytes(s->cap));
 }
 
-/* Makes sh[k] a window for n reals a rank, when every rank can (collective): 1 if made. */
-static int make_shared(net *L, int k, size_t n, int *made)
+/* Makes sh[k] a window for n reals a rank (node 0) or for the node (node 1), when every rank
+ * can (collective): 1 if made. */
+static int make_shared(net *L, int k, size_t n, int node, int *made)
 {
     shared *s = &L->sh[k];
-    int err = window_open(L, &s->w, block_bytes(n) + TGI_NORM_BLOCKS * sizeof(double), made);
-    if (err == MPI_SUCCESS && *made) s->cap = n;
+    size_t bytes = node ? block_bytes(n) : block_bytes(n) + TGI_NORM_BLOCKS * sizeof(double);
+    int err = window_open(L, &s->w, bytes, node ? 1 : L->node_ranks, made);
+    if (err == MPI_SUCCESS && *made) s->cap = n, s->node = node;
     return err;
 }
 
-/* The entry share hands out for n reals, the same on every rank, or -1: an idle block of every
- * rank that holds n (the same entry on all), else a new one. */
-static int pick_shared(net *L, size_t n, int *k)
+/* The entry share (node 0) or share_node (node 1) hands out for n reals, the same on every rank,
+ * or -1: an idle block of that kind of every rank that holds n (the same entry on all), else a
+ * new one. */
+static int pick_shared(net *L, size_t n, int node, int *k)
 {
     int idle = -1, empty = -1;
     for (int i = MAX_SHARED - 1; i >= 0; i--) {
         const shared *s = &L->sh[i];
         if (!s->w.map)
             empty = i;
-        else if (!s->busy && s->cap >= n)
+        else if (!s->busy && s->cap >= n && s->node == node)
             idle = i;
     }
     /* minima over the ranks of (idle, −idle, empty, −empty): all equal when the ranks agree */
@@ -303,32 +309,62 @@ static int pick_shared(net *L, size_t n, int *k)
     if (all[0] >= 0 && all[0] == -all[1])
         *k = all[0];
     else if (all[2] >= 0 && all[2] == -all[3] &&
-             (err = make_shared(L, all[2], n, &made)) == MPI_SUCCESS && made)
+             (err = make_shared(L, all[2], n, node, &made)) == MPI_SUCCESS && made)
         *k = all[2];
     return err;
 }
 
-static int share(void *ctx, size_t n, tg_dtype dt, void **block, tg_status *st)
+/* This rank's block of s: its own part, or the node's one. */
+static tg_real *rank_block(const net *L, const shared *s)
 {
-    net *L = ctx;
+    return block_of(s, s->node ? 0 : L->node_rank);
+}
+
+/* share (node 0) and share_node (node 1): an entry for n reals handed out, its block in *block,
+ * or NULL on every rank when there is none. */
+static int hand_out(net *L, size_t n, tg_dtype dt, int node, void **block, tg_status *st)
+{
+    const char *call = node ? "tg_comm share_node" : "tg_comm share";
     *block = NULL;
     if (dt != TG_DT_REAL)
-        return tg_status_set(st, TG_EINVAL, "tg_comm share: dtype %d is not this build's real",
-                             (int)dt);
+        return tg_status_set(st, TG_EINVAL, "%s: dtype %d is not this build's real", call, (int)dt);
     if (!L->shm || n == 0 || n > (SIZE_MAX >> 1) / sizeof(tg_real)) return TG_OK; /* use sum */
-    int k, err = pick_shared(L, n, &k);
-    if (err != MPI_SUCCESS) return check(err, "tg_comm share", n, st);
+    if (node && L->nodes > 1) return TG_OK; /* every rank steps everything */
+    int k, err = pick_shared(L, n, node, &k);
+    if (err != MPI_SUCCESS) return check(err, call, n, st);
     if (k < 0) return TG_OK;
     L->sh[k].busy = 1, L->sh[k].n = n;
-    *block = block_of(&L->sh[k], L->node_rank);
+    *block = rank_block(L, &L->sh[k]);
     return TG_OK;
+}
+
+static int share(void *ctx, size_t n, tg_dtype dt, void **block, tg_status *st)
+{
+    return hand_out(ctx, n, dt, 0, block, st);
+}
+
+/* The norm's blocks of a store of n reals (tgi_norm_block) that node rank me of R sums: [b0, b1),
+ * and their elements [lo, hi). */
+static void run_of(size_t n, size_t me, size_t R, size_t *b0, size_t *b1, size_t *lo, size_t *hi)
+{
+    size_t len = tgi_norm_block(n), nb = (n + len - 1) / len;
+    *b0 = nb * me / R, *b1 = nb * (me + 1) / R;
+    *lo = *b0 * len < n ? *b0 * len : n, *hi = *b1 * len < n ? *b1 * len : n;
+}
+
+static int share_node(void *ctx, size_t n, tg_dtype dt, void **block, size_t *lo, size_t *hi,
+                      tg_status *st)
+{
+    net *L = ctx;
+    size_t b0, b1;
+    run_of(n, (size_t)L->node_rank, (size_t)L->node_ranks, &b0, &b1, lo, hi);
+    return hand_out(L, n, dt, 1, block, st);
 }
 
 static shared *find_shared(net *L, const void *block)
 {
     for (int k = 0; k < MAX_SHARED; k++)
-        if (L->sh[k].w.map && L->sh[k].busy && block_of(&L->sh[k], L->node_rank) == block)
-            return &L->sh[k];
+        if (L->sh[k].w.map && L->sh[k].busy && rank_block(L, &L->sh[k]) == block) return &L->sh[k];
     return NULL;
 }
 
@@ -338,14 +374,17 @@ static void unshare(void *ctx, void *block)
     if (s) s->busy = 0;
 }
 
+/* Where add_blocks writes the total: every rank's block, the first rank's, or this rank's (and
+ * zeros into the others'). */
+enum { TO_ALL, TO_FIRST, TO_MINE };
+
 /* Blocks [b0, b1) of the total (blocks of len reals, n in all): every element is rank 0's
- * value, plus rank 1's, ... (in that order, whatever the timing), written to every rank's
- * block (to_all) or to the first rank's; with sq, sq[b] = the block's Σ total², as
- * tg_grad_norm sums it. */
-static void add_blocks(const net *L, const shared *s, size_t b0, size_t b1, size_t len, int to_all,
+ * value, plus rank 1's, ... (in that order, whatever the timing), written as `to` says; with
+ * sq, sq[b] = the block's Σ total², as tg_grad_norm sums it. */
+static void add_blocks(const net *L, const shared *s, size_t b0, size_t b1, size_t len, int to,
                        double *sq)
 {
-    int R = L->node_ranks, writers = to_all ? R : 1;
+    int R = L->node_ranks, me = to == TO_MINE ? L->node_rank : 0;
     tg_real t[TILE];
     for (size_t b = b0; b < b1; b++) {
         size_t lo = b * len, hi = lo + len < s->n ? lo + len : s->n;
@@ -358,7 +397,11 @@ static void add_blocks(const net *L, const shared *s, size_t b0, size_t b1, size
                 const tg_real *g = block_of(s, r) + i;
                 for (size_t k = 0; k < m; k++) t[k] += g[k]; // Σ over ranks, in rank order
             }
-            for (int r = 0; r < writers; r++) memcpy(block_of(s, r) + i, t, m * sizeof *t);
+            for (int r = 0; r < R; r++)
+                if (to == TO_ALL || r == me)
+                    memcpy(block_of(s, r) + i, t, m * sizeof *t);
+                else if (to == TO_MINE)
+                    memset(block_of(s, r) + i, 0, m * sizeof *t);
             if (sq) tgi_squares_into(acc, t, m);
         }
         if (sq) sq[b] = tgi_lanes_sum(acc);
@@ -386,31 +429,50 @@ static int across_nodes(net *L, const shared *s, size_t b0, size_t b1, size_t le
     return MPI_SUCCESS;
 }
 
-/* Each node rank takes a contiguous run of the norm's blocks (tgi_norm_block): adds them over
- * the node's blocks, writes the totals to every block and their sums of squares to its slots;
- * after a barrier every rank adds all the slots in block order. The blocks and their order
- * depend only on n, so every rank and node gets the same bits, and those of tg_grad_norm. */
-static int sum_shared(void *ctx, void *block, double *sumsq, tg_status *st)
+/* Each node rank takes a contiguous run of the norm's blocks (tgi_norm_block, run_of): adds them
+ * over the node's blocks, writes the totals to every block (scatter 0) or to its own only, with
+ * zeros in the others' (scatter 1), and their sums of squares to its slots; after a barrier every
+ * rank adds all the slots in block order. The blocks and their order depend only on n, so every
+ * rank and node gets the same bits, and those of tg_grad_norm. */
+static int sum_blocks(net *L, void *block, double *sumsq, int scatter, tg_status *st)
 {
-    net *L = ctx;
+    const char *call = scatter ? "tg_comm sum_scatter" : "tg_comm sum_shared";
     shared *s = find_shared(L, block);
-    if (!s)
-        return tg_status_set(st, TG_EINVAL, "tg_comm sum_shared: the block is not one of share's");
-    size_t len = tgi_norm_block(s->n), nb = (s->n + len - 1) / len, R = (size_t)L->node_ranks;
-    size_t me = (size_t)L->node_rank, b0 = nb * me / R, b1 = nb * (me + 1) / R;
+    if (!s || s->node)
+        return tg_status_set(st, TG_EINVAL, "%s: the block is not one of share's", call);
+    if (scatter && L->nodes > 1)
+        return tg_status_set(st, TG_EINVAL, "%s: the ranks are on %d machines", call, L->nodes);
+    size_t len = tgi_norm_block(s->n), R = (size_t)L->node_ranks, b0, b1, lo, hi;
+    run_of(s->n, (size_t)L->node_rank, R, &b0, &b1, &lo, &hi);
     int err = node_sync(L); /* every rank's gradients are complete */
     if (err == MPI_SUCCESS) {
-        add_blocks(L, s, b0, b1, len, L->nodes == 1,
-                   L->nodes == 1 ? squares_of(s, L->node_rank) : NULL);
+        int to = scatter ? TO_MINE : L->nodes == 1 ? TO_ALL : TO_FIRST;
+        add_blocks(L, s, b0, b1, len, to, L->nodes == 1 ? squares_of(s, L->node_rank) : NULL);
         if (L->nodes > 1) err = across_nodes(L, s, b0, b1, len);
     }
     if (err == MPI_SUCCESS) err = node_sync(L); /* the totals and squares are written */
-    if (err != MPI_SUCCESS) return check(err, "tg_comm sum_shared", s->n, st);
+    if (err != MPI_SUCCESS) return check(err, call, s->n, st);
+    size_t nb = (s->n + len - 1) / len;
     double total = 0;
     for (size_t r = 0; r < R; r++)
         for (size_t b = nb * r / R; b < nb * (r + 1) / R; b++) total += squares_of(s, (int)r)[b];
     *sumsq = total;
     return TG_OK;
+}
+
+static int sum_shared(void *ctx, void *block, double *sumsq, tg_status *st)
+{
+    return sum_blocks(ctx, block, sumsq, 0, st);
+}
+
+static int sum_scatter(void *ctx, void *block, double *sumsq, tg_status *st)
+{
+    return sum_blocks(ctx, block, sumsq, 1, st);
+}
+
+static int sync_node(void *ctx, tg_status *st)
+{
+    return check(node_sync(ctx), "tg_comm sync", 0, st);
 }
 
 /* ---- gather, bcast ------------------------------------------------------------------------ */
@@ -444,8 +506,8 @@ static int bcast(void *ctx, void *v, size_t n, tg_dtype dt, tg_status *st)
 /* Frees what open_world made of L (any part may be missing) and L. */
 static void close_link(net *L)
 {
-    for (int k = 0; k < MAX_SHARED; k++) window_close(L, &L->sh[k].w);
-    window_close(L, &L->w);
+    for (int k = 0; k < MAX_SHARED; k++) window_close(&L->sh[k].w);
+    window_close(&L->w);
     if (L->leaders != MPI_COMM_NULL) MPI_Comm_free(&L->leaders);
     if (L->node != MPI_COMM_NULL) MPI_Comm_free(&L->node);
     if (L->world != MPI_COMM_NULL) MPI_Comm_free(&L->world);
@@ -479,7 +541,7 @@ static int open_shared(net *L, int rank)
     L->chunk = chunk_bytes(L->node_ranks);
     const char *off = getenv("TG_DIST_NO_SHM");
     if (off && *off && strcmp(off, "0") != 0) return everyone(L, 0, &L->shm);
-    return window_open(L, &L->w, 2 * L->chunk, &L->shm);
+    return window_open(L, &L->w, 2 * L->chunk, L->node_ranks, &L->shm);
 }
 
 /* World (a duplicate of MPI_COMM_WORLD that returns its errors), the node's shared window and
@@ -507,7 +569,10 @@ static int open_world(tg_dist *d, tg_status *st)
                         .bcast = bcast,
                         .share = share,
                         .sum_shared = sum_shared,
-                        .unshare = unshare};
+                        .unshare = unshare,
+                        .share_node = share_node,
+                        .sum_scatter = sum_scatter,
+                        .sync = sync_node};
     return TG_OK;
 }
 

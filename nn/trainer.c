@@ -31,11 +31,13 @@ static size_t ranks(const tg_trainer_config *c)
 static int check_comm(const tg_comm *m, tg_status *st)
 {
     int shares = m ? !!m->share + !!m->sum_shared + !!m->unshare : 0;
+    int nodes = m ? !!m->share_node + !!m->sum_scatter + !!m->sync : 0;
     if (m && (!m->sum || !m->gather || !m->bcast || m->ranks == 0 || m->rank >= m->ranks ||
-              shares % 3 != 0))
+              shares % 3 != 0 || nodes % 3 != 0 || (nodes && !shares)))
         return tg_status_set(st, TG_EINVAL,
                              "tg_trainer_init: the communicator lacks a function (share, "
-                             "sum_shared and unshare go together) or has rank %zu of %zu ranks",
+                             "sum_shared and unshare go together, and share_node, sum_scatter and "
+                             "sync with them) or has rank %zu of %zu ranks",
                              m->rank, m->ranks);
     return TG_OK;
 }
@@ -98,6 +100,23 @@ static int share_grads(tg_trainer *tr, tg_status *st)
     return TG_OK;
 }
 
+/* With the gradients shared, the store's values into the node's one block when the communicator
+ * has one, and this rank's run of the store to step (the sharded step). Every rank holds rank
+ * 0's values by now (join_ranks), so the ranks copy the same bits into the block. */
+static int share_values(tg_trainer *tr, tg_status *st)
+{
+    const tg_comm *m = tr->cfg.comm;
+    if (!tr->shared || !m->share_node) return TG_OK;
+    void *block = NULL;
+    size_t n = tg_params_numel(tr->ps), lo, hi;
+    int rc = m->share_node(m->ctx, n, TG_DT_REAL, &block, &lo, &hi, st);
+    if (rc != TG_OK || !block) return rc;
+    if (tg_params_bind_values(tr->ps, block, NULL) != TG_OK)
+        return m->unshare(m->ctx, block), TG_OK;
+    tr->values = block, tr->lo = lo, tr->hi = hi;
+    return TG_OK;
+}
+
 /* The tape, the window buffers and the carry; TG_ENOMEM when one cannot be had. */
 static int allocate(tg_trainer *tr, const tg_rnn *stack, tg_status *st)
 {
@@ -126,9 +145,11 @@ int tg_trainer_init(tg_trainer *tr, const tg_trainer_config *cfg, tg_params *ps,
     if (rc == TG_OK && window)
         rc = tg_batcher_init_share(&tr->batch, tok, N, cfg->B, cfg->T, rank, ranks(cfg), st);
     if (rc == TG_OK) rc = tg_optim_new(&tr->opt, ps, &cfg->optim, st);
+    tr->lo = 0, tr->hi = tg_params_numel(ps);
     if (rc == TG_OK) rc = allocate(tr, stack, st);
     if (rc == TG_OK) rc = join_ranks(tr, st);
     if (rc == TG_OK) rc = share_grads(tr, st);
+    if (rc == TG_OK) rc = share_values(tr, st);
     if (rc != TG_OK) {
         tg_trainer_deinit(tr);
         return rc;
@@ -139,6 +160,8 @@ int tg_trainer_init(tg_trainer *tr, const tg_trainer_config *cfg, tg_params *ps,
 
 void tg_trainer_deinit(tg_trainer *tr)
 {
+    if (tr->values && tg_params_unbind_values(tr->ps, NULL) == TG_OK)
+        tr->cfg.comm->unshare(tr->cfg.comm->ctx, tr->values);
     if (tr->shared && tg_params_unbind_grads(tr->ps, NULL) == TG_OK)
         tr->cfg.comm->unshare(tr->cfg.comm->ctx, tr->shared);
     tg_tape_free(tr->tape);
@@ -160,15 +183,18 @@ double tg_trainer_progress(const tg_trainer *tr)
 }
 
 /* Sum the gradients and the loss over the ranks (the loss becomes their mean), and the squared
- * norm of the sum into *sumsq: from the shared sum, or NAN when it must still be taken. */
+ * norm of the sum into *sumsq: from the shared sum, or NAN when it must still be taken. With the
+ * values shared (the sharded step) the total is only in this rank's run [lo, hi), the only part
+ * the step reads. */
 static int sum_over_ranks(tg_trainer *tr, double *loss, double *sumsq, tg_status *st)
 {
     const tg_comm *m = tr->cfg.comm;
     *sumsq = NAN;
     if (!m || m->ranks == 1) return TG_OK;
     size_t n = tg_params_numel(tr->ps);
-    int rc = tr->shared ? m->sum_shared(m->ctx, tr->shared, sumsq, st)
-                        : m->sum(m->ctx, tg_params_grads(tr->ps), n, TG_DT_REAL, st);
+    int rc = tr->values   ? m->sum_scatter(m->ctx, tr->shared, sumsq, st)
+             : tr->shared ? m->sum_shared(m->ctx, tr->shared, sumsq, st)
+                          : m->sum(m->ctx, tg_params_grads(tr->ps), n, TG_DT_REAL, st);
     if (rc == TG_OK) rc = m->sum(m->ctx, loss, 1, TG_DT_F64, st);
     if (rc != TG_OK) {
         char why[sizeof st->msg];
@@ -209,10 +235,16 @@ static int backward_and_step(tg_trainer *tr, tg_tensor *L, tg_tensor *objective,
     double scale = tr->cfg.clip > 0 ? tg_clip_scale(tr->last_norm, tr->cfg.clip) : 1;
     tr->clipped += scale < 1;
     tg_status why;
-    if ((rc = tg_optim_step_scaled(tr->opt, scale / R, 1, &why)) != TG_OK)
+    rc = tr->values ? tg_optim_step_range(tr->opt, tr->lo, tr->hi, scale / R, 1, &why)
+                    : tg_optim_step_scaled(tr->opt, scale / R, 1, &why);
+    if (rc != TG_OK)
         return tg_status_set(st, rc, "training step %" PRIu64 ": the optimizer refused: %s",
                              tr->step + 1, why.msg);
     tr->step++;
+    /* sharded: no rank records the next window before every run of the values is written */
+    const tg_comm *m = tr->cfg.comm;
+    if (tr->values && (rc = m->sync(m->ctx, &why)) != TG_OK)
+        return tg_status_set(st, rc, "training step %" PRIu64 ": %s", tr->step, why.msg);
     return TG_OK;
 }
 

@@ -31,12 +31,23 @@
  * gradient block there (tg_params_bind_grads: the store can no longer grow) and the sum is
  * comm->sum_shared, which also gives ‖Σ‖² without a pass of its own; tg_trainer_deinit gives the
  * store a block of its own again, so the trainer must be deinit before the communicator ends.
+ * When it can also give the ranks of one machine one block for all (comm->share_node), the
+ * store's values move there too (tg_params_bind_values: one copy of the parameters a machine)
+ * and the optimizer step is sharded, as ZeRO stage 1 (PyTorch's ZeroRedundancyOptimizer):
+ *     tg_backward ─▶ Σ over ranks of this rank's run [lo, hi) only (comm->sum_scatter: the
+ *     other ranks' blocks zeroed there) and ‖Σ‖² ─▶ step of [lo, hi) (tg_optim_step_range),
+ *     gradients zeroed ─▶ comm->sync: every run written before any rank records again
+ * Each rank then keeps the optimizer's state current on its own run only; tg_trainer_save_state
+ * makes it whole first (a sum over the ranks, the other runs filled with −0.0, which changes no
+ * bit). A store whose values are bound so must be trained by that trainer alone: another
+ * trainer of it on several ranks would step every value on every rank, in the same memory.
  * The R local means over B/R rows each average to the mean over B rows, so the parameters follow
  * one process with B rows (to rounding: sums in another order), and are the same bits on every
  * rank. Rank k's dropout generator is the model's jumped k times (2^128 draws each), so the
  * ranks draw different masks; every rank draws as many per window, so rank k's generator is
  * always rank 0's jumped k times, and a checkpoint holds rank 0's. The carried state of all B
- * rows is gathered into a checkpoint, so a run resumes on any number of ranks that divides B.
+ * rows is gathered into a checkpoint, so a run resumes on any number of ranks that divides B
+ * (with or without the sharded step: a checkpoint holds the whole state).
  *
  * Read next: nn/rnn.h (the carry), nn/optim.h, nn/batcher.h, models/lm.c (a language model
  * trained through this).
@@ -87,8 +98,27 @@ typedef struct tg_comm {
      * double, in an order that depends on neither the rank nor the timing (nn/dist.c's is
      * tg_grad_norm's: sqrt(*sumsq) is the norm of the total, bit for bit). */
     int (*sum_shared)(void *ctx, void *block, double *sumsq, tg_status *st);
-    /* Not collective: this rank no longer uses block; share may hand it out again. */
+    /* Not collective: this rank no longer uses block (from share or share_node); they may hand
+     * it out again. */
     void (*unshare)(void *ctx, void *block);
+    /* Optional, the three or none, and only with the three above (NULL: every rank steps every
+     * parameter). share_node: one block of n reals (dt TG_DT_REAL) for all the ranks that share
+     * this machine's memory, the same memory on each of them, into *block, and the run [*lo, *hi)
+     * of the n elements this rank steps: the runs of a machine's ranks are disjoint and cover
+     * [0, n), and are those sum_scatter leaves for a block of share's of n reals. *block NULL on
+     * every rank when none can be had, or when the ranks are on several machines (TG_OK: every
+     * rank steps everything). The trainer keeps its store's values there
+     * (tg_params_bind_values). */
+    int (*share_node)(void *ctx, size_t n, tg_dtype dt, void **block, size_t *lo, size_t *hi,
+                      tg_status *st);
+    /* As sum_shared, except that this rank's block gets the total only over this rank's run
+     * (share_node's for the block's n) and every rank's block is zero outside its own run. The
+     * norm is the same: *sumsq is sum_shared's, bit for bit. Only where share_node gives a
+     * block (nn/dist.c refuses it across machines, with TG_EINVAL). */
+    int (*sum_scatter)(void *ctx, void *block, double *sumsq, tg_status *st);
+    /* Every rank of this machine has reached this call, and sees what the others wrote to shared
+     * memory before it. */
+    int (*sync)(void *ctx, tg_status *st);
 } tg_comm;
 
 typedef struct tg_trainer_config {
@@ -120,6 +150,10 @@ typedef struct tg_trainer {
     double last_norm;   /* gradient norm before clipping, last window */
     void *shared;       /* the store's gradient block when it is cfg.comm's shared one (owned by
                            the communicator; the store is bound to it), else NULL */
+    void *values;       /* the store's value block when it is cfg.comm's node-wide one (owned by
+                           the communicator; the store is bound to it), else NULL */
+    size_t lo, hi;      /* the run of the store this rank steps: share_node's with values, else
+                           the whole store */
 } tg_trainer;
 
 /* Train the parameters ps by windows of the stream tok[0..N) (borrowed; it must outlive the
@@ -129,14 +163,15 @@ typedef struct tg_trainer {
  * seq2seq), and T, B, lr_decay and sum_steps are not used. With cfg->comm the call is
  * collective: every rank's parameters become rank 0's (a broadcast), and rank k's rng is jumped
  * k times, and the store's gradients move to the communicator's shared block when it has one
- * (see above). Returns TG_OK, or a TG_* code with the message in st (a configuration out of
+ * (see above), and its values to the node's one block when it has one (the sharded step).
+ * Returns TG_OK, or a TG_* code with the message in st (a configuration out of
  * range, B not a multiple of the ranks, a stream too short for B rows, out of memory, a failed
  * broadcast); on failure nothing is left to deinit. */
 int tg_trainer_init(tg_trainer *tr, const tg_trainer_config *cfg, tg_params *ps,
                     const tg_rnn *stack, tg_window_fn window, void *model, tg_rng *rng,
                     const int32_t *tok, size_t N, tg_status *st);
-/* Frees what the trainer made; a store bound to the shared block gets its own block back (if
- * that allocation fails, the store stays bound and the block stays in use). Not collective. */
+/* Frees what the trainer made; a store bound to the shared blocks gets its own blocks back (if
+ * an allocation fails, the store stays bound and the block stays in use). Not collective. */
 void tg_trainer_deinit(tg_trainer *tr);
 
 /* One window (see above). Returns its number of steps Tw (> 0) with the mean loss in *loss (over
@@ -182,7 +217,8 @@ int tg_evaluate_shared(tg_window_fn window, void *model, const tg_rnn *stack, co
  * ...) the trainer is as it was, and st names the file and the array.
  * With a communicator, save is collective: every rank calls it, rank 0 with the writer (which
  * receives the carried state of every rank's rows) and the others with w NULL (they only send
- * their rows); only rank 0 should then write the file. Load is not collective: each rank reads
+ * their rows, and with the sharded step their runs of the optimizer's state, after which every
+ * rank holds all of it); only rank 0 should then write the file. Load is not collective: each rank reads
  * the file (every rank must see it) and takes its own rows, so the ranks of the run that saved
  * and of the run that loads may differ. */
 int tg_trainer_save_state(const tg_trainer *tr, tg_ckpt_writer *w, tg_status *st);

@@ -86,12 +86,32 @@ static int add_carry(const tg_trainer *tr, tg_ckpt_writer *w, tg_status *st)
     return rc;
 }
 
+/* After sharded steps each rank's optimizer state is current on its own run [lo, hi) only: every
+ * rank fills the rest with −0.0 and the arrays are summed over the ranks, so each element is its
+ * owner's value plus −0.0s, which is that value bit for bit (x + −0.0 = x for every x, +0.0 and
+ * −0.0 included; +0.0 would turn an owner's −0.0 into +0.0). Every rank then holds the whole
+ * state. Collective; nothing to do without the sharded step. */
+static int assemble_state(const tg_trainer *tr, tg_status *st)
+{
+    const tg_comm *m = tr->cfg.comm;
+    size_t n = tg_optim_numel(tr->opt);
+    int rc = TG_OK;
+    for (size_t i = 0; tr->values && rc == TG_OK && i < tg_optim_state_count(tr->opt); i++) {
+        tg_real *s = tg_optim_state(tr->opt, i);
+        for (size_t k = 0; k < n; k++)
+            if (k < tr->lo || k >= tr->hi) s[k] = (tg_real)-0.0;
+        rc = m->sum(m->ctx, s, n, TG_DT_REAL, st);
+    }
+    return rc;
+}
+
 int tg_trainer_save_state(const tg_trainer *tr, tg_ckpt_writer *w, tg_status *st)
 {
     if (!w && !(tr->cfg.comm && tr->cfg.comm->rank > 0))
         return tg_status_set(st, TG_ENULL, "tg_trainer_save_state: the writer is NULL");
+    int rc = assemble_state(tr, st);
+    if (rc != TG_OK) return rc;
     if (!w) return add_carry(tr, NULL, st); /* a rank > 0 sends its rows */
-    int rc = TG_OK;
     char name[96];
     size_t n = tg_optim_numel(tr->opt), one = 1;
     for (size_t i = 0; rc == TG_OK && i < tg_optim_state_count(tr->opt); i++) {

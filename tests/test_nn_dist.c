@@ -9,12 +9,17 @@
  *     2, as the uninterrupted runs; with dropout, 2 ranks resumed continue bit for bit;
  *   - B not divisible by the ranks and a checkpoint of another model are refused, with a
  *     message, leaving the trainer as it was;
- *   - the trainer keeps the store's gradients in the node's shared memory (the store refuses to
- *     grow meanwhile) and gives the store its own block back at deinit;
+ *   - the same with Adam over a store of several runs, so each rank steps its own run and keeps
+ *     its own run of the moments (the sharded step), and checkpoints of it from 2 ranks to 1, 1
+ *     to 2 and 2 to 2 (bit for bit): the saved moments are whole;
+ *   - the trainer keeps the store's gradients in the node's shared memory, and its values in the
+ *     node's one block (the store refuses to grow meanwhile), and gives the store its own blocks
+ *     back at deinit;
  *   - the sum itself, over more than one piece of the shared window, in F32, F64 and U64,
  *     gives every rank the exact totals, and so does the sum of shared blocks, with the sum of
- *     squares tg_grad_norm would give, bit for bit, on every rank; a block too large for the
- *     node's shared memory is refused on every rank, without an error.
+ *     squares tg_grad_norm would give, bit for bit, on every rank; the scattered sum leaves each
+ *     rank the total of its own run of one node-wide block; a block too large for the node's
+ *     shared memory is refused on every rank, without an error.
  * meson runs it again with TG_DIST_NODE_RANKS=1 (each rank its own node: the node leaders'
  * MPI_Allreduce path) and with TG_DIST_NO_SHM=1 (no shared memory: MPI_Allreduce alone, no
  * block shared; the tests then check that every trainer fell back).
@@ -28,7 +33,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-enum { V = 13, E = 8, H = 10, LAYERS = 2, TMAX = 8, NTOK = 240 };
+/* HBIG: a model of 53,173 parameters, 4 blocks of the gradient norm (clip.c), so each rank
+ * steps a run of its own; with H, the whole store is one block, which rank 1 steps. */
+enum { V = 13, E = 8, H = 10, HBIG = 64, LAYERS = 2, TMAX = 8, NTOK = 240 };
 
 static tg_dist dist;
 
@@ -38,6 +45,14 @@ static int shm_expected(void)
     const char *off = getenv("TG_DIST_NO_SHM");
     return !(off && *off && strcmp(off, "0") != 0);
 }
+/* Whether this run shares the parameter values among the ranks (the sharded step): shared memory,
+ * and both ranks on one machine (not with TG_DIST_NODE_RANKS=1). */
+static int sharded_expected(void)
+{
+    const char *per = getenv("TG_DIST_NODE_RANKS");
+    return shm_expected() && !(per && strtol(per, NULL, 10) == 1);
+}
+
 static int32_t tok[NTOK];
 
 /* The model: embedding, LSTM stack, decoder, softmax cross-entropy (models/lm.c in small). */
@@ -95,12 +110,28 @@ static tg_trainer_config config(size_t B, const tg_comm *comm)
     return c;
 }
 
-static void trainer_init(tg_trainer *tr, toy *m, size_t B, const tg_comm *comm)
+/* Adam with weight decay, for the tests that pass it (NULL: config's SGD with momentum). */
+static const tg_optim_config *adam(void)
+{
+    static tg_optim_config c;
+    c = tg_adam_config(0.01);
+    c.weight_decay = 1e-4;
+    return &c;
+}
+
+static void trainer_init_with(tg_trainer *tr, toy *m, size_t B, const tg_comm *comm,
+                              const tg_optim_config *optim)
 {
     tg_trainer_config c = config(B, comm);
+    if (optim) c.optim = *optim;
     tg_status st = {0};
     if (tg_trainer_init(tr, &c, m->ps, &m->rnn, toy_window, m, &m->rng, tok, NTOK, &st) != TG_OK)
         fail_msg("tg_trainer_init: %s", st.msg);
+}
+
+static void trainer_init(tg_trainer *tr, toy *m, size_t B, const tg_comm *comm)
+{
+    trainer_init_with(tr, m, B, comm, NULL);
 }
 
 /* n windows (epoch ends are not counted); the mean loss of the last into *loss. */
@@ -156,20 +187,28 @@ static void expect_bit_identical_across_ranks(tg_params *ps)
     free(copy);
 }
 
-static void test_two_ranks_of_half_the_rows_follow_one_process_of_all(void **s)
+/* 2 ranks x 2 rows against 1 process x 4 rows, 20 windows of a model of `hidden` units with
+ * optim (NULL: SGD with momentum). */
+static void two_ranks_follow_one_process(size_t hidden, const tg_optim_config *optim)
 {
-    (void)s;
     assert_int_equal(dist.comm.ranks, 2); /* meson runs this under mpirun -np 2 */
     toy m2, m1;
-    toy_init(&m2, H, 0);
-    toy_init(&m1, H, 0);
+    toy_init(&m2, hidden, 0);
+    toy_init(&m1, hidden, 0);
     tg_trainer tr2, tr1;
-    trainer_init(&tr2, &m2, 4, tg_dist_comm(&dist));
-    trainer_init(&tr1, &m1, 4, NULL);
+    trainer_init_with(&tr2, &m2, 4, tg_dist_comm(&dist), optim);
+    trainer_init_with(&tr1, &m1, 4, NULL, optim);
     assert_int_equal(tr2.batch.B, 2);
     assert_int_equal(tr2.batch.row0, 2 * dist.comm.rank);
     assert_int_equal(tr2.shared != NULL, shm_expected());
     if (tr2.shared) assert_ptr_equal(tg_params_grads(m2.ps), tr2.shared);
+    assert_int_equal(tr2.values != NULL, sharded_expected());
+    if (tr2.values) assert_ptr_equal(tg_params_values(m2.ps), tr2.values);
+    if (tr2.values && hidden == HBIG) /* a run of its own, not all or nothing */
+        assert_true(tr2.lo < tr2.hi && tr2.hi - tr2.lo < tg_params_numel(m2.ps));
+    if (dist.comm.rank == 0)
+        print_message("%zu parameters, rank 0 steps [%zu, %zu)\n", tg_params_numel(m2.ps), tr2.lo,
+                      tr2.hi);
     double loss2, loss1;
     train(&tr2, 20, &loss2);
     train(&tr1, 20, &loss1);
@@ -180,6 +219,8 @@ static void test_two_ranks_of_half_the_rows_follow_one_process_of_all(void **s)
     assert_true(fabs(loss2 - loss1) <= SAME_TOL * fabs(loss1));
     assert_true(fabs(tr2.last_norm - tr1.last_norm) <= SAME_TOL * tr1.last_norm);
     expect_bit_identical_across_ranks(m2.ps);
+    for (size_t i = 0; i < tg_params_numel(m2.ps); i++) /* every gradient zeroed by the step */
+        if (tg_params_grads(m2.ps)[i] != 0) fail_msg("rank %zu: gradient %zu", dist.comm.rank, i);
 
     double nll2, nll1;
     tg_status st = {0};
@@ -192,6 +233,20 @@ static void test_two_ranks_of_half_the_rows_follow_one_process_of_all(void **s)
     tg_trainer_deinit(&tr1);
     toy_deinit(&m2);
     toy_deinit(&m1);
+}
+
+static void test_two_ranks_of_half_the_rows_follow_one_process_of_all(void **s)
+{
+    (void)s;
+    two_ranks_follow_one_process(H, NULL);
+}
+
+/* A store of several norm blocks (so each rank steps a run of its own) and Adam's two moments,
+ * which each rank keeps current on its run only. */
+static void test_with_adam_two_ranks_follow_one_process(void **s)
+{
+    (void)s;
+    two_ranks_follow_one_process(HBIG, adam());
 }
 
 /* A path every rank agrees on: rank 0's process id. */
@@ -238,30 +293,32 @@ static int load(const char *path, tg_trainer *tr, toy *m, tg_status *st)
     return rc;
 }
 
-/* Train `first` windows on ranks_a (a comm or NULL), save, resume on ranks_b for `then`
- * windows; compare with `first + then` windows uninterrupted on ranks_b. */
-static void resume_across(const tg_comm *a, const tg_comm *b, double dropout, const char *name)
+/* Train 10 windows on a (a comm or NULL), save, resume on b for 10 windows; compare with 20
+ * windows uninterrupted on b. A model of `hidden` units trained with optim (NULL: SGD with
+ * momentum). */
+static void resume_with(const tg_comm *a, const tg_comm *b, double dropout, size_t hidden,
+                        const tg_optim_config *optim, const char *name)
 {
     char path[512];
     shared_path(path, sizeof path, name);
     toy ma, mb, mc;
-    toy_init(&ma, H, dropout);
-    toy_init(&mb, H, dropout);
-    toy_init(&mc, H, dropout);
+    toy_init(&ma, hidden, dropout);
+    toy_init(&mb, hidden, dropout);
+    toy_init(&mc, hidden, dropout);
     tg_trainer ta, tb, tc;
-    trainer_init(&ta, &ma, 4, a);
+    trainer_init_with(&ta, &ma, 4, a, optim);
     train(&ta, 10, NULL);
     if (!a && dist.comm.rank != 0) { /* one-process runs: rank 0's file is the one */
     } else {
         save(path, &ta, &ma);
     }
     barrier(); /* the file is complete before anyone reads it */
-    trainer_init(&tb, &mb, 4, b);
+    trainer_init_with(&tb, &mb, 4, b, optim);
     tg_status st = {0};
     if (load(path, &tb, &mb, &st) != TG_OK) fail_msg("load: %s", st.msg);
     assert_int_equal(tb.step, 10);
     train(&tb, 10, NULL);
-    trainer_init(&tc, &mc, 4, b);
+    trainer_init_with(&tc, &mc, 4, b, optim);
     train(&tc, 20, NULL);
     if (a == b) /* same ranks: bit for bit */
         assert_memory_equal(tg_params_values(mb.ps), tg_params_values(mc.ps),
@@ -276,6 +333,21 @@ static void resume_across(const tg_comm *a, const tg_comm *b, double dropout, co
     toy_deinit(&ma);
     toy_deinit(&mb);
     toy_deinit(&mc);
+}
+
+static void resume_across(const tg_comm *a, const tg_comm *b, double dropout, const char *name)
+{
+    resume_with(a, b, dropout, H, NULL, name);
+}
+
+/* Adam's moments, current on each rank's own run only, are gathered whole into the checkpoint:
+ * 2 ranks resume on 1, 1 on 2, and 2 on 2 bit for bit. */
+static void test_with_adam_a_checkpoint_continues_across_rank_counts(void **s)
+{
+    (void)s;
+    resume_with(tg_dist_comm(&dist), NULL, 0, HBIG, adam(), "adam2to1");
+    resume_with(NULL, tg_dist_comm(&dist), 0, HBIG, adam(), "adam1to2");
+    resume_with(tg_dist_comm(&dist), tg_dist_comm(&dist), 0, HBIG, adam(), "adam2to2");
 }
 
 static void test_a_checkpoint_of_two_ranks_continues_on_one(void **s)
@@ -418,9 +490,10 @@ static void test_the_sum_is_exact_over_several_pieces(void **state)
     free(f), free(d), free(u);
 }
 
-/* The trainer's store keeps its gradients in the node's shared memory and refuses to grow; a
- * second trainer of the same store sums with comm->sum; after tg_trainer_deinit the store has
- * its own block again, gradients kept, and the next trainer gets the same shared block. */
+/* The trainer's store keeps its gradients in the node's shared memory, and its values in the
+ * node's one block, and refuses to grow; a second trainer of the same store sums with
+ * comm->sum; after tg_trainer_deinit the store has its own blocks again, gradients kept, and the
+ * next trainer gets the same shared blocks. */
 static void test_a_trainer_keeps_the_gradients_in_shared_memory_until_deinit(void **state)
 {
     (void)state;
@@ -429,7 +502,9 @@ static void test_a_trainer_keeps_the_gradients_in_shared_memory_until_deinit(voi
     tg_trainer tr, again;
     trainer_init(&tr, &m, 4, tg_dist_comm(&dist));
     assert_int_equal(tr.shared != NULL, shm_expected());
-    void *block = tr.shared;
+    assert_int_equal(tr.values != NULL, sharded_expected());
+    void *block = tr.shared, *values = tr.values;
+    if (values) assert_ptr_equal(tg_params_values(m.ps), values);
     if (block) {
         assert_ptr_equal(tg_params_grads(m.ps), block);
         tg_tensor *x;
@@ -444,8 +519,10 @@ static void test_a_trainer_keeps_the_gradients_in_shared_memory_until_deinit(voi
     tg_params_grads(m.ps)[3] = 5;
     tg_trainer_deinit(&tr);
     assert_true(tg_params_grads(m.ps) != block && tg_params_grads(m.ps)[3] == 5);
+    assert_true(!values || tg_params_values(m.ps) != values);
     trainer_init(&tr, &m, 4, tg_dist_comm(&dist));
     assert_ptr_equal(tr.shared, block);
+    assert_ptr_equal(tr.values, values);
     assert_true(tg_params_grads(m.ps)[3] == 5);
     tg_trainer_deinit(&tr);
     add_param(m.ps, "late", 2, 3);
@@ -485,6 +562,47 @@ static void test_the_shared_sum_is_exact_and_gives_the_norm_of_the_total(void **
     assert_int_equal(tg_params_unbind_grads(ps, &st), TG_OK);
     c->unshare(c->ctx, block);
     tg_params_free(ps);
+}
+
+/* share_node gives every rank of the machine the same memory and runs that are disjoint and cover
+ * the store; sum_scatter leaves the exact total in each rank's own run of its block, zeros
+ * elsewhere in every block, and the sum of squares of sum_shared, bit for bit. */
+static void test_the_scattered_sum_leaves_each_rank_the_total_of_its_own_run(void **state)
+{
+    (void)state;
+    const tg_comm *c = tg_dist_comm(&dist);
+    size_t n = 3300001, lo = 0, hi = 0;
+    void *block = NULL, *node = NULL;
+    tg_status st = {0};
+    assert_int_equal(c->share_node(c->ctx, n, TG_DT_REAL, &node, &lo, &hi, &st), TG_OK);
+    assert_int_equal(node != NULL, sharded_expected());
+    if (!node) return;
+    size_t run[2] = {lo, hi}, all[4];
+    assert_int_equal(c->gather(c->ctx, run, all, 2, TG_DT_U64, &st), TG_OK);
+    assert_int_equal(c->bcast(c->ctx, all, 4, TG_DT_U64, &st), TG_OK);
+    assert_true(all[0] == 0 && all[1] == all[2] && all[3] == n && lo < hi);
+    tg_real *v = node;
+    for (size_t i = lo; i < hi; i++) v[i] = (tg_real)(c->rank + 1); /* my run of the one block */
+    assert_int_equal(c->sync(c->ctx, &st), TG_OK);
+    size_t wrong = 0;
+    for (size_t i = 0; i < n; i++) wrong += v[i] != (tg_real)(i < all[1] ? 1 : 2);
+    assert_int_equal(c->share(c->ctx, n, TG_DT_REAL, &block, &st), TG_OK);
+    assert_non_null(block);
+    tg_real *g = block;
+    double sumsq = 0, norm = 0;
+    for (size_t i = 0; i < n; i++) g[i] = (tg_real)(term(i, c->rank) / 4);
+    assert_int_equal(c->sum_shared(c->ctx, block, &norm, &st), TG_OK);
+    for (size_t i = 0; i < n; i++) g[i] = (tg_real)(term(i, c->rank) / 4);
+    assert_int_equal(c->sum_scatter(c->ctx, block, &sumsq, &st), TG_OK);
+    for (size_t i = 0; i < n; i++) {
+        double want = 0;
+        for (size_t k = 0; k < c->ranks; k++) want += term(i, k);
+        wrong += g[i] != (i >= lo && i < hi ? (tg_real)(want / 4) : 0);
+    }
+    assert_int_equal(wrong, 0);
+    assert_memory_equal(&sumsq, &norm, sizeof sumsq);
+    c->unshare(c->ctx, block);
+    c->unshare(c->ctx, node);
 }
 
 /* 2^44 reals a rank (64 TiB and more) cannot be had from any node's shared memory: every rank
@@ -527,6 +645,8 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "verify") == 0) return verify(argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_ranks_of_half_the_rows_follow_one_process_of_all),
+        cmocka_unit_test(test_with_adam_two_ranks_follow_one_process),
+        cmocka_unit_test(test_with_adam_a_checkpoint_continues_across_rank_counts),
         cmocka_unit_test(test_a_checkpoint_of_two_ranks_continues_on_one),
         cmocka_unit_test(test_a_checkpoint_of_one_process_continues_on_two_ranks),
         cmocka_unit_test(test_with_dropout_two_ranks_resume_bit_for_bit),
@@ -535,6 +655,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_the_sum_is_exact_over_several_pieces),
         cmocka_unit_test(test_a_trainer_keeps_the_gradients_in_shared_memory_until_deinit),
         cmocka_unit_test(test_the_shared_sum_is_exact_and_gives_the_norm_of_the_total),
+        cmocka_unit_test(test_the_scattered_sum_leaves_each_rank_the_total_of_its_own_run),
         cmocka_unit_test(test_a_block_too_large_for_shared_memory_is_refused_on_every_rank),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
