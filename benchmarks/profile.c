@@ -17,7 +17,8 @@
  *     steps at once), a recurrent weight's (W_hh, per step); products run after the walk, with
  *     no node's backward open, are the deferred weight gradients. An op's own time excludes
  *     the products it calls (the timers form a stack).
- *   - tg_grad_norm and tg_optim_step_scaled are clipping and the optimizer.
+ *   - tg_grad_norm, tg_optim_step_scaled and tg_optim_step_range (a data-parallel rank's share
+ *     of the step) are clipping and the optimizer.
  * Each distinct product shape is then run again by BLIS alone (same kernels and threads, warm,
  * best of several loops), for "BLIS alone on the same shapes".
  *
@@ -81,7 +82,7 @@ enum {
     A_FORWARD, /* from tg_tape_reset to tg_backward */
     A_REPLAY,  /* the replayed forward (not part of the step) */
     A_WALK,    /* tg_backward */
-    A_OPTIM,   /* tg_grad_norm, tg_optim_step_scaled */
+    A_OPTIM,   /* tg_grad_norm, tg_optim_step_scaled, tg_optim_step_range */
     A_PROD_REPLAY,
     A_PROD_WALK,
     A_KIND,                      /* N_KINDS product kinds */
@@ -375,6 +376,10 @@ double __real_tg_grad_norm(tg_params *ps);
 double __wrap_tg_grad_norm(tg_params *ps);
 int __real_tg_optim_step_scaled(tg_optim *o, double grad_scale, int zero_grad, tg_status *st);
 int __wrap_tg_optim_step_scaled(tg_optim *o, double grad_scale, int zero_grad, tg_status *st);
+int __real_tg_optim_step_range(tg_optim *o, size_t lo, size_t hi, double grad_scale, int zero_grad,
+                               tg_status *st);
+int __wrap_tg_optim_step_range(tg_optim *o, size_t lo, size_t hi, double grad_scale, int zero_grad,
+                               tg_status *st);
 
 /* Closes the window that started at window_t0, if one did. */
 static void close_window(double t)
@@ -427,6 +432,17 @@ int __wrap_tg_optim_step_scaled(tg_optim *o, double grad_scale, int zero_grad, t
     if (!on) return __real_tg_optim_step_scaled(o, grad_scale, zero_grad, st);
     double t0 = now();
     int rc = __real_tg_optim_step_scaled(o, grad_scale, zero_grad, st);
+    acc[A_OPTIM] += now() - t0;
+    return rc;
+}
+
+/* A data-parallel rank's share of the step (the sharded step on one machine). */
+int __wrap_tg_optim_step_range(tg_optim *o, size_t lo, size_t hi, double grad_scale, int zero_grad,
+                               tg_status *st)
+{
+    if (!on) return __real_tg_optim_step_range(o, lo, hi, grad_scale, zero_grad, st);
+    double t0 = now();
+    int rc = __real_tg_optim_step_range(o, lo, hi, grad_scale, zero_grad, st);
     acc[A_OPTIM] += now() - t0;
     return rc;
 }
