@@ -98,8 +98,8 @@ static int assemble_state(const tg_trainer *tr, tg_status *st)
     int rc = TG_OK;
     for (size_t i = 0; tr->values && rc == TG_OK && i < tg_optim_state_count(tr->opt); i++) {
         tg_real *s = tg_optim_state(tr->opt, i);
-        for (size_t k = 0; k < n; k++)
-            if (k < tr->lo || k >= tr->hi) s[k] = (tg_real)-0.0;
+        for (size_t k = 0; k < tr->lo; k++) s[k] = (tg_real)-0.0;
+        for (size_t k = tr->hi; k < n; k++) s[k] = (tg_real)-0.0;
         rc = m->sum(m->ctx, s, n, TG_DT_REAL, st);
     }
     return rc;
