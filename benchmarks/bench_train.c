@@ -14,10 +14,11 @@
  * Data parallel: under `mpirun -np N` the B rows are shared by N ranks (nn/dist.h); rank 0
  * reports the tokens/s of all ranks together and the share of a step spent summing the
  * gradients (allreduce_frac; with the sharded step, the barrier after the step too) and waiting
- * for the other ranks in it (allreduce_wait_frac). --data PATH trains on a word-level text (PTB) instead of
- * synthetic ids. --comm-table prints, for every configuration, the bytes all-reduced per
- * window, the GEMM work per window and the efficiency the ring model of docs/scaling.md
- * predicts for N = 2..256 ranks at --gflops GFLOP/s per rank (docs/scaling.md quotes it).
+ * for the other ranks in it (allreduce_wait_frac). --data PATH trains on a word-level text
+ * (PTB) instead of synthetic ids. --comm-table prints, for every configuration, the bytes
+ * all-reduced per window, the GEMM work per window and the efficiency the ring model of
+ * docs/scaling.md predicts for N = 2..256 ranks at --gflops GFLOP/s per rank (docs/scaling.md
+ * quotes it).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "benchmarks/profile.h"

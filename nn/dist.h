@@ -28,9 +28,10 @@
  *     barrier; every rank adds the slots in block order, so every rank has the same norm, with
  *     the bits of tg_grad_norm over the total, without another pass. Each rank reads its 1/R of
  *     every rank's block and writes it back: for ptb-medium's 79 MB, 158 MB of memory traffic
- *     a rank, against about 440 through sum's copies and 79 more for the norm. Several machines: the node's totals go to the first
- *     rank's block, the first ranks of the machines sum them with MPI_Allreduce, and the others
- *     copy the result (then the squares of their run). At most MAX_SHARED blocks are in use at
+ *     a rank, against about 440 through sum's copies and 79 more for the norm. Several
+ *     machines: the node's totals go to the first rank's block, the first ranks of the machines
+ *     sum them with MPI_Allreduce, and the others copy the result (then the squares of their
+ *     run). At most MAX_SHARED blocks are in use at
  *     once; one given back (unshare) is handed out again to a later share that it holds.
  *   - share_node (tg_comm): one block of n reals for all the node's ranks (one segment, mapped
  *     by each), and the run [lo, hi) of it the rank steps: its run of the norm's blocks in

@@ -7,9 +7,9 @@
  * across backward calls until tg_params_zero_grad.
  *
  *   INVALIDATION RULE: tg_params_add and the bind and unbind calls (of the values or the
- *   gradients) may move the blocks; the tg_tensor pointers the store returned stay valid (it re-points them),
- *   but raw pointers into values or gradients taken before such a call do not. Add every
- *   parameter first, then train.
+ *   gradients) may move the blocks; the tg_tensor pointers the store returned stay valid (it
+ *   re-points them), but raw pointers into values or gradients taken before such a call do
+ *   not. Add every parameter first, then train.
  *
  * The gradient block may live elsewhere (tg_params_bind_grads): a data-parallel trainer keeps it
  * in memory the ranks of a machine share (nn/dist.h), so summing it over the ranks needs no

@@ -218,9 +218,9 @@ int tg_evaluate_shared(tg_window_fn window, void *model, const tg_rnn *stack, co
  * With a communicator, save is collective: every rank calls it, rank 0 with the writer (which
  * receives the carried state of every rank's rows) and the others with w NULL (they only send
  * their rows, and with the sharded step their runs of the optimizer's state, after which every
- * rank holds all of it); only rank 0 should then write the file. Load is not collective: each rank reads
- * the file (every rank must see it) and takes its own rows, so the ranks of the run that saved
- * and of the run that loads may differ. */
+ * rank holds all of it); only rank 0 should then write the file. Load is not collective: each
+ * rank reads the file (every rank must see it) and takes its own rows, so the ranks of the run
+ * that saved and of the run that loads may differ. */
 int tg_trainer_save_state(const tg_trainer *tr, tg_ckpt_writer *w, tg_status *st);
 int tg_trainer_load_state(tg_trainer *tr, tg_ckpt *ck, const char *path, tg_status *st);
 
