@@ -57,6 +57,7 @@ static size_t saved_bytes(size_t n)
 
 enum { LANES = 8 }; /* independent partial results, so the reductions below vectorise */
 
+#ifdef TG_DOUBLE
 /* The row's maximum, or NaN when the row holds a NaN or an infinity (then so does the loss:
  * bad logits never turn into a plausible number). */
 TGI_INLINE tg_real row_max(const tg_real *z, size_t V)
@@ -74,26 +75,72 @@ TGI_INLINE tg_real row_max(const tg_real *z, size_t V)
     return bad[0] == 0 ? m[0] : (tg_real)NAN;
 }
 
-/* Σ_j exp(z[j] - m), accumulated in double: element j into partial sum j mod LANES, the last
- * V mod LANES into the first, then the partial sums in order. The exponentials go through a
- * block on the stack first, a loop of their own that vectorises as wide as the vectors go; the
- * sums keep their order, so the bits do not depend on the width. */
+/* Σ_j exp(z[j] - m): element j into partial sum j mod LANES, the last V mod LANES into the
+ * first, then the partial sums in order. */
 TGI_INLINE double row_sum_exp(const tg_real *z, tg_real m, size_t V)
 {
-    enum { BLOCK = 256 }; /* a multiple of LANES */
-    tg_real e[BLOCK];
     double s[LANES] = {0};
-    size_t main = V - V % LANES;
-    for (size_t j0 = 0; j0 < V; j0 += BLOCK) {
-        size_t len = V - j0 < BLOCK ? V - j0 : BLOCK, j = 0;
-        for (size_t k = 0; k < len; k++) e[k] = exp_nonpos(z[j0 + k] - m); /* in (0, 1] */
-        for (; j + LANES <= len && j0 + j + LANES <= main; j += LANES)
-            for (size_t k = 0; k < LANES; k++) s[k] += e[j + k];
-        for (; j < len; j++) s[0] += e[j];
-    }
+    size_t j = 0;
+    for (; j + LANES <= V; j += LANES)
+        for (size_t k = 0; k < LANES; k++) s[k] += exp_nonpos(z[j + k] - m);
+    for (; j < V; j++) s[0] += exp_nonpos(z[j] - m);
     for (size_t k = 1; k < LANES; k++) s[0] += s[k];
     return s[0];
 }
+#else
+/* The float build spells its two row loops so that GCC vectorises them; written as the double
+ * build's above, its SLP vectoriser left both scalar (3.4 ms of ptb-small's 4.0e6 logits at
+ * AVX-512, against 2.1 ms as below). Vectors of the compiler's own (GCC and clang) are the
+ * same operations at any width the wrapper allows. */
+typedef float f32x16 __attribute__((vector_size(64)));
+typedef double f64x8 __attribute__((vector_size(64)));
+
+/* The row's maximum, or NaN when the row holds a NaN or an infinity (then so does the loss:
+ * bad logits never turn into a plausible number). Each float's bits become an integer that
+ * orders like the float (-0 below +0): the maximum of integers is exact in any order, so the
+ * compiler vectorises the loop, where a float maximum (NaN and signed-zero rules) stays scalar.
+ * A zero maximum is +0 when the row holds one. */
+TGI_INLINE tg_real row_max(const tg_real *z, size_t V)
+{
+    const int32_t EXP = 0x7F800000; /* all exponent bits set: an infinity or a NaN */
+    int32_t m = INT32_MIN, bad = 0;
+    for (size_t j = 0; j < V; j++) {
+        int32_t x;
+        memcpy(&x, z + j, sizeof x);
+        bad |= (x & EXP) == EXP;
+        x ^= (x >> 31) & 0x7FFFFFFF; /* the key */
+        m = x > m ? x : m;
+    }
+    if (bad) return (tg_real)NAN;
+    m ^= (m >> 31) & 0x7FFFFFFF; /* the key's own inverse */
+    float r;
+    memcpy(&r, &m, sizeof r);
+    return r;
+}
+
+/* Σ_j exp(z[j] - m), accumulated in double: element j into partial sum j mod LANES, the last
+ * V mod LANES into the first, then the partial sums in order. The partial sums are one vector
+ * of LANES doubles, so their order, and the bits, do not depend on the vector width. */
+TGI_INLINE double row_sum_exp(const tg_real *z, tg_real m, size_t V)
+{
+    f64x8 s = {0};
+    size_t j = 0;
+    for (; j + 16 <= V; j += 16) {
+        f32x16 e;
+        for (size_t k = 0; k < 16; k++) e[k] = exp_nonpos(z[j + k] - m); /* in (0, 1] */
+        f64x8 lo = {e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]};
+        f64x8 hi = {e[8], e[9], e[10], e[11], e[12], e[13], e[14], e[15]};
+        s += lo;
+        s += hi;
+    }
+    for (; j + LANES <= V; j += LANES) /* at most once */
+        for (size_t k = 0; k < LANES; k++) s[k] += exp_nonpos(z[j + k] - m);
+    for (; j < V; j++) s[0] += exp_nonpos(z[j] - m); /* the last V mod LANES */
+    double sum = s[0];
+    for (size_t k = 1; k < LANES; k++) sum += s[k];
+    return sum;
+}
+#endif
 
 /* Row i's -log p[target], with the row's maximum and 1 / Σ exp(z - m) for backward. */
 TGI_INLINE double row_xent(const tg_real *z, size_t V, int32_t target, tg_real *m, tg_real *inv)

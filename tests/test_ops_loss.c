@@ -6,6 +6,7 @@
 #include "ops/internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static const struct {
     size_t n, V;
@@ -268,12 +269,48 @@ static void test_softmax_xent_gives_the_same_bits_with_every_vector_width(void *
     tg_tensor_free(z);
 }
 
+/* The row maximum is taken on the floats' bits (ops/loss.c): rows whose largest logit is
+ * negative, rows of zeros of both signs and rows shorter than one vector give the direct
+ * formula's loss, on every vector width. */
+static void test_softmax_xent_finds_negative_and_zero_maxima(void **s)
+{
+    (void)s;
+    enum { n = 4, V = 40 };
+    tg_real v[n * V];
+    for (size_t j = 0; j < V; j++) {
+        v[j] = -(tg_real)(j % 7) - (tg_real)0.5;            /* largest -0.5 */
+        v[V + j] = (j % 2 ? (tg_real)-0.0 : 0) - (j == 39); /* ±0, one -1 */
+        v[2 * V + j] = -(tg_real)(V - j) * 3;               /* largest last: -3 */
+        v[3 * V + j] = j < 3 ? -(tg_real)j : -100;          /* largest first: 0 */
+    }
+    int32_t targets[n] = {3, 39, 0, 2};
+    for (int level = TGI_SIMD_BASE; level <= TGI_SIMD_AVX512; level++) {
+        tgi_simd_cap(level);
+        for (size_t cols = 5; cols <= V; cols += V - 5) { /* shorter than a vector, and V */
+            tg_tensor *z = tg_tensor_new(n, cols, 1);
+            for (size_t i = 0; i < n; i++)
+                memcpy(&z->val[i * cols], &v[i * V], cols * sizeof *z->val);
+            int32_t tg[n];
+            for (size_t i = 0; i < n; i++) tg[i] = targets[i] % (int32_t)cols;
+            tg_tape *t = tg_tape_new();
+            tg_tensor *y = tg_softmax_xent(t, z, tg, n);
+            assert_non_null(y);
+            tg_real want = (tg_real)reference(z, tg);
+            assert_close(y->val, &want, 1, VAL_TOL);
+            tg_tape_free(t);
+            tg_tensor_free(z);
+        }
+    }
+    tgi_simd_cap(-1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_softmax_xent_of_nan_or_infinite_logits_is_nan),
         cmocka_unit_test(test_softmax_xent_gives_the_same_bits_on_one_and_two_threads),
         cmocka_unit_test(test_softmax_xent_gives_the_same_bits_with_every_vector_width),
+        cmocka_unit_test(test_softmax_xent_finds_negative_and_zero_maxima),
         cmocka_unit_test(test_softmax_xent_forward_matches_the_direct_formula),
         cmocka_unit_test(test_softmax_xent_backward_recomputes_probabilities_that_sum_to_one),
         cmocka_unit_test(test_softmax_xent_is_finite_and_right_for_logits_of_ten_thousand),
