@@ -1,11 +1,20 @@
 /* clip.c: global-norm clipping: one pass that sums squares, one that scales.
  *
- * Invariant: the norm of a store is the same number for any thread count. The sum of squares is
- * cut into at most MAX_BLOCKS blocks whose length depends only on the store's size; each block
- * is summed in LANES independent double partial sums (written out so the compiler can keep
- * them in SIMD registers without reassociating anything itself), blocks are shared among
- * threads, and the block sums are added in block order. nn/dist.c sums the same blocks as it
- * adds the ranks' gradients (through the tgi_ helpers below), so its norm has the same bits.
+ * Invariant: the norm of a store is the same number for any thread count and any vector width.
+ * The sum of squares is cut into at most MAX_BLOCKS blocks whose length depends only on the
+ * store's size; element i of a block goes into partial sum i mod LANES of that block (LANES
+ * independent double sums, added in lane order at the end), and the block sums are added in
+ * block order. nn/dist.c sums the same blocks as it adds the ranks' gradients (through the tgi_
+ * helpers below), so its norm has the same bits.
+ *
+ * Speed: the loops are compiled for SSE2, AVX2 and AVX-512 and chosen at run time (ops/simd.c).
+ * One block's sums are LANES chains of dependent additions, so a block costs its length / LANES
+ * times an addition's latency however wide the vectors are; but blocks are independent. The
+ * AVX-512 version keeps a block's partial sums in one GCC vector of LANES doubles (one register;
+ * GCC leaves LANES explicit scalars unvectorised at that width) and sums GROUP whole blocks in
+ * one loop, GROUP · LANES chains at once. SSE2 and AVX2 run the plain arrays a block at a time
+ * (a vector of LANES doubles lowered to narrower registers goes through memory). Each lane still
+ * adds its own elements in order, so every width gives the same bits (tests/test_nn_clip.c).
  *
  * Read next: optim.c (the step that can apply the clip factor itself, tg_optim_step_scaled).
  */
@@ -18,11 +27,14 @@
 
 #define LANES          TGI_NORM_LANES
 #define MAX_BLOCKS     TGI_NORM_BLOCKS
+#define GROUP          4     /* whole blocks summed in one loop */
 #define MIN_BLOCK      16384 /* elements: fewer blocks for small stores */
 #define BLOCK_ALIGN    16    /* block lengths are a multiple: LANES, and 64 bytes in either type */
 #define MIN_PER_THREAD 32768 /* elements per thread: below 2x this, one thread (as optim.c) */
 
-void tgi_squares_into(double *acc, const tg_real *g, size_t n)
+/* acc[i % LANES] += g[i]² for i < n, as plain arrays: GCC vectorises this for SSE2 (LANES
+ * doubles in four registers) but not wider. */
+TGI_INLINE void squares_into(double *acc, const tg_real *g, size_t n)
 {
     double a[LANES]; /* a copy the compiler can keep in registers: acc may alias nothing here */
     memcpy(a, acc, sizeof a);
@@ -33,19 +45,125 @@ void tgi_squares_into(double *acc, const tg_real *g, size_t n)
     memcpy(acc, a, sizeof a);
 }
 
+/* part[b] = Σ g² over block b of len elements, for blocks [b0, b1) of the n in g (only the last
+ * block of the store may be shorter), one block at a time. */
+TGI_INLINE void block_squares(double *part, const tg_real *g, size_t n, size_t len, size_t b0,
+                              size_t b1)
+{
+    for (size_t b = b0; b < b1; b++) {
+        double acc[LANES] = {0};
+        squares_into(acc, g + b * len, n - b * len < len ? n - b * len : len);
+        part[b] = tgi_lanes_sum(acc);
+    }
+}
+
+#if TGI_SIMD
+/* The same sums with the LANES partial sums in one GCC vector of LANES doubles, whose operations
+ * act lane by lane: one AVX-512 register (lowered to narrower registers, GCC keeps it in memory,
+ * so only the AVX-512 loops use it). */
+typedef double lanes __attribute__((vector_size(LANES * sizeof(double))));
+
+/* Lane k of a += (double)g[k] · (double)g[k], k < LANES. */
+TGI_INLINE void add_squares(lanes *a, const tg_real *g)
+{
+    lanes d;
+    for (size_t k = 0; k < LANES; k++) d[k] = (double)g[k]; /* one conversion instruction */
+    *a += d * d;                                            // g²
+}
+
+TGI_INLINE void squares_into_wide(double *acc, const tg_real *g, size_t n)
+{
+    lanes a;
+    memcpy(&a, acc, sizeof a);
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES) add_squares(&a, g + i);
+    memcpy(acc, &a, sizeof a);
+    for (; i < n; i++) acc[i % LANES] += (double)g[i] * (double)g[i];
+}
+
+/* part[j] = Σ g² over the k whole blocks g + j·len (k <= GROUP, len a multiple of LANES), each
+ * as squares_into sums it, all in one loop: k independent sets of LANES chains. */
+TGI_INLINE void group_squares(double *part, const tg_real *g, size_t len, size_t k)
+{
+    lanes a[GROUP] = {0};
+    for (size_t i = 0; i < len; i += LANES)
+        for (size_t j = 0; j < k; j++) add_squares(&a[j], g + j * len + i);
+    for (size_t j = 0; j < k; j++) {
+        double acc[LANES];
+        memcpy(acc, &a[j], sizeof acc);
+        part[j] = tgi_lanes_sum(acc);
+    }
+}
+
+/* block_squares, GROUP whole blocks at a time (then two, then one). */
+TGI_INLINE void block_squares_wide(double *part, const tg_real *g, size_t n, size_t len, size_t b0,
+                                   size_t b1)
+{
+    size_t whole = n / len < b1 ? n / len : b1, b = b0;
+    for (; b + GROUP <= whole; b += GROUP) group_squares(part + b, g + b * len, len, GROUP);
+    for (; b + 2 <= whole; b += 2) group_squares(part + b, g + b * len, len, 2);
+    for (; b < whole; b++) group_squares(part + b, g + b * len, len, 1);
+    for (; b < b1; b++) {
+        double acc[LANES] = {0};
+        squares_into_wide(acc, g + b * len, n - b * len);
+        part[b] = tgi_lanes_sum(acc);
+    }
+}
+#endif
+
+TGI_INLINE void scale_by(tg_real *g, size_t n, tg_real s)
+{
+    for (size_t i = 0; i < n; i++) g[i] = (tg_real)(g[i] * s); // g *= max / norm
+}
+
+/* The three loops once per instruction set; loops() picks this CPU's. */
+typedef struct loop_fns {
+    void (*squares_into)(double *, const tg_real *, size_t);
+    void (*block_squares)(double *, const tg_real *, size_t, size_t, size_t, size_t);
+    void (*scale_by)(tg_real *, size_t, tg_real);
+} loop_fns;
+#define LOOP_FUNCTIONS(attr, set, squares, blocks)                                                 \
+    attr static void squares_into_##set(double *acc, const tg_real *g, size_t n)                   \
+    {                                                                                              \
+        squares(acc, g, n);                                                                        \
+    }                                                                                              \
+    attr static void block_squares_##set(double *part, const tg_real *g, size_t n, size_t len,     \
+                                         size_t b0, size_t b1)                                     \
+    {                                                                                              \
+        blocks(part, g, n, len, b0, b1);                                                           \
+    }                                                                                              \
+    attr static void scale_by_##set(tg_real *g, size_t n, tg_real s)                               \
+    {                                                                                              \
+        scale_by(g, n, s);                                                                         \
+    }
+LOOP_FUNCTIONS(, base, squares_into, block_squares)
+#if TGI_SIMD
+LOOP_FUNCTIONS(TGI_AVX2, avx2, squares_into, block_squares)
+LOOP_FUNCTIONS(TGI_AVX512, avx512, squares_into_wide, block_squares_wide)
+#endif
+
+static const loop_fns *loops(void)
+{
+    static const loop_fns set[] = {
+        {squares_into_base, block_squares_base, scale_by_base},
+#if TGI_SIMD
+        {squares_into_avx2, block_squares_avx2, scale_by_avx2},
+        {squares_into_avx512, block_squares_avx512, scale_by_avx512},
+#endif
+    };
+    return &set[TGI_SIMD ? tgi_simd_level() : 0];
+}
+
+void tgi_squares_into(double *acc, const tg_real *g, size_t n)
+{
+    loops()->squares_into(acc, g, n);
+}
+
 double tgi_lanes_sum(const double *acc)
 {
     double sum = 0;
     for (size_t k = 0; k < LANES; k++) sum += acc[k];
     return sum;
-}
-
-/* Σ g² over g[0..n), in LANES interleaved partial sums added at the end. */
-static double sum_squares(const tg_real *g, size_t n)
-{
-    double acc[LANES] = {0};
-    tgi_squares_into(acc, g, n);
-    return tgi_lanes_sum(acc);
 }
 
 size_t tgi_norm_block(size_t n)
@@ -60,8 +178,10 @@ double tg_grad_norm(tg_params *ps)
     const tg_real *g = tg_params_grads(ps);
     size_t n = tg_params_numel(ps), len = tgi_norm_block(n), nb = (n + len - 1) / len;
     double part[MAX_BLOCKS];
-    TGI_PARALLEL_FOR(tgi_threads_for(n, MIN_PER_THREAD), b, nb,
-                     part[b] = sum_squares(g + b * len, n - b * len < len ? n - b * len : len));
+    const loop_fns *f = loops();
+    TGI_PARALLEL_FOR(tgi_threads_for(n, MIN_PER_THREAD), c, (nb + GROUP - 1) / GROUP,
+                     f->block_squares(part, g, n, len, c * GROUP,
+                                      nb - c * GROUP < GROUP ? nb : c * GROUP + GROUP));
     double sum = 0;
     for (size_t b = 0; b < nb; b++) sum += part[b]; // Σ g², blocks in order
     return sqrt(sum);
@@ -79,8 +199,11 @@ double tg_clip_grad_norm(tg_params *ps, double max_norm)
     double norm = tg_grad_norm(ps), scale = tg_clip_scale(norm, max_norm);
     if (scale == 1) return norm;
     tg_real *g = tg_params_grads(ps), s = (tg_real)scale;
-    size_t n = tg_params_numel(ps);
-    TGI_PARALLEL_FOR(tgi_threads_for(n, MIN_PER_THREAD), i, n,
-                     g[i] = (tg_real)(g[i] * s)); // g *= max / norm
+    size_t n = tg_params_numel(ps), chunks = (n + MIN_BLOCK - 1) / MIN_BLOCK;
+    const loop_fns *f = loops();
+    TGI_PARALLEL_FOR(tgi_threads_for(n, MIN_PER_THREAD), c, chunks, {
+        size_t lo = c * MIN_BLOCK;
+        f->scale_by(g + lo, n - lo < MIN_BLOCK ? n - lo : MIN_BLOCK, s);
+    });
     return norm;
 }

@@ -1,9 +1,14 @@
 /* test_nn_clip.c: the global gradient norm over several parameters (and over a store large
  * enough for several threads, against a long double sum), clipping above the threshold, no
- * change below it, the returned pre-clip norm, the clip factor, and the non-finite cases. */
+ * change below it, the returned pre-clip norm, the clip factor, and the non-finite cases; the
+ * sum of squares and the scaling give the bits of a plain scalar loop at every vector width. */
 #include "testutil.h"
 
 #include "nn/clip.h"
+#include "nn/internal.h"
+#include "ops/internal.h"
+
+#include <stdlib.h>
 
 /* Two parameters, gradients (3, 4) and (12): global norm 13. */
 static tg_params *store(void)
@@ -142,6 +147,63 @@ static void test_clip_scale_is_the_factor_clipping_applies(void **s)
     assert_true(tg_clip_scale(13.0, NAN) == 1.0);
 }
 
+/* The norm as clip.c defines it, one element at a time: element i of block b (blocks of
+ * tgi_norm_block(n)) into partial sum i mod 8 of the block, the partial sums in order, the
+ * block sums in order. */
+static double reference_norm(const tg_real *g, size_t n)
+{
+    size_t len = tgi_norm_block(n);
+    double sum = 0;
+    for (size_t lo = 0; lo < n; lo += len) {
+        double acc[TGI_NORM_LANES] = {0}, block = 0;
+        for (size_t i = 0; i < len && lo + i < n; i++)
+            acc[i % TGI_NORM_LANES] += (double)g[lo + i] * (double)g[lo + i];
+        for (size_t k = 0; k < TGI_NORM_LANES; k++) block += acc[k];
+        sum += block;
+    }
+    return sqrt(sum);
+}
+
+/* The loops run as SSE2, AVX2 or AVX-512 code, whichever the CPU runs (ops/simd.c): at each
+ * level this CPU has, on lengths with and without a partial run of 8 and on stores of several
+ * blocks (summed four, two and one at a time), the norm, tgi_squares_into and the clip give the
+ * bits of the scalar loops above. */
+static void test_norm_and_clip_give_the_scalar_bits_at_every_vector_width(void **s)
+{
+    (void)s;
+    const size_t lens[] = {0, 1, 7, 8, 17, 1003, 16384 * 7 + 5, 16384 * 3};
+    tg_rng r;
+    tg_rng_seed(&r, 11);
+    for (size_t c = 0; c < sizeof lens / sizeof lens[0]; c++) {
+        size_t n = lens[c];
+        tg_params *ps = tg_params_new();
+        if (n) add_param(ps, "w", 1, n);
+        tg_real *g = tg_params_grads(ps), *g0 = malloc((n + 1) * sizeof *g0);
+        assert_non_null(g0);
+        fill_uniform(g, n, &r, -3, 3);
+        if (n) memcpy(g0, g, n * sizeof *g); /* an empty store has no gradient block */
+        double want = reference_norm(g, n), acc0[TGI_NORM_LANES] = {0};
+        for (size_t i = 0; i < n; i++) acc0[i % TGI_NORM_LANES] += (double)g[i] * (double)g[i];
+        for (int level = TGI_SIMD_BASE; level <= TGI_SIMD_AVX512; level++) {
+            tgi_simd_cap(level);
+            double norm = tg_grad_norm(ps), acc[TGI_NORM_LANES] = {0};
+            assert_memory_equal(&norm, &want, sizeof norm);
+            tgi_squares_into(acc, g, n);
+            assert_memory_equal(acc, acc0, sizeof acc);
+            double max = want / 3, scale = tg_clip_scale(want, max);
+            assert_true(n == 0 || tg_clip_grad_norm(ps, max) == want);
+            for (size_t i = 0; i < n; i++) {
+                tg_real clipped = (tg_real)(g0[i] * (tg_real)scale);
+                assert_memory_equal(&g[i], &clipped, sizeof clipped);
+            }
+            if (n) memcpy(g, g0, n * sizeof *g);
+        }
+        tgi_simd_cap(-1);
+        free(g0);
+        tg_params_free(ps);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -152,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_clip_leaves_non_finite_gradients_and_bad_max_norm_alone),
         cmocka_unit_test(test_grad_norm_of_a_large_store_is_the_same_on_any_thread_count),
         cmocka_unit_test(test_clip_scale_is_the_factor_clipping_applies),
+        cmocka_unit_test(test_norm_and_clip_give_the_scalar_bits_at_every_vector_width),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
