@@ -6,6 +6,11 @@
  * and writes only element i of each array: so a step can run on chunks of the store in any
  * order and on any number of threads and give the same bits.
  *
+ * The loops (update and what it inlines) are compiled for SSE2, AVX2 and AVX-512 and chosen at
+ * run time (ops/simd.c): each element goes through the same double operations in the same order
+ * at every width (no contraction), so all give the same bits (tests/test_nn_optim.c). A fused
+ * step zeroes each gradient in the loop that last reads it, not in a pass of its own.
+ *
  * Read next: clip.c (the global-norm clipping that precedes a step).
  */
 #include "nn/optim.h"
@@ -20,12 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A step runs over the store CHUNK elements at a time (small enough that a chunk's gradients
- * are still in cache when it zeroes them), the chunks shared among up to
+/* A step runs over the store CHUNK elements at a time, the chunks shared among up to
  * tgi_threads_for(numel, MIN_PER_THREAD) threads. Measured on 2 cores (zen3, SGD step with
- * clipping and zeroing, best of 3000): 2 threads lose at 8K elements (7.6 vs 6.7 us), tie at
- * 16K and win from 32K on (14 vs 20 us; 29 vs 48 us at 64K; 79 vs 155 us at 256K); 32K a
- * thread leaves a margin for a loaded machine. */
+ * clipping and zeroing, best of 3000, with the SSE2 loops and a memset to zero): 2 threads lose
+ * at 8K elements (7.6 vs 6.7 us), tie at 16K and win from 32K on (14 vs 20 us; 29 vs 48 us at
+ * 64K; 79 vs 155 us at 256K); 32K a thread leaves a margin for a loaded machine. */
 #define CHUNK          4096
 #define MIN_PER_THREAD 32768
 
@@ -124,40 +128,48 @@ void tg_optim_free(tg_optim *o)
 
 /* The gradient an update reads: grad·scale in tg_real, which is what tg_clip_grad_norm leaves
  * in the store (exactly grad when scale is 1). */
-static inline double scaled(tg_real grad, tg_real scale)
+TGI_INLINE double scaled(tg_real grad, tg_real scale)
 {
     return (double)(tg_real)(grad * scale);
 }
 
-static void sgd(const tg_optim_config *c, tg_real scale, tg_real *restrict p,
-                const tg_real *restrict dp, size_t n)
+/* Each update below reads grad[i] (dp[i]) and, when zero (a constant where update is inlined),
+ * sets it to 0 in the same loop: a pass less over the gradients than a memset after. */
+TGI_INLINE void sgd(const tg_optim_config *c, tg_real scale, tg_real *restrict p,
+                    tg_real *restrict dp, size_t n, int zero)
 {
     double lr = c->lr, wd = c->weight_decay;
     if (wd == 0) { /* PyTorch's common case: no decay term at all */
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             p[i] = (tg_real)((double)p[i] - lr * scaled(dp[i], scale)); // p -= lr·g
+            if (zero) dp[i] = 0;
+        }
         return;
     }
     for (size_t i = 0; i < n; i++) {
         double g = scaled(dp[i], scale) + wd * (double)p[i]; // g = grad + wd·p
         p[i] = (tg_real)((double)p[i] - lr * g);             // p -= lr·g
+        if (zero) dp[i] = 0;
     }
 }
 
-static void sgd_momentum(const tg_optim_config *c, tg_real scale, tg_real *restrict p,
-                         const tg_real *restrict dp, tg_real *restrict v, size_t n)
+TGI_INLINE void sgd_momentum(const tg_optim_config *c, tg_real scale, tg_real *restrict p,
+                             tg_real *restrict dp, tg_real *restrict v, size_t n, int zero)
 {
     double lr = c->lr, wd = c->weight_decay, mu = c->momentum;
     for (size_t i = 0; i < n; i++) {
         double g = scaled(dp[i], scale) + wd * (double)p[i]; // g = grad + wd·p
         v[i] = (tg_real)(mu * (double)v[i] + g);             // v = μ·v + g
         p[i] = (tg_real)((double)p[i] - lr * (double)v[i]);  // p -= lr·v
+        if (zero) dp[i] = 0;
     }
 }
 
 /* sqrt sets errno on a negative argument, so a loop calling it is not vectorised (the build has
- * no -fno-math-errno): Adagrad and Adam take their roots in a loop of their own, SQRT_RUN
- * elements at a time, between two loops that are vectorised. */
+ * no -fno-math-errno), at any width: in the AVX-512 version too it is a scalar vsqrtsd and a
+ * branch (GCC 12, __builtin_sqrt alike). Adagrad and Adam take their roots in a loop of their
+ * own, SQRT_RUN elements at a time, between two loops that are vectorised; the roots are most of
+ * their step's time. */
 #define SQRT_RUN 256
 
 static void roots(double *r, const tg_real *x, size_t n)
@@ -165,8 +177,8 @@ static void roots(double *r, const tg_real *x, size_t n)
     for (size_t i = 0; i < n; i++) r[i] = sqrt((double)x[i]);
 }
 
-static void adagrad(const tg_optim_config *c, tg_real scale, tg_real *restrict p,
-                    const tg_real *restrict dp, tg_real *restrict s, size_t n)
+TGI_INLINE void adagrad(const tg_optim_config *c, tg_real scale, tg_real *restrict p,
+                        tg_real *restrict dp, tg_real *restrict s, size_t n, int zero)
 {
     double lr = c->lr, wd = c->weight_decay, eps = c->eps, r[SQRT_RUN];
     for (size_t j = 0; j < n; j += SQRT_RUN) {
@@ -179,12 +191,14 @@ static void adagrad(const tg_optim_config *c, tg_real scale, tg_real *restrict p
         for (size_t i = j; i < j + k; i++) {
             double g = scaled(dp[i], scale) + wd * (double)p[i];
             p[i] = (tg_real)((double)p[i] - lr * g / (r[i - j] + eps)); // p -= lr·g/(√s+ε)
+            if (zero) dp[i] = 0;
         }
     }
 }
 
-static void adam(const tg_optim_config *c, uint64_t t, tg_real scale, tg_real *restrict p,
-                 const tg_real *restrict dp, tg_real *restrict m, tg_real *restrict v, size_t n)
+TGI_INLINE void adam(const tg_optim_config *c, uint64_t t, tg_real scale, tg_real *restrict p,
+                     tg_real *restrict dp, tg_real *restrict m, tg_real *restrict v, size_t n,
+                     int zero)
 {
     double b1 = c->beta1, b2 = c->beta2, wd = c->weight_decay, eps = c->eps, r[SQRT_RUN];
     double step_size = c->lr / (1 - pow(b1, (double)t)); // lr / (1 − β1^t)
@@ -195,6 +209,7 @@ static void adam(const tg_optim_config *c, uint64_t t, tg_real scale, tg_real *r
             double g = scaled(dp[i], scale) + wd * (double)p[i];    // g = grad + wd·p
             m[i] = (tg_real)(b1 * (double)m[i] + (1 - b1) * g);     // m = β1·m + (1 − β1)·g
             v[i] = (tg_real)(b2 * (double)v[i] + (1 - b2) * g * g); // v = β2·v + (1 − β2)·g²
+            if (zero) dp[i] = 0;
         }
         roots(r, v + j, k);
         for (size_t i = j; i < j + k; i++) {
@@ -204,27 +219,57 @@ static void adam(const tg_optim_config *c, uint64_t t, tg_real scale, tg_real *r
     }
 }
 
-/* The update of elements [lo, hi) of the store, as step t of o. */
-static void update(const tg_optim *o, uint64_t t, tg_real scale, size_t lo, size_t hi)
+/* The update of elements [lo, hi) of the store, as step t of o; their gradients zeroed when
+ * zero. */
+TGI_INLINE void update(const tg_optim *o, uint64_t t, tg_real scale, size_t lo, size_t hi, int zero)
 {
     const tg_optim_config *c = &o->cfg;
     tg_real *p = tg_params_values(o->ps) + lo, *s = o->state ? o->state + lo : NULL;
-    const tg_real *dp = tg_params_grads(o->ps) + lo;
+    tg_real *dp = tg_params_grads(o->ps) + lo;
     size_t n = hi - lo;
     switch (c->kind) {
     case TG_OPTIM_SGD:
         if (o->n_state)
-            sgd_momentum(c, scale, p, dp, s, n);
+            sgd_momentum(c, scale, p, dp, s, n, zero);
         else
-            sgd(c, scale, p, dp, n);
+            sgd(c, scale, p, dp, n, zero);
         break;
     case TG_OPTIM_ADAGRAD:
-        adagrad(c, scale, p, dp, s, n);
+        adagrad(c, scale, p, dp, s, n, zero);
         break;
     case TG_OPTIM_ADAM:
-        adam(c, t, scale, p, dp, s, s + o->numel, n);
+        adam(c, t, scale, p, dp, s, s + o->numel, n, zero);
         break;
     }
+}
+
+/* update once per instruction set (and per value of zero); updater() picks this CPU's. */
+typedef void update_fn(const tg_optim *, uint64_t, tg_real, size_t, size_t, int);
+#define UPDATE_FUNCTION(attr, set)                                                                 \
+    attr static void update_##set(const tg_optim *o, uint64_t t, tg_real scale, size_t lo,         \
+                                  size_t hi, int zero)                                             \
+    {                                                                                              \
+        if (zero)                                                                                  \
+            update(o, t, scale, lo, hi, 1);                                                        \
+        else                                                                                       \
+            update(o, t, scale, lo, hi, 0);                                                        \
+    }
+UPDATE_FUNCTION(, base)
+#if TGI_SIMD
+UPDATE_FUNCTION(TGI_AVX2, avx2)
+UPDATE_FUNCTION(TGI_AVX512, avx512)
+#endif
+
+static update_fn *updater(void)
+{
+    static update_fn *const set[] = {
+        update_base,
+#if TGI_SIMD
+        update_avx2,
+        update_avx512,
+#endif
+    };
+    return set[TGI_SIMD ? tgi_simd_level() : 0];
 }
 
 int tg_optim_step(tg_optim *o, tg_status *st)
@@ -254,13 +299,12 @@ int tg_optim_step_range(tg_optim *o, size_t lo, size_t hi, double grad_scale, in
     if (o->steps >= TG_OPTIM_MAX_STEPS)
         return tg_status_set(st, TG_ERANGE,
                              "tg_optim_step: %" PRIu64 " steps taken, the most is 2^53", o->steps);
-    tg_real *dp = tg_params_grads(o->ps);
     size_t n = hi - lo, chunks = (n + CHUNK - 1) / CHUNK;
     uint64_t t = ++o->steps;
+    update_fn *f = updater();
     TGI_PARALLEL_FOR(tgi_threads_for(n, MIN_PER_THREAD), ch, chunks, {
         size_t a = lo + ch * CHUNK, b = hi - a < CHUNK ? hi : a + CHUNK;
-        update(o, t, (tg_real)grad_scale, a, b);
-        if (zero_grad) memset(dp + a, 0, (b - a) * sizeof *dp); // still in cache
+        f(o, t, (tg_real)grad_scale, a, b, zero_grad);
     });
     return TG_OK;
 }

@@ -2,11 +2,15 @@
  * formulas written out per scalar for three steps; the fused step (scale, step, zero) against
  * the three calls it replaces, on one and two threads, and over runs of the store that cover it
  * (the sharded step); state access for checkpoints; rejected
- * hyperparameters with their messages; the step-decay schedule. */
+ * hyperparameters with their messages; the step-decay schedule; every vector width against a
+ * scalar loop, bit for bit. */
 #include "testutil.h"
 
 #include "nn/clip.h"
 #include "nn/optim.h"
+#include "ops/internal.h"
+
+#include <stdlib.h>
 
 #define NP    3 /* scalars in the test store */
 #define STEPS 3 /* steps checked */
@@ -462,6 +466,100 @@ static void test_item4_set_lr_and_set_steps_refuse_values_out_of_range(void **s)
     tg_params_free(ps);
 }
 
+/* Element i of one step of c (step t, gradient grad·scale) as optim.c computes it: the formulas
+ * of optim.h in double, in this order; s0, s1 the state arrays (NULL when c has fewer). */
+static void reference_update(const tg_optim_config *c, uint64_t t, tg_real scale, tg_real *p,
+                             const tg_real *dp, tg_real *s0, tg_real *s1, size_t i)
+{
+    double grad = (double)(tg_real)(dp[i] * scale), lr = c->lr, wd = c->weight_decay;
+    double g = grad + wd * (double)p[i];
+    if (c->kind == TG_OPTIM_SGD && !s0) {
+        p[i] = (tg_real)((double)p[i] - lr * (wd == 0 ? grad : g));
+    } else if (c->kind == TG_OPTIM_SGD) {
+        s0[i] = (tg_real)(c->momentum * (double)s0[i] + g);
+        p[i] = (tg_real)((double)p[i] - lr * (double)s0[i]);
+    } else if (c->kind == TG_OPTIM_ADAGRAD) {
+        s0[i] = (tg_real)((double)s0[i] + g * g);
+        p[i] = (tg_real)((double)p[i] - lr * g / (sqrt((double)s0[i]) + c->eps));
+    } else {
+        double b1 = c->beta1, b2 = c->beta2, step_size = lr / (1 - pow(b1, (double)t));
+        s0[i] = (tg_real)(b1 * (double)s0[i] + (1 - b1) * g);
+        s1[i] = (tg_real)(b2 * (double)s1[i] + (1 - b2) * g * g);
+        double denom = sqrt((double)s1[i]) / sqrt(1 - pow(b2, (double)t)) + c->eps;
+        p[i] = (tg_real)((double)p[i] - step_size * (double)s0[i] / denom);
+    }
+}
+
+/* Two fused steps (scale 0.75, zeroing the gradients when zero) of cfg over [3, 3 + n) of a
+ * store of n + 5, the gradients from seed 5 before each. */
+static tg_params *steps_on_a_run(tg_optim_config cfg, size_t n, int zero, tg_optim **out)
+{
+    tg_params *ps = tg_params_new();
+    add_param(ps, "w", 1, n + 5);
+    tg_rng r;
+    tg_rng_seed(&r, 5);
+    fill_uniform(tg_params_values(ps), n + 5, &r, -1, 1);
+    tg_optim *o = make(ps, cfg);
+    for (int step = 0; step < 2; step++) {
+        fill_uniform(tg_params_grads(ps), n + 5, &r, -2, 2);
+        assert_int_equal(tg_optim_step_range(o, 3, 3 + n, 0.75, zero, NULL), TG_OK);
+    }
+    *out = o;
+    return ps;
+}
+
+/* The same two steps by reference_update into p, s (two arrays of n + 5) and dp. */
+static void reference_steps(const tg_optim_config *c, size_t n, int zero, tg_real *p, tg_real *s,
+                            tg_real *dp)
+{
+    tg_rng r;
+    tg_rng_seed(&r, 5);
+    fill_uniform(p, n + 5, &r, -1, 1);
+    memset(s, 0, 2 * (n + 5) * sizeof *s);
+    int stateful = c->kind != TG_OPTIM_SGD || c->momentum > 0;
+    for (uint64_t t = 1; t <= 2; t++) {
+        fill_uniform(dp, n + 5, &r, -2, 2);
+        for (size_t i = 3; i < 3 + n; i++) {
+            reference_update(c, t, (tg_real)0.75, p, dp, stateful ? s : NULL, s + n + 5, i);
+            if (zero) dp[i] = 0;
+        }
+    }
+}
+
+/* The update loops run as SSE2, AVX2 or AVX-512 code, whichever the CPU runs (ops/simd.c): at
+ * each level this CPU has, SGD (with and without decay), momentum, Adagrad and Adam over runs of
+ * awkward lengths at an odd offset give the bits of the scalar reference, in the values, the
+ * state and the gradients (zeroed or kept), and leave the elements outside the run alone. */
+static void test_steps_give_the_scalar_bits_at_every_vector_width(void **s)
+{
+    (void)s;
+    tg_optim_config cfgs[] = {tg_sgd_config(0.5, 0), tg_sgd_config(0.5, 0), tg_sgd_config(0.1, 0.9),
+                              tg_adagrad_config(0.1), tg_adam_config(0.01)};
+    cfgs[1].weight_decay = cfgs[2].weight_decay = cfgs[3].weight_decay = 1e-2;
+    cfgs[4].weight_decay = 1e-2;
+    const size_t lens[] = {0, 1, 7, 8, 17, 1003, 4096 + 37};
+    for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++)
+        for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+            size_t n = lens[k], bytes = (n + 5) * sizeof(tg_real);
+            tg_real *want = malloc(4 * bytes);
+            assert_non_null(want);
+            reference_steps(&cfgs[c], n, (int)(k % 2), want, want + n + 5, want + 3 * (n + 5));
+            for (int level = TGI_SIMD_BASE; level <= TGI_SIMD_AVX512; level++) {
+                tgi_simd_cap(level);
+                tg_optim *o;
+                tg_params *ps = steps_on_a_run(cfgs[c], n, (int)(k % 2), &o);
+                assert_memory_equal(tg_params_values(ps), want, bytes);
+                assert_memory_equal(tg_params_grads(ps), want + 3 * (n + 5), bytes);
+                for (size_t i = 0; i < tg_optim_state_count(o); i++)
+                    assert_memory_equal(tg_optim_state(o, i), want + (1 + i) * (n + 5), bytes);
+                tg_optim_free(o);
+                tg_params_free(ps);
+            }
+            tgi_simd_cap(-1);
+            free(want);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -479,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_optim_new_rejects_bad_hyperparameters_with_a_message),
         cmocka_unit_test(test_step_fails_when_the_store_grew),
         cmocka_unit_test(test_step_decay_follows_zaremba_schedules),
+        cmocka_unit_test(test_steps_give_the_scalar_bits_at_every_vector_width),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
