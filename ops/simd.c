@@ -12,7 +12,7 @@
  * TG_SIMD=base|avx2|avx512 in the environment caps the choice (for measuring one against
  * another); tgi_simd_cap does the same for tests.
  *
- * Read next: ops/loss.c (the user).
+ * Read next: ops/loss.c (the first user; nn/clip.c's norm and nn/optim.c's updates are others).
  */
 #include "ops/internal.h"
 
