@@ -229,6 +229,60 @@ static const tg_op matmul_op = {
     "tg_matmul", matmul_forward, matmul_backward, finish_weight_grads,
     "matmul: the upstream gradient times the other input, transposed  dA += dY·Bᵀ, dB += Aᵀ·dY"};
 
+/* A row bias's gradient, dc[j] += dy[i][j] for i = 0, 1, ..., m - 1 in that order: BIAS_COLS
+ * columns at a time held in registers while i runs, so dc is read and written once, not once a
+ * row (the decoder's (400 x 10000) dy of ptb-small, 1 thread, Zen 5: 1.2 -> 0.25-0.4 ms at
+ * AVX-512, 0.63 at SSE2). Each column is the same sum in the same order as one row at a time,
+ * on any vector width and thread count (threads take whole blocks of columns). */
+enum { BIAS_COLS = 256 / sizeof(tg_real) };
+typedef tg_real bias_vec __attribute__((vector_size(64)));
+
+TGI_INLINE void bias_block(tg_real *dc, const tg_real *dy, size_t m, size_t n, size_t j0)
+{
+    enum { Q = BIAS_COLS * sizeof(tg_real) / sizeof(bias_vec) };
+    if (n - j0 < BIAS_COLS) { /* the last columns, one row at a time */
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = j0; j < n; j++) dc[j] += dy[i * n + j];
+        return;
+    }
+    bias_vec acc[Q], x;
+    memcpy(acc, dc + j0, sizeof acc);
+    for (size_t i = 0; i < m; i++)
+        for (size_t q = 0; q < Q; q++) {
+            memcpy(&x, dy + i * n + j0 + q * (sizeof x / sizeof(tg_real)), sizeof x);
+            acc[q] += x;
+        }
+    memcpy(dc + j0, acc, sizeof acc);
+}
+
+typedef void bias_fn(tg_real *, const tg_real *, size_t, size_t, size_t);
+#define BIAS_FUNCTIONS(attr, set)                                                                  \
+    attr static void bias_block_##set(tg_real *dc, const tg_real *dy, size_t m, size_t n,          \
+                                      size_t j0)                                                   \
+    {                                                                                              \
+        bias_block(dc, dy, m, n, j0);                                                              \
+    }
+BIAS_FUNCTIONS(, base)
+#if TGI_SIMD
+BIAS_FUNCTIONS(TGI_AVX2, avx2)
+BIAS_FUNCTIONS(TGI_AVX512, avx512)
+#endif
+
+static void bias_grad(tg_real *dc, const tg_real *dy, size_t m, size_t n)
+{
+    static bias_fn *const set[] = {
+        bias_block_base,
+#if TGI_SIMD
+        bias_block_avx2,
+        bias_block_avx512,
+#endif
+    };
+    bias_fn *block = set[TGI_SIMD ? tgi_simd_level() : 0];
+    size_t blocks = (n + BIAS_COLS - 1) / BIAS_COLS;
+    TGI_PARALLEL_FOR(tgi_threads_for(m * n, 4 * MIN_MACS_PER_THREAD), b, blocks,
+                     block(dc, dy, m, n, b * BIAS_COLS));
+}
+
 /* addmm's inputs are a, b, c: a and b where matmul has them, so its backward is matmul's. */
 static void addmm_forward(tg_tape *t, tg_tensor *y) /* y = c, then y += op(a)·op(b) */
 {
@@ -244,10 +298,7 @@ static void addmm_backward(tg_tape *t,
 {
     tg_tensor *c = y->in[2];
     if (c->grad && c->rows == 1)
-        for (size_t i = 0; i < y->rows; i++) {
-            const tg_real *dy = y->grad + i * y->cols;
-            for (size_t j = 0; j < y->cols; j++) c->grad[j] += dy[j];
-        }
+        bias_grad(c->grad, y->grad, y->rows, y->cols);
     else if (c->grad)
         for (size_t i = 0, n = tg_numel(y); i < n; i++) c->grad[i] += y->grad[i];
     matmul_backward(t, y);

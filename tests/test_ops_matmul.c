@@ -264,6 +264,43 @@ static void test_addmm_matches_c_plus_the_product_and_finite_differences(void **
             }
 }
 
+/* A row bias's gradient is each column's sum over the rows, added in row order into the float
+ * gradient (ops/matmul.c sums blocks of columns in registers): the same bits as that loop on
+ * every vector width and on 1 and 2 threads, with a partial last block of columns. */
+static void test_addmm_row_bias_gradient_is_the_columns_sums_in_row_order(void **s)
+{
+    (void)s;
+    const size_t m = 1025, k = 1, n = 4 * 1024 + 5; /* 2 threads from 4M elements */
+    tg_rng r;
+    tg_rng_seed(&r, 43);
+    tg_tensor *c = rand_leaf(1, n, &r, -1, 1), *a = rand_leaf(m, k, &r, -1, 1),
+              *b = rand_leaf(k, n, &r, -1, 1), *w = rand_leaf(m, n, &r, -1, 1);
+    tg_real *want = malloc(n * sizeof *want);
+    assert_non_null(want);
+    for (size_t j = 0; j < n; j++) want[j] = (tg_real)0.25; /* what the gradient held before */
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) want[j] += w->val[i * n + j];
+    for (int level = TGI_SIMD_BASE; level <= TGI_SIMD_AVX512; level++)
+        for (int threads = 1; threads <= 2; threads++) {
+            tgi_simd_cap(level);
+            tg_set_num_threads(threads);
+            for (size_t j = 0; j < n; j++) c->grad[j] = (tg_real)0.25;
+            tg_tape *t = tg_tape_new();
+            tg_tensor *y = tg_addmm(t, c, a, b, 0);
+            assert_non_null(y);
+            tg_backward(t, tg_sum(t, tg_mul(t, y, w)));
+            assert_memory_equal(c->grad, want, n * sizeof *want);
+            tg_tape_free(t);
+        }
+    tgi_simd_cap(-1);
+    tg_set_num_threads(0);
+    free(want);
+    tg_tensor_free(c);
+    tg_tensor_free(a);
+    tg_tensor_free(b);
+    tg_tensor_free(w);
+}
+
 static void test_addmm_rejects_a_c_of_another_shape_and_names_missing_inputs(void **s)
 {
     (void)s;
@@ -677,6 +714,7 @@ int main(void)
         cmocka_unit_test(test_matmul_backward_matches_finite_differences),
         cmocka_unit_test(test_matmul_of_a_tensor_with_its_own_transpose_matches_finite_differences),
         cmocka_unit_test(test_addmm_matches_c_plus_the_product_and_finite_differences),
+        cmocka_unit_test(test_addmm_row_bias_gradient_is_the_columns_sums_in_row_order),
         cmocka_unit_test(test_addmm_rejects_a_c_of_another_shape_and_names_missing_inputs),
         cmocka_unit_test(test_matmul_backward_adds_to_gradients_already_there),
         cmocka_unit_test(test_weight_used_by_many_products_gets_the_sum_of_their_gradients),
