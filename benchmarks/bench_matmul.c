@@ -312,6 +312,16 @@ static const shape shapes[] = {
     {"dh   (2x2600).(2600x650)", 2, 2600, 650, 0},
     {"h.Wt (1x100).(400x100)^T", 1, 100, 400, TG_TRANS_B},
     {"dh   (1x400).(400x100)", 1, 400, 100, 0},
+    /* ptb-small's decoder (H = 200, V = 10,000, T·B = 400 rows). BLIS puts C by columns, so the
+       backward products' 200 columns fill 200 of the 224 rows of skx's seven 32-row
+       micro-panels; 192 and 224 columns are whole panels, for comparison. */
+    {"dec  (400x200).(10000x200)^T", 400, 200, 10000, TG_TRANS_B},
+    {"dh   (400x10000).(10000x200)", 400, 10000, 200, 0},
+    {"dh   (400x10000).(10000x192)", 400, 10000, 192, 0},
+    {"dh   (400x10000).(10000x224)", 400, 10000, 224, 0},
+    {"dW   (400x10000)^T.(400x200)", 10000, 400, 200, TG_TRANS_A},
+    {"dW   (400x10000)^T.(400x192)", 10000, 400, 192, TG_TRANS_A},
+    {"dW   (400x10000)^T.(400x224)", 10000, 400, 224, TG_TRANS_A},
     /* ptb-medium's large products (H = 650, V = 10,000, T·B = 700 rows; 350 at B = 10):
        decoder, its two backward products, the gates over all steps and theirs. */
     {"dec  (700x650).(10000x650)^T", 700, 650, 10000, TG_TRANS_B},
