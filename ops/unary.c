@@ -4,7 +4,8 @@
  * on element i of dy and y. Every backward differentiates through forward's output y (tanh and
  * sigmoid never recompute an exponential) or through the op's argument (scale's c, kept in
  * y->arg), and adds into dx, so a tensor used twice receives both terms. sigmoid's and tanh's
- * loops are also compiled for AVX2 and AVX-512 and chosen at run time (map(), ops/simd.c).
+ * loops are also compiled for AVX2 and AVX-512 and chosen at run time by tgi_map (declared in
+ * ops/vmath.h, defined here for ops/binary.c and ops/fused.c too; ops/simd.c).
  * Read next: shape.c (ops that move values rather than change them).
  */
 #include "ops/unary.h"
@@ -13,7 +14,9 @@
 
 #include "ops/vmath.h"
 
+#include <assert.h>
 #include <math.h>
+#include <stdint.h>
 
 /* Past this many elements per thread a loop is worth splitting: 8192 tanh take about 10 us,
  * several times what waking a second thread costs. Smaller tensors stay on the calling thread
@@ -55,90 +58,65 @@ static inline tg_real sigmoid(tg_real x) /* 1/(1 + e) for x >= 0, else e/(1 + e)
     return nan_or(x, (x >= 0 ? 1 : e) / (1 + e));
 }
 
-/* The gate activations' loops, over elements lo..hi of x, y (and dx, dy), written once and
- * compiled per instruction set (ops/simd.c): each element gets the same operations in every
- * version, so the same bits. An LSTM step calls them on (B x H) gates, 100 elements at batch 1,
- * where SSE2's 4 lanes against AVX-512's 16 is most of the cost. */
-typedef struct map_args {
-    const tg_real *restrict x; /* forward: the input; backward: y */
-    tg_real *restrict y;       /* forward: the output; backward: dx */
-    const tg_real *restrict dy;
-} map_args;
-typedef void map_fn(const map_args *m, size_t lo, size_t hi);
+/* The gate activations' loops (TGI_MAP_LOOP, ops/vmath.h): forward reads x (in[0]) and writes y
+ * (out[0]); backward reads y (in[0]) and dy (in[1]) and adds into dx (out[0]). Each is compiled
+ * per instruction set with the same operations on each element, so the same bits. An LSTM step
+ * calls them on (B x H) gates, 100 elements at batch 1, where SSE2's 4 lanes against AVX-512's
+ * 16 is most of the cost. */
+TGI_MAP_LOOP(tanh_map, (x, in1, in2), (y, out1, out2), y[i] = TANH(x[i]))
+TGI_MAP_LOOP(sigmoid_map, (x, in1, in2), (y, out1, out2), y[i] = sigmoid(x[i]))
+TGI_MAP_LOOP(tanh_grad_map, (y, dy, in2), (dx, out1, out2), dx[i] += dy[i] * (1 - y[i] * y[i]))
+TGI_MAP_LOOP(sigmoid_grad_map, (y, dy, in2), (dx, out1, out2), dx[i] += dy[i] * y[i] * (1 - y[i]))
 
-TGI_INLINE void tanh_map(const map_args *m, size_t lo, size_t hi)
+/* 1 when p's and q's n elements share memory (NULL shares nothing). */
+static int overlap(const tg_real *p, const tg_real *q, size_t n)
 {
-    for (size_t i = lo; i < hi; i++) m->y[i] = TANH(m->x[i]);
+    uintptr_t a = (uintptr_t)p, b = (uintptr_t)q, len = n * sizeof *p;
+    return p && q && a < b + len && b < a + len;
 }
 
-TGI_INLINE void tanh_grad_map(const map_args *m, size_t lo, size_t hi) /* dx += dy * (1 - y*y) */
+int tgi_map(tgi_map_fn *const versions[3], const tgi_map_args *m, size_t n, size_t min_per_thread)
 {
-    for (size_t i = lo; i < hi; i++) m->y[i] += m->dy[i] * (1 - m->x[i] * m->x[i]);
-}
-
-TGI_INLINE void sigmoid_map(const map_args *m, size_t lo, size_t hi)
-{
-    for (size_t i = lo; i < hi; i++) m->y[i] = sigmoid(m->x[i]);
-}
-
-TGI_INLINE void sigmoid_grad_map(const map_args *m, size_t lo, size_t hi) /* dx += dy * y*(1-y) */
-{
-    for (size_t i = lo; i < hi; i++) m->y[i] += m->dy[i] * m->x[i] * (1 - m->x[i]);
-}
-
-#define MAP1(attr, set, name)                                                                      \
-    attr static void name##_##set(const map_args *m, size_t lo, size_t hi)                         \
-    {                                                                                              \
-        name##_map(m, lo, hi);                                                                     \
-    }
-#define MAPS(attr, set)                                                                            \
-    MAP1(attr, set, tanh)                                                                          \
-    MAP1(attr, set, tanh_grad) MAP1(attr, set, sigmoid) MAP1(attr, set, sigmoid_grad)
-MAPS(, base)
-#if TGI_SIMD
-MAPS(TGI_AVX2, avx2)
-MAPS(TGI_AVX512, avx512)
-#endif
-
-enum { MAP_TANH, MAP_TANH_GRAD, MAP_SIGMOID, MAP_SIGMOID_GRAD };
-
-/* Loop `which` over all n elements, in one piece a thread, with this CPU's version. */
-static void map(int which, map_args m, size_t n)
-{
-    static map_fn *const fns[][4] = {
-        {tanh_base, tanh_grad_base, sigmoid_base, sigmoid_grad_base},
-#if TGI_SIMD
-        {tanh_avx2, tanh_grad_avx2, sigmoid_avx2, sigmoid_grad_avx2},
-        {tanh_avx512, tanh_grad_avx512, sigmoid_avx512, sigmoid_grad_avx512},
-#endif
-    };
-    map_fn *f = fns[TGI_SIMD ? tgi_simd_level() : 0][which];
-    size_t nt = (size_t)tgi_threads_for(n, MIN_PER_THREAD), piece = (n + nt - 1) / nt;
+    for (int k = 0; k < 3; k++)
+        for (int j = 0; j < 3; j++)
+            if (overlap(m->out[k], m->in[j], n) || (j != k && overlap(m->out[k], m->out[j], n)))
+                return 0;
+    tgi_map_fn *f = versions[TGI_SIMD ? tgi_simd_level() : 0];
+    size_t nt = (size_t)tgi_threads_for(n, min_per_thread), piece = (n + nt - 1) / nt;
     TGI_PARALLEL_FOR(
         (int)nt, p, nt,
-        f(&m, p * piece < n ? p * piece : n, (p + 1) * piece < n ? (p + 1) * piece : n));
+        f(m, p * piece < n ? p * piece : n, (p + 1) * piece < n ? (p + 1) * piece : n));
+    return 1;
+}
+
+/* Loop v over y's elements: forward's arrays (y = op(x)) or backward's (dx += ... y, dy). They
+ * never overlap (y is a new node, dx is x's), so tgi_map always runs. */
+static void map(tgi_map_fn *const v[3], const tg_tensor *y, int backward)
+{
+    tgi_map_args fw = {{y->in[0]->val}, {y->val}}, bw = {{y->val, y->grad}, {y->in[0]->grad}};
+    int done = tgi_map(v, backward ? &bw : &fw, tg_numel(y), MIN_PER_THREAD);
+    assert(done);
+    (void)done;
 }
 
 static void tanh_forward(tg_tape *t, tg_tensor *y)
 {
-    map(MAP_TANH, (map_args){y->in[0]->val, y->val, NULL}, tg_numel(y));
+    map(tanh_map_versions, y, 0);
 }
 
 static void tanh_backward(tg_tape *t, tg_tensor *y) /* dx += dy * (1 - y*y) */
 {
-    if (y->in[0]->grad)
-        map(MAP_TANH_GRAD, (map_args){y->val, y->in[0]->grad, y->grad}, tg_numel(y));
+    if (y->in[0]->grad) map(tanh_grad_map_versions, y, 1);
 }
 
 static void sigmoid_forward(tg_tape *t, tg_tensor *y)
 {
-    map(MAP_SIGMOID, (map_args){y->in[0]->val, y->val, NULL}, tg_numel(y));
+    map(sigmoid_map_versions, y, 0);
 }
 
 static void sigmoid_backward(tg_tape *t, tg_tensor *y) /* dx += dy * y*(1-y) */
 {
-    if (y->in[0]->grad)
-        map(MAP_SIGMOID_GRAD, (map_args){y->val, y->in[0]->grad, y->grad}, tg_numel(y));
+    if (y->in[0]->grad) map(sigmoid_grad_map_versions, y, 1);
 }
 
 static void relu_forward(tg_tape *t, tg_tensor *y) /* x < 0 ? 0 : x, so a NaN passes through */

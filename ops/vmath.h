@@ -1,5 +1,9 @@
-/* vmath.h: exp and expm1 of non-positive arguments, written so that a loop calling them
- * vectorises (softmax-xent, sigmoid, tanh). Internal to ops/, not installed.
+/* vmath.h: the ops layer's vector loops. Internal to ops/, not installed.
+ *
+ * First, element-wise loops written once and compiled per instruction set (TGI_MAP_LOOP,
+ * tgi_map), which the element-wise ops of the recurrent cells run through: sigmoid, tanh, add,
+ * sub, mul and addcmul, forward and backward. Then exp and expm1 of non-positive arguments,
+ * written so that a loop calling them vectorises (softmax-xent, sigmoid, tanh).
  *
  * libm's expf is a call per element, which stops the compiler from vectorising the loop around
  * it. These are pure arithmetic instead: no branch, no table, integer selects for the clamps.
@@ -13,11 +17,55 @@
 #ifndef TG_OPS_VMATH_H
 #define TG_OPS_VMATH_H
 
-#include "autograd/tape.h"
+#include "ops/internal.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+/* Element-wise loops compiled per instruction set as ops/internal.h describes (TGI_SIMD), for
+ * ops/unary.c, binary.c and fused.c. A loop reads up to three arrays and writes up to three,
+ * over elements lo..hi:
+ *     TGI_MAP_LOOP(name, (p, q, r), (o, o2, o3), body)
+ * defines `for (size_t i = lo; i < hi; i++) body` as an always-inline function of those arrays
+ * (p, q, r: m->in[0..2]; o, o2, o3: m->out[0..2]; unused ones take any name), all restrict
+ * parameters, which GCC keeps through inlining where restrict pointers copied out of a struct
+ * do not vectorise; and name_versions[level], its wrapper per TGI_SIMD_* level. tgi_map runs
+ * this CPU's version over n elements, in one piece a thread when there are at least
+ * 2·min_per_thread (defined in ops/unary.c). It returns 0 and runs nothing when an array it
+ * writes overlaps another of m's: the caller then takes a loop that allows that. */
+typedef struct tgi_map_args {
+    const tg_real *in[3];
+    tg_real *out[3];
+} tgi_map_args;
+typedef void tgi_map_fn(const tgi_map_args *m, size_t lo, size_t hi);
+int tgi_map(tgi_map_fn *const versions[3], const tgi_map_args *m, size_t n, size_t min_per_thread);
+
+#define TGI_MAP_IN_(p, q, r)                                                                       \
+    const tg_real *restrict p, const tg_real *restrict q, const tg_real *restrict r
+#define TGI_MAP_OUT_(o, o2, o3) tg_real *restrict o, tg_real *restrict o2, tg_real *restrict o3
+#define TGI_MAP_LOOP(name, ins, outs, body)                                                        \
+    TGI_INLINE void name(TGI_MAP_IN_ ins, TGI_MAP_OUT_ outs, size_t lo, size_t hi)                 \
+    {                                                                                              \
+        for (size_t i = lo; i < hi; i++) body;                                                     \
+    }                                                                                              \
+    TGI_MAP_VERSIONS(name)
+#define TGI_MAP_WRAPPER_(attr, name, set)                                                          \
+    attr static void name##_##set(const tgi_map_args *m, size_t lo, size_t hi)                     \
+    {                                                                                              \
+        name(m->in[0], m->in[1], m->in[2], m->out[0], m->out[1], m->out[2], lo, hi);               \
+    }
+#if TGI_SIMD
+#define TGI_MAP_VERSIONS(name)                                                                     \
+    TGI_MAP_WRAPPER_(, name, base)                                                                 \
+    TGI_MAP_WRAPPER_(TGI_AVX2, name, avx2)                                                         \
+    TGI_MAP_WRAPPER_(TGI_AVX512, name, avx512)                                                     \
+    static tgi_map_fn *const name##_versions[3] = {name##_base, name##_avx2, name##_avx512};
+#else
+#define TGI_MAP_VERSIONS(name)                                                                     \
+    TGI_MAP_WRAPPER_(, name, base)                                                                 \
+    static tgi_map_fn *const name##_versions[3] = {name##_base, name##_base, name##_base};
+#endif
 
 #ifdef TG_DOUBLE
 static inline tg_real exp_nonpos(tg_real x)

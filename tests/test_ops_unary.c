@@ -2,6 +2,7 @@
  * against finite differences, on 1x1, 1xN and non-square shapes (log on positive values);
  * sigmoid at +-1000; exp's overflow and log's domain; accumulation;
  * sigmoid and tanh in ulps over a sweep of all floats; one thread against two. */
+#include "samebits.h"
 #include "testutil.h"
 
 #include "ops/internal.h"
@@ -499,10 +500,29 @@ static void test_unary_ops_give_the_same_bits_on_one_and_two_threads(void **s)
     tg_tensor_free(w);
 }
 
+static tg_tensor *sigmoid1(tg_tape *t, tg_tensor *const *in)
+{
+    return tg_sigmoid(t, in[0]);
+}
+
+static tg_tensor *tanh1(tg_tape *t, tg_tensor *const *in)
+{
+    return tg_tanh(t, in[0]);
+}
+
+/* The same at the lengths every element-wise op's test uses (samebits.h), 1 to 1003. */
+static void test_sigmoid_and_tanh_give_the_same_bits_at_every_width_on_short_lengths(void **s)
+{
+    (void)s;
+    assert_same_bits_at_every_width(sigmoid1, 1, -8, 8);
+    assert_same_bits_at_every_width(tanh1, 1, -8, 8);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sigmoid_and_tanh_give_the_same_bits_with_every_vector_width),
+        cmocka_unit_test(test_sigmoid_and_tanh_give_the_same_bits_at_every_width_on_short_lengths),
         cmocka_unit_test(test_tanh_forward_matches_reference),
         cmocka_unit_test(test_sigmoid_forward_matches_reference),
         cmocka_unit_test(test_relu_forward_matches_reference),
