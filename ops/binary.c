@@ -4,10 +4,13 @@
  * the other's (B x N). A broadcast operand is read with stride 0 along the dimension it lacks
  * (row stride 0 for a row, column stride 0 for a column), so one loop serves every case, and
  * its backward sums over that dimension simply because every element adds into the same place.
+ * Operands of equal shapes, the recurrent cells' case, take flat loops instead, compiled for
+ * SSE2, AVX2 and AVX-512 and chosen at run time (ops/vmath.h's tgi_map): the same bits.
  */
 #include "ops/binary.h"
 
 #include "ops/internal.h"
+#include "ops/vmath.h"
 
 /* Row stride of x as read against a result with `rows` rows: 0 for a broadcast row (a
  * column's row stride is its one column, 1). */
@@ -84,43 +87,75 @@ static block part(const tg_tensor *y, const tg_tensor *into, int k, int nt)
         }                                                                                          \
     } while (0)
 
+/* Equal shapes, every use in the recurrent cells: one flat loop over the elements, compiled per
+ * instruction set (tgi_map, ops/internal.h), reading p and q and writing o. Each element gets
+ * the same operation as in FOR_EACH, so the bits do not depend on the path or the width. */
+#define MAP(name, body) TGI_MAP_LOOP(name, (p, q, in2), (o, out1, out2), body)
+MAP(add_map, o[i] = p[i] + q[i])
+MAP(sub_map, o[i] = p[i] - q[i])
+MAP(mul_map, o[i] = p[i] * q[i])
+MAP(acc_map, o[i] += p[i])            /* da += dy */
+MAP(dec_map, o[i] -= p[i])            /* db -= dy */
+MAP(acc_mul_map, o[i] += p[i] * q[i]) /* da += dy * b */
+
+/* 1 when y's inputs have y's shape and f has run over its elements (o overlapping neither
+ * p nor q); 0 when the caller's FOR_EACH is to do it. */
+static int flat(tgi_map_fn *const f[3], const tg_tensor *y, const tg_real *p, const tg_real *q,
+                tg_real *o)
+{
+    const tg_tensor *a = y->in[0], *b = y->in[1];
+    if (a->rows != y->rows || a->cols != y->cols || b->rows != y->rows || b->cols != y->cols)
+        return 0;
+    tgi_map_args m = {{p, q}, {o}};
+    return tgi_map(f, &m, tg_numel(y), MIN_PER_THREAD);
+}
+
 static void add_forward(tg_tape *t, tg_tensor *y)
 {
     tg_tensor *a = y->in[0], *b = y->in[1];
-    FOR_EACH(y, a, b, y, y->val[iy + j] = a->val[ia + ja] + b->val[ib + jb]);
+    if (!flat(add_map_versions, y, a->val, b->val, y->val))
+        FOR_EACH(y, a, b, y, y->val[iy + j] = a->val[ia + ja] + b->val[ib + jb]);
 }
 
 static void add_backward(tg_tape *t, tg_tensor *y) /* da += dy; db += dy */
 {
     tg_tensor *a = y->in[0], *b = y->in[1];
-    if (a->grad) FOR_EACH(y, a, b, a, a->grad[ia + ja] += y->grad[iy + j]);
-    if (b->grad) FOR_EACH(y, a, b, b, b->grad[ib + jb] += y->grad[iy + j]);
+    if (a->grad && !flat(acc_map_versions, y, y->grad, NULL, a->grad))
+        FOR_EACH(y, a, b, a, a->grad[ia + ja] += y->grad[iy + j]);
+    if (b->grad && !flat(acc_map_versions, y, y->grad, NULL, b->grad))
+        FOR_EACH(y, a, b, b, b->grad[ib + jb] += y->grad[iy + j]);
 }
 
 static void sub_forward(tg_tape *t, tg_tensor *y)
 {
     tg_tensor *a = y->in[0], *b = y->in[1];
-    FOR_EACH(y, a, b, y, y->val[iy + j] = a->val[ia + ja] - b->val[ib + jb]);
+    if (!flat(sub_map_versions, y, a->val, b->val, y->val))
+        FOR_EACH(y, a, b, y, y->val[iy + j] = a->val[ia + ja] - b->val[ib + jb]);
 }
 
 static void sub_backward(tg_tape *t, tg_tensor *y) /* da += dy; db -= dy */
 {
     tg_tensor *a = y->in[0], *b = y->in[1];
-    if (a->grad) FOR_EACH(y, a, b, a, a->grad[ia + ja] += y->grad[iy + j]);
-    if (b->grad) FOR_EACH(y, a, b, b, b->grad[ib + jb] -= y->grad[iy + j]);
+    if (a->grad && !flat(acc_map_versions, y, y->grad, NULL, a->grad))
+        FOR_EACH(y, a, b, a, a->grad[ia + ja] += y->grad[iy + j]);
+    if (b->grad && !flat(dec_map_versions, y, y->grad, NULL, b->grad))
+        FOR_EACH(y, a, b, b, b->grad[ib + jb] -= y->grad[iy + j]);
 }
 
 static void mul_forward(tg_tape *t, tg_tensor *y)
 {
     tg_tensor *a = y->in[0], *b = y->in[1];
-    FOR_EACH(y, a, b, y, y->val[iy + j] = a->val[ia + ja] * b->val[ib + jb]);
+    if (!flat(mul_map_versions, y, a->val, b->val, y->val))
+        FOR_EACH(y, a, b, y, y->val[iy + j] = a->val[ia + ja] * b->val[ib + jb]);
 }
 
 static void mul_backward(tg_tape *t, tg_tensor *y) /* da += dy * b; db += dy * a */
 {
     tg_tensor *a = y->in[0], *b = y->in[1];
-    if (a->grad) FOR_EACH(y, a, b, a, a->grad[ia + ja] += y->grad[iy + j] * b->val[ib + jb]);
-    if (b->grad) FOR_EACH(y, a, b, b, b->grad[ib + jb] += y->grad[iy + j] * a->val[ia + ja]);
+    if (a->grad && !flat(acc_mul_map_versions, y, y->grad, b->val, a->grad))
+        FOR_EACH(y, a, b, a, a->grad[ia + ja] += y->grad[iy + j] * b->val[ib + jb]);
+    if (b->grad && !flat(acc_mul_map_versions, y, y->grad, a->val, b->grad))
+        FOR_EACH(y, a, b, b, b->grad[ib + jb] += y->grad[iy + j] * a->val[ia + ja]);
 }
 
 static void div_forward(tg_tape *t, tg_tensor *y)

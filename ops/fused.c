@@ -4,43 +4,52 @@
  * back, and in backward passes over dy twice; here forward is one pass and backward one pass
  * that reads dy once for all three gradients. The product is rounded before the sum, as in the
  * composite (no fused multiply-add: C11 mode keeps contraction off), so the bits are the same.
+ * Both loops are compiled for SSE2, AVX2 and AVX-512 and chosen at run time (ops/vmath.h's
+ * tgi_map), with the same bits at each.
  *
  * Read next: ops/binary.c (the single ops these replace), nn/cells.c (where they are used).
  */
 #include "ops/fused.h"
 
 #include "ops/internal.h"
+#include "ops/vmath.h"
+
+#include <assert.h>
 
 /* Past this many elements per thread a loop is split between threads (ops/binary.c's figure). */
 enum { MIN_PER_THREAD = 32768 };
 
+/* The loops of the usual case, compiled per instruction set (tgi_map, ops/internal.h) with the
+ * same operations on each element, so the same bits: forward reads x, a, b and writes y;
+ * backward reads dy, a, b and adds into dx, da, db. */
+TGI_MAP_LOOP(addcmul_map, (x, a, b), (y, out1, out2), y[i] = x[i] + a[i] * b[i])
+TGI_MAP_LOOP(addcmul_grad_map, (dy, a, b), (dx, da, db), {
+    dx[i] += dy[i];
+    da[i] += dy[i] * b[i];
+    db[i] += dy[i] * a[i];
+})
+
 static void addcmul_forward(tg_tape *t, tg_tensor *y) /* y = x + a ⊙ b */
 {
     (void)t;
-    const tg_real *x = y->in[0]->val, *a = y->in[1]->val, *b = y->in[2]->val;
-    tg_real *v = y->val;
-    size_t n = tg_numel(y);
-    TGI_PARALLEL_FOR(tgi_threads_for(n, MIN_PER_THREAD), i, n, v[i] = x[i] + a[i] * b[i]);
+    tgi_map_args m = {{y->in[0]->val, y->in[1]->val, y->in[2]->val}, {y->val}};
+    int done = tgi_map(addcmul_map_versions, &m, tg_numel(y), MIN_PER_THREAD);
+    assert(done); /* y is a new node: it shares memory with no input */
+    (void)done;
 }
 
-/* dx += dy; da += dy ⊙ b; db += dy ⊙ a, in one pass when all three are wanted. */
+/* dx += dy; da += dy ⊙ b; db += dy ⊙ a, in one pass when all three are wanted and apart (not
+ * when the same tensor is two of x, a, b), else one pass each. */
 static void addcmul_backward(tg_tape *t, tg_tensor *y)
 {
     (void)t;
     tg_tensor *x = y->in[0], *a = y->in[1], *b = y->in[2];
     const tg_real *dy = y->grad;
     size_t n = tg_numel(y);
-    int nt = tgi_threads_for(n, MIN_PER_THREAD);
-    if (x->grad && a->grad && b->grad) {
-        tg_real *dx = x->grad, *da = a->grad, *db = b->grad;
-        const tg_real *av = a->val, *bv = b->val;
-        TGI_PARALLEL_FOR(nt, i, n, {
-            dx[i] += dy[i];
-            da[i] += dy[i] * bv[i];
-            db[i] += dy[i] * av[i];
-        });
+    tgi_map_args m = {{dy, a->val, b->val}, {x->grad, a->grad, b->grad}};
+    if (x->grad && a->grad && b->grad && tgi_map(addcmul_grad_map_versions, &m, n, MIN_PER_THREAD))
         return;
-    }
+    int nt = tgi_threads_for(n, MIN_PER_THREAD);
     if (x->grad) TGI_PARALLEL_FOR(nt, i, n, x->grad[i] += dy[i]);
     if (a->grad) TGI_PARALLEL_FOR(nt, i, n, a->grad[i] += dy[i] * b->val[i]);
     if (b->grad) TGI_PARALLEL_FOR(nt, i, n, b->grad[i] += dy[i] * a->val[i]);

@@ -1,6 +1,7 @@
 /* test_ops_binary.c: add, sub, mul and div against a naive reference and finite differences, on
  * equal shapes, with the (1 x N) row and with the (B x 1) column on either side; large ones on
  * one thread and on two. */
+#include "samebits.h"
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -267,6 +268,31 @@ static void test_binary_ops_give_the_same_bits_on_one_and_two_threads(void **s)
         }
 }
 
+static tg_tensor *add2(tg_tape *t, tg_tensor *const *in)
+{
+    return tg_add(t, in[0], in[1]);
+}
+
+static tg_tensor *sub2(tg_tape *t, tg_tensor *const *in)
+{
+    return tg_sub(t, in[0], in[1]);
+}
+
+static tg_tensor *mul2(tg_tape *t, tg_tensor *const *in)
+{
+    return tg_mul(t, in[0], in[1]);
+}
+
+/* Equal shapes run as SSE2, AVX2 or AVX-512 code (ops/vmath.h): the same bits at each, forward
+ * and backward, on lengths that end every way against the lanes. */
+static void test_add_sub_and_mul_give_the_same_bits_with_every_vector_width(void **s)
+{
+    (void)s;
+    assert_same_bits_at_every_width(add2, 2, -2, 2);
+    assert_same_bits_at_every_width(sub2, 2, -2, 2);
+    assert_same_bits_at_every_width(mul2, 2, -2, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_binary_ops_reject_shapes_that_do_not_broadcast),
         cmocka_unit_test(test_binary_ops_pass_null_through_and_keep_the_first_error),
         cmocka_unit_test(test_binary_ops_give_the_same_bits_on_one_and_two_threads),
+        cmocka_unit_test(test_add_sub_and_mul_give_the_same_bits_with_every_vector_width),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

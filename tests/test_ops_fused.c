@@ -1,6 +1,7 @@
 /* test_ops_fused.c: tg_addcmul against its composite (the same bits, forward and backward) and
- * finite differences, its shape errors, NULL inputs, an input used twice, and large tensors on
- * one thread and on two. */
+ * finite differences, its shape errors, NULL inputs, an input used twice, large tensors on one
+ * thread and on two, and every vector width (samebits.h). */
+#include "samebits.h"
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -11,16 +12,11 @@ typedef struct {
     int composite; /* 1: tg_add(x, tg_mul(a, b)) instead of tg_addcmul */
 } ctx;
 
-static tg_tensor *addcmul_of(tg_tape *t, const ctx *c)
-{
-    return c->composite ? tg_add(t, c->x, tg_mul(t, c->a, c->b)) : tg_addcmul(t, c->x, c->a, c->b);
-}
-
 /* loss = sum((x + a ⊙ b) ⊙ w): a weighted sum, so every output element gets its own gradient. */
 static tg_tensor *weighted(tg_tape *t, void *p)
 {
     ctx *c = p;
-    return tg_sum(t, tg_mul(t, addcmul_of(t, c), c->w));
+    return tg_sum(t, tg_mul(t, tg_addcmul(t, c->x, c->a, c->b), c->w));
 }
 
 static ctx rand_ctx(size_t rows, size_t cols, tg_rng *r)
@@ -37,22 +33,22 @@ static void free_ctx(ctx *c)
     tg_tensor_free(c->w);
 }
 
+static tg_tensor *addcmul3(tg_tape *t, tg_tensor *const *in)
+{
+    return tg_addcmul(t, in[0], in[1], in[2]);
+}
+
+static tg_tensor *add_of_mul3(tg_tape *t, tg_tensor *const *in)
+{
+    return tg_add(t, in[0], tg_mul(t, in[1], in[2]));
+}
+
 /* y's values and x's, a's and b's gradients after backward of the weighted loss, as one heap
  * block (n values each, 4n in all). */
 static tg_real *run(ctx *c)
 {
-    size_t n = tg_numel(c->x);
-    tg_real *out = malloc(4 * n * sizeof *out);
     tg_tensor *in[] = {c->x, c->a, c->b};
-    for (int k = 0; k < 3; k++) memset(in[k]->grad, 0, n * sizeof(tg_real));
-    tg_tape *t = tg_tape_new();
-    tg_tensor *y = addcmul_of(t, c);
-    assert_non_null(y);
-    memcpy(out, y->val, n * sizeof *out);
-    assert_int_equal(tg_backward(t, tg_sum(t, tg_mul(t, y, c->w))), TG_OK);
-    for (int k = 0; k < 3; k++) memcpy(out + (k + 1) * n, in[k]->grad, n * sizeof *out);
-    tg_tape_free(t);
-    return out;
+    return values_and_gradients(c->composite ? add_of_mul3 : addcmul3, in, 3, c->w);
 }
 
 static void test_addcmul_forward_matches_reference(void **s)
@@ -182,6 +178,14 @@ static void test_addcmul_gives_the_same_bits_on_one_and_two_threads(void **s)
     free_ctx(&c);
 }
 
+/* The loops run as SSE2, AVX2 or AVX-512 code (ops/vmath.h): the same bits at each, forward and
+ * backward, on lengths that end every way against the lanes. */
+static void test_addcmul_gives_the_same_bits_with_every_vector_width(void **s)
+{
+    (void)s;
+    assert_same_bits_at_every_width(addcmul3, 3, -2, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -193,6 +197,7 @@ int main(void)
         cmocka_unit_test(test_addcmul_rejects_shapes_that_differ),
         cmocka_unit_test(test_addcmul_passes_null_through_and_keeps_the_first_error),
         cmocka_unit_test(test_addcmul_gives_the_same_bits_on_one_and_two_threads),
+        cmocka_unit_test(test_addcmul_gives_the_same_bits_with_every_vector_width),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
