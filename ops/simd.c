@@ -3,16 +3,20 @@
  *
  * The library is compiled for the x86-64 baseline (SSE2), so a loop the compiler vectorises
  * runs 4 floats at a time. A few loops that dominate a step outside the products (the
- * softmax-xent's exponentials over the (T·B x V) logits) are also compiled for AVX2 and
- * AVX-512 and chosen here at run time: the widest set the CPU and its OS run
- * (__builtin_cpu_supports checks both), never more. Each version does the same operations in the
- * same order on each element (no fused multiply-add: C11 mode keeps contraction off, and the
- * reductions keep their fixed partial sums), so all give the same bits; tests compare them.
+ * softmax-xent's exponentials over the (T·B x V) logits, ops/loss.c; the recurrent cells'
+ * element-wise ops, forward and backward: sigmoid and tanh in ops/unary.c, add, sub and mul of
+ * equal shapes in ops/binary.c, addcmul in ops/fused.c, all through ops/vmath.h's tgi_map)
+ * are also compiled for AVX2 and AVX-512 and chosen here at run time: the widest set the CPU
+ * and its OS run (__builtin_cpu_supports checks both), never more. Each version does the same
+ * operations in the same order on each element (no fused multiply-add: C11 mode keeps
+ * contraction off, and the reductions keep their fixed partial sums), so all give the same
+ * bits; tests compare them.
  *
  * TG_SIMD=base|avx2|avx512 in the environment caps the choice (for measuring one against
  * another); tgi_simd_cap does the same for tests.
  *
- * Read next: ops/loss.c (the first user; nn/clip.c's norm and nn/optim.c's updates are others).
+ * Read next: ops/loss.c (the first user), ops/vmath.h (the element-wise ops' loops); nn/clip.c's
+ * norm and nn/optim.c's updates are others.
  */
 #include "ops/internal.h"
 
