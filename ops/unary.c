@@ -58,15 +58,36 @@ static inline tg_real sigmoid(tg_real x) /* 1/(1 + e) for x >= 0, else e/(1 + e)
     return nan_or(x, (x >= 0 ? 1 : e) / (1 + e));
 }
 
-/* The gate activations' loops (TGI_MAP_LOOP, ops/vmath.h): forward reads x (in[0]) and writes y
+/* The gate activations' loops (tgi_map, ops/vmath.h): forward reads x (in[0]) and writes y
  * (out[0]); backward reads y (in[0]) and dy (in[1]) and adds into dx (out[0]). Each is compiled
  * per instruction set with the same operations on each element, so the same bits. An LSTM step
  * calls them on (B x H) gates, 100 elements at batch 1, where SSE2's 4 lanes against AVX-512's
  * 16 is most of the cost. */
-TGI_MAP_LOOP(tanh_map, (x, in1, in2), (y, out1, out2), y[i] = TANH(x[i]))
-TGI_MAP_LOOP(sigmoid_map, (x, in1, in2), (y, out1, out2), y[i] = sigmoid(x[i]))
 TGI_MAP_LOOP(tanh_grad_map, (y, dy, in2), (dx, out1, out2), dx[i] += dy[i] * (1 - y[i] * y[i]))
 TGI_MAP_LOOP(sigmoid_grad_map, (y, dy, in2), (dx, out1, out2), dx[i] += dy[i] * y[i] * (1 - y[i]))
+
+/* Forward, y[i] = f(x[i]) over lo..hi: whole blocks of TAIL elements, then, when some are left,
+ * the last TAIL elements again as one block, so that the remainder runs as one more vector
+ * instead of the compiler's scalar remainder loop, which costs as much as several vectors here
+ * (AVX-512, sigmoid of 96 floats 37 ns, of 100 65 ns; 44 ns so). The elements done twice get the
+ * same value twice (x and y never overlap), so the bits are the same either way. */
+enum { TAIL = 16 }; /* AVX-512's lanes, a multiple of AVX2's and SSE2's */
+#define MAP_IN_BLOCKS(name, f)                                                                     \
+    TGI_INLINE void name(TGI_MAP_IN_(x, in1, in2), TGI_MAP_OUT_(y, out1, out2), size_t lo,         \
+                         size_t hi)                                                                \
+    {                                                                                              \
+        if (hi - lo < TAIL) {                                                                      \
+            for (size_t i = lo; i < hi; i++) y[i] = f(x[i]);                                       \
+            return;                                                                                \
+        }                                                                                          \
+        size_t end = hi - (hi - lo) % TAIL;                                                        \
+        for (size_t i = lo; i < end; i++) y[i] = f(x[i]);                                          \
+        if (end < hi)                                                                              \
+            for (size_t k = 0; k < TAIL; k++) y[hi - TAIL + k] = f(x[hi - TAIL + k]);              \
+    }                                                                                              \
+    TGI_MAP_VERSIONS(name)
+MAP_IN_BLOCKS(tanh_map, TANH)
+MAP_IN_BLOCKS(sigmoid_map, sigmoid)
 
 /* 1 when p's and q's n elements share memory (NULL shares nothing). */
 static int overlap(const tg_real *p, const tg_real *q, size_t n)
@@ -77,11 +98,15 @@ static int overlap(const tg_real *p, const tg_real *q, size_t n)
 
 int tgi_map(tgi_map_fn *const versions[3], const tgi_map_args *m, size_t n, size_t min_per_thread)
 {
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 3 && m->out[k]; k++)
         for (int j = 0; j < 3; j++)
             if (overlap(m->out[k], m->in[j], n) || (j != k && overlap(m->out[k], m->out[j], n)))
                 return 0;
     tgi_map_fn *f = versions[TGI_SIMD ? tgi_simd_level() : 0];
+    if (n < 2 * min_per_thread) { /* one thread, as tgi_threads_for would say: no division */
+        f(m, 0, n);
+        return 1;
+    }
     size_t nt = (size_t)tgi_threads_for(n, min_per_thread), piece = (n + nt - 1) / nt;
     TGI_PARALLEL_FOR(
         (int)nt, p, nt,

@@ -32,8 +32,9 @@
  * parameters, which GCC keeps through inlining where restrict pointers copied out of a struct
  * do not vectorise; and name_versions[level], its wrapper per TGI_SIMD_* level. tgi_map runs
  * this CPU's version over n elements, in one piece a thread when there are at least
- * 2·min_per_thread (defined in ops/unary.c). It returns 0 and runs nothing when an array it
- * writes overlaps another of m's: the caller then takes a loop that allows that. */
+ * 2·min_per_thread (defined in ops/unary.c). The arrays written fill out[] from the first (a
+ * NULL ends them). tgi_map returns 0 and runs nothing when one overlaps another array of m's:
+ * the caller then takes a loop that allows that. */
 typedef struct tgi_map_args {
     const tg_real *in[3];
     tg_real *out[3];
