@@ -24,6 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if TGI_SIMD
+#include <immintrin.h>
+#endif
 
 /* A step runs over the store CHUNK elements at a time, the chunks shared among up to
  * tgi_threads_for(numel, MIN_PER_THREAD) threads. Measured on 2 cores (zen3, SGD step with
@@ -166,19 +169,54 @@ TGI_INLINE void sgd_momentum(const tg_optim_config *c, tg_real scale, tg_real *r
 }
 
 /* sqrt sets errno on a negative argument, so a loop calling it is not vectorised (the build has
- * no -fno-math-errno), at any width: in the AVX-512 version too it is a scalar vsqrtsd and a
- * branch (GCC 12, __builtin_sqrt alike). Adagrad and Adam take their roots in a loop of their
- * own, SQRT_RUN elements at a time, between two loops that are vectorised; the roots are most of
- * their step's time. */
+ * no -fno-math-errno), at any width: it stays a scalar vsqrtsd and a branch (GCC 12,
+ * __builtin_sqrt alike). So Adagrad and Adam take their roots SQRT_RUN elements at a time, between
+ * two loops that are vectorised, in a function per instruction set (roots_fn, passed down from
+ * the wrapper) that calls the vector square root itself. IEEE square roots are correctly rounded
+ * at every width, so each gives the bits of sqrt() for every input, NaN, infinities, zeros and
+ * subnormals included (tests/test_nn_optim.c). */
 #define SQRT_RUN 256
 
-static void roots(double *r, const tg_real *x, size_t n)
+/* r[i] = sqrt(x[i]) in double, for i < n. */
+typedef void roots_fn(double *restrict r, const tg_real *restrict x, size_t n);
+
+static void roots_base(double *restrict r, const tg_real *restrict x, size_t n)
 {
-    for (size_t i = 0; i < n; i++) r[i] = sqrt((double)x[i]);
+    size_t i = 0;
+#if TGI_SIMD
+    for (; i + 2 <= n; i += 2) { /* SSE2: two at a time */
+        __m128 xs = _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(x + i)));
+        _mm_storeu_pd(r + i, _mm_sqrt_pd(_mm_cvtps_pd(xs)));
+    }
+#endif
+    for (; i < n; i++) r[i] = sqrt((double)x[i]);
 }
 
+#if TGI_SIMD
+TGI_AVX2 static void roots_avx2(double *restrict r, const tg_real *restrict x, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        _mm256_storeu_pd(r + i, _mm256_sqrt_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i))));
+    for (; i < n; i++) r[i] = sqrt((double)x[i]);
+}
+
+/* The last n mod 8 as one masked vector: masked-off lanes load nothing and take the root of 0. */
+TGI_AVX512 static void roots_avx512(double *restrict r, const tg_real *restrict x, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm512_storeu_pd(r + i, _mm512_sqrt_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i))));
+    if (i == n) return;
+    __mmask8 k = (__mmask8)((1u << (n - i)) - 1);
+    __m512d xs = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k, x + i));
+    _mm512_mask_storeu_pd(r + i, k, _mm512_sqrt_pd(xs));
+}
+#endif
+
 TGI_INLINE void adagrad(const tg_optim_config *c, tg_real scale, tg_real *restrict p,
-                        tg_real *restrict dp, tg_real *restrict s, size_t n, int zero)
+                        tg_real *restrict dp, tg_real *restrict s, size_t n, int zero,
+                        roots_fn *roots)
 {
     double lr = c->lr, wd = c->weight_decay, eps = c->eps, r[SQRT_RUN];
     for (size_t j = 0; j < n; j += SQRT_RUN) {
@@ -198,7 +236,7 @@ TGI_INLINE void adagrad(const tg_optim_config *c, tg_real scale, tg_real *restri
 
 TGI_INLINE void adam(const tg_optim_config *c, uint64_t t, tg_real scale, tg_real *restrict p,
                      tg_real *restrict dp, tg_real *restrict m, tg_real *restrict v, size_t n,
-                     int zero)
+                     int zero, roots_fn *roots)
 {
     double b1 = c->beta1, b2 = c->beta2, wd = c->weight_decay, eps = c->eps, r[SQRT_RUN];
     double step_size = c->lr / (1 - pow(b1, (double)t)); // lr / (1 − β1^t)
@@ -220,8 +258,9 @@ TGI_INLINE void adam(const tg_optim_config *c, uint64_t t, tg_real scale, tg_rea
 }
 
 /* The update of elements [lo, hi) of the store, as step t of o; their gradients zeroed when
- * zero. */
-TGI_INLINE void update(const tg_optim *o, uint64_t t, tg_real scale, size_t lo, size_t hi, int zero)
+ * zero; square roots by roots. */
+TGI_INLINE void update(const tg_optim *o, uint64_t t, tg_real scale, size_t lo, size_t hi, int zero,
+                       roots_fn *roots)
 {
     const tg_optim_config *c = &o->cfg;
     tg_real *p = tg_params_values(o->ps) + lo, *s = o->state ? o->state + lo : NULL;
@@ -235,24 +274,25 @@ TGI_INLINE void update(const tg_optim *o, uint64_t t, tg_real scale, size_t lo, 
             sgd(c, scale, p, dp, n, zero);
         break;
     case TG_OPTIM_ADAGRAD:
-        adagrad(c, scale, p, dp, s, n, zero);
+        adagrad(c, scale, p, dp, s, n, zero, roots);
         break;
     case TG_OPTIM_ADAM:
-        adam(c, t, scale, p, dp, s, s + o->numel, n, zero);
+        adam(c, t, scale, p, dp, s, s + o->numel, n, zero, roots);
         break;
     }
 }
 
-/* update once per instruction set (and per value of zero); updater() picks this CPU's. */
+/* update once per instruction set (and per value of zero), with that set's roots; updater()
+ * picks this CPU's. */
 typedef void update_fn(const tg_optim *, uint64_t, tg_real, size_t, size_t, int);
 #define UPDATE_FUNCTION(attr, set)                                                                 \
     attr static void update_##set(const tg_optim *o, uint64_t t, tg_real scale, size_t lo,         \
                                   size_t hi, int zero)                                             \
     {                                                                                              \
         if (zero)                                                                                  \
-            update(o, t, scale, lo, hi, 1);                                                        \
+            update(o, t, scale, lo, hi, 1, roots_##set);                                           \
         else                                                                                       \
-            update(o, t, scale, lo, hi, 0);                                                        \
+            update(o, t, scale, lo, hi, 0, roots_##set);                                           \
     }
 UPDATE_FUNCTION(, base)
 #if TGI_SIMD

@@ -10,6 +10,7 @@
 #include "nn/optim.h"
 #include "ops/internal.h"
 
+#include <float.h>
 #include <stdlib.h>
 
 #define NP    3 /* scalars in the test store */
@@ -490,9 +491,56 @@ static void reference_update(const tg_optim_config *c, uint64_t t, tg_real scale
     }
 }
 
+/* Inputs that the square roots of Adagrad and Adam must take as sqrt() does, planted in the run
+ * [3, 3 + n) before each step, by i mod 11 so that each lands in every vector lane: a NaN
+ * gradient; a huge gradient (its square overflows the float state); a state (both arrays, where
+ * s0 and s1 are not NULL) that is subnormal, 0, negative (as only a corrupt state can be; its
+ * root is NaN), huge, infinite or NaN. The first three states come with a zero gradient at
+ * p = 0, so that the root is taken of that state. */
+static void plant(size_t n, tg_real *p, tg_real *dp, tg_real *s0, tg_real *s1)
+{
+    double tiny = sizeof(tg_real) == sizeof(float) ? FLT_TRUE_MIN : DBL_TRUE_MIN;
+    double huge = sizeof(tg_real) == sizeof(float) ? FLT_MAX : DBL_MAX;
+    for (size_t i = 3; i < 3 + n; i++) {
+        double v;
+        switch (i % 11) {
+        case 0:
+            dp[i] = (tg_real)NAN;
+            continue;
+        case 1:
+            dp[i] = (tg_real)(huge / 4);
+            continue;
+        case 2:
+            v = tiny * (double)(i % 64 + 1);
+            break;
+        case 3:
+            v = 0;
+            break;
+        case 4:
+            v = -1;
+            break;
+        case 5:
+            v = huge;
+            break;
+        case 6:
+            v = INFINITY;
+            break;
+        case 7:
+            v = NAN;
+            break;
+        default:
+            continue;
+        }
+        if (i % 11 <= 4) p[i] = dp[i] = 0;
+        if (s0) s0[i] = (tg_real)v;
+        if (s1) s1[i] = (tg_real)v;
+    }
+}
+
 /* Two fused steps (scale 0.75, zeroing the gradients when zero) of cfg over [3, 3 + n) of a
- * store of n + 5, the gradients from seed 5 before each. */
-static tg_params *steps_on_a_run(tg_optim_config cfg, size_t n, int zero, tg_optim **out)
+ * store of n + 5, the gradients from seed 5 before each, then plant's values when awkward. */
+static tg_params *steps_on_a_run(tg_optim_config cfg, size_t n, int zero, int awkward,
+                                 tg_optim **out)
 {
     tg_params *ps = tg_params_new();
     add_param(ps, "w", 1, n + 5);
@@ -502,6 +550,9 @@ static tg_params *steps_on_a_run(tg_optim_config cfg, size_t n, int zero, tg_opt
     tg_optim *o = make(ps, cfg);
     for (int step = 0; step < 2; step++) {
         fill_uniform(tg_params_grads(ps), n + 5, &r, -2, 2);
+        if (awkward)
+            plant(n, tg_params_values(ps), tg_params_grads(ps), tg_optim_state(o, 0),
+                  tg_optim_state(o, 1));
         assert_int_equal(tg_optim_step_range(o, 3, 3 + n, 0.75, zero, NULL), TG_OK);
     }
     *out = o;
@@ -509,8 +560,8 @@ static tg_params *steps_on_a_run(tg_optim_config cfg, size_t n, int zero, tg_opt
 }
 
 /* The same two steps by reference_update into p, s (two arrays of n + 5) and dp. */
-static void reference_steps(const tg_optim_config *c, size_t n, int zero, tg_real *p, tg_real *s,
-                            tg_real *dp)
+static void reference_steps(const tg_optim_config *c, size_t n, int zero, int awkward, tg_real *p,
+                            tg_real *s, tg_real *dp)
 {
     tg_rng r;
     tg_rng_seed(&r, 5);
@@ -519,6 +570,8 @@ static void reference_steps(const tg_optim_config *c, size_t n, int zero, tg_rea
     int stateful = c->kind != TG_OPTIM_SGD || c->momentum > 0;
     for (uint64_t t = 1; t <= 2; t++) {
         fill_uniform(dp, n + 5, &r, -2, 2);
+        if (awkward)
+            plant(n, p, dp, stateful ? s : NULL, c->kind == TG_OPTIM_ADAM ? s + n + 5 : NULL);
         for (size_t i = 3; i < 3 + n; i++) {
             reference_update(c, t, (tg_real)0.75, p, dp, stateful ? s : NULL, s + n + 5, i);
             if (zero) dp[i] = 0;
@@ -529,7 +582,9 @@ static void reference_steps(const tg_optim_config *c, size_t n, int zero, tg_rea
 /* The update loops run as SSE2, AVX2 or AVX-512 code, whichever the CPU runs (ops/simd.c): at
  * each level this CPU has, SGD (with and without decay), momentum, Adagrad and Adam over runs of
  * awkward lengths at an odd offset give the bits of the scalar reference, in the values, the
- * state and the gradients (zeroed or kept), and leave the elements outside the run alone. */
+ * state and the gradients (zeroed or kept), and leave the elements outside the run alone; so
+ * they do with plant's awkward values (NaN, infinite, huge, 0, subnormal, negative), which go
+ * through every lane of the vector square roots of Adagrad and Adam. */
 static void test_steps_give_the_scalar_bits_at_every_vector_width(void **s)
 {
     (void)s;
@@ -539,15 +594,16 @@ static void test_steps_give_the_scalar_bits_at_every_vector_width(void **s)
     cfgs[4].weight_decay = 1e-2;
     const size_t lens[] = {0, 1, 7, 8, 17, 1003, 4096 + 37};
     for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++)
-        for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
-            size_t n = lens[k], bytes = (n + 5) * sizeof(tg_real);
+        for (size_t k = 0; k < 2 * sizeof lens / sizeof lens[0]; k++) {
+            size_t n = lens[k / 2], bytes = (n + 5) * sizeof(tg_real);
+            int zero = (int)(k / 2 % 2), awkward = (int)(k % 2);
             tg_real *want = malloc(4 * bytes);
             assert_non_null(want);
-            reference_steps(&cfgs[c], n, (int)(k % 2), want, want + n + 5, want + 3 * (n + 5));
+            reference_steps(&cfgs[c], n, zero, awkward, want, want + n + 5, want + 3 * (n + 5));
             for (int level = TGI_SIMD_BASE; level <= TGI_SIMD_AVX512; level++) {
                 tgi_simd_cap(level);
                 tg_optim *o;
-                tg_params *ps = steps_on_a_run(cfgs[c], n, (int)(k % 2), &o);
+                tg_params *ps = steps_on_a_run(cfgs[c], n, zero, awkward, &o);
                 assert_memory_equal(tg_params_values(ps), want, bytes);
                 assert_memory_equal(tg_params_grads(ps), want + 3 * (n + 5), bytes);
                 for (size_t i = 0; i < tg_optim_state_count(o); i++)
