@@ -19,7 +19,13 @@
  *   one row (batch 1): a·b as the first with 128 columns at once, a·bᵀ as 16 dot products at a
  *     time whose lanes are summed by the same tree;
  *   c (m x n) = beta·c + aᵀ·b, a (k x m) of few rows: the first with a read down its columns
- *     (a weight's gradient from the T·B rows of a batch-1 window, dW += dyᵀ·x).
+ *     (a weight's gradient from the T·B rows of a batch-1 window, dW += dyᵀ·x);
+ *   a·b and aᵀ·b of many rows but few columns (at most TALL_MAX_COLS) and a short k: the first
+ *     two again, over bands of TALL_BAND rows shared among threads. BLIS puts c by columns, so its
+ *     32-row micro-panels run along n and pad it to a multiple of 32 (100 columns are four panels,
+ *     128 rows of work; 200 are seven, 224); here a tile holds 48 or 64 columns of 8 or 6 rows, the
+ *     weight's block of k rows staying in L2 (the gradient products of an H = 100 or 200 model's
+ *     input side, its dh and dW over all steps, and of its small decoder).
  *
  * Each element of c is one fixed computation, by one thread, then added to c (beta 1) or stored
  * (beta 0): a sum over p in order, or for the dot products 16 such sums and the fixed tree over
@@ -44,6 +50,14 @@
  * (400 x 100)ᵀ 67 against 46, (1 x 400)·(400 x 100) 80 against 48. */
 enum { SMALL_MAX_ROWS = 32, AT_MAX = 16384, MIN_MACS_PER_THREAD = 1 << 19 };
 enum { MIN_ROWS_TA = 3, MIN_COLS = 5 };
+/* Tall products of few columns run here past SMALL_MAX_ROWS rows when n <= TALL_MAX_COLS and
+ * k <= TALL_MAX_K (a block of 64 columns of b, 512 KB, stays in L2), and for aᵀ·b m <=
+ * TALL_MAX_ROWS_TA (a tile reads 6 adjacent values of each of a's k rows, m apart). Zen 5, 1
+ * thread, CPU time, under load (2026-12-03): (800 x 400)·(400 x 100) 147 -> 198 GFLOP/s,
+ * (800 x 400)ᵀ·(800 x 100) 141 -> 202, (400 x 800)·(800 x 200) 164 -> 223, (800 x 400)ᵀ·
+ * (400 x 200) 182 -> 212, (10000 x 400)·(400 x 200) 170 -> 194; with k = 10000 (147 against 155)
+ * or aᵀ·b of 10000 rows (121 against 152) BLIS stays faster, so those stay BLIS's. */
+enum { TALL_MAX_COLS = 256, TALL_MAX_K = 2048, TALL_MAX_ROWS_TA = 1024 };
 
 #if TGI_SIMD
 #include <immintrin.h>
@@ -137,10 +151,9 @@ TGI_INLINE TGI_AVX512 void block_nn(const int Q, const int TA, size_t m, size_t 
  * whether a is read transposed (a's strides known to the compiler: 10 x 2600 x 650 ran at 147
  * GFLOP/s with them passed at run time, 206 with them known). */
 TGI_INLINE TGI_AVX512 void columns_nn(const int TA, size_t w, size_t m, size_t tiles, size_t k,
-                                      const float *a, const float *b, size_t ld,
+                                      const float *a, size_t lda, const float *b, size_t ld,
                                       const __mmask16 *mk, float beta, float *c, int pf)
 {
-    size_t lda = TA ? m : k;
     switch ((w + 15) / 16) {
         CASE_Q(4, block_nn(4, TA, m, tiles, k, a, lda, b, ld, mk, beta, c, ld, pf));
         CASE_Q(3, block_nn(3, TA, m, tiles, k, a, lda, b, ld, mk, beta, c, ld, pf));
@@ -221,9 +234,35 @@ TGI_AVX512 static void product_nn(int ta, size_t m, size_t n, size_t k, const fl
         if (m == 1)
             columns_row_nn(w, k, a, b + j, n, mk, beta, c + j);
         else if (ta)
-            columns_nn(1, w, m, tiles, k, a, b + j, n, mk, beta, c + j, 0);
+            columns_nn(1, w, m, tiles, k, a, m, b + j, n, mk, beta, c + j, 0);
         else
-            columns_nn(0, w, m, tiles, k, a, b + j, n, mk, beta, c + j, 1);
+            columns_nn(0, w, m, tiles, k, a, k, b + j, n, mk, beta, c + j, 1);
+    });
+}
+
+/* A tall product (more than SMALL_MAX_ROWS rows) of few columns: product_nn's tiles over bands
+ * of TALL_BAND rows, the bands shared among threads (a band does every block of columns, so both
+ * threads work whatever n is). Each element is the same sum as in product_nn, whatever the band. */
+enum { TALL_BAND = 96 };
+
+TGI_AVX512 static void product_nn_tall(int ta, size_t m, size_t n, size_t k, const float *a,
+                                       const float *b, float beta, float *c, int threads)
+{
+    size_t rows, bands = (m + TALL_BAND - 1) / TALL_BAND;
+    int q;
+    nn_tiling(ta, m, &rows, &q);
+    size_t width = 16 * (size_t)q, blocks = (n + width - 1) / width;
+    TGI_PARALLEL_FOR(threads, band, bands, {
+        size_t i = band * TALL_BAND, h = MIN(m - i, TALL_BAND), tiles = (h + rows - 1) / rows;
+        for (size_t blk = 0; blk < blocks; blk++) {
+            size_t j = blk * width, w = MIN(n - j, width);
+            __mmask16 mk[8];
+            block_lanes(w, 8, mk);
+            if (ta)
+                columns_nn(1, w, h, tiles, k, a + i, m, b + j, n, mk, beta, c + i * n + j, 0);
+            else
+                columns_nn(0, w, h, tiles, k, a + i * k, k, b + j, n, mk, beta, c + i * n + j, 1);
+        }
     });
 }
 
@@ -513,10 +552,13 @@ TGI_AVX512 static void product_dot(size_t m, size_t n, size_t k, const float *a,
 #if TGI_SIMD
 /* Whether the shape is one of those above: op(a) of 1 to SMALL_MAX_ROWS rows (a·bᵀ with a at most
  * AT_MAX elements), or aᵀ·b with a stored as (k x m) of at most SMALL_MAX_ROWS rows (a
- * parameter's weight gradient from the T·B rows of a batch-1 window) and m 1 or MIN_ROWS_TA.. */
+ * parameter's weight gradient from the T·B rows of a batch-1 window) and m 1 or MIN_ROWS_TA..,
+ * or a tall a·b or aᵀ·b within the TALL_ limits. */
 static int fits(int ta, int tb, size_t m, size_t n, size_t k)
 {
     if (n < MIN_COLS || (ta && tb)) return 0;
+    if (!tb && m > SMALL_MAX_ROWS)
+        return n <= TALL_MAX_COLS && k <= TALL_MAX_K && (!ta || m <= TALL_MAX_ROWS_TA);
     if (ta) return k <= SMALL_MAX_ROWS && (m == 1 || m >= MIN_ROWS_TA);
     return m <= SMALL_MAX_ROWS && !(tb && m > 1 && m * k > AT_MAX);
 }
@@ -534,6 +576,8 @@ int tgi_small_product(int ta, int tb, size_t m, size_t n, size_t k, const tg_rea
         product_dot(m, n, k, a, b, beta, c, threads);
     else if (tb)
         product_nt(m, n, k, a, b, beta, c, threads);
+    else if (m > SMALL_MAX_ROWS)
+        product_nn_tall(ta, m, n, k, a, b, beta, c, threads);
     else
         product_nn(ta, m, n, k, a, b, beta, c, threads);
     return 1;

@@ -621,6 +621,41 @@ static void test_products_of_few_rows_give_the_same_bits_on_one_and_two_threads(
     }
 }
 
+/* Products of more rows than a per-step product but few columns and a short k run in place in
+ * bands of rows (ops/smallmm.c) where BLIS's 32-row micro-panels would pad the columns: a·b and
+ * aᵀ·b with several bands and a partial one, a partial block of columns, and at the limits
+ * (33 rows, 5 and 256 columns) give the naive product, and the same bits on 1 and 2 threads. */
+static void test_tall_products_of_few_columns_give_the_same_bits_on_1_and_2_threads(void **s)
+{
+    (void)s;
+    const size_t shapes[][3] = {{300, 70, 100}, {33, 150, 256}, {410, 64, 5}, {1000, 33, 17}};
+    tg_rng r;
+    tg_rng_seed(&r, 47);
+    for (size_t z = 0; z < sizeof shapes / sizeof shapes[0]; z++)
+        for (int ta = 0; ta < 2; ta++) {
+            size_t m = shapes[z][0], k = shapes[z][1], n = shapes[z][2];
+            int flags = ta ? TG_TRANS_A : 0;
+            tg_tensor *a = operand(m, k, ta, &r), *b = rand_leaf(k, n, &r, -1, 1);
+            tg_real *out[2];
+            for (int th = 0; th < 2; th++) {
+                tg_set_num_threads(th + 1);
+                tg_tape *t = tape_of_nans();
+                tg_tensor *y = tg_matmul(t, a, b, flags);
+                assert_non_null(y);
+                check_product(y, a, b, flags, k);
+                out[th] = malloc(m * n * sizeof(tg_real));
+                assert_non_null(out[th]);
+                memcpy(out[th], y->val, m * n * sizeof(tg_real));
+                tg_tape_free(t);
+            }
+            tg_set_num_threads(0);
+            assert_memory_equal(out[0], out[1], m * n * sizeof(tg_real));
+            free(out[0]), free(out[1]);
+            tg_tensor_free(a);
+            tg_tensor_free(b);
+        }
+}
+
 /* ops/blis.c's packing kernel for 32-row panels gives the bits of BLIS's own (the context's
  * fallback for 32 rows) on every panel a product can ask for: fewer rows than 32 (zeros below),
  * columns past the edge (zeros), rows strided with k contiguous (transposed in 16 x 16 tiles,
@@ -723,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_blis_select_rejects_unknown_and_unchecked_kernel_sets),
         cmocka_unit_test(test_blis_config_names_blis_the_kernels_and_the_threads),
         cmocka_unit_test(test_products_of_few_rows_give_the_same_bits_on_one_and_two_threads),
+        cmocka_unit_test(test_tall_products_of_few_columns_give_the_same_bits_on_1_and_2_threads),
         cmocka_unit_test(test_blis_context_is_blis_own_but_for_the_blocksize_the_config_names),
         cmocka_unit_test(test_products_of_long_k_give_the_same_bits_on_one_and_two_threads),
         cmocka_unit_test(test_packer_gives_the_panels_of_blis_own_code),
