@@ -241,19 +241,21 @@ TGI_AVX512 static void product_nn(int ta, size_t m, size_t n, size_t k, const fl
 }
 
 /* A tall product (more than SMALL_MAX_ROWS rows) of few columns: product_nn's tiles over bands
- * of TALL_BAND rows, the bands shared among threads (a band does every block of columns, so both
- * threads work whatever n is). Each element is the same sum as in product_nn, whatever the band. */
+ * of at most TALL_BAND rows, as many bands for each thread and of nearly equal height (a band does
+ * every block of columns, so every thread works whatever n is). Each element is the same sum as
+ * in product_nn, whatever the band, so the bands may depend on the thread count. */
 enum { TALL_BAND = 96 };
 
 TGI_AVX512 static void product_nn_tall(int ta, size_t m, size_t n, size_t k, const float *a,
                                        const float *b, float beta, float *c, int threads)
 {
-    size_t rows, bands = (m + TALL_BAND - 1) / TALL_BAND;
+    size_t rows, per = threads > 1 ? (size_t)threads : 1;
+    size_t bands = per * ((m + per * TALL_BAND - 1) / (per * TALL_BAND));
     int q;
     nn_tiling(ta, m, &rows, &q);
     size_t width = 16 * (size_t)q, blocks = (n + width - 1) / width;
     TGI_PARALLEL_FOR(threads, band, bands, {
-        size_t i = band * TALL_BAND, h = MIN(m - i, TALL_BAND), tiles = (h + rows - 1) / rows;
+        size_t i = band * m / bands, h = (band + 1) * m / bands - i, tiles = (h + rows - 1) / rows;
         for (size_t blk = 0; blk < blocks; blk++) {
             size_t j = blk * width, w = MIN(n - j, width);
             __mmask16 mk[8];
