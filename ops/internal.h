@@ -86,9 +86,10 @@ int tgi_simd_level(void);
 void tgi_simd_cap(int level);
 
 /* c (m x n) = beta·c + op(a)·op(b) for op(a) (m x k) of few rows (a stored (m x k)), or aᵀ·b
- * for a stored (k x m) of few rows (ta), b (k x n), or (n x k) read transposed when tb, all
- * stored by rows without gaps, beta 0 or 1 (ops/smallmm.c). 1 when done; 0 when this CPU or
- * shape is not one it handles (then the caller asks BLIS). */
+ * for a stored (k x m) of few rows (ta), or a·b and aᵀ·b of many rows but few columns and a
+ * short k; b (k x n), or (n x k) read transposed when tb, all stored by rows without gaps, beta 0
+ * or 1 (ops/smallmm.c). 1 when done; 0 when this CPU or shape is not one it handles (then the
+ * caller asks BLIS). */
 int tgi_small_product(int ta, int tb, size_t m, size_t n, size_t k, const tg_real *a,
                       const tg_real *b, tg_real beta, tg_real *c);
 

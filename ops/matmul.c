@@ -80,7 +80,7 @@ static void gemm(int ta, int tb, size_t m, size_t n, size_t k, const tg_real *a,
         if (beta == 0) memset(c, 0, m * n * sizeof *c);
         return;
     }
-    if (tgi_small_product(ta, tb, m, n, k, a, b, beta, c)) return; /* few rows, in place */
+    if (tgi_small_product(ta, tb, m, n, k, a, b, beta, c)) return; /* in place (ops/smallmm.c) */
     if (gemv_product(ta, tb, m, n, k, a, b, beta, c)) return;
     tgi_blis_gemm(ta, tb, m, n, k, a, b, beta, c, tgi_threads_for(m * n * k, MIN_MACS_PER_THREAD));
 }
