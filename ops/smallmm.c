@@ -50,13 +50,15 @@
  * (400 x 100)ᵀ 67 against 46, (1 x 400)·(400 x 100) 80 against 48. */
 enum { SMALL_MAX_ROWS = 32, AT_MAX = 16384, MIN_MACS_PER_THREAD = 1 << 19 };
 enum { MIN_ROWS_TA = 3, MIN_COLS = 5 };
+
 /* Tall products of few columns run here past SMALL_MAX_ROWS rows when n <= TALL_MAX_COLS and
- * k <= TALL_MAX_K (a block of 64 columns of b, 512 KB, stays in L2), and for aᵀ·b m <=
+ * k <= TALL_MAX_K (a block of 64 columns of b, 512 KB, stays in L2), and for aᵀ·b when m <=
  * TALL_MAX_ROWS_TA (a tile reads 6 adjacent values of each of a's k rows, m apart). Zen 5, 1
  * thread, CPU time, under load (2026-12-03): (800 x 400)·(400 x 100) 147 -> 198 GFLOP/s,
- * (800 x 400)ᵀ·(800 x 100) 141 -> 202, (400 x 800)·(800 x 200) 164 -> 223, (800 x 400)ᵀ·
- * (400 x 200) 182 -> 212, (10000 x 400)·(400 x 200) 170 -> 194; with k = 10000 (147 against 155)
- * or aᵀ·b of 10000 rows (121 against 152) BLIS stays faster, so those stay BLIS's. */
+ * (800 x 400)ᵀ·(800 x 100) 141 -> 202, (800 x 65)ᵀ·(800 x 100) 111 -> 198,
+ * (400 x 800)·(800 x 200) 164 -> 223, (400 x 800)ᵀ·(400 x 200) 182 -> 212,
+ * (10000 x 400)·(400 x 200) 170 -> 194; with k = 10000 (147 against 155) or aᵀ·b of 10000 rows
+ * (121 against 152) BLIS stays faster, so those stay BLIS's. */
 enum { TALL_MAX_COLS = 256, TALL_MAX_K = 2048, TALL_MAX_ROWS_TA = 1024 };
 
 #if TGI_SIMD
