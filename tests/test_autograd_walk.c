@@ -2,7 +2,9 @@
  * and labels. The walk is written to a temporary file and read back. */
 #include "testutil.h"
 
+#include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,6 +210,27 @@ static void labelf_copies_a_formatted_name_into_the_tape(void **state)
     tg_tape_free(t);
 }
 
+/* The conversions labels use are written without vsnprintf; anything else, or a name too long
+ * for that path, goes through vsnprintf: the same names either way. */
+static void labelf_formats_every_conversion_as_printf_does(void **state)
+{
+    (void)state;
+    tg_tape *t = tg_tape_new();
+    tg_tensor *x = tg_input(t, 1, 1, NULL);
+    char longer[200];
+    memset(longer, 'a', sizeof longer - 1), longer[sizeof longer - 1] = '\0';
+    assert_string_equal(tg_labelf(t, x, "l%zu.%s_%zu", (size_t)1, "c", (size_t)12345)->name,
+                        "l1.c_12345");
+    assert_string_equal(tg_labelf(t, x, "%zu", SIZE_MAX)->name, "18446744073709551615");
+    assert_string_equal(tg_labelf(t, x, "%d|%d|%d", 0, -7, INT_MIN)->name, "0|-7|-2147483648");
+    assert_string_equal(tg_labelf(t, x, "100%% %s", "")->name, "100% ");
+    assert_string_equal(tg_labelf(t, x, "%s", "")->name, "");
+    assert_string_equal(tg_labelf(t, x, "h%03d_%x", 7, 255u)->name, "h007_ff"); /* vsnprintf */
+    assert_string_equal(tg_labelf(t, x, "%s!", longer)->name + 195, "aaaa!");   /* too long */
+    assert_int_equal(strlen(tg_labelf(t, x, "%s%s", longer, longer)->name), 2 * 199);
+    tg_tape_free(t);
+}
+
 /* A slice is told with its range and label: the walk of an LSTM step names its gates. */
 static void walk_names_a_slice_by_its_range_and_label(void **state)
 {
@@ -257,6 +280,7 @@ int main(void)
         cmocka_unit_test(walk_refuses_a_tape_that_reuses_gradients_and_says_why),
         cmocka_unit_test(walk_passes_on_a_bad_loss_as_backward_reports_it),
         cmocka_unit_test(labelf_copies_a_formatted_name_into_the_tape),
+        cmocka_unit_test(labelf_formats_every_conversion_as_printf_does),
         cmocka_unit_test(walk_names_a_slice_by_its_range_and_label),
         cmocka_unit_test(an_ops_error_names_the_labels_of_its_inputs),
     };
