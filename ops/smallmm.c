@@ -218,27 +218,44 @@ static void nn_tiling(int ta, size_t m, size_t *rows, int *q)
         *rows = 8, *q = 3;
 }
 
+/* Where part `part` of `parts` of v units starts (c's vectors of 16 columns, or b's rows): at a
+ * whole block of `per` units, the one nearest an equal share (part = parts: v). */
+static size_t share_start(size_t v, size_t per, size_t part, size_t parts)
+{
+    size_t at = (2 * v * part / parts + per) / (2 * per) * per;
+    return part < parts ? MIN(at, v) : v;
+}
+
 /* c (m x n) = beta·c + op(a) (m x k)·b (k x n), all stored by rows without gaps, a read
  * transposed when ta (stored (k x m)), in blocks of nn_tiling's columns (128 for one row, where a
- * is a row either way). */
+ * is a row either way). On several threads each takes the whole blocks nearest an equal share
+ * of the columns: taking blocks in turn split ptb-small's dh (20 x 800)·(800 x 200) on 2 threads
+ * as 48 + 48 + 48 | 48 + 8 columns, now 48 + 48 | 48 + 48 + 8 (Zen 5, bench_matmul --threads 2,
+ * alternated, 2026-12-03: 257 -> 339 GFLOP/s; (10 x 2600)·(2600 x 650) 330 -> 389; (32 x 2048)·
+ * (2048 x 512) 319 -> 334). Shares of equal width in narrower blocks were slower where the weight
+ * streams from memory (char-h512-b32's 4 MB W_hh), so blocks stay widest first. Each element is
+ * the same sum over p in order in any block, so the bits do not depend on the thread count. */
 TGI_AVX512 static void product_nn(int ta, size_t m, size_t n, size_t k, const float *a,
                                   const float *b, float beta, float *c, int threads)
 {
     size_t rows;
     int q;
     nn_tiling(ta, m, &rows, &q);
-    size_t width = m == 1 ? 128 : 16 * (size_t)q, blocks = (n + width - 1) / width;
-    size_t tiles = (m + rows - 1) / rows;
-    TGI_PARALLEL_FOR(threads, blk, blocks, {
-        size_t j = blk * width, w = MIN(n - j, width);
-        __mmask16 mk[8];
-        block_lanes(w, 8, mk);
-        if (m == 1)
-            columns_row_nn(w, k, a, b + j, n, mk, beta, c + j);
-        else if (ta)
-            columns_nn(1, w, m, tiles, k, a, m, b + j, n, mk, beta, c + j, 0);
-        else
-            columns_nn(0, w, m, tiles, k, a, k, b + j, n, mk, beta, c + j, 1);
+    size_t per = m == 1 ? 8 : (size_t)q, v = (n + 15) / 16, tiles = (m + rows - 1) / rows;
+    size_t parts = threads > 1 ? (size_t)threads : 1;
+    TGI_PARALLEL_FOR(threads, part, parts, {
+        size_t end = share_start(v, per, part + 1, parts);
+        for (size_t u = share_start(v, per, part, parts); u < end; u += per) {
+            size_t j = 16 * u, w = MIN(n, 16 * MIN(end, u + per)) - j;
+            __mmask16 mk[8];
+            block_lanes(w, 8, mk);
+            if (m == 1)
+                columns_row_nn(w, k, a, b + j, n, mk, beta, c + j);
+            else if (ta)
+                columns_nn(1, w, m, tiles, k, a, m, b + j, n, mk, beta, c + j, 0);
+            else
+                columns_nn(0, w, m, tiles, k, a, k, b + j, n, mk, beta, c + j, 1);
+        }
     });
 }
 
@@ -535,6 +552,12 @@ static int dot_form(size_t m)
  * 650-wide weight, so the groups after the first find it in L2. */
 enum { DOT_BLOCK = 48 };
 
+/* Each thread takes rows of b from a multiple of this (every RB divides it) nearest an equal
+ * share, in blocks of DOT_BLOCK: whole blocks in turn split ptb-small's 800 rows on 2 threads as
+ * 432 and 368 (GRU's 600: 336 and 264); now 396 and 404 (300 and 300): (20 x 200)·
+ * (800 x 200)ᵀ 231 -> 244 GFLOP/s, same run as product_nn's. */
+enum { DOT_SHARE = 12 };
+
 /* c (m x n) = beta·c + a (m x k)·bᵀ, b (n x k); m ≤ 32 and m·k ≤ AT_MAX. a is copied once into
  * rows of whole vectors (aligned, zero past k); then blocks of DOT_BLOCK rows of b. */
 TGI_AVX512 static void product_dot(size_t m, size_t n, size_t k, const float *a, const float *b,
@@ -546,10 +569,12 @@ TGI_AVX512 static void product_dot(size_t m, size_t n, size_t k, const float *a,
         memcpy(ap + i * kp, a + i * k, k * sizeof *ap);
         memset(ap + i * kp + k, 0, (kp - k) * sizeof *ap);
     }
-    size_t blocks = (n + DOT_BLOCK - 1) / DOT_BLOCK;
-    TGI_PARALLEL_FOR(
-        threads, blk, blocks,
-        block_dot(m, k, kp, ap, b, blk * DOT_BLOCK, MIN(n, (blk + 1) * DOT_BLOCK), n, beta, c));
+    size_t parts = threads > 1 ? (size_t)threads : 1;
+    TGI_PARALLEL_FOR(threads, part, parts, {
+        size_t end = share_start(n, DOT_SHARE, part + 1, parts);
+        for (size_t j = share_start(n, DOT_SHARE, part, parts); j < end; j += DOT_BLOCK)
+            block_dot(m, k, kp, ap, b, j, MIN(end, j + DOT_BLOCK), n, beta, c);
+    });
 }
 #endif
 

@@ -158,6 +158,39 @@ static void test_small_products_give_the_same_bits_on_one_and_two_threads(void *
     free(a), free(b), free(c[0]), free(c[1]);
 }
 
+/* a·b and aᵀ·b split by columns, each thread an equal share of whole vectors: shares that cut
+ * blocks of nn_tiling's widths (ptb-small's dh, 200 columns; char-h100-b32's, 100), one row in
+ * blocks of 128 columns, and aᵀ·b of a batch-1 window. The same bits on one and two threads. */
+static void test_shares_of_columns_give_the_same_bits_on_one_and_two_threads(void **s)
+{
+    (void)s;
+    tg_rng r;
+    tg_rng_seed(&r, 7);
+    static const size_t shapes[][4] = {/* ta, m, n, k */
+                                       {0, 20, 200, 800}, {0, 32, 100, 400}, {0, 7, 1001, 300},
+                                       {0, 1, 2000, 600}, {1, 30, 2000, 32}, {1, 3, 20000, 25}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        size_t ta = shapes[i][0], m = shapes[i][1], n = shapes[i][2], k = shapes[i][3];
+        tg_real *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
+        tg_real *c[2] = {malloc(m * n * sizeof *a), malloc(m * n * sizeof *a)};
+        assert_true(a && b && c[0] && c[1]);
+        fill_uniform(a, m * k, &r, -1, 1);
+        fill_uniform(b, k * n, &r, -1, 1);
+        fill_uniform(c[0], m * n, &r, -1, 1);
+        memcpy(c[1], c[0], m * n * sizeof *c[0]);
+        int done[2];
+        for (int th = 0; th < 2; th++) {
+            tg_set_num_threads(th + 1);
+            assert_int_equal(tgi_threads_for(m * n * k, 1 << 19), th + 1);
+            done[th] = tgi_small_product((int)ta, 0, m, n, k, a, b, 1, c[th]);
+        }
+        tg_set_num_threads(0);
+        assert_int_equal(done[0], done[1]);
+        if (done[0]) assert_memory_equal(c[0], c[1], m * n * sizeof *c[0]);
+        free(a), free(b), free(c[0]), free(c[1]);
+    }
+}
+
 /* An element's bits do not depend on where it falls among the tiles: the product with b's first
  * 3 rows dropped (other blocks, other tails of 2 to 4 rows) and with a's first row dropped (other
  * groups of rows) gives the same bits for the elements both have. */
@@ -190,6 +223,7 @@ int main(void)
         cmocka_unit_test(test_products_of_every_row_count_match_the_documented_sum_exactly),
         cmocka_unit_test(test_the_recurrent_shapes_match_the_documented_sum_exactly),
         cmocka_unit_test(test_small_products_give_the_same_bits_on_one_and_two_threads),
+        cmocka_unit_test(test_shares_of_columns_give_the_same_bits_on_one_and_two_threads),
         cmocka_unit_test(test_an_element_of_a_dot_product_does_not_depend_on_its_tile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
