@@ -66,9 +66,10 @@ int tgi_threads_for(size_t work, size_t min_per_thread);
     } while (0)
 
 /* Vector instructions (ops/simd.c). A hot loop is written once as an always-inline function and
- * wrapped three times: plain, TGI_AVX2 and TGI_AVX512 (attributes that compile the wrapper, and
- * what is inlined into it, for that set); tgi_simd_level() says which wrapper to call. The float
- * build with GCC on x86-64 only (TGI_SIMD); elsewhere the level is always TGI_SIMD_BASE. */
+ * wrapped three times by TGI_VERSIONS below: plain, TGI_AVX2 and TGI_AVX512 (attributes that
+ * compile the wrapper, and what is inlined into it, for that set); tgi_simd_level() says which
+ * wrapper to call. The float build with GCC on x86-64 only (TGI_SIMD); elsewhere the level is
+ * always TGI_SIMD_BASE. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(TG_DOUBLE)
 #define TGI_SIMD 1
 #define TGI_AVX2 __attribute__((target("avx2")))
@@ -79,6 +80,44 @@ int tgi_threads_for(size_t work, size_t min_per_thread);
 #endif
 #define TGI_INLINE static inline __attribute__((always_inline))
 enum { TGI_SIMD_BASE, TGI_SIMD_AVX2, TGI_SIMD_AVX512 };
+
+/* One loop, three versions, one picked at run time:
+ *     TGI_VERSIONS(ret, name, (params), body)
+ * defines `static ret name_SET(params) { body }` for SET base, avx2 and avx512, the last two
+ * compiled TGI_AVX2 and TGI_AVX512; name_fn, their type; and name_versions[3], indexed by
+ * TGI_SIMD_* level. body calls the always-inline loop, which is so compiled once per set, e.g.
+ *     TGI_VERSIONS(void, bias_block, (tg_real *dc, ...), bias_block(dc, ...);)
+ * TGI_PICK(name) is the version for this CPU (tgi_simd_level()): `bias_block_fn *f =
+ * TGI_PICK(bias_block);`. Where a version's body needs a helper of its own width, it writes
+ * TGI_PER_LEVEL(base, avx2, avx512), the one of the three for that version's level (the constant
+ * tgi_level each version declares), chosen as it compiles. Without TGI_SIMD there is name_base
+ * only, in every slot, and TGI_PER_LEVEL is its base. */
+#define TGI_VERSION_(attr, level, set, ret, name, params, ...)                                     \
+    attr static ret name##_##set params                                                            \
+    {                                                                                              \
+        enum { tgi_level = level };                                                                \
+        __VA_ARGS__                                                                                \
+    }
+#if TGI_SIMD
+#define TGI_VERSIONS(ret, name, params, ...)                                                       \
+    typedef ret name##_fn params;                                                                  \
+    TGI_VERSION_(, TGI_SIMD_BASE, base, ret, name, params, __VA_ARGS__)                            \
+    TGI_VERSION_(TGI_AVX2, TGI_SIMD_AVX2, avx2, ret, name, params, __VA_ARGS__)                    \
+    TGI_VERSION_(TGI_AVX512, TGI_SIMD_AVX512, avx512, ret, name, params, __VA_ARGS__)              \
+    static name##_fn *const name##_versions[3] = {name##_base, name##_avx2, name##_avx512};
+#define TGI_PER_LEVEL(base, avx2, avx512)                                                          \
+    ((int)tgi_level == TGI_SIMD_AVX512 ? (avx512)                                                  \
+     : (int)tgi_level == TGI_SIMD_AVX2 ? (avx2)                                                    \
+                                       : (base))
+#define TGI_PICK(name) (name##_versions[tgi_simd_level()])
+#else
+#define TGI_VERSIONS(ret, name, params, ...)                                                       \
+    typedef ret name##_fn params;                                                                  \
+    TGI_VERSION_(, TGI_SIMD_BASE, base, ret, name, params, __VA_ARGS__)                            \
+    static name##_fn *const name##_versions[3] = {name##_base, name##_base, name##_base};
+#define TGI_PER_LEVEL(base, avx2, avx512) (base)
+#define TGI_PICK(name)                    (name##_versions[TGI_SIMD_BASE])
+#endif
 
 /* The widest TGI_SIMD_* this CPU and OS run, capped by TG_SIMD=base|avx2|avx512 in the
  * environment or by tgi_simd_cap (tests; a negative level goes back to the environment's). */

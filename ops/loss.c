@@ -161,42 +161,13 @@ TGI_INLINE void row_grad(const tg_real *z, tg_real *dz, size_t V, tg_real m, tg_
     for (size_t j = 0; j < V; j++) dz[j] += (tg_real)(g * (exp_nonpos(z[j] - m) * inv));
 }
 
-/* The two row functions once per instruction set; rows() picks this CPU's. */
-typedef double row_xent_fn(const tg_real *, size_t, int32_t, tg_real *, tg_real *);
-typedef void row_grad_fn(const tg_real *, tg_real *, size_t, tg_real, tg_real, double);
-#define ROW_FUNCTIONS(attr, set)                                                                   \
-    attr static double row_xent_##set(const tg_real *z, size_t V, int32_t t, tg_real *m,           \
-                                      tg_real *inv)                                                \
-    {                                                                                              \
-        return row_xent(z, V, t, m, inv);                                                          \
-    }                                                                                              \
-    attr static void row_grad_##set(const tg_real *z, tg_real *dz, size_t V, tg_real m,            \
-                                    tg_real inv, double g)                                         \
-    {                                                                                              \
-        row_grad(z, dz, V, m, inv, g);                                                             \
-    }
-ROW_FUNCTIONS(, base)
-#if TGI_SIMD
-ROW_FUNCTIONS(TGI_AVX2, avx2)
-ROW_FUNCTIONS(TGI_AVX512, avx512)
-#endif
-
-typedef struct row_fns {
-    row_xent_fn *xent;
-    row_grad_fn *grad;
-} row_fns;
-
-static const row_fns *rows(void) /* the functions for this CPU */
-{
-    static const row_fns set[] = {
-        {row_xent_base, row_grad_base},
-#if TGI_SIMD
-        {row_xent_avx2, row_grad_avx2},
-        {row_xent_avx512, row_grad_avx512},
-#endif
-    };
-    return &set[TGI_SIMD ? tgi_simd_level() : 0];
-}
+/* row_xent and row_grad compiled plain, for AVX2 and for AVX-512 (ops/internal.h); forward and
+ * backward call this CPU's (TGI_PICK). */
+TGI_VERSIONS(double, row_xent, (const tg_real *z, size_t V, int32_t t, tg_real *m, tg_real *inv),
+             return row_xent(z, V, t, m, inv);)
+TGI_VERSIONS(void, row_grad,
+             (const tg_real *z, tg_real *dz, size_t V, tg_real m, tg_real inv, double g),
+             row_grad(z, dz, V, m, inv, g);)
 
 static void xent_forward(tg_tape *t, tg_tensor *y)
 {
@@ -205,7 +176,7 @@ static void xent_forward(tg_tape *t, tg_tensor *y)
     double *loss = losses_of(y), total = 0;
     size_t n = z->rows, V = z->cols;
     tg_real *m = maxima_of(y), *inv = m + n;
-    row_xent_fn *xent = rows()->xent;
+    row_xent_fn *xent = TGI_PICK(row_xent);
     TGI_PARALLEL_FOR(tgi_threads_for(n * V, MIN_PER_THREAD), i, n,
                      loss[i] = xent(&z->val[i * V], V, tgt[i], &m[i], &inv[i]));
     for (size_t i = 0; i < n; i++) total += loss[i]; /* in row order, on any thread count */
@@ -221,7 +192,7 @@ static void xent_backward(tg_tape *t, tg_tensor *y)
     size_t n = z->rows, V = z->cols;
     if (!z->grad) return;
     double g = (double)y->grad[0] / (double)n;
-    row_grad_fn *grad = rows()->grad;
+    row_grad_fn *grad = TGI_PICK(row_grad);
     TGI_PARALLEL_FOR(tgi_threads_for(n * V, MIN_PER_THREAD), i, n, {
         tg_real *dz = &z->grad[i * V];
         if (m[i] != m[i]) /* bad logits: a NaN gradient, as the loss */
