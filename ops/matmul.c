@@ -255,29 +255,17 @@ TGI_INLINE void bias_block(tg_real *dc, const tg_real *dy, size_t m, size_t n, s
     memcpy(dc + j0, acc, sizeof acc);
 }
 
-typedef void bias_fn(tg_real *, const tg_real *, size_t, size_t, size_t);
-#define BIAS_FUNCTIONS(attr, set)                                                                  \
-    attr static void bias_block_##set(tg_real *dc, const tg_real *dy, size_t m, size_t n,          \
-                                      size_t j0)                                                   \
-    {                                                                                              \
-        bias_block(dc, dy, m, n, j0);                                                              \
-    }
-BIAS_FUNCTIONS(, base)
-#if TGI_SIMD
-BIAS_FUNCTIONS(TGI_AVX2, avx2)
-BIAS_FUNCTIONS(TGI_AVX512, avx512)
-#endif
+/* bias_block compiled plain, for AVX2 and for AVX-512 (ops/internal.h); bias_grad calls this
+ * CPU's (TGI_PICK). (clang-format 14 would read the first parameter as a product: `tg_real * dc`.)
+ */
+// clang-format off
+TGI_VERSIONS(void, bias_block, (tg_real *dc, const tg_real *dy, size_t m, size_t n, size_t j0),
+             bias_block(dc, dy, m, n, j0);)
+// clang-format on
 
 static void bias_grad(tg_real *dc, const tg_real *dy, size_t m, size_t n)
 {
-    static bias_fn *const set[] = {
-        bias_block_base,
-#if TGI_SIMD
-        bias_block_avx2,
-        bias_block_avx512,
-#endif
-    };
-    bias_fn *block = set[TGI_SIMD ? tgi_simd_level() : 0];
+    bias_block_fn *block = TGI_PICK(bias_block);
     size_t blocks = (n + BIAS_COLS - 1) / BIAS_COLS;
     TGI_PARALLEL_FOR(tgi_threads_for(m * n, 4 * MIN_MACS_PER_THREAD), b, blocks,
                      block(dc, dy, m, n, b * BIAS_COLS));
