@@ -121,47 +121,23 @@ TGI_INLINE void scale_by(tg_real *g, size_t n, tg_real s)
     for (size_t i = 0; i < n; i++) g[i] = (tg_real)(g[i] * s); // g *= max / norm
 }
 
-/* The three loops once per instruction set; loops() picks this CPU's. */
-typedef struct loop_fns {
-    void (*squares_into)(double *, const tg_real *, size_t);
-    void (*block_squares)(double *, const tg_real *, size_t, size_t, size_t, size_t);
-    void (*scale_by)(tg_real *, size_t, tg_real);
-} loop_fns;
-#define LOOP_FUNCTIONS(attr, set, squares, blocks)                                                 \
-    attr static void squares_into_##set(double *acc, const tg_real *g, size_t n)                   \
-    {                                                                                              \
-        squares(acc, g, n);                                                                        \
-    }                                                                                              \
-    attr static void block_squares_##set(double *part, const tg_real *g, size_t n, size_t len,     \
-                                         size_t b0, size_t b1)                                     \
-    {                                                                                              \
-        blocks(part, g, n, len, b0, b1);                                                           \
-    }                                                                                              \
-    attr static void scale_by_##set(tg_real *g, size_t n, tg_real s)                               \
-    {                                                                                              \
-        scale_by(g, n, s);                                                                         \
-    }
-LOOP_FUNCTIONS(, base, squares_into, block_squares)
-#if TGI_SIMD
-LOOP_FUNCTIONS(TGI_AVX2, avx2, squares_into, block_squares)
-LOOP_FUNCTIONS(TGI_AVX512, avx512, squares_into_wide, block_squares_wide)
-#endif
-
-static const loop_fns *loops(void)
-{
-    static const loop_fns set[] = {
-        {squares_into_base, block_squares_base, scale_by_base},
-#if TGI_SIMD
-        {squares_into_avx2, block_squares_avx2, scale_by_avx2},
-        {squares_into_avx512, block_squares_avx512, scale_by_avx512},
-#endif
-    };
-    return &set[TGI_SIMD ? tgi_simd_level() : 0];
-}
+/* The three loops compiled plain, for AVX2 and for AVX-512 (ops/internal.h); the sums of
+ * squares call the array helpers at the first two widths and the _wide ones at AVX-512
+ * (TGI_PER_LEVEL's base, avx2, avx512). The functions below call this CPU's (TGI_PICK).
+ * (clang-format 14 would read scale_by's first parameter as a product: `tg_real * g`.) */
+// clang-format off
+TGI_VERSIONS(void, squares_into, (double *acc, const tg_real *g, size_t n),
+             TGI_PER_LEVEL(squares_into, squares_into, squares_into_wide)(acc, g, n);)
+TGI_VERSIONS(void, block_squares,
+             (double *part, const tg_real *g, size_t n, size_t len, size_t b0, size_t b1),
+             TGI_PER_LEVEL(block_squares, block_squares, block_squares_wide)
+                 (part, g, n, len, b0, b1);)
+TGI_VERSIONS(void, scale_by, (tg_real *g, size_t n, tg_real s), scale_by(g, n, s);)
+// clang-format on
 
 void tgi_squares_into(double *acc, const tg_real *g, size_t n)
 {
-    loops()->squares_into(acc, g, n);
+    TGI_PICK(squares_into)(acc, g, n);
 }
 
 double tgi_lanes_sum(const double *acc)
@@ -183,10 +159,9 @@ double tg_grad_norm(tg_params *ps)
     const tg_real *g = tg_params_grads(ps);
     size_t n = tg_params_numel(ps), len = tgi_norm_block(n), nb = (n + len - 1) / len;
     double part[MAX_BLOCKS];
-    const loop_fns *f = loops();
+    block_squares_fn *f = TGI_PICK(block_squares);
     size_t nt = (size_t)tgi_threads_for(n, MIN_PER_THREAD); /* each a run of nb / nt blocks */
-    TGI_PARALLEL_FOR((int)nt, r, nt,
-                     f->block_squares(part, g, n, len, r * nb / nt, (r + 1) * nb / nt));
+    TGI_PARALLEL_FOR((int)nt, r, nt, f(part, g, n, len, r * nb / nt, (r + 1) * nb / nt));
     double sum = 0;
     for (size_t b = 0; b < nb; b++) sum += part[b]; // Σ g², blocks in order
     return sqrt(sum);
@@ -205,10 +180,10 @@ double tg_clip_grad_norm(tg_params *ps, double max_norm)
     if (scale == 1) return norm;
     tg_real *g = tg_params_grads(ps), s = (tg_real)scale;
     size_t n = tg_params_numel(ps), chunks = (n + MIN_BLOCK - 1) / MIN_BLOCK;
-    const loop_fns *f = loops();
+    scale_by_fn *f = TGI_PICK(scale_by);
     TGI_PARALLEL_FOR(tgi_threads_for(n, MIN_PER_THREAD), c, chunks, {
         size_t lo = c * MIN_BLOCK;
-        f->scale_by(g + lo, n - lo < MIN_BLOCK ? n - lo : MIN_BLOCK, s);
+        f(g + lo, n - lo < MIN_BLOCK ? n - lo : MIN_BLOCK, s);
     });
     return norm;
 }
