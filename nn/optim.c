@@ -282,35 +282,13 @@ TGI_INLINE void update(const tg_optim *o, uint64_t t, tg_real scale, size_t lo, 
     }
 }
 
-/* update once per instruction set (and per value of zero), with that set's roots; updater()
- * picks this CPU's. */
-typedef void update_fn(const tg_optim *, uint64_t, tg_real, size_t, size_t, int);
-#define UPDATE_FUNCTION(attr, set)                                                                 \
-    attr static void update_##set(const tg_optim *o, uint64_t t, tg_real scale, size_t lo,         \
-                                  size_t hi, int zero)                                             \
-    {                                                                                              \
-        if (zero)                                                                                  \
-            update(o, t, scale, lo, hi, 1, roots_##set);                                           \
-        else                                                                                       \
-            update(o, t, scale, lo, hi, 0, roots_##set);                                           \
-    }
-UPDATE_FUNCTION(, base)
-#if TGI_SIMD
-UPDATE_FUNCTION(TGI_AVX2, avx2)
-UPDATE_FUNCTION(TGI_AVX512, avx512)
-#endif
-
-static update_fn *updater(void)
-{
-    static update_fn *const set[] = {
-        update_base,
-#if TGI_SIMD
-        update_avx2,
-        update_avx512,
-#endif
-    };
-    return set[TGI_SIMD ? tgi_simd_level() : 0];
-}
+/* update compiled plain, for AVX2 and for AVX-512 (ops/internal.h), each with the roots of its
+ * width and once per value of zero; tg_optim_step_range calls this CPU's (TGI_PICK). */
+TGI_VERSIONS(void, update,
+             (const tg_optim *o, uint64_t t, tg_real scale, size_t lo, size_t hi, int zero),
+             roots_fn *roots = TGI_PER_LEVEL(roots_base, roots_avx2, roots_avx512);
+             if (zero) update(o, t, scale, lo, hi, 1, roots);
+             else update(o, t, scale, lo, hi, 0, roots);)
 
 int tg_optim_step(tg_optim *o, tg_status *st)
 {
@@ -341,7 +319,7 @@ int tg_optim_step_range(tg_optim *o, size_t lo, size_t hi, double grad_scale, in
                              "tg_optim_step: %" PRIu64 " steps taken, the most is 2^53", o->steps);
     size_t n = hi - lo, chunks = (n + CHUNK - 1) / CHUNK;
     uint64_t t = ++o->steps;
-    update_fn *f = updater();
+    update_fn *f = TGI_PICK(update);
     TGI_PARALLEL_FOR(tgi_threads_for(n, MIN_PER_THREAD), ch, chunks, {
         size_t a = lo + ch * CHUNK, b = hi - a < CHUNK ? hi : a + CHUNK;
         f(o, t, (tg_real)grad_scale, a, b, zero_grad);
