@@ -137,7 +137,7 @@ TGI_VERSIONS(void, scale_by, (tg_real *g, size_t n, tg_real s), scale_by(g, n, s
 
 void tgi_squares_into(double *acc, const tg_real *g, size_t n)
 {
-    TGI_PICK(squares_into)(acc, g, n);
+    TGI_PICK(squares_into_versions)(acc, g, n);
 }
 
 double tgi_lanes_sum(const double *acc)
@@ -159,7 +159,7 @@ double tg_grad_norm(tg_params *ps)
     const tg_real *g = tg_params_grads(ps);
     size_t n = tg_params_numel(ps), len = tgi_norm_block(n), nb = (n + len - 1) / len;
     double part[MAX_BLOCKS];
-    block_squares_fn *f = TGI_PICK(block_squares);
+    block_squares_fn *f = TGI_PICK(block_squares_versions);
     size_t nt = (size_t)tgi_threads_for(n, MIN_PER_THREAD); /* each a run of nb / nt blocks */
     TGI_PARALLEL_FOR((int)nt, r, nt, f(part, g, n, len, r * nb / nt, (r + 1) * nb / nt));
     double sum = 0;
@@ -180,7 +180,7 @@ double tg_clip_grad_norm(tg_params *ps, double max_norm)
     if (scale == 1) return norm;
     tg_real *g = tg_params_grads(ps), s = (tg_real)scale;
     size_t n = tg_params_numel(ps), chunks = (n + MIN_BLOCK - 1) / MIN_BLOCK;
-    scale_by_fn *f = TGI_PICK(scale_by);
+    scale_by_fn *f = TGI_PICK(scale_by_versions);
     TGI_PARALLEL_FOR(tgi_threads_for(n, MIN_PER_THREAD), c, chunks, {
         size_t lo = c * MIN_BLOCK;
         f(g + lo, n - lo < MIN_BLOCK ? n - lo : MIN_BLOCK, s);

@@ -319,7 +319,7 @@ int tg_optim_step_range(tg_optim *o, size_t lo, size_t hi, double grad_scale, in
                              "tg_optim_step: %" PRIu64 " steps taken, the most is 2^53", o->steps);
     size_t n = hi - lo, chunks = (n + CHUNK - 1) / CHUNK;
     uint64_t t = ++o->steps;
-    update_fn *f = TGI_PICK(update);
+    update_fn *f = TGI_PICK(update_versions);
     TGI_PARALLEL_FOR(tgi_threads_for(n, MIN_PER_THREAD), ch, chunks, {
         size_t a = lo + ch * CHUNK, b = hi - a < CHUNK ? hi : a + CHUNK;
         f(o, t, (tg_real)grad_scale, a, b, zero_grad);

@@ -84,14 +84,15 @@ enum { TGI_SIMD_BASE, TGI_SIMD_AVX2, TGI_SIMD_AVX512 };
 /* One loop, three versions, one picked at run time:
  *     TGI_VERSIONS(ret, name, (params), body)
  * defines `static ret name_SET(params) { body }` for SET base, avx2 and avx512, the last two
- * compiled TGI_AVX2 and TGI_AVX512; name_fn, their type; and name_versions[3], indexed by
- * TGI_SIMD_* level. body calls the always-inline loop, which is so compiled once per set, e.g.
+ * compiled TGI_AVX2 and TGI_AVX512, so that the always-inline loop body calls is compiled once
+ * per set; their type, name_fn; and name_versions[3], them by TGI_SIMD_* level. Then
+ * TGI_PICK(name_versions) is this CPU's (tgi_simd_level()), e.g.
  *     TGI_VERSIONS(void, bias_block, (tg_real *dc, ...), bias_block(dc, ...);)
- * TGI_PICK(name) is the version for this CPU (tgi_simd_level()): `bias_block_fn *f =
- * TGI_PICK(bias_block);`. Where a version's body needs a helper of its own width, it writes
- * TGI_PER_LEVEL(base, avx2, avx512), the one of the three for that version's level (the constant
- * tgi_level each version declares), chosen as it compiles. Without TGI_SIMD there is name_base
- * only, in every slot, and TGI_PER_LEVEL is its base. */
+ *     bias_block_fn *block = TGI_PICK(bias_block_versions);
+ * Where a body needs a helper of its own width, it names it by TGI_PER_LEVEL(base, avx2, avx512),
+ * the one for the level of the version it is in (the constant tgi_level each declares), chosen
+ * as it compiles. Without TGI_SIMD there is name_base only, in every slot of the table, and
+ * TGI_PER_LEVEL is always its base. */
 #define TGI_VERSION_(attr, level, set, ret, name, params, ...)                                     \
     attr static ret name##_##set params                                                            \
     {                                                                                              \
@@ -109,15 +110,14 @@ enum { TGI_SIMD_BASE, TGI_SIMD_AVX2, TGI_SIMD_AVX512 };
     ((int)tgi_level == TGI_SIMD_AVX512 ? (avx512)                                                  \
      : (int)tgi_level == TGI_SIMD_AVX2 ? (avx2)                                                    \
                                        : (base))
-#define TGI_PICK(name) (name##_versions[tgi_simd_level()])
 #else
 #define TGI_VERSIONS(ret, name, params, ...)                                                       \
     typedef ret name##_fn params;                                                                  \
     TGI_VERSION_(, TGI_SIMD_BASE, base, ret, name, params, __VA_ARGS__)                            \
     static name##_fn *const name##_versions[3] = {name##_base, name##_base, name##_base};
 #define TGI_PER_LEVEL(base, avx2, avx512) (base)
-#define TGI_PICK(name)                    (name##_versions[TGI_SIMD_BASE])
 #endif
+#define TGI_PICK(versions) ((versions)[TGI_SIMD ? tgi_simd_level() : TGI_SIMD_BASE])
 
 /* The widest TGI_SIMD_* this CPU and OS run, capped by TG_SIMD=base|avx2|avx512 in the
  * environment or by tgi_simd_cap (tests; a negative level goes back to the environment's). */

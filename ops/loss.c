@@ -176,7 +176,7 @@ static void xent_forward(tg_tape *t, tg_tensor *y)
     double *loss = losses_of(y), total = 0;
     size_t n = z->rows, V = z->cols;
     tg_real *m = maxima_of(y), *inv = m + n;
-    row_xent_fn *xent = TGI_PICK(row_xent);
+    row_xent_fn *xent = TGI_PICK(row_xent_versions);
     TGI_PARALLEL_FOR(tgi_threads_for(n * V, MIN_PER_THREAD), i, n,
                      loss[i] = xent(&z->val[i * V], V, tgt[i], &m[i], &inv[i]));
     for (size_t i = 0; i < n; i++) total += loss[i]; /* in row order, on any thread count */
@@ -192,7 +192,7 @@ static void xent_backward(tg_tape *t, tg_tensor *y)
     size_t n = z->rows, V = z->cols;
     if (!z->grad) return;
     double g = (double)y->grad[0] / (double)n;
-    row_grad_fn *grad = TGI_PICK(row_grad);
+    row_grad_fn *grad = TGI_PICK(row_grad_versions);
     TGI_PARALLEL_FOR(tgi_threads_for(n * V, MIN_PER_THREAD), i, n, {
         tg_real *dz = &z->grad[i * V];
         if (m[i] != m[i]) /* bad logits: a NaN gradient, as the loss */

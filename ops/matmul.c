@@ -256,7 +256,7 @@ TGI_INLINE void bias_block(tg_real *dc, const tg_real *dy, size_t m, size_t n, s
 }
 
 /* bias_block compiled plain, for AVX2 and for AVX-512 (ops/internal.h); bias_grad calls this
- * CPU's (TGI_PICK). (clang-format 14 would read the first parameter as a product: `tg_real * dc`.)
+ * CPU's (TGI_PICK). (clang-format 14 would read the first parameter as a product, tg_real * dc.)
  */
 // clang-format off
 TGI_VERSIONS(void, bias_block, (tg_real *dc, const tg_real *dy, size_t m, size_t n, size_t j0),
@@ -265,7 +265,7 @@ TGI_VERSIONS(void, bias_block, (tg_real *dc, const tg_real *dy, size_t m, size_t
 
 static void bias_grad(tg_real *dc, const tg_real *dy, size_t m, size_t n)
 {
-    bias_block_fn *block = TGI_PICK(bias_block);
+    bias_block_fn *block = TGI_PICK(bias_block_versions);
     size_t blocks = (n + BIAS_COLS - 1) / BIAS_COLS;
     TGI_PARALLEL_FOR(tgi_threads_for(m * n, 4 * MIN_MACS_PER_THREAD), b, blocks,
                      block(dc, dy, m, n, b * BIAS_COLS));

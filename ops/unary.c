@@ -102,7 +102,7 @@ int tgi_map(tgi_map_fn *const versions[3], const tgi_map_args *m, size_t n, size
         for (int j = 0; j < 3; j++)
             if (overlap(m->out[k], m->in[j], n) || (j != k && overlap(m->out[k], m->out[j], n)))
                 return 0;
-    tgi_map_fn *f = versions[TGI_SIMD ? tgi_simd_level() : 0];
+    tgi_map_fn *f = TGI_PICK(versions);
     if (n < 2 * min_per_thread) { /* one thread, as tgi_threads_for would say: no division */
         f(m, 0, n);
         return 1;

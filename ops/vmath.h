@@ -30,11 +30,11 @@
  * defines `for (size_t i = lo; i < hi; i++) body` as an always-inline function of those arrays
  * (p, q, r: m->in[0..2]; o, o2, o3: m->out[0..2]; unused ones take any name), all restrict
  * parameters, which GCC keeps through inlining where restrict pointers copied out of a struct
- * do not vectorise; and name_versions[level], its wrapper per TGI_SIMD_* level. tgi_map runs
- * this CPU's version over n elements, in one piece a thread when there are at least
- * 2·min_per_thread (defined in ops/unary.c). The arrays written fill out[] from the first (a
- * NULL ends them). tgi_map returns 0 and runs nothing when one overlaps another array of m's:
- * the caller then takes a loop that allows that. */
+ * do not vectorise; and its versions per instruction set (TGI_MAP_VERSIONS below), in the
+ * table name_versions. tgi_map runs this CPU's version over n elements, in one piece a thread
+ * when there are at least 2·min_per_thread (defined in ops/unary.c). The arrays written fill
+ * out[] from the first (a NULL ends them). tgi_map returns 0 and runs nothing when one
+ * overlaps another array of m's: the caller then takes a loop that allows that. */
 typedef struct tgi_map_args {
     const tg_real *in[3];
     tg_real *out[3];
@@ -51,22 +51,11 @@ int tgi_map(tgi_map_fn *const versions[3], const tgi_map_args *m, size_t n, size
         for (size_t i = lo; i < hi; i++) body;                                                     \
     }                                                                                              \
     TGI_MAP_VERSIONS(name)
-#define TGI_MAP_WRAPPER_(attr, name, set)                                                          \
-    attr static void name##_##set(const tgi_map_args *m, size_t lo, size_t hi)                     \
-    {                                                                                              \
-        name(m->in[0], m->in[1], m->in[2], m->out[0], m->out[1], m->out[2], lo, hi);               \
-    }
-#if TGI_SIMD
+/* name's versions (ops/internal.h) over tgi_map's arguments: name_base, _avx2, _avx512 and the
+ * table name_versions that tgi_map picks from. */
 #define TGI_MAP_VERSIONS(name)                                                                     \
-    TGI_MAP_WRAPPER_(, name, base)                                                                 \
-    TGI_MAP_WRAPPER_(TGI_AVX2, name, avx2)                                                         \
-    TGI_MAP_WRAPPER_(TGI_AVX512, name, avx512)                                                     \
-    static tgi_map_fn *const name##_versions[3] = {name##_base, name##_avx2, name##_avx512};
-#else
-#define TGI_MAP_VERSIONS(name)                                                                     \
-    TGI_MAP_WRAPPER_(, name, base)                                                                 \
-    static tgi_map_fn *const name##_versions[3] = {name##_base, name##_base, name##_base};
-#endif
+    TGI_VERSIONS(void, name, (const tgi_map_args *m, size_t lo, size_t hi),                        \
+                 name(m->in[0], m->in[1], m->in[2], m->out[0], m->out[1], m->out[2], lo, hi);)
 
 #ifdef TG_DOUBLE
 static inline tg_real exp_nonpos(tg_real x)
