@@ -1,5 +1,5 @@
-/* simd.c: which vector instructions the hot loops built for several (ops/internal.h, TGI_AVX2
- * and TGI_AVX512) may use on this CPU.
+/* simd.c: which vector instructions the hot loops built for several (ops/internal.h's
+ * TGI_VERSIONS, with TGI_AVX2 and TGI_AVX512) may use on this CPU.
  *
  * The library is compiled for the x86-64 baseline (SSE2), so a loop the compiler vectorises
  * runs 4 floats at a time. A few loops that dominate a step outside the products (the
