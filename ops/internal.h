@@ -83,15 +83,16 @@ enum { TGI_SIMD_BASE, TGI_SIMD_AVX2, TGI_SIMD_AVX512 };
 
 /* One loop, three versions, one picked at run time:
  *     TGI_VERSIONS(ret, name, (params), body)
- * defines `static ret name_SET(params) { body }` for SET base, avx2 and avx512, the last two
- * compiled TGI_AVX2 and TGI_AVX512, so that the always-inline loop body calls is compiled once
- * per set; their type, name_fn; and name_versions[3], them by TGI_SIMD_* level. Then
- * TGI_PICK(name_versions) is this CPU's (tgi_simd_level()), e.g.
+ * defines three functions `static ret name_SET(params) { body }`, SET base (plain), avx2
+ * (TGI_AVX2) and avx512 (TGI_AVX512): body calls the always-inline loop, which is so compiled
+ * once per instruction set. With them come their type name_fn and their table name_versions,
+ * indexed by TGI_SIMD_* level; TGI_PICK(name_versions) is the version for this CPU
+ * (tgi_simd_level()). For example
  *     TGI_VERSIONS(void, bias_block, (tg_real *dc, ...), bias_block(dc, ...);)
  *     bias_block_fn *block = TGI_PICK(bias_block_versions);
- * Where a body needs a helper of its own width, it names it by TGI_PER_LEVEL(base, avx2, avx512),
- * the one for the level of the version it is in (the constant tgi_level each declares), chosen
- * as it compiles. Without TGI_SIMD there is name_base only, in every slot of the table, and
+ * A body that needs a helper of its own width names it by TGI_PER_LEVEL(base, avx2, avx512):
+ * the one for the version it is in (each declares its level as the constant tgi_level), chosen
+ * as it compiles. Without TGI_SIMD there is name_base alone, in every slot of the table, and
  * TGI_PER_LEVEL is always its base. */
 #define TGI_VERSION_(attr, level, set, ret, name, params, ...)                                     \
     attr static ret name##_##set params                                                            \
@@ -100,23 +101,24 @@ enum { TGI_SIMD_BASE, TGI_SIMD_AVX2, TGI_SIMD_AVX512 };
         __VA_ARGS__                                                                                \
     }
 #if TGI_SIMD
-#define TGI_VERSIONS(ret, name, params, ...)                                                       \
-    typedef ret name##_fn params;                                                                  \
-    TGI_VERSION_(, TGI_SIMD_BASE, base, ret, name, params, __VA_ARGS__)                            \
+#define TGI_WIDE_VERSIONS_(ret, name, params, ...)                                                 \
     TGI_VERSION_(TGI_AVX2, TGI_SIMD_AVX2, avx2, ret, name, params, __VA_ARGS__)                    \
-    TGI_VERSION_(TGI_AVX512, TGI_SIMD_AVX512, avx512, ret, name, params, __VA_ARGS__)              \
-    static name##_fn *const name##_versions[3] = {name##_base, name##_avx2, name##_avx512};
+    TGI_VERSION_(TGI_AVX512, TGI_SIMD_AVX512, avx512, ret, name, params, __VA_ARGS__)
+#define TGI_SLOTS_(name) name##_base, name##_avx2, name##_avx512
 #define TGI_PER_LEVEL(base, avx2, avx512)                                                          \
     ((int)tgi_level == TGI_SIMD_AVX512 ? (avx512)                                                  \
      : (int)tgi_level == TGI_SIMD_AVX2 ? (avx2)                                                    \
                                        : (base))
 #else
+#define TGI_WIDE_VERSIONS_(ret, name, params, ...)
+#define TGI_SLOTS_(name)                  name##_base, name##_base, name##_base
+#define TGI_PER_LEVEL(base, avx2, avx512) (base)
+#endif
 #define TGI_VERSIONS(ret, name, params, ...)                                                       \
     typedef ret name##_fn params;                                                                  \
     TGI_VERSION_(, TGI_SIMD_BASE, base, ret, name, params, __VA_ARGS__)                            \
-    static name##_fn *const name##_versions[3] = {name##_base, name##_base, name##_base};
-#define TGI_PER_LEVEL(base, avx2, avx512) (base)
-#endif
+    TGI_WIDE_VERSIONS_(ret, name, params, __VA_ARGS__)                                             \
+    static name##_fn *const name##_versions[3] = {TGI_SLOTS_(name)};
 #define TGI_PICK(versions) ((versions)[TGI_SIMD ? tgi_simd_level() : TGI_SIMD_BASE])
 
 /* The widest TGI_SIMD_* this CPU and OS run, capped by TG_SIMD=base|avx2|avx512 in the
