@@ -256,8 +256,7 @@ TGI_INLINE void bias_block(tg_real *dc, const tg_real *dy, size_t m, size_t n, s
 }
 
 /* bias_block compiled plain, for AVX2 and for AVX-512 (ops/internal.h); bias_grad calls this
- * CPU's (TGI_PICK). (clang-format 14 would read the first parameter as a product, tg_real * dc.)
- */
+ * CPU's (TGI_PICK). Unformatted: clang-format 14 reads the first parameter as `tg_real * dc`. */
 // clang-format off
 TGI_VERSIONS(void, bias_block, (tg_real *dc, const tg_real *dy, size_t m, size_t n, size_t j0),
              bias_block(dc, dy, m, n, j0);)
