@@ -231,7 +231,7 @@ static size_t share_start(size_t v, size_t per, size_t part, size_t parts)
  * is a row either way). On several threads each takes the whole blocks nearest an equal share
  * of the columns: taking blocks in turn split ptb-small's dh (20 x 800)·(800 x 200) on 2 threads
  * as 48 + 48 + 48 | 48 + 8 columns, now 48 + 48 | 48 + 48 + 8 (Zen 5, bench_matmul --threads 2,
- * alternated, 2026-12-03: 257 -> 339 GFLOP/s; (10 x 2600)·(2600 x 650) 330 -> 389; (32 x 2048)·
+ * alternated, 2026-12-03: 257 -> 339 GFLOP/s; (10 x 2600)·(2600 x 650) 332 -> 389; (32 x 2048)·
  * (2048 x 512) 319 -> 334). Shares of equal width in narrower blocks were slower where the weight
  * streams from memory (char-h512-b32's 4 MB W_hh), so blocks stay widest first. Each element is
  * the same sum over p in order in any block, so the bits do not depend on the thread count. */
