@@ -103,11 +103,12 @@ int tgi_map(tgi_map_fn *const versions[3], const tgi_map_args *m, size_t n, size
             if (overlap(m->out[k], m->in[j], n) || (j != k && overlap(m->out[k], m->out[j], n)))
                 return 0;
     tgi_map_fn *f = TGI_PICK(versions);
-    if (n < 2 * min_per_thread) { /* one thread, as tgi_threads_for would say: no division */
+    size_t nt = (size_t)tgi_threads_for(n, min_per_thread);
+    if (nt == 1) { /* the cells' usual case: no division into pieces */
         f(m, 0, n);
         return 1;
     }
-    size_t nt = (size_t)tgi_threads_for(n, min_per_thread), piece = (n + nt - 1) / nt;
+    size_t piece = (n + nt - 1) / nt;
     TGI_PARALLEL_FOR(
         (int)nt, p, nt,
         f(m, p * piece < n ? p * piece : n, (p + 1) * piece < n ? (p + 1) * piece : n));
