@@ -29,12 +29,17 @@
 #endif
 
 /* A step runs over the store CHUNK elements at a time, the chunks shared among up to
- * tgi_threads_for(numel, MIN_PER_THREAD) threads. Measured on 2 cores (zen3, SGD step with
- * clipping and zeroing, best of 3000, with the SSE2 loops and a memset to zero): 2 threads lose
+ * tgi_threads_for(numel, MIN_PER_THREAD) threads. Measured alone on 2 cores (zen3, SGD step with
+ * clipping and zeroing, best of 3000, with the SSE2 loops and a memset to zero), 2 threads lose
  * at 8K elements (7.6 vs 6.7 us), tie at 16K and win from 32K on (14 vs 20 us; 29 vs 48 us at
- * 64K; 79 vs 155 us at 256K); 32K a thread leaves a margin for a loaded machine. */
+ * 64K; 79 vs 155 us at 256K). In training they lose longer: backward has just written the
+ * gradients into the calling core's L2, the second core fetches its half from there, and the next
+ * window fetches back the values and zeros that core wrote. A store whose values and gradients
+ * fit one core's L2 (1 MB on Zen 4 and 5) stays on one thread: char-h100's 94K values (Zen 5 KVM
+ * guest, 2 cores, idle, 2026-12-03, bench_train --profile) took 16 us a window for clipping and
+ * the step on one thread, 39 on two. */
 #define CHUNK          4096
-#define MIN_PER_THREAD 32768
+#define MIN_PER_THREAD 65536
 
 struct tg_optim {
     tg_optim_config cfg; /* hyperparameters; cfg.lr changes with the schedule */
