@@ -133,5 +133,9 @@ void tgi_simd_cap(int level);
  * caller asks BLIS). */
 int tgi_small_product(int ta, int tb, size_t m, size_t n, size_t k, const tg_real *a,
                       const tg_real *b, tg_real beta, tg_real *c);
+/* Its multiply-adds a thread: twice BLIS's (ops/matmul.c), as it takes half BLIS's time. Zen 5,
+ * 2 cores, idle, 2026-12-03 13:19, 1 thread / 2: (32 x 100)·(400 x 100)ᵀ (1.28M) 13.9 / 15.7 us,
+ * (32 x 100)·(800 x 100)ᵀ 27.2 / 23.0, (20 x 200)·(800 x 200)ᵀ 36.1 / 26.0. */
+enum { TGI_SMALL_MIN_MACS = 1 << 20 };
 
 #endif

@@ -48,7 +48,7 @@
  * (2 x 100)·(400 x 100)ᵀ 77 GFLOP/s against 38, (2 x 2600)·(2600 x 650) 71 against 36; 4 rows
  * 130-179 against 36-38; one row has kernels of its own (row_block_nn, row_nt): (1 x 100)·
  * (400 x 100)ᵀ 67 against 46, (1 x 400)·(400 x 100) 80 against 48. */
-enum { SMALL_MAX_ROWS = 32, AT_MAX = 16384, MIN_MACS_PER_THREAD = 1 << 19 };
+enum { SMALL_MAX_ROWS = 32, AT_MAX = 16384 };
 enum { MIN_ROWS_TA = 3, MIN_COLS = 5 };
 
 /* Tall products of few columns run here past SMALL_MAX_ROWS rows when n <= TALL_MAX_COLS and
@@ -598,7 +598,7 @@ int tgi_small_product(int ta, int tb, size_t m, size_t n, size_t k, const tg_rea
 {
 #if TGI_SIMD
     if (!fits(ta, tb, m, n, k) || tgi_simd_level() < TGI_SIMD_AVX512) return 0;
-    int threads = tgi_threads_for(m * n * k, MIN_MACS_PER_THREAD);
+    int threads = tgi_threads_for(m * n * k, TGI_SMALL_MIN_MACS);
     if (m == 1 && tb)
         row_nt(n, k, a, b, beta, c, threads);
     else if (tb && dot_form(m))

@@ -146,8 +146,7 @@ static void test_small_products_give_the_same_bits_on_one_and_two_threads(void *
             int done[2];
             for (int th = 0; th < 2; th++) {
                 tg_set_num_threads(th + 1);
-                /* ops/smallmm.c's threshold: 2^19 multiply-adds a thread */
-                assert_int_equal(tgi_threads_for(m * outer * inner, 1 << 19), th + 1);
+                assert_int_equal(tgi_threads_for(m * outer * inner, TGI_SMALL_MIN_MACS), th + 1);
                 done[th] = tgi_small_product(0, tb, m, outer, inner, a, b, 0, c[th]);
             }
             tg_set_num_threads(0);
@@ -167,8 +166,8 @@ static void test_shares_of_columns_give_the_same_bits_on_one_and_two_threads(voi
     tg_rng r;
     tg_rng_seed(&r, 7);
     static const size_t shapes[][4] = {/* ta, m, n, k */
-                                       {0, 20, 200, 800}, {0, 32, 100, 400}, {0, 7, 1001, 300},
-                                       {0, 1, 2000, 600}, {1, 30, 2000, 32}, {1, 3, 20000, 25}};
+                                       {0, 20, 200, 800}, {0, 32, 100, 800}, {0, 7, 1001, 300},
+                                       {0, 1, 2000, 1200}, {1, 30, 2400, 32}, {1, 3, 30000, 25}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         size_t ta = shapes[i][0], m = shapes[i][1], n = shapes[i][2], k = shapes[i][3];
         tg_real *a = malloc(m * k * sizeof *a), *b = malloc(k * n * sizeof *b);
@@ -181,7 +180,7 @@ static void test_shares_of_columns_give_the_same_bits_on_one_and_two_threads(voi
         int done[2];
         for (int th = 0; th < 2; th++) {
             tg_set_num_threads(th + 1);
-            assert_int_equal(tgi_threads_for(m * n * k, 1 << 19), th + 1);
+            assert_int_equal(tgi_threads_for(m * n * k, TGI_SMALL_MIN_MACS), th + 1);
             done[th] = tgi_small_product((int)ta, 0, m, n, k, a, b, 1, c[th]);
         }
         tg_set_num_threads(0);
