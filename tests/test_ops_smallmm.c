@@ -166,7 +166,7 @@ static void test_shares_of_columns_give_the_same_bits_on_one_and_two_threads(voi
     tg_rng r;
     tg_rng_seed(&r, 7);
     static const size_t shapes[][4] = {/* ta, m, n, k */
-                                       {0, 20, 200, 800}, {0, 32, 100, 800}, {0, 7, 1001, 300},
+                                       {0, 20, 200, 800},  {0, 32, 100, 800}, {0, 7, 1001, 300},
                                        {0, 1, 2000, 1200}, {1, 30, 2400, 32}, {1, 3, 30000, 25}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         size_t ta = shapes[i][0], m = shapes[i][1], n = shapes[i][2], k = shapes[i][3];
