@@ -275,8 +275,9 @@ static void addmm_forward(tg_tape *t, tg_tensor *y) /* y = c, then y += op(a)·o
 {
     tg_tensor *a = y->in[0], *b = y->in[1], *c = y->in[2];
     int ta = (y->iarg & TG_TRANS_A) != 0, tb = (y->iarg & TG_TRANS_B) != 0;
-    for (size_t i = 0, step = c->rows == 1 ? 0 : y->cols; i < y->rows; i++)
-        memcpy(y->val + i * y->cols, c->val + i * step, y->cols * sizeof *y->val);
+    TGI_PARALLEL_FOR(tgi_threads_for(tg_numel(y), 1 << 20), i, y->rows, /* 2 from 8 MB: logits */
+                     memcpy(y->val + i * y->cols, c->val + (c->rows == 1 ? 0 : i * y->cols),
+                            y->cols * sizeof *y->val));
     gemm(ta, tb, y->rows, y->cols, inner(a, ta), a->val, b->val, 1, y->val);
 }
 
