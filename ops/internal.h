@@ -137,5 +137,8 @@ int tgi_small_product(int ta, int tb, size_t m, size_t n, size_t k, const tg_rea
  * 2 cores, idle, 2026-12-03 13:19, 1 thread / 2: (32 x 100)·(400 x 100)ᵀ (1.28M) 13.9 / 15.7 us,
  * (32 x 100)·(800 x 100)ᵀ 27.2 / 23.0, (20 x 200)·(800 x 200)ᵀ 36.1 / 26.0. */
 enum { TGI_SMALL_MIN_MACS = 1 << 20 };
+/* Elements a thread: the unary ops' loops (why: ops/unary.c) and tg_addmm's bias copy and sums
+ * (ops/matmul.c). */
+enum { TGI_UNARY_MIN_PER_THREAD = 32768, TGI_STREAM_PER_THREAD = 1 << 20 };
 
 #endif

@@ -35,9 +35,10 @@
 enum { MIN_MACS_PER_THREAD = 1 << 19, GEMV_MAX = 4 };
 
 /* The bias's copy into the result and its gradient's column sums stream the result once: on 2
- * threads from 2M elements (8 MB, far past a core's L2), ptb-small's (400 x 10000) logits among
- * them (bias copy and sum 1.12-1.19 -> 0.89-1.02 ms a step on 2 threads, Zen 5, 2026-12-03). */
-enum { STREAM_PER_THREAD = 1 << 20 };
+ * threads from 2M elements (TGI_STREAM_PER_THREAD: 8 MB, far past a core's L2), ptb-small's
+ * (400 x 10000) logits among them (bias copy and sum 1.12-1.19 -> 0.89-1.02 ms a step on 2
+ * threads, Zen 5, 2026-12-03). */
+enum { STREAM_PER_THREAD = TGI_STREAM_PER_THREAD };
 
 /* A parameter's weight gradient from a product of fewer rows than this waits for the end of
  * backward, to be done with the other such products of the same parameter as one (a weight

@@ -18,11 +18,12 @@
 #include <math.h>
 #include <stdint.h>
 
-/* Past this many elements per thread a loop is worth splitting: 32768 tanh take about 13 us with
- * the AVX-512 loops (char-h512-b32's (32 x 512) gates, 16384 in 6.4 us, Zen 5), several times
- * what waking a second thread costs. Smaller tensors stay on the calling thread and pay nothing
- * for OpenMP (TGI_PARALLEL_FOR's plain loop, not a parallel region of one thread). */
-enum { MIN_PER_THREAD = 32768 };
+/* TGI_UNARY_MIN_PER_THREAD (ops/internal.h): past that many elements per thread a loop is worth
+ * splitting: 32768 tanh take about 13 us with the AVX-512 loops (char-h512-b32's (32 x 512)
+ * gates, 16384 in 6.4 us, Zen 5), several times what waking a second thread costs. Smaller
+ * tensors stay on the calling thread and pay nothing for OpenMP (TGI_PARALLEL_FOR's plain loop,
+ * not a parallel region of one thread). */
+enum { MIN_PER_THREAD = TGI_UNARY_MIN_PER_THREAD };
 
 /* The loop every op here shares: element i of y, over all of y, on tgi_threads_for threads. */
 #define FOR_EACH(y, body)                                                                          \

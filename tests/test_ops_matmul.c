@@ -270,7 +270,7 @@ static void test_addmm_matches_c_plus_the_product_and_finite_differences(void **
 static void test_addmm_row_bias_gradient_is_the_columns_sums_in_row_order(void **s)
 {
     (void)s;
-    const size_t m = 1025, k = 1, n = 4 * 1024 + 5; /* 2 threads from 2M elements */
+    const size_t m = 1025, k = 1, n = 4 * 1024 + 5; /* 2 threads' worth, and a ragged end */
     tg_rng r;
     tg_rng_seed(&r, 43);
     tg_tensor *c = rand_leaf(1, n, &r, -1, 1), *a = rand_leaf(m, k, &r, -1, 1),
@@ -284,6 +284,7 @@ static void test_addmm_row_bias_gradient_is_the_columns_sums_in_row_order(void *
         for (int threads = 1; threads <= 2; threads++) {
             tgi_simd_cap(level);
             tg_set_num_threads(threads);
+            assert_int_equal(tgi_threads_for(m * n, TGI_STREAM_PER_THREAD), threads);
             for (size_t j = 0; j < n; j++) c->grad[j] = (tg_real)0.25;
             tg_tape *t = tg_tape_new();
             tg_tensor *y = tg_addmm(t, c, a, b, 0);

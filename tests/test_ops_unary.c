@@ -477,6 +477,7 @@ static void test_unary_ops_give_the_same_bits_on_one_and_two_threads(void **s)
         in_domain(k, x); /* log's |x| stays: the ops after it are defined everywhere */
         for (int th = 0; th < 2; th++) {
             tg_set_num_threads(th + 1);
+            assert_int_equal(tgi_threads_for(R * C, TGI_UNARY_MIN_PER_THREAD), th + 1);
             memset(x->grad, 0, R * C * sizeof *x->grad);
             tg_tape *t = tg_tape_new();
             weighted_op c = {ops[k].f, x, w};
