@@ -38,7 +38,6 @@ enum { MIN_MACS_PER_THREAD = 1 << 19, GEMV_MAX = 4 };
  * threads from 2M elements (TGI_STREAM_PER_THREAD: 8 MB, far past a core's L2), ptb-small's
  * (400 x 10000) logits among them (bias copy and sum 1.12-1.19 -> 0.89-1.02 ms a step on 2
  * threads, Zen 5, 2026-12-03). */
-enum { STREAM_PER_THREAD = TGI_STREAM_PER_THREAD };
 
 /* A parameter's weight gradient from a product of fewer rows than this waits for the end of
  * backward, to be done with the other such products of the same parameter as one (a weight
@@ -272,7 +271,7 @@ static void bias_grad(tg_real *dc, const tg_real *dy, size_t m, size_t n)
 {
     bias_block_fn *block = TGI_PICK(bias_block_versions);
     size_t blocks = (n + BIAS_COLS - 1) / BIAS_COLS;
-    TGI_PARALLEL_FOR(tgi_threads_for(m * n, STREAM_PER_THREAD), b, blocks,
+    TGI_PARALLEL_FOR(tgi_threads_for(m * n, TGI_STREAM_PER_THREAD), b, blocks,
                      block(dc, dy, m, n, b * BIAS_COLS));
 }
 
@@ -281,7 +280,7 @@ static void addmm_forward(tg_tape *t, tg_tensor *y) /* y = c, then y += op(a)·o
 {
     tg_tensor *a = y->in[0], *b = y->in[1], *c = y->in[2];
     int ta = (y->iarg & TG_TRANS_A) != 0, tb = (y->iarg & TG_TRANS_B) != 0;
-    TGI_PARALLEL_FOR(tgi_threads_for(tg_numel(y), STREAM_PER_THREAD), i, y->rows,
+    TGI_PARALLEL_FOR(tgi_threads_for(tg_numel(y), TGI_STREAM_PER_THREAD), i, y->rows,
                      memcpy(y->val + i * y->cols, c->val + (c->rows == 1 ? 0 : i * y->cols),
                             y->cols * sizeof *y->val));
     gemm(ta, tb, y->rows, y->cols, inner(a, ta), a->val, b->val, 1, y->val);

@@ -19,15 +19,14 @@
 #include <stdint.h>
 
 /* TGI_UNARY_MIN_PER_THREAD (ops/internal.h): past that many elements per thread a loop is worth
- * splitting: 32768 tanh take about 13 us with the AVX-512 loops (char-h512-b32's (32 x 512)
- * gates, 16384 in 6.4 us, Zen 5), several times what waking a second thread costs. Smaller
- * tensors stay on the calling thread and pay nothing for OpenMP (TGI_PARALLEL_FOR's plain loop,
- * not a parallel region of one thread). */
-enum { MIN_PER_THREAD = TGI_UNARY_MIN_PER_THREAD };
+ * splitting: with the AVX-512 loops 16384 tanh take 6.4 us (char-h512-b32's (32 x 512) gates,
+ * Zen 5), so 32768 about 13, several times what waking a second thread costs. Smaller tensors
+ * stay on the calling thread and pay nothing for OpenMP (TGI_PARALLEL_FOR's plain loop, not a
+ * parallel region of one thread). */
 
 /* The loop every op here shares: element i of y, over all of y, on tgi_threads_for threads. */
 #define FOR_EACH(y, body)                                                                          \
-    TGI_PARALLEL_FOR(tgi_threads_for(tg_numel(y), MIN_PER_THREAD), i, tg_numel(y), body)
+    TGI_PARALLEL_FOR(tgi_threads_for(tg_numel(y), TGI_UNARY_MIN_PER_THREAD), i, tg_numel(y), body)
 
 /* sigmoid and tanh from e = exp(-|x|) or expm1(-2|x|) in (-1, 1], so nothing overflows, and
  * selects rather than branches so their loops vectorise (ops/vmath.h). A NaN gives NaN.
@@ -121,7 +120,7 @@ int tgi_map(tgi_map_fn *const versions[3], const tgi_map_args *m, size_t n, size
 static void map(tgi_map_fn *const v[3], const tg_tensor *y, int backward)
 {
     tgi_map_args fw = {{y->in[0]->val}, {y->val}}, bw = {{y->val, y->grad}, {y->in[0]->grad}};
-    int done = tgi_map(v, backward ? &bw : &fw, tg_numel(y), MIN_PER_THREAD);
+    int done = tgi_map(v, backward ? &bw : &fw, tg_numel(y), TGI_UNARY_MIN_PER_THREAD);
     assert(done);
     (void)done;
 }

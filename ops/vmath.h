@@ -32,7 +32,7 @@
  * parameters, which GCC keeps through inlining where restrict pointers copied out of a struct
  * do not vectorise; and its versions per instruction set (TGI_MAP_VERSIONS below), in the
  * table name_versions. tgi_map runs this CPU's version over n elements, in one piece a thread
- * when there are at least 2·min_per_thread (defined in ops/unary.c). The arrays written fill
+ * when there are at least 2·min_per_thread (each caller's own). The arrays written fill
  * out[] from the first (a NULL ends them). tgi_map returns 0 and runs nothing when one
  * overlaps another array of m's: the caller then takes a loop that allows that. */
 typedef struct tgi_map_args {
