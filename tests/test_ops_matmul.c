@@ -266,7 +266,9 @@ static void test_addmm_matches_c_plus_the_product_and_finite_differences(void **
 
 /* A row bias's gradient is each column's sum over the rows, added in row order into the float
  * gradient (ops/matmul.c sums blocks of columns in registers): the same bits as that loop on
- * every vector width and on 1 and 2 threads, with a partial last block of columns. */
+ * every vector width and on 1 and 2 threads, with a partial last block of columns. The values,
+ * copied from a row bias or from a whole c on the same threads, are c + a·b, with the same bits
+ * on 1 and 2 threads. */
 static void test_addmm_row_bias_gradient_is_the_columns_sums_in_row_order(void **s)
 {
     (void)s;
@@ -274,12 +276,18 @@ static void test_addmm_row_bias_gradient_is_the_columns_sums_in_row_order(void *
     tg_rng r;
     tg_rng_seed(&r, 43);
     tg_tensor *c = rand_leaf(1, n, &r, -1, 1), *a = rand_leaf(m, k, &r, -1, 1),
-              *b = rand_leaf(k, n, &r, -1, 1), *w = rand_leaf(m, n, &r, -1, 1);
-    tg_real *want = malloc(n * sizeof *want);
-    assert_non_null(want);
+              *b = rand_leaf(k, n, &r, -1, 1), *w = rand_leaf(m, n, &r, -1, 1),
+              *cf = rand_leaf(m, n, &r, -1, 1);
+    tg_real *want = malloc(n * sizeof *want), *vals = malloc(2 * m * n * sizeof *vals);
+    tg_real *row = malloc(m * n * sizeof *row), *full = malloc(m * n * sizeof *full);
+    assert_true(want && vals && row && full);
     for (size_t j = 0; j < n; j++) want[j] = (tg_real)0.25; /* what the gradient held before */
     for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < n; j++) want[j] += w->val[i * n + j];
+        for (size_t j = 0; j < n; j++) {
+            want[j] += w->val[i * n + j];
+            row[i * n + j] = c->val[j] + a->val[i] * b->val[j]; /* k = 1 */
+            full[i * n + j] = cf->val[i * n + j] + a->val[i] * b->val[j];
+        }
     for (int level = TGI_SIMD_BASE; level <= TGI_SIMD_AVX512; level++)
         for (int threads = 1; threads <= 2; threads++) {
             tgi_simd_cap(level);
@@ -287,15 +295,25 @@ static void test_addmm_row_bias_gradient_is_the_columns_sums_in_row_order(void *
             assert_int_equal(tgi_threads_for(m * n, TGI_STREAM_PER_THREAD), threads);
             for (size_t j = 0; j < n; j++) c->grad[j] = (tg_real)0.25;
             tg_tape *t = tg_tape_new();
-            tg_tensor *y = tg_addmm(t, c, a, b, 0);
-            assert_non_null(y);
+            tg_tensor *y = tg_addmm(t, c, a, b, 0), *yf = tg_addmm(t, cf, a, b, 0);
+            assert_true(y && yf);
+            assert_close(y->val, row, m * n, 1e-6);
+            assert_close(yf->val, full, m * n, 1e-6);
+            if (threads == 1) { /* what 2 threads must give */
+                memcpy(vals, y->val, m * n * sizeof *vals);
+                memcpy(vals + m * n, yf->val, m * n * sizeof *vals);
+            } else {
+                assert_memory_equal(y->val, vals, m * n * sizeof *vals);
+                assert_memory_equal(yf->val, vals + m * n, m * n * sizeof *vals);
+            }
             tg_backward(t, tg_sum(t, tg_mul(t, y, w)));
             assert_memory_equal(c->grad, want, n * sizeof *want);
             tg_tape_free(t);
         }
     tgi_simd_cap(-1);
     tg_set_num_threads(0);
-    free(want);
+    free(want), free(vals), free(row), free(full);
+    tg_tensor_free(cf);
     tg_tensor_free(c);
     tg_tensor_free(a);
     tg_tensor_free(b);
