@@ -9,6 +9,8 @@
  * linked through their own first bytes, for the next node of that size: an unrolled step's
  * nodes reuse the step before's buffers. The lists' records live in the arena too, so a reset
  * forgets them with everything else.
+ * A node that assigns its inputs' first gradients (tg_assigns_first) is lent them unzeroed;
+ * what its backward does not claim (tg_grad_first) is zeroed after it (tgi_zero_unclaimed).
  * At the end, the tape's two ways to ask for memory, which record a message when they fail.
  * Read next: tape.c (its user).
  */
@@ -141,7 +143,7 @@ static tgi_pool *pool_of(tgi_arena *a, size_t size)
     return p;
 }
 
-void *tgi_arena_grad(tgi_arena *a, size_t bytes)
+void *tgi_arena_grad_blank(tgi_arena *a, size_t bytes)
 {
     size_t size = pool_size(bytes);
     tgi_pool *p = pool_of(a, size);
@@ -150,8 +152,13 @@ void *tgi_arena_grad(tgi_arena *a, size_t bytes)
         memcpy(&p->free, buf, sizeof p->free); /* the next buffer of the list */
     else
         buf = tgi_arena_alloc(a, size, size > TGI_ALIGN ? TGI_ALIGN : TGI_SMALL_ALIGN);
-    if (buf) memset(buf, 0, bytes);
     return buf;
+}
+
+void *tgi_arena_grad(tgi_arena *a, size_t bytes)
+{
+    void *buf = tgi_arena_grad_blank(a, bytes);
+    return buf ? memset(buf, 0, bytes) : NULL;
 }
 
 void tgi_arena_release(tgi_arena *a, void *buf, size_t bytes)
@@ -166,6 +173,32 @@ void tgi_arena_release(tgi_arena *a, void *buf, size_t bytes)
     }
     memcpy(buf, &p->free, sizeof p->free);
     p->free = buf;
+}
+
+/* Gradients whose first contribution assigns (op.h): the node's mark, the claim, and the
+ * zeroing of what was not claimed. */
+void tg_assigns_first(tg_tape *t, tg_tensor *y)
+{
+    (void)t;
+    if (y && y->op) tgi_entry_of(y)->assigns = 1;
+}
+
+int tg_grad_first(tg_tape *t, tg_tensor *x)
+{
+    (void)t;
+    if (!x || !x->op || tgi_entry_of(x)->grad != TGI_GRAD_BLANK) return 0;
+    tgi_entry_of(x)->grad = TGI_GRAD_LENT;
+    return 1;
+}
+
+void tgi_zero_unclaimed(tg_tensor *y)
+{
+    for (size_t k = 0; k < y->n_in; k++) {
+        tg_tensor *x = y->in[k];
+        if (!x->op || tgi_entry_of(x)->grad != TGI_GRAD_BLANK) continue;
+        memset(x->grad, 0, tg_numel(x) * sizeof(tg_real));
+        tgi_entry_of(x)->grad = TGI_GRAD_LENT;
+    }
 }
 
 void tgi_arena_usage(const tgi_arena *a, size_t *used, size_t *reserved)

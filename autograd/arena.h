@@ -41,6 +41,8 @@ void *tgi_arena_alloc(tgi_arena *a, size_t bytes, size_t align);
 /* A zeroed gradient buffer of `bytes`: one released earlier with that size when there is one,
  * else new memory. NULL when out of memory. */
 void *tgi_arena_grad(tgi_arena *a, size_t bytes);
+/* The same buffer, not zeroed: for a gradient whose first contribution assigns (tg_grad_first). */
+void *tgi_arena_grad_blank(tgi_arena *a, size_t bytes);
 /* Take back a buffer from tgi_arena_grad (of the same `bytes`) for the next one of its size. */
 void tgi_arena_release(tgi_arena *a, void *buf, size_t bytes);
 

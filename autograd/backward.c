@@ -1,8 +1,8 @@
 /* backward.c: the reverse walk.
  *
- * Recording order is topological, so one loop from the loss down visits every node after all of
- * its users. It visits only the nodes the loss depends on (`reached`), and each backward adds
- * into its inputs' gradients, so fan-out needs no special case. A view has no backward at all.
+ * Recording order is topological: one loop from the loss down visits every node after all its
+ * users, only those the loss depends on (`reached`). Each backward adds into its inputs'
+ * gradients (or assigns the first: op.h), so fan-out needs no special case; a view has none.
  * With reused gradients a node is lent its buffer just before its first user's backward and
  * hands it back after its own: by then every user has added its part and nothing reads it
  * again, unless an op keeps it (tg_keep_grad) for the work it put off (tg_defer), which runs
@@ -22,19 +22,19 @@ static void clear_node_grads(tg_tape *t)
     }
 }
 
-/* Give node x its gradient if it waits for one: a zeroed buffer, or for a view a window of its
- * input's. 0 when out of memory (message on the tape). */
-static int lend_grad(tg_tape *t, tg_tensor *x)
+/* Give node x its gradient if it waits for one: a zeroed buffer (blank: not zeroed, for a node
+ * that assigns), or for a view a window of its input's. 0 when out of memory (message on t). */
+static int lend_grad(tg_tape *t, tg_tensor *x, int blank)
 {
     tgi_entry *e = tgi_entry_of(x);
     size_t bytes = tg_numel(x) * sizeof(tg_real);
     if (e->grad != TGI_GRAD_LATER) return 1;
-    if (!x->op->backward && x->in[0]->op && !lend_grad(t, x->in[0])) return 0;
-    x->grad = x->op->backward ? tgi_arena_grad(&t->arena, bytes)
-                              : x->in[0]->grad + (x->val - x->in[0]->val);
+    if (!x->op->backward && x->in[0]->op && !lend_grad(t, x->in[0], 0)) return 0;
+    x->grad = !x->op->backward ? x->in[0]->grad + (x->val - x->in[0]->val)
+                               : (blank ? tgi_arena_grad_blank : tgi_arena_grad)(&t->arena, bytes);
     if (!x->grad)
         return tg_fail(t, "%s: out of memory (asked for %zu bytes)", x->op->name, bytes), 0;
-    e->grad = TGI_GRAD_LENT;
+    e->grad = blank && x->op->backward ? TGI_GRAD_BLANK : TGI_GRAD_LENT;
     return 1;
 }
 
@@ -84,7 +84,7 @@ int tg_backward(tg_tape *t, tg_tensor *loss)
     if (t->backward_ran) clear_node_grads(t);
     t->backward_ran = 1;
     t->deferred = NULL;
-    if (!lend_grad(t, loss)) return TG_ENOMEM;
+    if (!lend_grad(t, loss, 0)) return TG_ENOMEM;
     loss->grad[0] += 1; /* d(loss)/d(loss) */
     tgi_entry_of(loss)->reached = 1;
     for (size_t i = tgi_entry_of(loss)->index + 1; i-- > 0;) {
@@ -93,10 +93,11 @@ int tg_backward(tg_tape *t, tg_tensor *loss)
         for (size_t k = 0; k < y->n_in; k++) { /* leaves have nothing to lend or walk */
             tg_tensor *x = y->in[k];
             if (!x->op || !tgi_requires_grad(x)) continue;
-            if (!lend_grad(t, x)) return TG_ENOMEM;
+            if (!lend_grad(t, x, tgi_entry_of(y)->assigns)) return TG_ENOMEM;
             tgi_entry_of(x)->reached = 1;
         }
         if (y->op->backward) y->op->backward(t, y); /* a view has none */
+        if (tgi_entry_of(y)->assigns) tgi_zero_unclaimed(y);
         release_grad(t, y);
     }
     for (tgi_deferred *d = t->deferred; d; d = d->next) d->op->finish(t, d->work);

@@ -19,6 +19,7 @@ enum {
     TGI_GRAD_LATER, /* gradients reused: grad is NULL until backward lends it a buffer */
     TGI_GRAD_LENT,  /* gradients reused: lent, until its own backward has run */
     TGI_GRAD_KEPT,  /* lent, and kept until reset for an op's finish (tg_keep_grad) */
+    TGI_GRAD_BLANK, /* lent unzeroed for the backward of an op that assigns (tg_grad_first) */
 };
 
 /* A node as the tape holds it: the public tensor, then the tape's bookkeeping. Leaves (op NULL)
@@ -28,6 +29,7 @@ typedef struct tgi_entry {
     size_t index;          /* its position on the tape: t->nodes[index] == &x */
     unsigned char grad;    /* TGI_GRAD_* */
     unsigned char reached; /* set by backward: the loss depends on this node */
+    unsigned char assigns; /* its backward assigns first gradients (tg_assigns_first) */
 } tgi_entry;
 
 static inline tgi_entry *tgi_entry_of(const tg_tensor *node)
@@ -67,6 +69,10 @@ struct tg_tape {
     const char *checked[TGI_CHECKED_MAX];
     size_t n_checked;
 };
+
+/* After the backward of y, a node that assigns (tg_assigns_first): zero each input's buffer
+ * that was lent unzeroed and that y's backward did not claim (tg_grad_first). arena.c. */
+void tgi_zero_unclaimed(tg_tensor *y);
 
 /* A tensor in the tape's arena with `head` bytes of header (a tg_tensor for a leaf, a tgi_entry
  * for a node), its input array and its values in one block (arena.c); NULL after a message

@@ -18,7 +18,9 @@
  *
  * The conventions every op keeps:
  * - Backward ACCUMULATES: it adds (+=) its contribution into each input's gradient and never
- *   assigns, so a tensor used twice simply receives two contributions.
+ *   assigns, so a tensor used twice simply receives two contributions. (One exception, for
+ *   speed: a node marked with tg_assigns_first may assign an input's whole gradient when
+ *   tg_grad_first says its contribution is the first; see there.)
  * - An input's gradient may be NULL (a constant, or recorded with gradients off): skip it.
  *   y->grad is never NULL when backward runs, and the walk calls backward only on nodes the
  *   loss depends on.
@@ -103,6 +105,19 @@ void **tg_defer(tg_tape *t, const tg_op *op);
  * (tg_tape_reuse_grads) y keeps its gradient buffer until the tape is reset instead of handing
  * it on. Call it from y's backward. */
 void tg_keep_grad(tg_tape *t, tg_tensor *y);
+
+/* From an op's recording function, for node y whose backward writes a large input gradient
+ * once (softmax cross-entropy's logits): with reused gradients (tg_tape_reuse_grads) the walk
+ * may lend y's inputs buffers that are not zeroed, and y's backward asks tg_grad_first before
+ * writing each. A buffer y's backward did not ask for is zeroed after it. */
+void tg_assigns_first(tg_tape *t, tg_tensor *y);
+
+/* From the backward of a node marked with tg_assigns_first: 1 when this contribution to x's
+ * gradient is its first and x's buffer was lent without zeroing. The backward then ASSIGNS
+ * every element, 0 + its contribution (a -0 then gets the bits adding it to a zero would), and
+ * the buffer counts as written from this call on: a second call, or a later user, gets 0 and
+ * adds. This saves a pass that zeroes the buffer and the read in the pass that adds. */
+int tg_grad_first(tg_tape *t, tg_tensor *x);
 
 TG_END_DECLS
 

@@ -74,7 +74,7 @@ static tg_tensor *push_node(tg_tape *t, tg_tensor *y, const tg_op *op, int grad)
     tgi_entry *e = tgi_entry_of(y);
     e->index = t->n_nodes;
     e->grad = (unsigned char)grad;
-    e->reached = 0;
+    e->reached = e->assigns = 0;
     y->op = op;
     return t->nodes[t->n_nodes++] = y;
 }

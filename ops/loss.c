@@ -12,7 +12,9 @@
  * Rows are independent, so large logits split their rows between threads; the loss adds the
  * per-row values in row order afterwards, so it does not depend on the thread count. The row
  * loops are compiled for SSE2, AVX2 and AVX-512 and chosen at run time (ops/simd.c); all three
- * give the same bits.
+ * give the same bits. Backward is usually the first to write the logits' gradient (the loss is
+ * recorded after every other use of them): it then assigns it (tg_grad_first), so the walk does
+ * not zero the (n x V) buffer first and backward does not read it.
  * Dimension letters: n rows, V classes.
  */
 #include "ops/loss.h"
@@ -155,10 +157,15 @@ TGI_INLINE double row_xent(const tg_real *z, size_t V, int32_t target, tg_real *
     return (double)*m + log(s) - (double)z[target]; /* lse - z[target] */
 }
 
-/* dz[j] += g * p[j], p[j] = exp(z[j] - m) * inv, over one row. */
-TGI_INLINE void row_grad(const tg_real *z, tg_real *dz, size_t V, tg_real m, tg_real inv, double g)
+/* dz[j] += g * p[j], p[j] = exp(z[j] - m) * inv, over one row; when assign, dz[j] = 0 + g * p[j]
+ * (dz's values unread: the same bits as adding to zeros). */
+TGI_INLINE void row_grad(const tg_real *z, tg_real *dz, size_t V, tg_real m, tg_real inv, double g,
+                         int assign)
 {
-    for (size_t j = 0; j < V; j++) dz[j] += (tg_real)(g * (exp_nonpos(z[j] - m) * inv));
+    if (assign)
+        for (size_t j = 0; j < V; j++) dz[j] = 0 + (tg_real)(g * (exp_nonpos(z[j] - m) * inv));
+    else
+        for (size_t j = 0; j < V; j++) dz[j] += (tg_real)(g * (exp_nonpos(z[j] - m) * inv));
 }
 
 /* row_xent and row_grad compiled plain, for AVX2 and for AVX-512 (ops/internal.h); forward and
@@ -166,8 +173,10 @@ TGI_INLINE void row_grad(const tg_real *z, tg_real *dz, size_t V, tg_real m, tg_
 TGI_VERSIONS(double, row_xent, (const tg_real *z, size_t V, int32_t t, tg_real *m, tg_real *inv),
              return row_xent(z, V, t, m, inv);)
 TGI_VERSIONS(void, row_grad,
-             (const tg_real *z, tg_real *dz, size_t V, tg_real m, tg_real inv, double g),
-             row_grad(z, dz, V, m, inv, g);)
+             (const tg_real *z, tg_real *dz, size_t V, tg_real m, tg_real inv, double g,
+              int assign),
+             if (assign) row_grad(z, dz, V, m, inv, g, 1);
+             else row_grad(z, dz, V, m, inv, g, 0);)
 
 static void xent_forward(tg_tape *t, tg_tensor *y)
 {
@@ -192,13 +201,14 @@ static void xent_backward(tg_tape *t, tg_tensor *y)
     size_t n = z->rows, V = z->cols;
     if (!z->grad) return;
     double g = (double)y->grad[0] / (double)n;
+    int assign = tg_grad_first(t, z);
     row_grad_fn *grad = TGI_PICK(row_grad_versions);
     TGI_PARALLEL_FOR(tgi_threads_for(n * V, MIN_PER_THREAD), i, n, {
         tg_real *dz = &z->grad[i * V];
         if (m[i] != m[i]) /* bad logits: a NaN gradient, as the loss */
-            for (size_t j = 0; j < V; j++) dz[j] += (tg_real)NAN;
+            for (size_t j = 0; j < V; j++) dz[j] = (assign ? 0 : dz[j]) + (tg_real)NAN;
         else
-            grad(&z->val[i * V], dz, V, m[i], inv[i], g);
+            grad(&z->val[i * V], dz, V, m[i], inv[i], g, assign);
         dz[tgt[i]] -= (tg_real)g;
     });
 }
@@ -235,6 +245,7 @@ tg_tensor *tg_softmax_xent(tg_tape *t, tg_tensor *logits, const int32_t *targets
     tg_tensor *y = tg_node(t, &xent_op, 1, 1, 1, &logits);
     if (!y) return NULL;
     y->saved = saved;
+    tg_assigns_first(t, y); /* backward assigns dz when it is the first to write it */
     xent_op.forward(t, y);
     return y;
 }

@@ -376,6 +376,114 @@ static void test_work_deferred_to_finish_gives_the_right_gradient(void **state)
     tg_tensor_free(x);
 }
 
+/* pick(a, b) = a, a node marked tg_assigns_first whose backward claims a's gradient (assigning
+ * it when first, adding otherwise) and writes nothing into b's: the walk must zero b's buffer
+ * after it, whatever a buffer of that size held before. */
+static void pick_forward(tg_tape *t, tg_tensor *y)
+{
+    memcpy(y->val, y->in[0]->val, tg_numel(y) * sizeof *y->val);
+}
+
+static void pick_backward(tg_tape *t, tg_tensor *y)
+{
+    tg_tensor *a = y->in[0];
+    if (!a->grad) return;
+    int first = tg_grad_first(t, a);
+    for (size_t i = 0; i < tg_numel(y); i++) a->grad[i] = (first ? 0 : a->grad[i]) + y->grad[i];
+}
+
+static const tg_op pick_op = {"pick", pick_forward, pick_backward, NULL, NULL};
+
+static tg_tensor *pick(tg_tape *t, tg_tensor *a, tg_tensor *b)
+{
+    tg_tensor *in[2] = {a, b}, *y = tg_node(t, &pick_op, a->rows, a->cols, 2, in);
+    if (y) tg_assigns_first(t, y), pick_op.forward(t, y);
+    return y;
+}
+
+/* sum(pick(a, b) + b² + 2a), a = tanh x, b = σ x. With pick recorded last, the walk reaches it
+ * before the other users of a and b: a's buffer and b's are lent unzeroed, pick assigns a's and
+ * leaves b's. Recorded first, it gets zeroed buffers and adds. */
+static tg_tensor *pick_loss(tg_tape *t, tg_tensor *x, int pick_last)
+{
+    tg_tensor *a = tg_tanh(t, x), *b = tg_sigmoid(t, x), *p = pick_last ? NULL : pick(t, a, b);
+    tg_tensor *sq = tg_mul(t, b, b), *u = tg_scale(t, a, 2);
+    if (pick_last) p = pick(t, a, b);
+    return tg_sum(t, tg_add(t, tg_add(t, p, sq), u));
+}
+
+static const int32_t xent_ids[6] = {0, 3, 2, 6, 1, 3};
+
+/* softmax_xent(1.5 x) + sum(1.5 x) / 4, the sum recorded before the loss (other_first) or after
+ * it: then the walk reaches the sum first and the loss adds into a zeroed buffer. */
+static tg_tensor *xent_loss(tg_tape *t, tg_tensor *x, int other_first)
+{
+    tg_tensor *z = tg_scale(t, x, 1.5), *other = other_first ? tg_sum(t, z) : NULL;
+    tg_tensor *loss = tg_softmax_xent(t, z, xent_ids, 6);
+    if (!other_first) other = tg_sum(t, z);
+    return tg_add(t, loss, tg_scale(t, other, 0.25));
+}
+
+/* x's gradient from loss_of(t, x, variant) into want, from kept gradients; with reused ones,
+ * over three walks of one recording (the later ones get buffers released before), the same
+ * bits. */
+static void walk_kept_and_reused(tg_tensor *(*loss_of)(tg_tape *, tg_tensor *, int), tg_tensor *x,
+                                 int variant, tg_real *want)
+{
+    size_t bytes = tg_numel(x) * sizeof *want;
+    for (int reuse = 0; reuse <= 1; reuse++) {
+        tg_tape *t = tg_tape_new();
+        tg_tape_reuse_grads(t, reuse);
+        tg_tensor *loss = loss_of(t, x, variant);
+        for (int walk = 0; walk < 3; walk++) {
+            tg_tensor_zero_grad(x);
+            assert_int_equal(tg_backward(t, loss), TG_OK);
+            if (!reuse && walk == 0) memcpy(want, x->grad, bytes);
+            assert_memory_equal(x->grad, want, bytes);
+        }
+        tg_tape_free(t);
+    }
+}
+
+static void test_a_node_that_assigns_gives_the_bits_of_zeroed_buffers(void **state)
+{
+    (void)state;
+    for (int pick_last = 0; pick_last <= 1; pick_last++) {
+        tg_rng r;
+        tg_rng_seed(&r, 5);
+        tg_tensor *x = rand_leaf(3, 5, &r, -1, 1);
+        tg_real want[15];
+        walk_kept_and_reused(pick_loss, x, pick_last, want);
+        for (size_t i = 0; i < 15; i++) { /* d/dx of 3 tanh x + σ² */
+            double a = tanh(x->val[i]), b = 1 / (1 + exp(-x->val[i]));
+            assert_true(fabs(want[i] - (3 * (1 - a * a) + 2 * b * b * (1 - b))) < 1e-5);
+        }
+        tg_tensor_free(x);
+    }
+}
+
+static void test_softmax_xent_assigns_its_logits_gradient_with_the_bits_of_adding(void **state)
+{
+    (void)state;
+    for (int other_first = 0; other_first <= 1; other_first++) {
+        tg_rng r;
+        tg_rng_seed(&r, 6);
+        tg_tensor *x = rand_leaf(6, 7, &r, -3, 3);
+        tg_real want[42];
+        walk_kept_and_reused(xent_loss, x, other_first, want);
+        for (size_t i = 0; i < 6; i++) { /* d/dx = 1.5 ((p - onehot) / 6 + 0.25) */
+            double sum = 0;
+            for (size_t j = 0; j < 7; j++) sum += exp(1.5 * x->val[i * 7 + j]);
+            for (size_t j = 0; j < 7; j++) {
+                double p = exp(1.5 * x->val[i * 7 + j]) / sum;
+                double d = 1.5 * ((p - (j == (size_t)xent_ids[i])) / 6 + 0.25);
+                assert_true(fabs(want[i * 7 + j] - d) < 1e-5);
+            }
+        }
+        tg_tensor_free(x);
+    }
+}
+
 static void test_requires_grad_holds_the_invariants_of_tensor_h(void **state)
 {
     (void)state;
@@ -506,6 +614,8 @@ int main(void)
         cmocka_unit_test(test_nodes_are_listed_in_recording_order),
         cmocka_unit_test(test_an_op_finish_runs_once_a_walk_with_all_its_deferred_work),
         cmocka_unit_test(test_work_deferred_to_finish_gives_the_right_gradient),
+        cmocka_unit_test(test_a_node_that_assigns_gives_the_bits_of_zeroed_buffers),
+        cmocka_unit_test(test_softmax_xent_assigns_its_logits_gradient_with_the_bits_of_adding),
         cmocka_unit_test(test_requires_grad_holds_the_invariants_of_tensor_h),
         cmocka_unit_test(test_a_shape_too_large_is_refused_naming_the_call_and_the_shape),
         cmocka_unit_test(test_tape_alloc_refuses_an_overflowing_size_naming_the_caller),
