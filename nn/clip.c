@@ -11,7 +11,7 @@
  * One block's sums are LANES chains of dependent additions, so a block costs its length / LANES
  * times an addition's latency however wide the vectors are; but blocks are independent. The
  * AVX-512 version keeps a block's partial sums in one GCC vector of LANES doubles (one register;
- * GCC leaves LANES explicit scalars unvectorised at that width) and sums GROUP whole blocks in
+ * GCC leaves LANES explicit scalars unvectorised at that width) and sums GROUP blocks in
  * one loop, GROUP · LANES chains at once; on several threads each takes a contiguous run of
  * blocks, so the groups stay whole. SSE2 and AVX2 run the plain arrays a block at a time
  * (a vector of LANES doubles lowered to narrower registers goes through memory). Each lane still
@@ -28,7 +28,7 @@
 
 #define LANES       TGI_NORM_LANES
 #define MAX_BLOCKS  TGI_NORM_BLOCKS
-#define GROUP       4     /* whole blocks summed in one loop */
+#define GROUP       4     /* blocks summed in one loop */
 #define MIN_BLOCK   16384 /* elements: fewer blocks for small stores */
 #define BLOCK_ALIGN 16    /* block lengths are a multiple: LANES, and 64 bytes in either type */
 /* Elements per thread: below 2x this, one thread. Measured (AVX-512 loops, each thread a run of
@@ -86,32 +86,42 @@ TGI_INLINE void squares_into_wide(double *acc, const tg_real *g, size_t n)
     for (; i < n; i++) acc[i % LANES] += (double)g[i] * (double)g[i];
 }
 
-/* part[j] = Σ g² over the k whole blocks g + j·len (k <= GROUP, len a multiple of LANES), each
- * as squares_into sums it, all in one loop: k independent sets of LANES chains. */
-TGI_INLINE void group_squares(double *part, const tg_real *g, size_t len, size_t k)
+/* part[j] = Σ g² over the k blocks g + j·len (k <= GROUP, len a multiple of LANES), each as
+ * squares_into sums it, all in one loop: k independent sets of LANES chains. The last block
+ * may hold only last (<= len) elements: the loop runs all k over its whole vectors, then the
+ * other k - 1 on to len, then adds its remainder. Each lane still adds its elements in order. */
+TGI_INLINE void group_squares(double *part, const tg_real *g, size_t len, size_t last, size_t k)
 {
     lanes a[GROUP] = {0};
-    for (size_t i = 0; i < len; i += LANES)
+    size_t i = 0, common = last / LANES * LANES;
+    for (; i < common; i += LANES)
         for (size_t j = 0; j < k; j++) add_squares(&a[j], g + j * len + i);
+    for (; i < len; i += LANES)
+        for (size_t j = 0; j + 1 < k; j++) add_squares(&a[j], g + j * len + i);
     for (size_t j = 0; j < k; j++) {
         double acc[LANES];
         memcpy(acc, &a[j], sizeof acc);
+        if (j + 1 == k) /* the last block's remainder, as squares_into_wide adds it */
+            for (i = common; i < last; i++)
+                acc[i % LANES] += (double)g[j * len + i] * (double)g[j * len + i];
         part[j] = tgi_lanes_sum(acc);
     }
 }
 
-/* block_squares, GROUP whole blocks at a time (then two, then one). */
+/* block_squares, GROUP blocks at a time, then two, then one (each k a constant, so the sums
+ * stay in registers); the store's last block, maybe shorter, goes in the last group. */
 TGI_INLINE void block_squares_wide(double *part, const tg_real *g, size_t n, size_t len, size_t b0,
                                    size_t b1)
 {
-    size_t whole = n / len < b1 ? n / len : b1, b = b0;
-    for (; b + GROUP <= whole; b += GROUP) group_squares(part + b, g + b * len, len, GROUP);
-    for (; b + 2 <= whole; b += 2) group_squares(part + b, g + b * len, len, 2);
-    for (; b < whole; b++) group_squares(part + b, g + b * len, len, 1);
-    for (; b < b1; b++) {
-        double acc[LANES] = {0};
-        squares_into_wide(acc, g + b * len, n - b * len);
-        part[b] = tgi_lanes_sum(acc);
+    for (size_t b = b0, k; b < b1; b += k) {
+        k = b1 - b >= GROUP ? GROUP : b1 - b >= 2 ? 2 : 1;
+        size_t end = (b + k) * len, last = len - (end > n ? end - n : 0);
+        if (k == GROUP)
+            group_squares(part + b, g + b * len, len, last, GROUP);
+        else if (k == 2)
+            group_squares(part + b, g + b * len, len, last, 2);
+        else
+            group_squares(part + b, g + b * len, len, last, 1);
     }
 }
 #endif

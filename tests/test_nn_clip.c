@@ -166,12 +166,13 @@ static double reference_norm(const tg_real *g, size_t n)
 
 /* The loops run as SSE2, AVX2 or AVX-512 code, whichever the CPU runs (ops/simd.c): at each
  * level this CPU has, on lengths with and without a partial run of 8 and on stores of several
- * blocks (summed four, two and one at a time), the norm, tgi_squares_into and the clip give the
- * bits of the scalar loops above. */
+ * blocks (summed four, two and one at a time, the last block, shorter, in a group of each
+ * size), the norm, tgi_squares_into and the clip give the bits of the scalar loops above. */
 static void test_norm_and_clip_give_the_scalar_bits_at_every_vector_width(void **s)
 {
     (void)s;
-    const size_t lens[] = {0, 1, 7, 8, 17, 1003, 16384 * 7 + 5, 16384 * 3};
+    const size_t lens[] = {
+        0, 1, 7, 8, 17, 1003, 16384 * 7 + 5, 16384 * 3, 16384 * 5 + 12001, 16384 * 4 + 3};
     tg_rng r;
     tg_rng_seed(&r, 11);
     for (size_t c = 0; c < sizeof lens / sizeof lens[0]; c++) {
