@@ -485,6 +485,24 @@ static void test_softmax_xent_assigns_its_logits_gradient_with_the_bits_of_addin
     }
 }
 
+static void test_grad_first_is_0_outside_a_marked_backward(void **state)
+{
+    (void)state;
+    tg_tensor *x = tg_tensor_new(1, 3, 1);
+    tg_tape *t = tg_tape_new();
+    tg_tape_reuse_grads(t, 1);
+    tg_tensor *y = tg_tanh(t, x);
+    assert_int_equal(tg_grad_first(t, NULL), 0);
+    assert_int_equal(tg_grad_first(t, x), 0); /* a leaf: its gradient is the user's */
+    assert_int_equal(tg_grad_first(t, y), 0); /* a node, but no walk lent it a blank buffer */
+    tg_assigns_first(t, NULL);                /* nothing to mark: no crash */
+    tg_assigns_first(NULL, x);                /* a leaf is not marked */
+    assert_int_equal(tg_backward(t, tg_sum(t, y)), TG_OK);
+    assert_int_equal(tg_grad_first(t, y), 0); /* after the walk */
+    tg_tape_free(t);
+    tg_tensor_free(x);
+}
+
 static void test_requires_grad_holds_the_invariants_of_tensor_h(void **state)
 {
     (void)state;
@@ -617,6 +635,7 @@ int main(void)
         cmocka_unit_test(test_work_deferred_to_finish_gives_the_right_gradient),
         cmocka_unit_test(test_a_node_that_assigns_gives_the_bits_of_zeroed_buffers),
         cmocka_unit_test(test_softmax_xent_assigns_its_logits_gradient_with_the_bits_of_adding),
+        cmocka_unit_test(test_grad_first_is_0_outside_a_marked_backward),
         cmocka_unit_test(test_requires_grad_holds_the_invariants_of_tensor_h),
         cmocka_unit_test(test_a_shape_too_large_is_refused_naming_the_call_and_the_shape),
         cmocka_unit_test(test_tape_alloc_refuses_an_overflowing_size_naming_the_caller),
