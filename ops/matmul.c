@@ -34,11 +34,6 @@
  * 73-76 against 48 GFLOP/s). So a second thread from about 1M. */
 enum { MIN_MACS_PER_THREAD = 1 << 19, GEMV_MAX = 4 };
 
-/* The bias's copy into the result and its gradient's column sums stream the result once: on 2
- * threads from 2M elements (TGI_STREAM_PER_THREAD: 8 MB, far past a core's L2), ptb-small's
- * (400 x 10000) logits among them (bias copy and sum 1.12-1.19 -> 0.89-1.02 ms a step on 2
- * threads, Zen 5, 2026-12-03). */
-
 /* A parameter's weight gradient from a product of fewer rows than this waits for the end of
  * backward, to be done with the other such products of the same parameter as one (a weight
  * used at every step: B rows each). Larger products are efficient alone and are done at once,
@@ -267,6 +262,10 @@ TGI_VERSIONS(void, bias_block, (tg_real *dc, const tg_real *dy, size_t m, size_t
              bias_block(dc, dy, m, n, j0);)
 // clang-format on
 
+/* dc += the column sums of dy (m x n). This and addmm_forward's bias copy stream the result once:
+ * on 2 threads from 2M elements (TGI_STREAM_PER_THREAD: 8 MB, far past a core's L2), ptb-small's
+ * (400 x 10000) logits among them (bias copy and sum 1.12-1.19 -> 0.89-1.02 ms a step on 2
+ * threads, Zen 5, 2026-12-03). */
 static void bias_grad(tg_real *dc, const tg_real *dy, size_t m, size_t n)
 {
     bias_block_fn *block = TGI_PICK(bias_block_versions);
