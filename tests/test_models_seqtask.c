@@ -15,8 +15,9 @@
 #define PAR_STEPS     400
 #define COPY_STEPS    1500
 #define MGU_STEPS     400
-#define CAPTION_STEPS 1000 /* held-out exact match 100% at 800, 97% at 1000 */
-#define BRACKET_STEPS 400  /* 98.8% at 100 steps, 100% from 200 on */
+#define CAPTION_STEPS 1000
+#define CAPTION_SEEDS 5   /* seeds 7 to 11 */
+#define BRACKET_STEPS 400 /* 98.8% at 100 steps, 100% from 200 on */
 
 static seqtask_result train_ok(const seqtask_config *c)
 {
@@ -83,6 +84,12 @@ static void test_a_users_registered_cell_trains_through_the_same_call(void **s)
     if (!(r.accuracy >= 0.9)) fail_msg("MGU parity of 4 bits: accuracy %g", r.accuracy);
 }
 
+/* Which of the 32 held-out combinations a small model gets right depends on its seed, and so on
+ * any change of rounding in training: over seeds 1 to 18 at this size, before and after one
+ * such change (softmax-xent's gradient, 2026-12-03), exact match ranged 0.66-1 (median 0.97)
+ * and token accuracy 0.94-1. One seed's result is a draw from that spread, so the test asks it
+ * of several: most seeds caption at least 85% of the held-out combinations exactly, and every
+ * seed gets at least 90% of their words. */
 static void test_an_lstm_captions_held_out_attribute_combinations_greedily(void **s)
 {
     (void)s;
@@ -90,10 +97,20 @@ static void test_an_lstm_captions_held_out_attribute_combinations_greedily(void 
     c.hidden = 32, c.B = 32;
     seqtask_result r;
     tg_status st = {0};
-    if (seqtask_caption(&c, &r, NULL, &st) != TG_OK) fail_msg("%s", st.msg);
-    assert_true(fabs(r.baseline - (log(3.0) + 3 * log(4.0)) / 7) < 1e-12);
-    if (!(r.accuracy >= 0.85 && r.token_accuracy >= 0.95))
-        fail_msg("caption: exact %g, tokens %g, loss %g", r.accuracy, r.token_accuracy, r.loss);
+    int good = 0;
+    for (int k = 0; k < CAPTION_SEEDS; k++) {
+        c.seed = 7 + (uint64_t)k;
+        if (seqtask_caption(&c, &r, NULL, &st) != TG_OK) fail_msg("%s", st.msg);
+        assert_true(fabs(r.baseline - (log(3.0) + 3 * log(4.0)) / 7) < 1e-12);
+        print_message("caption, seed %d: exact %g, tokens %g, loss %g\n", 7 + k, r.accuracy,
+                      r.token_accuracy, r.loss);
+        if (!(r.token_accuracy >= 0.9))
+            fail_msg("caption, seed %d: tokens %g", 7 + k, r.token_accuracy);
+        good += r.accuracy >= 0.85 && r.token_accuracy >= 0.95;
+    }
+    if (!(2 * good > CAPTION_SEEDS))
+        fail_msg("caption: %d of %d seeds reach 85%% exact and 95%% of tokens", good,
+                 CAPTION_SEEDS);
     c.cell = "peephole";
     assert_int_equal(seqtask_caption(&c, &r, NULL, &st), TG_EINVAL);
     assert_non_null(strstr(st.msg, "unknown cell type \"peephole\""));
