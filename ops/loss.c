@@ -122,12 +122,16 @@ TGI_INLINE tg_real row_max(const tg_real *z, size_t V)
 
 /* Σ_j exp(z[j] - m), accumulated in double: element j into partial sum j mod LANES, the last
  * V mod LANES into the first, then the partial sums in order. The partial sums are one vector
- * of LANES doubles, so their order, and the bits, do not depend on the vector width. */
+ * of LANES doubles, so their order, and the bits, do not depend on the vector width. The loop
+ * is bound by its arithmetic; it also asks for the next row, a line an iteration, so that
+ * row_max, bound by memory when the (n x V) logits are out of cache, finds that row in L2
+ * (ptb-small's forward, 400 x 10000 logits on one thread: 2.26 -> 1.90 ms). */
 TGI_INLINE double row_sum_exp(const tg_real *z, tg_real m, size_t V)
 {
     f64x8 s = {0};
     size_t j = 0;
     for (; j + 16 <= V; j += 16) {
+        __builtin_prefetch(z + V + j, 0, 2); /* the next row's line, for reading, into L2 */
         f32x16 e;
         for (size_t k = 0; k < 16; k++) e[k] = exp_nonpos(z[j + k] - m); /* in (0, 1] */
         f64x8 lo = {e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]};
@@ -157,15 +161,18 @@ TGI_INLINE double row_xent(const tg_real *z, size_t V, int32_t target, tg_real *
     return (double)*m + log(s) - (double)z[target]; /* lse - z[target] */
 }
 
-/* dz[j] += g * p[j], p[j] = exp(z[j] - m) * inv, over one row; when assign, dz[j] = 0 + g * p[j]
- * (dz's values unread: the same bits as adding to zeros). */
+/* dz[j] += g·p[j] = exp(z[j] - m)·gi over one row, gi = g·inv rounded once; when assign,
+ * dz[j] = 0 + exp(z[j] - m)·gi (dz's values unread: the same bits as adding to zeros). One
+ * product in tg_real a logit: the same product in double, a conversion there and back, took 0.55
+ * instead of 0.32 ns a logit (AVX-512, one thread). */
 TGI_INLINE void row_grad(const tg_real *z, tg_real *dz, size_t V, tg_real m, tg_real inv, double g,
                          int assign)
 {
+    tg_real gi = (tg_real)(g * inv);
     if (assign)
-        for (size_t j = 0; j < V; j++) dz[j] = 0 + (tg_real)(g * (exp_nonpos(z[j] - m) * inv));
+        for (size_t j = 0; j < V; j++) dz[j] = 0 + exp_nonpos(z[j] - m) * gi;
     else
-        for (size_t j = 0; j < V; j++) dz[j] += (tg_real)(g * (exp_nonpos(z[j] - m) * inv));
+        for (size_t j = 0; j < V; j++) dz[j] += exp_nonpos(z[j] - m) * gi;
 }
 
 /* row_xent and row_grad compiled plain, for AVX2 and for AVX-512 (ops/internal.h); forward and
