@@ -8,7 +8,8 @@
  * Forward keeps, in one arena block at y->saved, a copy of the targets, each row's maximum m_i
  * and 1 / sum_j exp(z[i][j] - m_i), and each row's loss: backward recomputes each
  * exp(z[i][j] - m_i), the same expression and so the same bits as forward's, and scales it,
- * instead of keeping the (n x V) probabilities (28 MB for ptb-medium's 700 x 10000 logits). An exponential costs about what reading a kept p costs.
+ * instead of keeping the (n x V) probabilities (28 MB for ptb-medium's 700 x 10000 logits).
+ * An exponential costs about what reading a kept p costs.
  * Rows are independent, so large logits split their rows between threads; the loss adds the
  * per-row values in row order afterwards, so it does not depend on the thread count. The row
  * loops are compiled for SSE2, AVX2 and AVX-512 and chosen at run time (ops/simd.c); all three
@@ -140,11 +141,13 @@ TGI_INLINE void add_halves(f64x8 *s, const f32x16 *e)
  * in float, four vectors of 16 as (e0 + e1) + (e2 + e3), which costs at most two float
  * roundings of each block's sum (all terms are positive): the conversions to double and the
  * double additions took 0.43 ns a logit where the float sums take 0.27 (AVX-512, one thread).
- * Then the 16 a time left, then 8 and one by one into the first partial sum; then the partial
- * sums in order. The vectors are the compiler's own, one order at any width, so the bits do
- * not depend on the vector width. The loop also asks for the next row, a line a vector, so
- * that row_max, bound by memory when the (n x V) logits are out of cache, finds that row in L2
- * (ptb-small's forward, 400 x 10000 logits, one thread: 1.80-1.85 ms without, 1.36-1.41 with). */
+ * What is left goes 16 at a time, then 8, then one by one into the first partial sum; then the
+ * partial sums are added in order. The vectors are the compiler's own, one order at any width,
+ * so the bits do not depend on the vector width. The loop also asks for the next row, a line a
+ * vector, so that row_max, bound by memory when the (n x V) logits are out of cache, finds that
+ * row in L2 (ptb-small's forward, 400 x 10000 logits, one thread: 1.80-1.85 ms without,
+ * 1.36-1.41 with). After the last row it asks for lines past the logits, which a prefetch may:
+ * it is a hint, never a read, and never faults. */
 TGI_INLINE double row_sum_exp(const tg_real *z, tg_real m, size_t V)
 {
     f64x8 s = {0};
