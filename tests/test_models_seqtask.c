@@ -16,7 +16,7 @@
 #define COPY_STEPS    1500
 #define MGU_STEPS     400
 #define CAPTION_STEPS 1000
-#define CAPTION_SEEDS 5   /* seeds 7 to 11 */
+#define SEEDS         5   /* seeds 7 to 11, where one seed's held-out result is a draw (below) */
 #define BRACKET_STEPS 400 /* 98.8% at 100 steps, 100% from 200 on */
 
 static seqtask_result train_ok(const seqtask_config *c)
@@ -64,15 +64,29 @@ static void test_an_lstm_tells_balanced_brackets_of_length_16(void **s)
     if (!(r.accuracy >= 0.95)) fail_msg("brackets of 16: held-out accuracy %g", r.accuracy);
 }
 
+/* The copy task's held-out loss depends on the seed too: over seeds 1 to 12 at this size it was
+ * 0.11-0.60 of the memoryless loss, recalling 48-93% of the symbols (2026-12-03), and seed 4
+ * missed 0.6. So most of seeds 7 to 11 must get below 0.6 of it and recall more than 45% (chance
+ * recalls 1/8), and every one below 0.8. */
 static void test_an_lstm_recalls_symbols_after_a_blank_better_than_memoryless(void **s)
 {
     (void)s;
     seqtask_config c = small("copy", "lstm", 5, COPY_STEPS);
     c.S = 3, c.hidden = 32;
-    seqtask_result r = train_ok(&c);
-    assert_true(fabs(r.baseline - 3 * log(8.0) / 11) < 1e-12);
-    if (!(r.loss < 0.6 * r.baseline && r.accuracy > 0.45)) /* chance recalls 1/8 */
-        fail_msg("copy: loss %g (memoryless %g), accuracy %g", r.loss, r.baseline, r.accuracy);
+    int good = 0;
+    for (int k = 0; k < SEEDS; k++) {
+        c.seed = 7 + (uint64_t)k;
+        seqtask_result r = train_ok(&c);
+        assert_true(fabs(r.baseline - 3 * log(8.0) / 11) < 1e-12);
+        print_message("copy, seed %d: loss %g (memoryless %g), accuracy %g\n", 7 + k, r.loss,
+                      r.baseline, r.accuracy);
+        if (!(r.loss < 0.8 * r.baseline))
+            fail_msg("copy, seed %d: loss %g, memoryless %g", 7 + k, r.loss, r.baseline);
+        good += r.loss < 0.6 * r.baseline && r.accuracy > 0.45;
+    }
+    if (!(2 * good > SEEDS))
+        fail_msg("copy: %d of %d seeds below 0.6 of the memoryless loss recalling 45%%", good,
+                 SEEDS);
 }
 
 static void test_a_users_registered_cell_trains_through_the_same_call(void **s)
@@ -98,7 +112,7 @@ static void test_an_lstm_captions_held_out_attribute_combinations_greedily(void 
     seqtask_result r;
     tg_status st = {0};
     int good = 0;
-    for (int k = 0; k < CAPTION_SEEDS; k++) {
+    for (int k = 0; k < SEEDS; k++) {
         c.seed = 7 + (uint64_t)k;
         if (seqtask_caption(&c, &r, NULL, &st) != TG_OK) fail_msg("%s", st.msg);
         assert_true(fabs(r.baseline - (log(3.0) + 3 * log(4.0)) / 7) < 1e-12);
@@ -108,9 +122,8 @@ static void test_an_lstm_captions_held_out_attribute_combinations_greedily(void 
             fail_msg("caption, seed %d: tokens %g", 7 + k, r.token_accuracy);
         good += r.accuracy >= 0.85 && r.token_accuracy >= 0.95;
     }
-    if (!(2 * good > CAPTION_SEEDS))
-        fail_msg("caption: %d of %d seeds reach 85%% exact and 95%% of tokens", good,
-                 CAPTION_SEEDS);
+    if (!(2 * good > SEEDS))
+        fail_msg("caption: %d of %d seeds reach 85%% exact and 95%% of tokens", good, SEEDS);
     c.cell = "peephole";
     assert_int_equal(seqtask_caption(&c, &r, NULL, &st), TG_EINVAL);
     assert_non_null(strstr(st.msg, "unknown cell type \"peephole\""));
