@@ -18,13 +18,12 @@
 #include <math.h>
 #include <stdint.h>
 
-/* TGI_UNARY_MIN_PER_THREAD (ops/internal.h): past that many elements per thread a loop is worth
- * splitting: with the AVX-512 loops 16384 tanh take 6.4 us (char-h512-b32's (32 x 512) gates,
- * Zen 5), so 32768 about 13, several times what waking a second thread costs. Smaller tensors
- * stay on the calling thread and pay nothing for OpenMP (TGI_PARALLEL_FOR's plain loop, not a
- * parallel region of one thread). */
-
-/* The loop every op here shares: element i of y, over all of y, on tgi_threads_for threads. */
+/* The loop every op here shares: element i of y, over all of y, on tgi_threads_for threads.
+ * Past TGI_UNARY_MIN_PER_THREAD (ops/internal.h) elements a thread a loop is worth splitting:
+ * with the AVX-512 loops 16384 tanh take 6.4 us (char-h512-b32's (32 x 512) gates, Zen 5), so
+ * 32768 about 13, several times what waking a second thread costs. Smaller tensors stay on the
+ * calling thread and pay nothing for OpenMP (TGI_PARALLEL_FOR's plain loop, not a parallel
+ * region of one thread). */
 #define FOR_EACH(y, body)                                                                          \
     TGI_PARALLEL_FOR(tgi_threads_for(tg_numel(y), TGI_UNARY_MIN_PER_THREAD), i, tg_numel(y), body)
 
