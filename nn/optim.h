@@ -13,7 +13,8 @@
  *   Adam         t += 1;  m = β1·m + (1 − β1)·g;  v = β2·v + (1 − β2)·g²
  *                p -= (lr / (1 − β1^t)) · m / (sqrt(v) / sqrt(1 − β2^t) + eps)
  *
- * Arithmetic is in double; state is stored as tg_real. The step count and the state arrays are
+ * SGD computes in tg_real, as PyTorch does; Adagrad and Adam in double. State is stored as
+ * tg_real. The step count and the state arrays are
  * readable and writable (tg_optim_state, tg_optim_set_steps), so a checkpoint can save them
  * and a resumed run continues bit for bit.
  *

@@ -468,17 +468,19 @@ static void test_item4_set_lr_and_set_steps_refuse_values_out_of_range(void **s)
 }
 
 /* Element i of one step of c (step t, gradient grad·scale) as optim.c computes it: the formulas
- * of optim.h in double, in this order; s0, s1 the state arrays (NULL when c has fewer). */
+ * of optim.h in this order, SGD's in tg_real and the others' in double; s0, s1 the state arrays
+ * (NULL when c has fewer). */
 static void reference_update(const tg_optim_config *c, uint64_t t, tg_real scale, tg_real *p,
                              const tg_real *dp, tg_real *s0, tg_real *s1, size_t i)
 {
     double grad = (double)(tg_real)(dp[i] * scale), lr = c->lr, wd = c->weight_decay;
     double g = grad + wd * (double)p[i];
+    tg_real lr_r = (tg_real)lr, wd_r = (tg_real)wd, g_r = dp[i] * scale + wd_r * p[i];
     if (c->kind == TG_OPTIM_SGD && !s0) {
-        p[i] = (tg_real)((double)p[i] - lr * (wd == 0 ? grad : g));
+        p[i] -= lr_r * (wd_r == 0 ? dp[i] * scale : g_r);
     } else if (c->kind == TG_OPTIM_SGD) {
-        s0[i] = (tg_real)(c->momentum * (double)s0[i] + g);
-        p[i] = (tg_real)((double)p[i] - lr * (double)s0[i]);
+        s0[i] = (tg_real)c->momentum * s0[i] + g_r;
+        p[i] -= lr_r * s0[i];
     } else if (c->kind == TG_OPTIM_ADAGRAD) {
         s0[i] = (tg_real)((double)s0[i] + g * g);
         p[i] = (tg_real)((double)p[i] - lr * g / (sqrt((double)s0[i]) + c->eps));
