@@ -100,7 +100,7 @@ tg_tensor *tgi_view(tg_tape *t, const tg_op *op, tg_tensor *x, size_t offset, si
 {
     tg_tensor *y = tgi_tape_tensor(t, op->name, sizeof(tgi_entry), 0, 0, 1, 0);
     if (!y) return NULL;
-    *y = (tg_tensor){.in = y->in, .n_in = 1, .rows = rows, .cols = cols, .val = x->val + offset};
+    y->n_in = 1, y->rows = rows, y->cols = cols, y->val = x->val + offset; /* the rest is 0 */
     y->in[0] = x;
     int grad = t->grad_enabled && tgi_requires_grad(x) ? TGI_GRAD_OWN : TGI_GRAD_NONE;
     if (grad && x->grad) y->grad = x->grad + offset;
