@@ -73,10 +73,10 @@ tg_optim_config tg_adam_config(double lr)
         .kind = TG_OPTIM_ADAM, .lr = lr, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
 }
 
-/* 0 <= x < hi, false for NaN. */
+/* 0 <= x < hi and x <= TG_OPTIM_MAX_HYPER, false for NaN. */
 static int in_range(double x, double hi)
 {
-    return x >= 0 && x < hi;
+    return x >= 0 && x < hi && x <= TG_OPTIM_MAX_HYPER;
 }
 
 /* The name of the first hyperparameter out of its range, or NULL when all are valid. */
@@ -348,8 +348,9 @@ int tg_optim_set_lr(tg_optim *o, double lr, tg_status *st)
 {
     if (!in_range(lr, INFINITY))
         return tg_status_set(st, TG_EINVAL,
-                             "tg_optim_set_lr: the learning rate must be finite and >= 0, got %g",
-                             lr);
+                             "tg_optim_set_lr: the learning rate must be >= 0 and at most %g, "
+                             "got %g",
+                             TG_OPTIM_MAX_HYPER, lr);
     o->cfg.lr = lr;
     return TG_OK;
 }

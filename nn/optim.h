@@ -14,9 +14,8 @@
  *                p -= (lr / (1 − β1^t)) · m / (sqrt(v) / sqrt(1 − β2^t) + eps)
  *
  * SGD computes in tg_real, as PyTorch does; Adagrad and Adam in double. State is stored as
- * tg_real. The step count and the state arrays are
- * readable and writable (tg_optim_state, tg_optim_set_steps), so a checkpoint can save them
- * and a resumed run continues bit for bit.
+ * tg_real. The step count and the state arrays are readable and writable (tg_optim_state,
+ * tg_optim_set_steps), so a checkpoint can save them and a resumed run continues bit for bit.
  *
  *   INVALIDATION RULE: the optimizer borrows the store; it must outlive the optimizer, and no
  *   parameter may be added to it afterwards (tg_optim_step then fails with TG_ESHAPE).
@@ -30,6 +29,7 @@
 #include "autograd/tensor.h"
 #include "nn/params.h"
 
+#include <float.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,8 +41,12 @@ typedef enum tg_optim_kind {
     TG_OPTIM_ADAM,
 } tg_optim_kind;
 
+/* The largest value a hyperparameter may take: SGD computes in tg_real, where a larger one is
+ * infinite (and lr·0 NaN). */
+#define TG_OPTIM_MAX_HYPER (sizeof(tg_real) == sizeof(float) ? (double)FLT_MAX : DBL_MAX)
+
 /* Hyperparameters. Start from tg_sgd_config / tg_adagrad_config / tg_adam_config (PyTorch's
- * defaults) and change fields as needed. */
+ * defaults) and change fields as needed; none may exceed TG_OPTIM_MAX_HYPER. */
 typedef struct tg_optim_config {
     tg_optim_kind kind;
     double lr;           /* learning rate, >= 0 */
@@ -96,7 +100,8 @@ int tg_optim_step_range(tg_optim *o, size_t lo, size_t hi, double grad_scale, in
 
 /* The learning rate used by the next steps (a schedule sets it once per epoch). */
 double tg_optim_lr(const tg_optim *o);
-/* Set it: TG_OK, or TG_EINVAL (lr negative, infinite or NaN) with the optimizer unchanged. */
+/* Set it: TG_OK, or TG_EINVAL (lr negative, NaN or above TG_OPTIM_MAX_HYPER) with the
+ * optimizer unchanged. */
 int tg_optim_set_lr(tg_optim *o, double lr, tg_status *st);
 const tg_optim_config *tg_optim_get_config(const tg_optim *o);
 

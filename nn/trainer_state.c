@@ -152,10 +152,10 @@ static int read_small(const tg_trainer *tr, tg_ckpt *ck, const char *path, loade
     if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.rng", TG_DT_U64, ld->rng, 4, st);
     if (rc == TG_OK) rc = tg_ckpt_read(ck, "train.lr", TG_DT_F64, &ld->lr, 1, st);
     if (rc != TG_OK) return rc; /* st names the file and the array */
-    if (!(ld->lr >= 0 && ld->lr < INFINITY))
+    if (!(ld->lr >= 0 && ld->lr <= TG_OPTIM_MAX_HYPER))
         return tg_status_set(st, TG_EFORMAT,
-                             "%s: train.lr is %g; a learning rate must be finite and >= 0", path,
-                             ld->lr);
+                             "%s: train.lr is %g; a learning rate must be >= 0 and at most %g",
+                             path, ld->lr, TG_OPTIM_MAX_HYPER);
     if (ld->counters[1] > TG_OPTIM_MAX_STEPS)
         return tg_status_set(st, TG_EFORMAT,
                              "%s: train.counters[1] (optimizer steps) is %" PRIu64
