@@ -450,6 +450,7 @@ static void test_item4_set_lr_and_set_steps_refuse_values_out_of_range(void **s)
     tg_optim_config cfg = tg_adam_config(0.1);
     assert_int_equal(tg_optim_new(&o, ps, &cfg, NULL), TG_OK);
     tg_status st;
+    /* the last: 1e39, infinite as a float (SGD computes in tg_real); NaN again in double */
     const double bad[] = {NAN, INFINITY, -1.0, sizeof(tg_real) == sizeof(float) ? 1e39 : NAN};
     for (size_t i = 0; i < 4; i++) {
         tg_status_clear(&st);
